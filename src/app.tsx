@@ -1,0 +1,60 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { createMiddleware } from "hono/factory";
+import { requestId } from "hono/request-id";
+import { createDb } from "./db/client";
+import type { AppEnv } from "./lib/app-env";
+import { requireAdminKey } from "./lib/auth";
+import { AppError, errorResponse, toAppError } from "./lib/errors";
+import { validationHook } from "./lib/http";
+import { requestLog } from "./lib/request-log";
+import { adminContactRoutes } from "./routes/admin/contacts";
+import { adminEventRoutes } from "./routes/admin/events";
+import { ApiReference } from "./routes/docs";
+import { healthRoutes } from "./routes/health";
+import { ingestRoutes } from "./routes/ingest";
+import { postHogWebhookRoutes } from "./routes/webhooks/posthog";
+
+const OPENAPI_INFO = {
+  title: "Hogsend on Workers",
+  version: "0.1.0",
+  description:
+    "Code-first lifecycle email: ingest product events, run journeys, and operate contacts in bulk. Admin routes take `Authorization: Bearer <ADMIN_API_KEY>`; ingest takes the ingest key (or the admin key).",
+};
+
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.use("*", requestId());
+  app.use("*", requestLog);
+  app.use(
+    "*",
+    createMiddleware<AppEnv>(async (c, next) => {
+      c.set("db", createDb(c.env.DB));
+      await next();
+    }),
+  );
+  app.use("/v1/admin/*", requireAdminKey);
+
+  app.route("/", healthRoutes);
+  app.route("/", ingestRoutes);
+  app.route("/", postHogWebhookRoutes);
+  app.route("/", adminContactRoutes);
+  app.route("/", adminEventRoutes);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
+  app.doc31("/openapi.json", { openapi: "3.1.0", info: OPENAPI_INFO });
+  app.get("/docs", async (c) => {
+    const doc = await (await app.request("/openapi.json", {}, c.env)).json();
+    return c.html(<ApiReference doc={doc as never} />);
+  });
+
+  app.notFound((c) => errorResponse(c, new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`)));
+  app.onError((err, c) => {
+    const appError = toAppError(err);
+    if (appError.code === "INTERNAL_ERROR") {
+      console.error(JSON.stringify({ level: "error", requestId: c.get("requestId"), error: String(err), stack: (err as Error)?.stack }));
+    }
+    return errorResponse(c, appError);
+  });
+  return app;
+}

@@ -1,0 +1,15 @@
+/** Escapes LIKE wildcards so a user's `%` or `_` matches itself; pair with `ESCAPE '\'`. */
+export function escapeLike(value: string): string {
+  return value.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+}
+
+/** D1 allows at most 100 bound parameters per statement. */
+export const D1_MAX_PARAMS = 100;
+
+/** Splits rows so each multi-row statement stays inside D1's bound-parameter limit. */
+export function chunkForParams<T>(rows: T[], paramsPerRow: number, maxParams = D1_MAX_PARAMS): T[][] {
+  const size = Math.max(1, Math.floor(maxParams / paramsPerRow));
+  const chunks: T[][] = [];
+  for (let i = 0; i < rows.length; i += size) chunks.push(rows.slice(i, i + size));
+  return chunks;
+}

@@ -1,0 +1,92 @@
+import { runBatch, type Database } from "../db/client";
+import type { Properties, StoredEvent } from "../db/schema";
+import { newId } from "../lib/ids";
+import { contactUpsertStatements } from "../services/contacts";
+import { insertEventsDeduplicated, markProcessedStatements, type NewEvent } from "../services/events";
+import { findKnownKeys, rememberKeys } from "../services/idempotency";
+import { routeEvents, type JourneyEntry, type JourneyExit } from "./route";
+
+export type IngestItem = {
+  event: string;
+  userId: string;
+  userEmail?: string;
+  properties?: Properties;
+  idempotencyKey?: string;
+  timestamp?: string;
+};
+
+export type IngestSource = NewEvent["source"];
+
+export type IngestDeps = {
+  db: Database;
+  idempotencyKeys: KVNamespace;
+  idempotencyTtlSeconds: number;
+  /** Lets KV writes finish after the response (ctx.waitUntil); awaited inline when absent. */
+  waitUntil?: (promise: Promise<unknown>) => void;
+};
+
+export type IngestResult =
+  | { stored: true; eventId: string; journeys: JourneyEntry[]; exits: JourneyExit[] }
+  | { stored: false; duplicate: true; journeys: []; exits: [] };
+
+const DUPLICATE: IngestResult = { stored: false, duplicate: true, journeys: [], exits: [] };
+
+/**
+ * dedup → store → contact upsert → journey routing → mark processed.
+ * A duplicate is dropped before anything else happens. D1 round trips are constant in the number
+ * of items: one batch stores the events, one upserts contacts and marks them processed.
+ */
+export async function ingestEvents(deps: IngestDeps, items: IngestItem[], source: IngestSource): Promise<IngestResult[]> {
+  const { db } = deps;
+  const receivedAt = new Date();
+  const keyed = items.flatMap((item) => (item.idempotencyKey ? [item.idempotencyKey] : []));
+  const knownKeys = keyed.length ? await findKnownKeys(deps.idempotencyKeys, keyed) : new Set<string>();
+
+  const rows: Array<NewEvent | null> = items.map((item) =>
+    item.idempotencyKey && knownKeys.has(item.idempotencyKey)
+      ? null
+      : {
+          id: newId(),
+          event: item.event,
+          userId: item.userId,
+          userEmail: item.userEmail ?? null,
+          properties: item.properties ?? {},
+          idempotencyKey: item.idempotencyKey ?? null,
+          source,
+          occurredAt: item.timestamp ? new Date(item.timestamp) : receivedAt,
+          receivedAt,
+        },
+  );
+  const storedIds = await insertEventsDeduplicated(db, rows.filter((row): row is NewEvent => row !== null));
+  const stored = rows.filter((row): row is NewEvent => row !== null && storedIds.has(row.id)) as StoredEvent[];
+
+  await runBatch(
+    db,
+    contactUpsertStatements(
+        db,
+      stored.map((event) => ({
+        externalId: event.userId,
+        email: event.userEmail,
+        properties: event.properties,
+        seenAt: event.occurredAt,
+      })),
+      receivedAt,
+    ),
+  );
+  const routing = await routeEvents({ db }, stored);
+  await runBatch(db, markProcessedStatements(db, stored.map((event) => event.id)));
+
+  // Keys decided by D1 (stored now or refused as duplicates) go to the fast path for next time.
+  const decidedKeys = rows.flatMap((row) => (row?.idempotencyKey ? [row.idempotencyKey] : []));
+  if (decidedKeys.length) {
+    const remember = rememberKeys(deps.idempotencyKeys, decidedKeys, deps.idempotencyTtlSeconds);
+    if (deps.waitUntil) deps.waitUntil(remember);
+    else await remember;
+  }
+
+  return rows.map((row) => {
+    if (!row || !storedIds.has(row.id)) return DUPLICATE;
+    const outcome = routing.get(row.id) ?? { journeys: [], exits: [] };
+    return { stored: true, eventId: row.id, journeys: outcome.journeys, exits: outcome.exits };
+  });
+}

@@ -1,0 +1,84 @@
+import { z } from "@hono/zod-openapi";
+import { ERROR_STATUS } from "../lib/errors";
+
+export const ErrorBodySchema = z
+  .object({
+    error: z.string().openapi({ example: "userId: Invalid input: expected string, received undefined" }),
+    code: z.enum(Object.keys(ERROR_STATUS) as [keyof typeof ERROR_STATUS, ...Array<keyof typeof ERROR_STATUS>]),
+    requestId: z.string(),
+  })
+  .openapi("Error");
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { "application/json": { schema: ErrorBodySchema } },
+});
+
+/** The error responses every route can give, for the OpenAPI document. */
+export const errorResponses = {
+  400: errorResponse("Malformed JSON or a field failed validation"),
+  401: errorResponse("Missing or invalid API key"),
+  413: errorResponse("Request body too large"),
+  500: errorResponse("Unexpected error"),
+};
+export const notFoundResponse = { 404: errorResponse("Not found") };
+export const conflictResponse = { 409: errorResponse("Conflicts with the resource's state") };
+
+export const PropertiesSchema = z.record(z.string(), z.unknown()).openapi({ example: { plan: "pro" } });
+
+export const IsoDateTime = z.iso.datetime({ offset: true }).openapi({ example: "2025-01-15T09:30:00Z" });
+
+export const LimitParam = (max: number, fallback: number) =>
+  z.coerce.number().int().min(1).max(max).default(fallback).openapi({ example: fallback });
+
+export const CursorParam = z.string().max(64).optional().openapi({
+  description: "Opaque cursor: the `nextCursor` of the previous page",
+});
+
+export const bearerSecurity = [{ bearerAuth: [] }];
+
+export const ContactSchema = z
+  .object({
+    id: z.string(),
+    externalId: z.string(),
+    email: z.string().nullable(),
+    properties: PropertiesSchema,
+    unsubscribedAt: z.string().nullable(),
+    suppressedAt: z.string().nullable(),
+    suppressedReason: z.string().nullable(),
+    firstSeenAt: z.string().nullable(),
+    lastSeenAt: z.string().nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi("Contact");
+
+export const EventSchema = z
+  .object({
+    id: z.string(),
+    event: z.string(),
+    userId: z.string(),
+    userEmail: z.string().nullable(),
+    properties: PropertiesSchema,
+    idempotencyKey: z.string().nullable(),
+    source: z.enum(["api", "batch", "posthog"]),
+    occurredAt: z.string(),
+    receivedAt: z.string(),
+    processedAt: z.string().nullable(),
+    replayCount: z.number().int(),
+    lastReplayedAt: z.string().nullable(),
+  })
+  .openapi("Event");
+
+/** Rows carry Dates; responses carry ISO strings (what JSON.stringify would produce anyway). */
+export function serialize<T>(row: T): Jsonified<T> {
+  return JSON.parse(JSON.stringify(row)) as Jsonified<T>;
+}
+
+type Jsonified<T> = T extends Date
+  ? string
+  : T extends Array<infer U>
+    ? Array<Jsonified<U>>
+    : T extends object
+      ? { [K in keyof T]: Jsonified<T[K]> }
+      : T;

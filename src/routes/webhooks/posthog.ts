@@ -1,0 +1,77 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { createMiddleware } from "hono/factory";
+import { AppError } from "../../lib/errors";
+import type { AppEnv } from "../../lib/app-env";
+import { matchesAnySecret } from "../../lib/auth";
+import { validationHook } from "../../lib/http";
+import { ingestEvents, type IngestItem } from "../../pipeline/ingest";
+import { ingestDeps } from "../ingest";
+import { errorResponses, PropertiesSchema } from "../schemas";
+
+const PostHogWebhookSchema = z
+  .object({
+    event: z.object({
+      uuid: z.string().min(1).max(255),
+      event: z.string().min(1).max(200),
+      distinct_id: z.string().min(1).max(255),
+      timestamp: z.string().optional(),
+      properties: PropertiesSchema.nullish(),
+    }),
+    person: z
+      .object({ properties: z.object({ email: z.string().nullish() }).loose().nullish() })
+      .loose()
+      .nullish(),
+  })
+  .openapi("PostHogWebhook");
+
+const route = createRoute({
+  method: "post",
+  path: "/v1/webhooks/posthog",
+  tags: ["Webhooks"],
+  summary: "PostHog webhook destination",
+  description:
+    "Authenticated by the shared secret in `x-posthog-webhook-secret` (`POSTHOG_WEBHOOK_SECRET`; refused while unset). PostHog's event `uuid` is the idempotency key, so its retries never double-process.",
+  request: {
+    body: { required: true, content: { "application/json": { schema: PostHogWebhookSchema } } },
+  },
+  responses: {
+    202: {
+      description: "Stored (or dropped as a duplicate)",
+      content: { "application/json": { schema: z.object({ stored: z.boolean(), eventId: z.string().optional() }) } },
+    },
+    ...errorResponses,
+  },
+});
+
+const requirePostHogSecret = createMiddleware<AppEnv>(async (c, next) => {
+  const secret = c.env.POSTHOG_WEBHOOK_SECRET;
+  if (!secret) throw new AppError("UNAUTHORIZED", "PostHog webhooks are disabled: POSTHOG_WEBHOOK_SECRET is not set");
+  if (!(await matchesAnySecret(c.req.header("x-posthog-webhook-secret"), [secret]))) {
+    throw new AppError("UNAUTHORIZED", "Missing or invalid x-posthog-webhook-secret");
+  }
+  await next();
+});
+
+/** PostHog's shapes → the pipeline's: distinct_id is the user, the person's email the address. */
+export function fromPostHog(payload: z.infer<typeof PostHogWebhookSchema>): IngestItem {
+  const email = payload.person?.properties?.email ?? undefined;
+  const timestamp = payload.event.timestamp && !Number.isNaN(Date.parse(payload.event.timestamp)) ? new Date(payload.event.timestamp).toISOString() : undefined;
+  return {
+    event: payload.event.event,
+    userId: payload.event.distinct_id,
+    userEmail: email && z.email().safeParse(email).success ? email : undefined,
+    properties: payload.event.properties ?? {},
+    idempotencyKey: payload.event.uuid,
+    timestamp,
+  };
+}
+
+export const postHogWebhookRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+postHogWebhookRoutes.use("/v1/webhooks/posthog", requirePostHogSecret, bodyLimit({ maxSize: 1024 * 1024 }));
+
+postHogWebhookRoutes.openapi(route, async (c) => {
+  const [result] = await ingestEvents(ingestDeps(c), [fromPostHog(c.req.valid("json"))], "posthog");
+  return c.json(result?.stored ? { stored: true, eventId: result.eventId } : { stored: false }, 202);
+});

@@ -1,0 +1,31 @@
+import { env, exports } from "cloudflare:workers";
+
+export const adminAuth = () => ({ authorization: `Bearer ${env.ADMIN_API_KEY}` });
+export const ingestAuth = () => ({ authorization: `Bearer ${env.INGEST_API_KEY}` });
+
+/** Sends a request through the Worker's real fetch handler. */
+export function call(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
+  const { json, headers, ...rest } = init;
+  const finalHeaders = new Headers(headers);
+  let body = rest.body;
+  if (json !== undefined) {
+    finalHeaders.set("content-type", "application/json");
+    body = JSON.stringify(json);
+  }
+  return exports.default.fetch(new Request(`http://localhost${path}`, { ...rest, headers: finalHeaders, body }));
+}
+
+export const adminGet = (path: string) => call(path, { headers: adminAuth() });
+export const adminPost = (path: string, json?: unknown) =>
+  call(path, { method: "POST", headers: adminAuth(), json });
+
+export const unique = (prefix: string) => `${prefix}_${crypto.randomUUID().slice(0, 8)}`;
+
+export async function expectErrorShape(res: Response, status: number, code?: string) {
+  const body = (await res.json()) as { error: string; code: string; requestId: string };
+  if (res.status !== status) throw new Error(`expected ${status}, got ${res.status}: ${JSON.stringify(body)}`);
+  if (typeof body.error !== "string" || !body.error) throw new Error(`no error message: ${JSON.stringify(body)}`);
+  if (typeof body.requestId !== "string" || !body.requestId) throw new Error(`no requestId: ${JSON.stringify(body)}`);
+  if (code && body.code !== code) throw new Error(`expected code ${code}, got ${body.code}: ${body.error}`);
+  return body;
+}

@@ -1,0 +1,34 @@
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+/** Secrets the tests run with; the real ones live in .dev.vars / `wrangler secret`. */
+export const TEST_SECRETS = {
+  ADMIN_API_KEY: "test-admin-key",
+  INGEST_API_KEY: "test-ingest-key",
+  TOKEN_SIGNING_SECRET: "test-token-signing-secret",
+  POSTHOG_WEBHOOK_SECRET: "test-posthog-secret",
+  RESEND_WEBHOOK_SECRET: "whsec_dGVzdC1yZXNlbmQtd2ViaG9vay1zZWNyZXQ=",
+  RESEND_API_KEY: "",
+};
+
+export default defineConfig({
+  plugins: [
+    cloudflareTest(async () => ({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        compatibilityFlags: ["nodejs_compat", "service_binding_extra_handlers"],
+        bindings: {
+          ...TEST_SECRETS,
+          TEST_MIGRATIONS: await readD1Migrations(path.join(import.meta.dirname, "migrations")),
+        },
+      },
+    })),
+  ],
+  test: {
+    setupFiles: ["./test/setup.ts"],
+    testTimeout: 30_000,
+    // The per-request log lines are for operators; keep test output to failures and warnings.
+    onConsoleLog: (log) => !log.startsWith('{"level":"info"'),
+  },
+});
