@@ -1,3 +1,5 @@
+import { getTableColumns, type Table } from "drizzle-orm";
+
 /** Escapes LIKE wildcards so a user's `%` or `_` matches itself; pair with `ESCAPE '\'`. */
 export function escapeLike(value: string): string {
   return value.replace(/[\\%_]/g, (ch) => `\\${ch}`);
@@ -12,4 +14,9 @@ export function chunkForParams<T>(rows: T[], paramsPerRow: number, maxParams = D
   const chunks: T[][] = [];
   for (let i = 0; i < rows.length; i += size) chunks.push(rows.slice(i, i + size));
   return chunks;
+}
+
+/** Drizzle binds every column of a multi-row insert, defaults included: that is the per-row cost. */
+export function paramsPerRow(table: Table): number {
+  return Object.keys(getTableColumns(table)).length;
 }

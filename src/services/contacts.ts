@@ -2,7 +2,7 @@ import { and, asc, eq, gt, or, sql, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { contacts, type Contact, type Properties } from "../db/schema";
 import { newId } from "../lib/ids";
-import { chunkForParams, escapeLike } from "../lib/sql";
+import { chunkForParams, escapeLike, paramsPerRow } from "../lib/sql";
 import { notFound } from "../lib/errors";
 
 export type ContactUpsert = {
@@ -12,8 +12,6 @@ export type ContactUpsert = {
   /** When the contact was seen (an event's occurrence time); omitted for imports. */
   seenAt?: Date;
 };
-
-const UPSERT_PARAMS_PER_ROW = 8;
 
 /**
  * Multi-row upsert statements by externalId: properties merge (JSON merge patch), email is only
@@ -30,7 +28,7 @@ export function contactUpsertStatements(db: Database, rows: ContactUpsert[], now
     (rounds[round] ??= []).push(row);
   }
   return rounds.flatMap((round) =>
-    chunkForParams(round, UPSERT_PARAMS_PER_ROW).map((chunk) =>
+    chunkForParams(round, paramsPerRow(contacts)).map((chunk) =>
       db
         .insert(contacts)
         .values(

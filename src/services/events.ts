@@ -2,11 +2,9 @@ import { and, desc, eq, gte, inArray, lt, lte, type SQL } from "drizzle-orm";
 import { runBatch, type Database } from "../db/client";
 import { events, type StoredEvent } from "../db/schema";
 import { notFound } from "../lib/errors";
-import { chunkForParams } from "../lib/sql";
+import { chunkForParams, paramsPerRow } from "../lib/sql";
 
 export type NewEvent = typeof events.$inferInsert;
-
-const EVENT_INSERT_PARAMS_PER_ROW = 9;
 
 /**
  * Inserts events in multi-row statements, one D1 round trip for the whole set. A row whose
@@ -15,7 +13,7 @@ const EVENT_INSERT_PARAMS_PER_ROW = 9;
  */
 export async function insertEventsDeduplicated(db: Database, rows: NewEvent[]): Promise<Set<string>> {
   if (rows.length === 0) return new Set();
-  const statements = chunkForParams(rows, EVENT_INSERT_PARAMS_PER_ROW).map((chunk) =>
+  const statements = chunkForParams(rows, paramsPerRow(events)).map((chunk) =>
     db
       .insert(events)
       .values(chunk)
