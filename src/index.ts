@@ -1,4 +1,5 @@
 import { createApp } from "./app";
+import { dispatchQueue } from "./queues";
 
 export { JourneyWorkflow } from "./journeys/workflow";
 
@@ -6,8 +7,5 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
-  async queue(batch: MessageBatch<unknown>) {
-    // Consumers arrive with the import and journey issues; until then nothing is ever enqueued.
-    batch.retryAll();
-  },
+  queue: dispatchQueue,
 } satisfies ExportedHandler<Env>;
