@@ -8,11 +8,15 @@ import { AppError, errorResponse, toAppError } from "./lib/errors";
 import { validationHook } from "./lib/http";
 import { requestLog } from "./lib/request-log";
 import { adminContactRoutes } from "./routes/admin/contacts";
+import { adminEmailRoutes } from "./routes/admin/emails";
 import { adminEventRoutes } from "./routes/admin/events";
+import { adminJourneyRoutes } from "./routes/admin/journeys";
 import { ApiReference } from "./routes/docs";
 import { healthRoutes } from "./routes/health";
 import { ingestRoutes } from "./routes/ingest";
+import { unsubscribeRoutes } from "./routes/unsubscribe";
 import { postHogWebhookRoutes } from "./routes/webhooks/posthog";
+import { resendWebhookRoutes } from "./routes/webhooks/resend";
 
 const OPENAPI_INFO = {
   title: "Hogsend on Workers",
@@ -40,6 +44,10 @@ export function createApp() {
   app.route("/", postHogWebhookRoutes);
   app.route("/", adminContactRoutes);
   app.route("/", adminEventRoutes);
+  app.route("/", adminJourneyRoutes);
+  app.route("/", adminEmailRoutes);
+  app.route("/", resendWebhookRoutes);
+  app.route("/", unsubscribeRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", { openapi: "3.1.0", info: OPENAPI_INFO });

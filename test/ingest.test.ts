@@ -56,7 +56,7 @@ describe("POST /v1/ingest", () => {
 
     const again = await ingest({ event: "user:signed_up", userId, properties: { plan: "HACKED" }, userEmail: "x@example.com", idempotencyKey: key });
     expect(again.status).toBe(202);
-    expect(await again.json()).toEqual({ stored: false, journeys: [], exits: [] });
+    expect(await again.json()).toEqual({ stored: false, journeys: [], exits: [], skipped: [] });
     expect(await countEvents("idempotency_key = ?", key)).toBe(1);
     expect(await contact(userId)).toMatchObject({ email: null, properties: { plan: "free" } });
   });

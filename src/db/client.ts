@@ -10,8 +10,27 @@ export type Database = ReturnType<typeof createDb>;
 
 type BatchStatement = BatchItem<"sqlite">;
 
-/** One D1 round trip for any number of statements, atomically; a no-op for none. */
-export async function runBatch(db: Database, statements: BatchStatement[]) {
+type PreparedForBatch = {
+  getQuery(): { sql: string; params: unknown[] };
+  mapResult(result: unknown, isFromBatch: boolean): unknown;
+};
+
+/**
+ * One D1 round trip for any number of statements, atomically; a no-op for none.
+ *
+ * Same as drizzle's `db.batch`, except each statement is prepared from its SQL text: drizzle's own
+ * batch fails on raw `db.all(sql\`…\`)` queries that have parameters (their prepared form carries no
+ * D1 statement), and the entry guards are raw SQL.
+ */
+export async function runBatch(db: Database, statements: BatchStatement[]): Promise<unknown[]> {
   if (statements.length === 0) return [];
-  return db.batch(statements as [BatchStatement, ...BatchStatement[]]);
+  const prepared = statements.map((statement) => (statement as unknown as { _prepare(): PreparedForBatch })._prepare());
+  const d1 = db.$client;
+  const results = await d1.batch(
+    prepared.map((p) => {
+      const query = p.getQuery();
+      return d1.prepare(query.sql).bind(...query.params);
+    }),
+  );
+  return results.map((result, i) => prepared[i]!.mapResult(result, true));
 }

@@ -1,10 +1,166 @@
-import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from "cloudflare:workers";
+import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep, type WorkflowStepConfig } from "cloudflare:workers";
+import { NonRetryableError } from "cloudflare:workflows";
+import { and, eq, gte, sql } from "drizzle-orm";
+import { createDb, type Database } from "../db/client";
+import { contacts, events, type Properties } from "../db/schema";
+import { deliveryDepsFromEnv } from "../emails/deps";
+import { journeyEmailRow, deliverEmail } from "../services/emails";
+import { finishEnrollment, getEnrollment, isRunning, setRunningState } from "../services/enrollments";
+import { validateCall, type JourneyContext, type JourneyUser, type ReceivedEvent, type SendEmailResult } from "./define";
+import type { Duration } from "./duration";
+import { findJourney } from "./registry";
+import type { JourneyParams } from "./starter";
+import { workflowEventType } from "./workflow-events";
 
-export type JourneyParams = { enrollmentId: string };
+export type { JourneyParams } from "./starter";
 
-/** Runs one journey enrollment. Journey definitions arrive with the journeys issue. */
+const SEND_STEP: WorkflowStepConfig = {
+  retries: { limit: 5, delay: "30 seconds", backoff: "exponential" },
+  timeout: "2 minutes",
+};
+
+/**
+ * step.do whose result travels as JSON text: step results must be serializable, and typing
+ * free-form properties as such would leak into every type that carries them.
+ */
+async function doJson<T>(step: WorkflowStep, name: string, config: WorkflowStepConfig, fn: () => Promise<T>): Promise<T> {
+  const text = await step.do(name, config, async () => JSON.stringify((await fn()) ?? null));
+  return JSON.parse(text) as T;
+}
+
+/** Thrown when the enrollment was exited (or otherwise ended) while the journey ran. */
+class JourneyStopped extends Error {}
+
+type Start = { journeyKey: string; user: JourneyUser; enrolledAt: number; running: boolean };
+
+/**
+ * Runs any registered journey for one enrollment. Each ctx call becomes a step whose name is
+ * numbered by call order, so names are deterministic across replays of `run`.
+ */
 export class JourneyWorkflow extends WorkflowEntrypoint<Env, JourneyParams> {
-  async run(event: WorkflowEvent<JourneyParams>, _step: WorkflowStep) {
-    return { enrollmentId: event.payload.enrollmentId };
+  async run(event: WorkflowEvent<JourneyParams>, step: WorkflowStep) {
+    const { enrollmentId } = event.payload;
+    const db = createDb(this.env.DB);
+
+    const start = await doJson(step, "load enrollment", {}, async (): Promise<Start> => {
+      const enrollment = await getEnrollment(db, enrollmentId);
+      const [contact] = await db.select().from(contacts).where(eq(contacts.externalId, enrollment.userId)).limit(1);
+      return {
+        journeyKey: enrollment.journeyKey,
+        user: { userId: enrollment.userId, email: contact?.email ?? null, properties: contact?.properties ?? {} },
+        enrolledAt: enrollment.enrolledAt.getTime(),
+        running: enrollment.status === "active" || enrollment.status === "waiting",
+      };
+    });
+    if (!start.running) return { enrollmentId, outcome: "not running" };
+
+    const journey = findJourney(start.journeyKey);
+    try {
+      if (!journey) throw new NonRetryableError(`Unknown journey "${start.journeyKey}"`);
+      await journey.run(start.user, new StepJourneyContext(step, this.env, db, enrollmentId, start));
+    } catch (error) {
+      if (error instanceof JourneyStopped) return { enrollmentId, outcome: "stopped" };
+      const message = error instanceof Error ? error.message : String(error);
+      await step.do("mark failed", async () => finishEnrollment(db, enrollmentId, { status: "failed", error: message }));
+      throw error;
+    }
+    await step.do("mark completed", async () => finishEnrollment(db, enrollmentId, { status: "completed" }));
+    return { enrollmentId, outcome: "completed" };
+  }
+}
+
+class StepJourneyContext implements JourneyContext {
+  private calls = 0;
+
+  constructor(
+    private readonly step: WorkflowStep,
+    private readonly env: Env,
+    private readonly db: Database,
+    private readonly enrollmentId: string,
+    private readonly start: Start,
+  ) {}
+
+  private name(kind: string, detail: string): string {
+    this.calls += 1;
+    return `${this.calls}:${kind}:${detail}`;
+  }
+
+  private checkCall(kind: Parameters<typeof validateCall>[0], arg: string) {
+    try {
+      validateCall(kind, arg);
+    } catch (error) {
+      throw new NonRetryableError((error as Error).message);
+    }
+  }
+
+  private continueIf(running: boolean) {
+    if (!running) throw new JourneyStopped();
+  }
+
+  async sendEmail({ template, props = {} }: { template: string; props?: Properties }): Promise<SendEmailResult> {
+    this.checkCall("sendEmail", template);
+    const name = this.name("sendEmail", template);
+    const result = await doJson(this.step, name, SEND_STEP, async (): Promise<{ running: boolean } & SendEmailResult> => {
+      if (!(await isRunning(this.db, this.enrollmentId))) return { running: false, emailId: null, status: "skipped" };
+      const row = await journeyEmailRow(this.db, {
+        enrollmentId: this.enrollmentId,
+        journeyKey: this.start.journeyKey,
+        stepKey: name,
+        userId: this.start.user.userId,
+        templateKey: template,
+        props: JSON.parse(JSON.stringify(props)) as Properties,
+      });
+      const email = await deliverEmail(deliveryDepsFromEnv(this.env), row.id);
+      return { running: true, emailId: email.id, status: email.status };
+    });
+    this.continueIf(result.running);
+    return { emailId: result.emailId, status: result.status };
+  }
+
+  async sleep(duration: Duration): Promise<void> {
+    this.checkCall("sleep", duration);
+    const name = this.name("sleep", duration);
+    this.continueIf(await this.step.do(`${name}:begin`, async () => setRunningState(this.db, this.enrollmentId, { status: "waiting", waitingFor: null })));
+    await this.step.sleep(name, duration);
+    this.continueIf(await this.step.do(`${name}:end`, async () => setRunningState(this.db, this.enrollmentId, { status: "active" })));
+  }
+
+  async waitForEvent(eventName: string, { timeout }: { timeout: Duration }): Promise<ReceivedEvent | null> {
+    this.checkCall("waitForEvent", timeout);
+    const name = this.name("waitForEvent", eventName);
+    // Mark the wait in D1 first (ingest forwards events to waiting rows), then look for an event
+    // that arrived before the mark, so an event can't slip between the two.
+    const begin = await doJson(this.step, `${name}:begin`, {}, async () => {
+      const running = await setRunningState(this.db, this.enrollmentId, { status: "waiting", waitingFor: eventName });
+      return { running, earlier: running ? await this.eventSinceEnrollment(eventName) : null };
+    });
+    this.continueIf(begin.running);
+
+    let received: ReceivedEvent | null = begin.earlier;
+    if (!received) {
+      try {
+        const event = await this.step.waitForEvent<string>(name, { type: workflowEventType(eventName), timeout });
+        received = JSON.parse(event.payload) as ReceivedEvent;
+      } catch {
+        received = null; // timed out: the journey's "not done" branch
+      }
+    }
+    this.continueIf(await this.step.do(`${name}:end`, async () => setRunningState(this.db, this.enrollmentId, { status: "active" })));
+    return received;
+  }
+
+  async hasDoneEvent(eventName: string): Promise<boolean> {
+    const name = this.name("hasDoneEvent", eventName);
+    return this.step.do(name, async () => (await this.eventSinceEnrollment(eventName)) !== null);
+  }
+
+  private async eventSinceEnrollment(eventName: string): Promise<ReceivedEvent | null> {
+    const [row] = await this.db
+      .select()
+      .from(events)
+      .where(and(eq(events.userId, this.start.user.userId), eq(events.event, eventName), gte(events.occurredAt, new Date(this.start.enrolledAt))))
+      .orderBy(sql`${events.occurredAt} ASC`)
+      .limit(1);
+    return row ? { eventId: row.id, event: row.event, properties: row.properties, occurredAt: row.occurredAt.toISOString() } : null;
   }
 }

@@ -1,10 +1,10 @@
-import { runBatch, type Database } from "../db/client";
+import { runBatch } from "../db/client";
 import type { Properties, StoredEvent } from "../db/schema";
 import { newId } from "../lib/ids";
 import { contactUpsertStatements } from "../services/contacts";
 import { insertEventsDeduplicated, markProcessedStatements, type NewEvent } from "../services/events";
 import { findKnownKeys, rememberKeys } from "../services/idempotency";
-import { routeEvents, type JourneyEntry, type JourneyExit } from "./route";
+import { routeEvents, type JourneyEntry, type JourneyExit, type JourneySkip, type RouteDeps } from "./route";
 
 export type IngestItem = {
   event: string;
@@ -17,8 +17,7 @@ export type IngestItem = {
 
 export type IngestSource = NewEvent["source"];
 
-export type IngestDeps = {
-  db: Database;
+export type IngestDeps = RouteDeps & {
   idempotencyKeys: KVNamespace;
   idempotencyTtlSeconds: number;
   /** Lets KV writes finish after the response (ctx.waitUntil); awaited inline when absent. */
@@ -26,10 +25,10 @@ export type IngestDeps = {
 };
 
 export type IngestResult =
-  | { stored: true; eventId: string; journeys: JourneyEntry[]; exits: JourneyExit[] }
-  | { stored: false; duplicate: true; journeys: []; exits: [] };
+  | { stored: true; eventId: string; journeys: JourneyEntry[]; exits: JourneyExit[]; skipped: JourneySkip[] }
+  | { stored: false; duplicate: true; journeys: []; exits: []; skipped: [] };
 
-const DUPLICATE: IngestResult = { stored: false, duplicate: true, journeys: [], exits: [] };
+const DUPLICATE: IngestResult = { stored: false, duplicate: true, journeys: [], exits: [], skipped: [] };
 
 /**
  * dedup → store → contact upsert → journey routing → mark processed.
@@ -73,7 +72,7 @@ export async function ingestEvents(deps: IngestDeps, items: IngestItem[], source
       receivedAt,
     ),
   );
-  const routing = await routeEvents({ db }, stored);
+  const routing = await routeEvents(deps, stored);
   await runBatch(db, markProcessedStatements(db, stored.map((event) => event.id)));
 
   // Keys decided by D1 (stored now or refused as duplicates) go to the fast path for next time.
@@ -86,7 +85,7 @@ export async function ingestEvents(deps: IngestDeps, items: IngestItem[], source
 
   return rows.map((row) => {
     if (!row || !storedIds.has(row.id)) return DUPLICATE;
-    const outcome = routing.get(row.id) ?? { journeys: [], exits: [] };
-    return { stored: true, eventId: row.id, journeys: outcome.journeys, exits: outcome.exits };
+    const outcome = routing.get(row.id)!;
+    return { stored: true, eventId: row.id, ...outcome };
   });
 }

@@ -1,3 +1,6 @@
+import { consumeEmailSends } from "./email-sends";
+import { consumeJourneyStarts } from "./journey-starts";
+
 /** Queue names as declared in wrangler.toml; a consumer is chosen by the batch's queue. */
 export const QUEUES = {
   importChunks: "hogsend-import-chunks",
@@ -7,7 +10,10 @@ export const QUEUES = {
 
 export type QueueHandler = (batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext) => Promise<void>;
 
-const consumers: Record<string, QueueHandler> = {};
+const consumers: Record<string, QueueHandler> = {
+  [QUEUES.journeyStarts]: consumeJourneyStarts as QueueHandler,
+  [QUEUES.emailSends]: consumeEmailSends as QueueHandler,
+};
 
 export async function dispatchQueue(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext) {
   const consumer = consumers[batch.queue];

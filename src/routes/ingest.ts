@@ -5,6 +5,7 @@ import type { AppEnv } from "../lib/app-env";
 import { requireIngestKey } from "../lib/auth";
 import { validationHook } from "../lib/http";
 import { ingestEvents, type IngestDeps } from "../pipeline/ingest";
+import { SKIP_REASONS } from "../services/enrollments";
 import { bearerSecurity, errorResponses, IsoDateTime, PropertiesSchema } from "./schemas";
 import type { Context } from "hono";
 
@@ -22,6 +23,10 @@ export const IngestEventSchema = z
   .openapi("IngestEvent");
 
 const JourneyRefSchema = z.object({ journey: z.string(), enrollmentId: z.string() });
+const JourneySkipSchema = z.object({
+  journey: z.string(),
+  reason: z.enum(SKIP_REASONS).openapi({ description: "The first entry guard that refused the user" }),
+});
 
 const IngestResponseSchema = z
   .object({
@@ -29,6 +34,7 @@ const IngestResponseSchema = z
     eventId: z.string().optional(),
     journeys: z.array(JourneyRefSchema).openapi({ description: "Journeys the event entered the user into" }),
     exits: z.array(JourneyRefSchema).openapi({ description: "Journey enrollments the event ended" }),
+    skipped: z.array(JourneySkipSchema).openapi({ description: "Journeys this event triggers that the user did not enter, with why" }),
   })
   .openapi("IngestResponse");
 
@@ -41,6 +47,7 @@ const BatchResultSchema = z
     error: z.string().optional(),
     journeys: z.array(JourneyRefSchema).optional(),
     exits: z.array(JourneyRefSchema).optional(),
+    skipped: z.array(JourneySkipSchema).optional(),
   })
   .openapi("IngestBatchResult");
 
@@ -91,6 +98,8 @@ const batchRoute = createRoute({
 export function ingestDeps(c: Context<AppEnv>): IngestDeps {
   return {
     db: c.get("db"),
+    workflow: c.env.JOURNEY_WORKFLOW,
+    journeyStarts: c.env.JOURNEY_STARTS_QUEUE,
     idempotencyKeys: c.env.IDEMPOTENCY_KEYS,
     idempotencyTtlSeconds: Number(c.env.IDEMPOTENCY_TTL_SECONDS) || 604800,
     waitUntil: (promise) => c.executionCtx.waitUntil(promise),
@@ -109,8 +118,8 @@ ingestRoutes.openapi(ingestRoute, async (c) => {
     throw new AppError("VALIDATION_ERROR", "idempotencyKey: differs from the Idempotency-Key header");
   }
   const [result] = await ingestEvents(ingestDeps(c), [{ ...body, idempotencyKey: body.idempotencyKey ?? headerKey }], "api");
-  if (!result?.stored) return c.json({ stored: false, journeys: [], exits: [] }, 202);
-  return c.json({ stored: true, eventId: result.eventId, journeys: result.journeys, exits: result.exits }, 202);
+  if (!result?.stored) return c.json({ stored: false, journeys: [], exits: [], skipped: [] }, 202);
+  return c.json(result, 202);
 });
 
 ingestRoutes.openapi(batchRoute, async (c) => {
@@ -124,7 +133,7 @@ ingestRoutes.openapi(batchRoute, async (c) => {
     if (!result.success) return { index, error: describeZodError(result.error) };
     const outcome = byIndex.get(index)!;
     return outcome.stored
-      ? { index, stored: true, eventId: outcome.eventId, journeys: outcome.journeys, exits: outcome.exits }
+      ? { index, stored: true, eventId: outcome.eventId, journeys: outcome.journeys, exits: outcome.exits, skipped: outcome.skipped }
       : { index, stored: false, duplicate: true };
   });
   return c.json({ results }, 202);

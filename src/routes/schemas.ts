@@ -44,8 +44,6 @@ export const ContactSchema = z
     email: z.string().nullable(),
     properties: PropertiesSchema,
     unsubscribedAt: z.string().nullable(),
-    suppressedAt: z.string().nullable(),
-    suppressedReason: z.string().nullable(),
     firstSeenAt: z.string().nullable(),
     lastSeenAt: z.string().nullable(),
     createdAt: z.string(),

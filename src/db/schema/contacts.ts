@@ -11,8 +11,6 @@ export const contacts = sqliteTable(
     email: text("email"),
     properties: text("properties", { mode: "json" }).$type<Properties>().notNull().default(sql`'{}'`),
     unsubscribedAt: integer("unsubscribed_at", { mode: "timestamp_ms" }),
-    suppressedAt: integer("suppressed_at", { mode: "timestamp_ms" }),
-    suppressedReason: text("suppressed_reason"),
     firstSeenAt: integer("first_seen_at", { mode: "timestamp_ms" }),
     lastSeenAt: integer("last_seen_at", { mode: "timestamp_ms" }),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),

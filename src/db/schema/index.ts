@@ -1,2 +1,4 @@
 export * from "./contacts";
+export * from "./emails";
 export * from "./events";
+export * from "./journeys";

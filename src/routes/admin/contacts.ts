@@ -2,7 +2,8 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../lib/app-env";
 import { validationHook } from "../../lib/http";
 import { getContact, listContacts } from "../../services/contacts";
-import { bearerSecurity, ContactSchema, CursorParam, errorResponses, LimitParam, notFoundResponse, serialize } from "../schemas";
+import { getPreferences, updatePreferences } from "../../services/preferences";
+import { bearerSecurity, ContactSchema, ErrorBodySchema, CursorParam, errorResponses, LimitParam, notFoundResponse, serialize } from "../schemas";
 
 const listRoute = createRoute({
   method: "get",
@@ -43,6 +44,57 @@ const getRoute = createRoute({
   },
 });
 
+const PreferencesSchema = z
+  .object({
+    unsubscribed: z.boolean(),
+    unsubscribedAt: z.string().nullable(),
+    suppressed: z.boolean().openapi({ description: "The contact's address is on the suppression list" }),
+    suppressionReason: z.string().nullable().openapi({ example: "hard_bounce" }),
+  })
+  .openapi("Preferences");
+
+const preferencesParams = z.object({ id: z.string().min(1).max(255).openapi({ description: "Contact id or externalId" }) });
+
+const getPreferencesRoute = createRoute({
+  method: "get",
+  path: "/v1/admin/contacts/{id}/preferences",
+  tags: ["Contacts"],
+  summary: "A contact's email preferences",
+  security: bearerSecurity,
+  request: { params: preferencesParams },
+  responses: {
+    200: { description: "Preferences", content: { "application/json": { schema: PreferencesSchema } } },
+    ...notFoundResponse,
+    ...errorResponses,
+  },
+});
+
+const putPreferencesRoute = createRoute({
+  method: "put",
+  path: "/v1/admin/contacts/{id}/preferences",
+  tags: ["Contacts"],
+  summary: "Unsubscribe or suppress a contact (or undo it)",
+  description: "Unsubscribed or suppressed contacts are never emailed and never enter journeys. Suppression applies to the address.",
+  security: bearerSecurity,
+  request: {
+    params: preferencesParams,
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.object({ unsubscribed: z.boolean().optional(), suppressed: z.boolean().optional() }).strict(),
+        },
+      },
+    },
+  },
+  responses: {
+    200: { description: "Preferences after the change", content: { "application/json": { schema: PreferencesSchema } } },
+    ...notFoundResponse,
+    422: { description: "Suppression asked for a contact without an address", content: { "application/json": { schema: ErrorBodySchema } } },
+    ...errorResponses,
+  },
+});
+
 export const adminContactRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 adminContactRoutes.openapi(listRoute, async (c) => {
@@ -53,4 +105,13 @@ adminContactRoutes.openapi(listRoute, async (c) => {
 adminContactRoutes.openapi(getRoute, async (c) => {
   const contact = await getContact(c.get("db"), c.req.valid("param").idOrExternalId);
   return c.json(serialize(contact), 200);
+});
+
+adminContactRoutes.openapi(getPreferencesRoute, async (c) => {
+  return c.json(serialize(await getPreferences(c.get("db"), c.req.valid("param").id)), 200);
+});
+
+adminContactRoutes.openapi(putPreferencesRoute, async (c) => {
+  const preferences = await updatePreferences(c.get("db"), c.req.valid("param").id, c.req.valid("json"));
+  return c.json(serialize(preferences), 200);
 });

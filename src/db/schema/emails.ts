@@ -1,0 +1,58 @@
+import { sql } from "drizzle-orm";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { Properties } from "./contacts";
+
+export const EMAIL_STATUSES = ["queued", "sent", "delivered", "bounced", "complained", "failed", "suppressed"] as const;
+export type EmailStatus = (typeof EMAIL_STATUSES)[number];
+
+export const emails = sqliteTable(
+  "emails",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull(),
+    toAddress: text("to_address"),
+    templateKey: text("template_key"),
+    props: text("props", { mode: "json" }).$type<Properties>().notNull().default(sql`'{}'`),
+    subject: text("subject"),
+    // Rendered bodies are kept only for the log provider, so local journeys can be inspected.
+    html: text("html"),
+    text: text("text"),
+    status: text("status", { enum: EMAIL_STATUSES }).notNull(),
+    provider: text("provider"),
+    providerMessageId: text("provider_message_id"),
+    error: text("error"),
+    bounceType: text("bounce_type", { enum: ["hard", "soft"] }),
+    journeyKey: text("journey_key"),
+    enrollmentId: text("enrollment_id"),
+    /** The journey step that created the email: with enrollmentId, makes a retried step reuse its row. */
+    stepKey: text("step_key"),
+    resentFromId: text("resent_from_id"),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+    sentAt: integer("sent_at", { mode: "timestamp_ms" }),
+    deliveredAt: integer("delivered_at", { mode: "timestamp_ms" }),
+    bouncedAt: integer("bounced_at", { mode: "timestamp_ms" }),
+    complainedAt: integer("complained_at", { mode: "timestamp_ms" }),
+    failedAt: integer("failed_at", { mode: "timestamp_ms" }),
+    suppressedAt: integer("suppressed_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [
+    // A journey step's email is created once, however often the step is retried.
+    uniqueIndex("emails_enrollment_step_unique").on(t.enrollmentId, t.stepKey),
+    // Provider webhooks find the email by the provider's message id.
+    index("emails_provider_message_idx").on(t.providerMessageId),
+    // Admin lists and resend filters by status over time; metrics count sends by time.
+    index("emails_status_created_idx").on(t.status, t.createdAt),
+    // Soft-bounce counting and the admin `to` filter look up by address.
+    index("emails_to_address_idx").on(t.toAddress),
+  ],
+);
+
+export type Email = typeof emails.$inferSelect;
+
+/** Addresses never to email again (hard bounce, complaint, 3 soft bounces, or an admin). */
+export const suppressions = sqliteTable("suppressions", {
+  email: text("email").primaryKey(),
+  reason: text("reason").notNull(),
+  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+});

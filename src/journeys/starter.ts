@@ -1,0 +1,57 @@
+export type JourneyParams = { enrollmentId: string };
+export type JourneyStartMessage = { enrollmentIds: string[] };
+
+export type StarterDeps = { workflow: Workflow<JourneyParams>; journeyStarts: Queue<JourneyStartMessage> };
+
+const CREATE_BATCH_MAX = 100;
+
+/** The instance id is the enrollment id, so a retried start finds the instance it already made. */
+const alreadyExists = (message: string) => /already.?exist/i.test(message);
+
+/**
+ * Creates workflow instances (≤100 per createBatch call). Returns the ids that could not be
+ * started; `already_exists` counts as started.
+ */
+export async function createInstances(workflow: Workflow<JourneyParams>, enrollmentIds: string[]): Promise<string[]> {
+  const failed: string[] = [];
+  for (let i = 0; i < enrollmentIds.length; i += CREATE_BATCH_MAX) {
+    const ids = enrollmentIds.slice(i, i + CREATE_BATCH_MAX);
+    try {
+      const result = await workflow.createBatch({ instances: ids.map((id) => ({ id, params: { enrollmentId: id } })) });
+      for (const error of result.errors) {
+        if (!alreadyExists(error.message)) failed.push(error.id ?? ids[error.index]!);
+      }
+    } catch (error) {
+      if (!alreadyExists(String(error))) failed.push(...ids);
+    }
+  }
+  return failed;
+}
+
+/** Starts instances now; whatever fails goes to the journey-start queue, which retries. */
+export async function startEnrollments(deps: StarterDeps, enrollmentIds: string[]): Promise<void> {
+  if (enrollmentIds.length === 0) return;
+  const failed = await createInstances(deps.workflow, enrollmentIds);
+  if (failed.length) await enqueueStarts(deps.journeyStarts, failed);
+}
+
+export async function enqueueStarts(queue: Queue<JourneyStartMessage>, enrollmentIds: string[]): Promise<void> {
+  const messages = [];
+  for (let i = 0; i < enrollmentIds.length; i += CREATE_BATCH_MAX) {
+    messages.push({ body: { enrollmentIds: enrollmentIds.slice(i, i + CREATE_BATCH_MAX) } });
+  }
+  for (let i = 0; i < messages.length; i += 100) await queue.sendBatch(messages.slice(i, i + 100));
+}
+
+/** Stops enrollments' workflows. Failures are logged, not thrown: the exited row already keeps sends from happening. */
+export async function stopInstances(workflow: Workflow<JourneyParams>, enrollmentIds: string[]): Promise<void> {
+  await Promise.all(
+    enrollmentIds.map(async (id) => {
+      try {
+        await (await workflow.get(id)).terminate();
+      } catch (error) {
+        console.warn(JSON.stringify({ level: "warn", enrollmentId: id, message: "terminate failed (finished or not started)", error: String(error) }));
+      }
+    }),
+  );
+}

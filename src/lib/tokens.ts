@@ -1,0 +1,21 @@
+import { sign, verify } from "hono/jwt";
+
+const UNSUBSCRIBE_TTL_SECONDS = 60 * 60 * 24 * 90;
+
+type UnsubscribeClaims = { sub: string; purpose: "unsubscribe"; exp: number };
+
+/** A signed, expiring token naming the contact an unsubscribe link is for. */
+export async function signUnsubscribeToken(secret: string, contactId: string, now = Date.now()): Promise<string> {
+  const claims: UnsubscribeClaims = { sub: contactId, purpose: "unsubscribe", exp: Math.floor(now / 1000) + UNSUBSCRIBE_TTL_SECONDS };
+  return sign(claims, secret, "HS256");
+}
+
+/** The contact id, or null for a forged, tampered, expired or foreign token. */
+export async function verifyUnsubscribeToken(secret: string, token: string): Promise<string | null> {
+  try {
+    const claims = (await verify(token, secret, "HS256")) as Partial<UnsubscribeClaims>;
+    return claims.purpose === "unsubscribe" && typeof claims.sub === "string" ? claims.sub : null;
+  } catch {
+    return null;
+  }
+}

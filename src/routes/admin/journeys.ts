@@ -1,0 +1,155 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { ENROLLMENT_STATUSES } from "../../db/schema";
+import type { AppEnv } from "../../lib/app-env";
+import { validationHook } from "../../lib/http";
+import { getJourney } from "../../journeys/registry";
+import { stopInstances } from "../../journeys/starter";
+import { exitEnrollmentManually, listEnrollments } from "../../services/enrollments";
+import { describeJourney, listJourneys, setJourneyEnabled } from "../../services/journeys";
+import { bearerSecurity, conflictResponse, CursorParam, errorResponses, LimitParam, notFoundResponse, serialize } from "../schemas";
+
+const ConditionSchema = z.object({ property: z.string(), op: z.string(), value: z.unknown().optional() });
+const MatcherSchema = z.object({ event: z.string(), where: z.array(ConditionSchema).optional() });
+const CountsSchema = z.object({ active: z.number(), waiting: z.number(), completed: z.number(), exited: z.number(), failed: z.number() });
+
+export const JourneySchema = z
+  .object({
+    key: z.string(),
+    name: z.string(),
+    description: z.string(),
+    enabled: z.boolean().openapi({ description: "Effective: the admin override when set, else the definition's flag" }),
+    enabledInCode: z.boolean(),
+    enabledOverride: z.boolean().nullable(),
+    trigger: MatcherSchema,
+    entryLimit: z.enum(["once", "once_per_period", "unlimited"]),
+    entryPeriod: z.string().nullable(),
+    exitOn: z.array(MatcherSchema),
+    enrollments: CountsSchema,
+  })
+  .openapi("Journey");
+
+export const EnrollmentSchema = z
+  .object({
+    id: z.string(),
+    journeyKey: z.string(),
+    userId: z.string(),
+    status: z.enum(ENROLLMENT_STATUSES),
+    triggerEventId: z.string().nullable(),
+    source: z.enum(["event", "batch"]),
+    waitingFor: z.string().nullable(),
+    error: z.string().nullable(),
+    exitReason: z.string().nullable(),
+    exitEventId: z.string().nullable(),
+    enrolledAt: z.string(),
+    updatedAt: z.string(),
+    finishedAt: z.string().nullable(),
+  })
+  .openapi("Enrollment");
+
+const KeyParam = z.object({ key: z.string().min(1).max(64) });
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/v1/admin/journeys",
+  tags: ["Journeys"],
+  summary: "List journeys with enrollment counts by status",
+  security: bearerSecurity,
+  responses: {
+    200: { description: "Every journey defined in code", content: { "application/json": { schema: z.object({ journeys: z.array(JourneySchema) }) } } },
+    ...errorResponses,
+  },
+});
+
+const getRoute = createRoute({
+  method: "get",
+  path: "/v1/admin/journeys/{key}",
+  tags: ["Journeys"],
+  summary: "One journey",
+  security: bearerSecurity,
+  request: { params: KeyParam },
+  responses: {
+    200: { description: "The journey", content: { "application/json": { schema: JourneySchema } } },
+    ...notFoundResponse,
+    ...errorResponses,
+  },
+});
+
+const patchRoute = createRoute({
+  method: "patch",
+  path: "/v1/admin/journeys/{key}",
+  tags: ["Journeys"],
+  summary: "Enable or disable a journey (admin override)",
+  description: "`enabled: false` stops new entries (reason `journey_disabled`); running enrollments continue. `enabled: null` removes the override.",
+  security: bearerSecurity,
+  request: {
+    params: KeyParam,
+    body: { required: true, content: { "application/json": { schema: z.object({ enabled: z.boolean().nullable() }).strict() } } },
+  },
+  responses: {
+    200: { description: "The journey after the change", content: { "application/json": { schema: JourneySchema } } },
+    ...notFoundResponse,
+    ...errorResponses,
+  },
+});
+
+const enrollmentsRoute = createRoute({
+  method: "get",
+  path: "/v1/admin/journeys/{key}/enrollments",
+  tags: ["Journeys"],
+  summary: "A journey's enrollments, newest first",
+  security: bearerSecurity,
+  request: {
+    params: KeyParam,
+    query: z.object({ status: z.enum(ENROLLMENT_STATUSES).optional(), limit: LimitParam(1000, 50), cursor: CursorParam }),
+  },
+  responses: {
+    200: {
+      description: "A page of enrollments",
+      content: { "application/json": { schema: z.object({ enrollments: z.array(EnrollmentSchema), nextCursor: z.string().nullable() }) } },
+    },
+    ...notFoundResponse,
+    ...errorResponses,
+  },
+});
+
+const exitRoute = createRoute({
+  method: "delete",
+  path: "/v1/admin/journeys/{key}/enrollments/{id}",
+  tags: ["Journeys"],
+  summary: "Exit a user from a journey by hand",
+  description: "Marks the enrollment `exited` (reason `manual`) and stops its workflow; no further email is sent. 409 when it already finished.",
+  security: bearerSecurity,
+  request: { params: KeyParam.extend({ id: z.string().min(1).max(64) }) },
+  responses: {
+    200: { description: "The exited enrollment", content: { "application/json": { schema: EnrollmentSchema } } },
+    ...notFoundResponse,
+    ...conflictResponse,
+    ...errorResponses,
+  },
+});
+
+export const adminJourneyRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+adminJourneyRoutes.openapi(listRoute, async (c) => c.json({ journeys: await listJourneys(c.get("db")) }, 200));
+
+adminJourneyRoutes.openapi(getRoute, async (c) => c.json(await describeJourney(c.get("db"), c.req.valid("param").key), 200));
+
+adminJourneyRoutes.openapi(patchRoute, async (c) => {
+  const journey = await setJourneyEnabled(c.get("db"), c.req.valid("param").key, c.req.valid("json").enabled);
+  return c.json(journey, 200);
+});
+
+adminJourneyRoutes.openapi(enrollmentsRoute, async (c) => {
+  const { key } = c.req.valid("param");
+  getJourney(key);
+  const page = await listEnrollments(c.get("db"), { journeyKey: key, ...c.req.valid("query") });
+  return c.json(serialize(page), 200);
+});
+
+adminJourneyRoutes.openapi(exitRoute, async (c) => {
+  const { key, id } = c.req.valid("param");
+  getJourney(key);
+  const enrollment = await exitEnrollmentManually(c.get("db"), key, id);
+  await stopInstances(c.env.JOURNEY_WORKFLOW, [id]);
+  return c.json(serialize(enrollment), 200);
+});

@@ -1,0 +1,164 @@
+import { and, desc, eq, gte, lt, lte, sql } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { contacts, emails, type Email, type Properties } from "../db/schema";
+import { renderTemplate } from "../emails/registry";
+import { ProviderError, type EmailProvider } from "../emails/providers";
+import { notFound } from "../lib/errors";
+import { newId } from "../lib/ids";
+import { signUnsubscribeToken } from "../lib/tokens";
+import { isRunning } from "./enrollments";
+import { suppressionOf } from "./suppressions";
+
+export type DeliveryDeps = {
+  db: Database;
+  provider: EmailProvider;
+  from: string;
+  publicBaseUrl: string;
+  tokenSecret: string;
+};
+
+export async function getEmail(db: Database, id: string): Promise<Email> {
+  const [row] = await db.select().from(emails).where(eq(emails.id, id)).limit(1);
+  if (!row) throw notFound("Email");
+  return row;
+}
+
+export type JourneyEmailInput = {
+  enrollmentId: string;
+  journeyKey: string;
+  stepKey: string;
+  userId: string;
+  templateKey: string;
+  props: Properties;
+};
+
+/** The email row of one journey step; a retried step gets the row it made the first time. */
+export async function journeyEmailRow(db: Database, input: JourneyEmailInput): Promise<Email> {
+  const now = new Date();
+  await db
+    .insert(emails)
+    .values({ id: newId(), status: "queued", createdAt: now, updatedAt: now, ...input })
+    .onConflictDoNothing({ target: [emails.enrollmentId, emails.stepKey] });
+  const [row] = await db
+    .select()
+    .from(emails)
+    .where(and(eq(emails.enrollmentId, input.enrollmentId), eq(emails.stepKey, input.stepKey)))
+    .limit(1);
+  return row!;
+}
+
+async function setStatus(db: Database, id: string, patch: Partial<Email>): Promise<Email> {
+  const [row] = await db.update(emails).set({ ...patch, updatedAt: new Date() }).where(eq(emails.id, id)).returning();
+  return row!;
+}
+
+function unsubscribeHeaders(url: string): Record<string, string> {
+  return { "List-Unsubscribe": `<${url}>`, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click" };
+}
+
+/**
+ * Sends a queued email once: re-checks the journey (an exited enrollment sends nothing), the
+ * address (unsubscribed or suppressed → `suppressed`), renders the template, and calls the
+ * provider with the row id as idempotency key. Retryable provider errors are thrown for the
+ * caller (workflow step or queue) to retry; others mark the email `failed`.
+ */
+export async function deliverEmail(deps: DeliveryDeps, emailId: string): Promise<Email> {
+  const { db } = deps;
+  const email = await getEmail(db, emailId);
+  if (email.status !== "queued") return email;
+  const now = new Date();
+  const block = (reason: string) => setStatus(db, email.id, { status: "suppressed", suppressedAt: now, error: reason });
+
+  if (email.enrollmentId && !(await isRunning(db, email.enrollmentId))) return block("Journey enrollment ended before sending");
+  const [contact] = await db.select().from(contacts).where(eq(contacts.externalId, email.userId)).limit(1);
+  const to = email.toAddress ?? contact?.email ?? null;
+  if (!contact || !to) return setStatus(db, email.id, { status: "failed", failedAt: now, error: "Contact has no email address" });
+  if (contact.unsubscribedAt) return block("Contact unsubscribed");
+  const suppression = await suppressionOf(db, to);
+  if (suppression) return block(`Address suppressed: ${suppression.reason}`);
+  if (!email.templateKey) return setStatus(db, email.id, { status: "failed", failedAt: now, error: "Email has no template" });
+
+  const token = await signUnsubscribeToken(deps.tokenSecret, contact.id);
+  const unsubscribeUrl = `${deps.publicBaseUrl}/v1/email/unsubscribe?token=${token}`;
+  let rendered;
+  try {
+    rendered = await renderTemplate(email.templateKey, email.props, { unsubscribeUrl });
+  } catch (error) {
+    return setStatus(db, email.id, { status: "failed", failedAt: now, toAddress: to, error: (error as Error).message });
+  }
+
+  try {
+    const sent = await deps.provider.send({
+      idempotencyKey: email.id,
+      from: deps.from,
+      to,
+      subject: rendered.subject,
+      html: rendered.html,
+      text: rendered.text,
+      headers: unsubscribeHeaders(unsubscribeUrl),
+    });
+    return setStatus(db, email.id, {
+      status: "sent",
+      sentAt: new Date(),
+      toAddress: to,
+      subject: rendered.subject,
+      provider: deps.provider.name,
+      providerMessageId: sent.messageId,
+      html: sent.keepsRenderedCopy ? rendered.html : null,
+      text: sent.keepsRenderedCopy ? rendered.text : null,
+      error: null,
+    });
+  } catch (error) {
+    if (error instanceof ProviderError && !error.retryable) {
+      return setStatus(db, email.id, { status: "failed", failedAt: new Date(), toAddress: to, subject: rendered.subject, provider: deps.provider.name, error: error.message });
+    }
+    await setStatus(db, email.id, { error: (error as Error).message });
+    throw error;
+  }
+}
+
+export type EmailListQuery = {
+  status?: Email["status"];
+  templateKey?: string;
+  to?: string;
+  from?: Date;
+  until?: Date;
+  limit: number;
+  cursor?: string;
+};
+
+/** Newest first, keyset-paged; `from`/`until` bound the creation time. */
+export async function listEmails(db: Database, query: EmailListQuery) {
+  const rows = await db
+    .select({
+      id: emails.id,
+      userId: emails.userId,
+      toAddress: emails.toAddress,
+      templateKey: emails.templateKey,
+      subject: emails.subject,
+      status: emails.status,
+      provider: emails.provider,
+      providerMessageId: emails.providerMessageId,
+      error: emails.error,
+      journeyKey: emails.journeyKey,
+      enrollmentId: emails.enrollmentId,
+      resentFromId: emails.resentFromId,
+      createdAt: emails.createdAt,
+      sentAt: emails.sentAt,
+    })
+    .from(emails)
+    .where(
+      and(
+        query.status ? eq(emails.status, query.status) : undefined,
+        query.templateKey ? eq(emails.templateKey, query.templateKey) : undefined,
+        query.to ? sql`lower(${emails.toAddress}) = ${query.to.toLowerCase()}` : undefined,
+        query.from ? gte(emails.createdAt, query.from) : undefined,
+        query.until ? lte(emails.createdAt, query.until) : undefined,
+        query.cursor ? lt(emails.id, query.cursor) : undefined,
+      ),
+    )
+    .orderBy(desc(emails.id))
+    .limit(query.limit + 1);
+  const page = rows.slice(0, query.limit);
+  return { emails: page, nextCursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null };
+}

@@ -1,0 +1,57 @@
+import { eq } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { journeySettings, type EnrollmentStatus } from "../db/schema";
+import type { JourneyDefinition } from "../journeys/define";
+import { journeys, getJourney } from "../journeys/registry";
+import { countByJourneyAndStatus } from "./enrollments";
+
+const NO_COUNTS: Record<EnrollmentStatus, number> = { active: 0, waiting: 0, completed: 0, exited: 0, failed: 0 };
+
+function describe(journey: JourneyDefinition, override: boolean | undefined, counts = NO_COUNTS) {
+  return {
+    key: journey.key,
+    name: journey.name,
+    description: journey.description,
+    enabled: override ?? journey.enabled,
+    enabledInCode: journey.enabled,
+    enabledOverride: override ?? null,
+    trigger: journey.trigger,
+    entryLimit: journey.entryLimit,
+    entryPeriod: journey.entryPeriod ?? null,
+    exitOn: journey.exitOn,
+    enrollments: counts,
+  };
+}
+
+export type JourneySummary = ReturnType<typeof describe>;
+
+async function overrides(db: Database) {
+  const rows = await db.select().from(journeySettings);
+  return new Map(rows.map((row) => [row.journeyKey, row.enabled]));
+}
+
+export async function listJourneys(db: Database): Promise<JourneySummary[]> {
+  const [byKey, counts] = await Promise.all([overrides(db), countByJourneyAndStatus(db)]);
+  return journeys.map((journey) => describe(journey, byKey.get(journey.key), counts.get(journey.key)));
+}
+
+export async function describeJourney(db: Database, key: string): Promise<JourneySummary> {
+  const journey = getJourney(key);
+  const [byKey, counts] = await Promise.all([overrides(db), countByJourneyAndStatus(db)]);
+  return describe(journey, byKey.get(key), counts.get(key));
+}
+
+/** `enabled: null` removes the admin override, so the definition's own flag applies again. */
+export async function setJourneyEnabled(db: Database, key: string, enabled: boolean | null): Promise<JourneySummary> {
+  getJourney(key);
+  if (enabled === null) {
+    await db.delete(journeySettings).where(eq(journeySettings.journeyKey, key));
+  } else {
+    const now = new Date();
+    await db
+      .insert(journeySettings)
+      .values({ journeyKey: key, enabled, updatedAt: now })
+      .onConflictDoUpdate({ target: journeySettings.journeyKey, set: { enabled, updatedAt: now } });
+  }
+  return describeJourney(db, key);
+}
