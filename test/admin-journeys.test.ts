@@ -10,7 +10,7 @@ beforeAll(async () => {
 });
 afterAll(() => dispose());
 
-type Journey = { key: string; enabled: boolean; enrollments: Record<string, number> };
+type Journey = { key: string; enabled: boolean; enrollments: { active: number; waiting: number } };
 const signUp = async (userId: string) =>
   (await (await call("/v1/ingest", { method: "POST", headers: ingestAuth(), json: { event: "user:signed_up", userId } })).json()) as {
     journeys: Array<{ enrollmentId: string }>;
