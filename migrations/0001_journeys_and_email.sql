@@ -29,6 +29,7 @@ CREATE TABLE `emails` (
 CREATE UNIQUE INDEX `emails_enrollment_step_unique` ON `emails` (`enrollment_id`,`step_key`);--> statement-breakpoint
 CREATE INDEX `emails_provider_message_idx` ON `emails` (`provider_message_id`);--> statement-breakpoint
 CREATE INDEX `emails_status_created_idx` ON `emails` (`status`,`created_at`);--> statement-breakpoint
+CREATE INDEX `emails_resent_from_idx` ON `emails` (`resent_from_id`);--> statement-breakpoint
 CREATE INDEX `emails_to_address_idx` ON `emails` (`to_address`);--> statement-breakpoint
 CREATE TABLE `suppressions` (
 	`email` text PRIMARY KEY NOT NULL,

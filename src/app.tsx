@@ -2,6 +2,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
 import { requestId } from "hono/request-id";
 import { createDb } from "./db/client";
+import { countRoundTrips } from "./db/round-trips";
 import type { AppEnv } from "./lib/app-env";
 import { requireAdminKey } from "./lib/auth";
 import { AppError, errorResponse, toAppError } from "./lib/errors";
@@ -11,6 +12,8 @@ import { adminContactRoutes } from "./routes/admin/contacts";
 import { adminEmailRoutes } from "./routes/admin/emails";
 import { adminEventRoutes } from "./routes/admin/events";
 import { adminJourneyRoutes } from "./routes/admin/journeys";
+import { adminMetricsRoutes } from "./routes/admin/metrics";
+import { adminReplayRoutes } from "./routes/admin/replay";
 import { ApiReference } from "./routes/docs";
 import { healthRoutes } from "./routes/health";
 import { ingestRoutes } from "./routes/ingest";
@@ -33,8 +36,11 @@ export function createApp() {
   app.use(
     "*",
     createMiddleware<AppEnv>(async (c, next) => {
-      c.set("db", createDb(c.env.DB));
+      const roundTrips = { count: 0 };
+      c.set("db", createDb(countRoundTrips(c.env.DB, roundTrips)));
+      c.set("d1RoundTrips", roundTrips);
       await next();
+      c.header("X-D1-Round-Trips", String(roundTrips.count));
     }),
   );
   app.use("/v1/admin/*", requireAdminKey);
@@ -43,9 +49,11 @@ export function createApp() {
   app.route("/", ingestRoutes);
   app.route("/", postHogWebhookRoutes);
   app.route("/", adminContactRoutes);
+  app.route("/", adminReplayRoutes);
   app.route("/", adminEventRoutes);
   app.route("/", adminJourneyRoutes);
   app.route("/", adminEmailRoutes);
+  app.route("/", adminMetricsRoutes);
   app.route("/", resendWebhookRoutes);
   app.route("/", unsubscribeRoutes);
 

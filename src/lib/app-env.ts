@@ -1,6 +1,7 @@
 import type { Database } from "../db/client";
+import type { RoundTripCounter } from "../db/round-trips";
 
 export type AppEnv = {
   Bindings: Env;
-  Variables: { requestId: string; db: Database };
+  Variables: { requestId: string; db: Database; d1RoundTrips: RoundTripCounter };
 };

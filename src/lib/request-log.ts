@@ -14,6 +14,7 @@ export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
       route: c.req.routePath,
       status: c.res.status,
       durationMs: Date.now() - started,
+      d1RoundTrips: c.get("d1RoundTrips")?.count,
     }),
   );
 });

@@ -3,7 +3,7 @@ import type { StoredEvent } from "../db/schema";
 import { matchesEvent } from "../journeys/conditions";
 import { journeys } from "../journeys/registry";
 import { startEnrollments, stopInstances, type StarterDeps } from "../journeys/starter";
-import { entryStatements, exitStatement, waitingForStatements, type EntryDecision, type SkipReason, type WaitingEnrollment } from "../services/enrollments";
+import { entryStatements, exitStatement, runningEnrollmentStatement, waitingForStatements, type EntryDecision, type SkipReason, type WaitingEnrollment } from "../services/enrollments";
 import { workflowEventType } from "../journeys/workflow-events";
 
 export type JourneyEntry = { journey: string; enrollmentId: string };
@@ -18,8 +18,15 @@ export type RoutableEvent = Pick<StoredEvent, "id" | "event" | "userId" | "prope
 /**
  * The journey stage: exits, then delivery to waiting journeys, then entries, decided in one D1
  * batch whatever the number of events; then the workflow side effects (stop, notify, start).
+ * With `dryRun` the same decisions are read but nothing is written and no workflow is touched
+ * (would-be entries carry an empty enrollmentId).
  */
-export async function routeEvents(deps: RouteDeps, events: RoutableEvent[]): Promise<Map<string, RoutingOutcome>> {
+export async function routeEvents(
+  deps: RouteDeps,
+  events: RoutableEvent[],
+  options: { dryRun?: boolean } = {},
+): Promise<Map<string, RoutingOutcome>> {
+  const dryRun = options.dryRun ?? false;
   const { db } = deps;
   const outcomes = new Map<string, RoutingOutcome>(events.map((e) => [e.id, { journeys: [], exits: [], skipped: [] }]));
   if (events.length === 0) return outcomes;
@@ -27,7 +34,12 @@ export async function routeEvents(deps: RouteDeps, events: RoutableEvent[]): Pro
   const exitChecks = events.flatMap((event) =>
     journeys
       .filter((journey) => journey.exitOn.some((matcher) => matchesEvent(matcher, event.event, event.properties)))
-      .map((journey) => ({ event, statement: exitStatement(db, journey.key, event.userId, { reason: `event:${event.event}`, eventId: event.id }) })),
+      .map((journey) => ({
+        event,
+        statement: dryRun
+          ? runningEnrollmentStatement(db, journey.key, event.userId)
+          : exitStatement(db, journey.key, event.userId, { reason: `event:${event.event}`, eventId: event.id }),
+      })),
   );
   const waitLookups = waitingForStatements(db, events.map((e) => ({ userId: e.userId, event: e.event })));
   const entryPlans = journeys.flatMap((journey) => {
@@ -41,7 +53,7 @@ export async function routeEvents(deps: RouteDeps, events: RoutableEvent[]): Pro
         triggerEventId: event.id,
         triggerMatched: matchesEvent(journey.trigger, event.event, event.properties),
       })),
-      { source: "event" },
+      { source: "event", dryRun },
     );
     return [{ journey, plan }];
   });
@@ -77,6 +89,7 @@ export async function routeEvents(deps: RouteDeps, events: RoutableEvent[]): Pro
     }
   }
 
+  if (dryRun) return outcomes;
   await Promise.all([
     stopInstances(deps.workflow, exited),
     notifyWaiting(deps.workflow, waiting, events),

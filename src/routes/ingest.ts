@@ -4,10 +4,10 @@ import { AppError, describeZodError } from "../lib/errors";
 import type { AppEnv } from "../lib/app-env";
 import { requireIngestKey } from "../lib/auth";
 import { validationHook } from "../lib/http";
-import { ingestEvents, type IngestDeps } from "../pipeline/ingest";
+import { ingestEvents } from "../pipeline/ingest";
+import { ingestDeps } from "./deps";
 import { SKIP_REASONS } from "../services/enrollments";
 import { bearerSecurity, errorResponses, IsoDateTime, PropertiesSchema } from "./schemas";
-import type { Context } from "hono";
 
 export const MAX_BATCH_EVENTS = 500;
 
@@ -94,17 +94,6 @@ const batchRoute = createRoute({
     ...errorResponses,
   },
 });
-
-export function ingestDeps(c: Context<AppEnv>): IngestDeps {
-  return {
-    db: c.get("db"),
-    workflow: c.env.JOURNEY_WORKFLOW,
-    journeyStarts: c.env.JOURNEY_STARTS_QUEUE,
-    idempotencyKeys: c.env.IDEMPOTENCY_KEYS,
-    idempotencyTtlSeconds: Number(c.env.IDEMPOTENCY_TTL_SECONDS) || 604800,
-    waitUntil: (promise) => c.executionCtx.waitUntil(promise),
-  };
-}
 
 export const ingestRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 

@@ -28,6 +28,13 @@ export type EntryDecision = { userId: string; triggerEventId: string | null } & 
 export const RUNNING: EnrollmentStatus[] = ["active", "waiting"];
 const CANDIDATES_PER_STATEMENT = 16; // 5 bound params each, plus the journey's own, under D1's 100
 
+/** The reason a real run gives a user's second entry in one call, by entry limit. */
+const REPEAT_REASON: Record<JourneyDefinition["entryLimit"], SkipReason> = {
+  once: "already_entered_once",
+  once_per_period: "period_not_elapsed",
+  unlimited: "already_active",
+};
+
 type Chunk = Array<EntryCandidate & { idx: number; enrollmentId: string }>;
 
 /**
@@ -102,10 +109,16 @@ export function entryStatements(
         if (row.id !== undefined) inserted.add(row.id);
       }
     }
+    const wouldEnroll = new Set<string>();
     return enrollmentIds.map((c): EntryDecision => {
       const reason = reasonByIdx.get(c.idx) ?? null;
       const base = { userId: c.userId, triggerEventId: c.triggerEventId };
-      if (options.dryRun) return reason ? { ...base, enrolled: false, reason } : { ...base, enrolled: true, enrollmentId: "" };
+      if (options.dryRun) {
+        // Nothing was inserted, so a user's later occurrence must be refused as the real run would.
+        if (!reason && wouldEnroll.has(c.userId)) return { ...base, enrolled: false, reason: REPEAT_REASON[journey.entryLimit] };
+        if (!reason) wouldEnroll.add(c.userId);
+        return reason ? { ...base, enrolled: false, reason } : { ...base, enrolled: true, enrollmentId: "" };
+      }
       if (inserted.has(c.enrollmentId)) return { ...base, enrolled: true, enrollmentId: c.enrollmentId };
       // Decided "enter" but the one-running index refused it: someone else entered first.
       return { ...base, enrolled: false, reason: reason ?? "already_active" };
@@ -124,6 +137,14 @@ export function exitStatement(db: Database, journeyKey: string, userId: string, 
 }
 
 export type WaitingEnrollment = { id: string; user_id: string; waiting_for: string };
+
+/** What `exitStatement` would end, without ending it (dry runs). */
+export function runningEnrollmentStatement(db: Database, journeyKey: string, userId: string) {
+  return db
+    .select({ id: enrollments.id, journeyKey: enrollments.journeyKey })
+    .from(enrollments)
+    .where(and(eq(enrollments.journeyKey, journeyKey), eq(enrollments.userId, userId), inArray(enrollments.status, RUNNING)));
+}
 
 /** Running enrollments of these users that wait for these event names (statements to batch). */
 export function waitingForStatements(db: Database, pairs: Array<{ userId: string; event: string }>) {
@@ -167,11 +188,14 @@ export async function isRunning(db: Database, id: string): Promise<boolean> {
 
 // ---- admin reads ----
 
-export async function countByJourneyAndStatus(db: Database) {
-  const rows = await db
+export function countByJourneyStatusStatement(db: Database) {
+  return db
     .select({ journeyKey: enrollments.journeyKey, status: enrollments.status, n: sql<number>`count(*)` })
     .from(enrollments)
     .groupBy(enrollments.journeyKey, enrollments.status);
+}
+
+export function countsByJourney(rows: Array<{ journeyKey: string; status: EnrollmentStatus; n: number }>) {
   const counts = new Map<string, Record<EnrollmentStatus, number>>();
   for (const row of rows) {
     const entry = counts.get(row.journeyKey) ?? { active: 0, waiting: 0, completed: 0, exited: 0, failed: 0 };
@@ -179,6 +203,10 @@ export async function countByJourneyAndStatus(db: Database) {
     counts.set(row.journeyKey, entry);
   }
   return counts;
+}
+
+export async function countByJourneyAndStatus(db: Database) {
+  return countsByJourney(await countByJourneyStatusStatement(db));
 }
 
 export async function listEnrollments(db: Database, query: { journeyKey: string; status?: EnrollmentStatus; limit: number; cursor?: string }) {

@@ -43,6 +43,8 @@ export const emails = sqliteTable(
     index("emails_provider_message_idx").on(t.providerMessageId),
     // Admin lists and resend filters by status over time; metrics count sends by time.
     index("emails_status_created_idx").on(t.status, t.createdAt),
+    // Bulk resend skips emails that already have a resent copy.
+    index("emails_resent_from_idx").on(t.resentFromId),
     // Soft-bounce counting and the admin `to` filter look up by address.
     index("emails_to_address_idx").on(t.toAddress),
   ],

@@ -2,8 +2,10 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { EMAIL_STATUSES } from "../../db/schema";
 import type { AppEnv } from "../../lib/app-env";
 import { validationHook } from "../../lib/http";
+import type { Context } from "hono";
 import { getEmail, listEmails } from "../../services/emails";
-import { bearerSecurity, CursorParam, errorResponses, IsoDateTime, LimitParam, notFoundResponse, PropertiesSchema, serialize } from "../schemas";
+import { bulkResend, resendEmail, RESENDABLE } from "../../services/resend";
+import { bearerSecurity, conflictResponse, CursorParam, errorResponses, IsoDateTime, LimitParam, notFoundResponse, PropertiesSchema, serialize } from "../schemas";
 
 const EmailSummarySchema = z
   .object({
@@ -92,3 +94,96 @@ adminEmailRoutes.openapi(listRoute, async (c) => {
 });
 
 adminEmailRoutes.openapi(getRoute, async (c) => c.json(serialize(await getEmail(c.get("db"), c.req.valid("param").id)), 200));
+
+const resendRoute = createRoute({
+  method: "post",
+  path: "/v1/admin/emails/{id}/resend",
+  tags: ["Emails"],
+  summary: "Resend a failed or bounced email",
+  description:
+    "Re-renders the email from its template and stored props as a new email linked to the original (`resentFromId`) and sends it through the email-send queue. Suppression and unsubscribes still apply when it is sent. 409 for any other status or without a templateKey.",
+  security: bearerSecurity,
+  request: { params: z.object({ id: z.string().min(1).max(64) }) },
+  responses: {
+    202: {
+      description: "Queued",
+      content: { "application/json": { schema: z.object({ emailId: z.string(), status: z.literal("queued") }) } },
+    },
+    ...notFoundResponse,
+    ...conflictResponse,
+    ...errorResponses,
+  },
+});
+
+const bulkResendRoute = createRoute({
+  method: "post",
+  path: "/v1/admin/emails/resend",
+  tags: ["Emails"],
+  summary: "Retry the failed recipients: resend every matching failed/bounced email",
+  description:
+    "Oldest first, up to `limit` (default 100, max 1000). Skips, with a reason per email: `unsubscribed`, `suppressed` (the address it would go to now), `already_resent` (so running it twice doesn't send twice). `from`/`to` bound the original's creation time. `dryRun` answers without sending.",
+  security: bearerSecurity,
+  request: {
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z
+            .object({
+              filter: z
+                .object({
+                  status: z.enum(RESENDABLE).optional(),
+                  templateKey: z.string().max(100).optional(),
+                  journeyKey: z.string().max(64).optional(),
+                  from: IsoDateTime.optional(),
+                  to: IsoDateTime.optional(),
+                })
+                .strict()
+                .default({}),
+              limit: z.number().int().min(1).max(1000).default(100),
+              dryRun: z.boolean().default(false),
+            })
+            .strict()
+            .openapi("BulkResendRequest"),
+        },
+      },
+    },
+  },
+  responses: {
+    200: {
+      description: "Per email, oldest first",
+      content: {
+        "application/json": {
+          schema: z
+            .object({
+              resent: z.number().int().openapi({ description: "Resent (or, with dryRun, would be)" }),
+              skipped: z.number().int(),
+              results: z.array(
+                z.object({
+                  emailId: z.string(),
+                  outcome: z.enum(["resent", "would_resend", "unsubscribed", "suppressed", "already_resent"]),
+                  newEmailId: z.string().optional(),
+                }),
+              ),
+            })
+            .openapi("BulkResendResponse"),
+        },
+      },
+    },
+    ...errorResponses,
+  },
+});
+
+const resendDeps = (c: Context<AppEnv>) => ({ db: c.get("db"), emailSends: c.env.EMAIL_SENDS_QUEUE });
+
+adminEmailRoutes.openapi(resendRoute, async (c) => c.json(await resendEmail(resendDeps(c), c.req.valid("param").id), 202));
+
+adminEmailRoutes.openapi(bulkResendRoute, async (c) => {
+  const { filter, limit, dryRun } = c.req.valid("json");
+  const result = await bulkResend(resendDeps(c), {
+    filter: { ...filter, from: filter.from ? new Date(filter.from) : undefined, to: filter.to ? new Date(filter.to) : undefined },
+    limit,
+    dryRun,
+  });
+  return c.json(result, 200);
+});

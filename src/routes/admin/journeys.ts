@@ -4,9 +4,10 @@ import type { AppEnv } from "../../lib/app-env";
 import { validationHook } from "../../lib/http";
 import { getJourney } from "../../journeys/registry";
 import { stopInstances } from "../../journeys/starter";
-import { exitEnrollmentManually, listEnrollments } from "../../services/enrollments";
+import { batchEnroll } from "../../services/batch-enroll";
+import { exitEnrollmentManually, listEnrollments, SKIP_REASONS } from "../../services/enrollments";
 import { describeJourney, listJourneys, setJourneyEnabled } from "../../services/journeys";
-import { bearerSecurity, conflictResponse, CursorParam, errorResponses, LimitParam, notFoundResponse, serialize } from "../schemas";
+import { bearerSecurity, conflictResponse, CursorParam, errorResponses, LimitParam, notFoundResponse, PropertiesSchema, serialize } from "../schemas";
 
 const ConditionSchema = z.object({ property: z.string(), op: z.string(), value: z.unknown().optional() });
 const MatcherSchema = z.object({ event: z.string(), where: z.array(ConditionSchema).optional() });
@@ -152,4 +153,73 @@ adminJourneyRoutes.openapi(exitRoute, async (c) => {
   const enrollment = await exitEnrollmentManually(c.get("db"), key, id);
   await stopInstances(c.env.JOURNEY_WORKFLOW, [id]);
   return c.json(serialize(enrollment), 200);
+});
+
+export const MAX_BATCH_ENROLL = 500;
+
+const batchEnrollRoute = createRoute({
+  method: "post",
+  path: "/v1/admin/journeys/{key}/enroll/batch",
+  tags: ["Journeys"],
+  summary: "Enroll up to 500 users into a journey",
+  description:
+    "Upserts each user as a contact and applies every entry guard (trigger conditions against the given properties, unsubscribed or suppressed, entry limit, already active), decided atomically; `enrolled: true` means an enrollment row exists. A user listed twice enrolls once. Workflows start through the journey-start queue. `dryRun` answers the same without writing.",
+  security: bearerSecurity,
+  request: {
+    params: KeyParam,
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z
+            .object({
+              users: z
+                .array(
+                  z.object({
+                    userId: z.string().min(1).max(255),
+                    userEmail: z.email().max(320),
+                    properties: PropertiesSchema.optional(),
+                  }),
+                )
+                .min(1)
+                .max(MAX_BATCH_ENROLL),
+              dryRun: z.boolean().default(false),
+            })
+            .strict()
+            .openapi("BatchEnrollRequest"),
+        },
+      },
+    },
+  },
+  responses: {
+    200: {
+      description: "Per user, in input order",
+      content: {
+        "application/json": {
+          schema: z
+            .object({
+              enrolled: z.number().int(),
+              skipped: z.number().int(),
+              results: z.array(
+                z.object({
+                  userId: z.string(),
+                  enrolled: z.boolean(),
+                  enrollmentId: z.string().optional(),
+                  reason: z.enum(SKIP_REASONS).optional(),
+                }),
+              ),
+            })
+            .openapi("BatchEnrollResponse"),
+        },
+      },
+    },
+    ...notFoundResponse,
+    ...errorResponses,
+  },
+});
+
+adminJourneyRoutes.openapi(batchEnrollRoute, async (c) => {
+  const { users, dryRun } = c.req.valid("json");
+  const deps = { db: c.get("db"), journeyStarts: c.env.JOURNEY_STARTS_QUEUE };
+  return c.json(await batchEnroll(deps, c.req.valid("param").key, users, { dryRun }), 200);
 });

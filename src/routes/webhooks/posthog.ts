@@ -6,7 +6,7 @@ import type { AppEnv } from "../../lib/app-env";
 import { matchesAnySecret } from "../../lib/auth";
 import { validationHook } from "../../lib/http";
 import { ingestEvents, type IngestItem } from "../../pipeline/ingest";
-import { ingestDeps } from "../ingest";
+import { ingestDeps } from "../deps";
 import { errorResponses, PropertiesSchema } from "../schemas";
 
 const PostHogWebhookSchema = z

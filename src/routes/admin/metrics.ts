@@ -1,0 +1,42 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AppEnv } from "../../lib/app-env";
+import { metricsOverview } from "../../services/metrics";
+import { bearerSecurity, errorResponses } from "../schemas";
+
+const MetricsSchema = z
+  .object({
+    totalContacts: z.number().int(),
+    activeEnrollments: z.number().int().openapi({ description: "Enrollments active or waiting" }),
+    emailsSent24h: z.number().int(),
+    emailsSent7d: z.number().int(),
+    emailsSent30d: z.number().int(),
+    bounceRate30d: z.number().openapi({ description: "Bounced ÷ sent over 30 days, a fraction; 0 when nothing was sent" }),
+    unsubscribeRate: z.number().openapi({ description: "Unsubscribed ÷ all contacts, a fraction" }),
+    journeys: z.array(
+      z.object({
+        key: z.string(),
+        enrolled: z.number().int().openapi({ description: "All enrollments ever" }),
+        active: z.number().int(),
+        completed: z.number().int(),
+        exited: z.number().int(),
+        failed: z.number().int(),
+      }),
+    ),
+  })
+  .openapi("MetricsOverview");
+
+const route = createRoute({
+  method: "get",
+  path: "/v1/admin/metrics/overview",
+  tags: ["Metrics"],
+  summary: "Contacts, enrollments, sends and rates at a glance",
+  security: bearerSecurity,
+  responses: {
+    200: { description: "The overview", content: { "application/json": { schema: MetricsSchema } } },
+    ...errorResponses,
+  },
+});
+
+export const adminMetricsRoutes = new OpenAPIHono<AppEnv>();
+
+adminMetricsRoutes.openapi(route, async (c) => c.json(await metricsOverview(c.get("db")), 200));

@@ -1,0 +1,79 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AppEnv } from "../../lib/app-env";
+import { validationHook } from "../../lib/http";
+import { replayEvents } from "../../services/replay";
+import { routeDeps } from "../deps";
+import { bearerSecurity, errorResponses } from "../schemas";
+import { EventFilterSchema } from "./events";
+
+export const MAX_REPLAY = 1000;
+
+const ReplayRequestSchema = z
+  .object({
+    eventIds: z.array(z.string().min(1).max(64)).min(1).max(MAX_REPLAY).optional(),
+    filter: EventFilterSchema.strict().optional(),
+    limit: z.number().int().min(1).max(MAX_REPLAY).default(100).openapi({ description: "At most this many events (both forms); default 100, max 1000" }),
+    dryRun: z.boolean().default(false).openapi({ description: "Answer what would happen, per event, with no side effects" }),
+  })
+  .strict()
+  .refine((body) => (body.eventIds === undefined) !== (body.filter === undefined), {
+    message: "Provide either eventIds or filter (exactly one)",
+    path: ["eventIds"],
+  })
+  .openapi("ReplayRequest");
+
+const ErrorItem = z.object({ eventId: z.string(), error: z.string() });
+
+const ReplaySummarySchema = z
+  .object({ replayed: z.number().int(), enrolled: z.number().int(), exits: z.number().int(), errors: z.array(ErrorItem) })
+  .openapi("ReplaySummary");
+
+const ReplayPreviewSchema = z
+  .object({
+    results: z.array(
+      z.object({
+        eventId: z.string(),
+        journeys: z.array(z.object({ key: z.string(), outcome: z.string().openapi({ example: "would_enroll" }) })),
+        exits: z.array(z.object({ journey: z.string(), enrollmentId: z.string() })),
+      }),
+    ),
+    errors: z.array(ErrorItem),
+  })
+  .openapi("ReplayPreview");
+
+const route = createRoute({
+  method: "post",
+  path: "/v1/admin/events/replay",
+  tags: ["Events"],
+  summary: "Replay stored events through journey routing",
+  description:
+    "Each event goes through exits, waiting journeys and entries again, every entry guard included. The stored row is reused (no duplicate, original occurrence time), counted as replayed; contacts are not rewritten. Filter replays go oldest occurrence first.",
+  security: bearerSecurity,
+  request: { body: { required: true, content: { "application/json": { schema: ReplayRequestSchema } } } },
+  responses: {
+    200: {
+      description: "What was replayed, or with dryRun, what would happen",
+      content: { "application/json": { schema: z.union([ReplaySummarySchema, ReplayPreviewSchema]) } },
+    },
+    ...errorResponses,
+  },
+});
+
+export const adminReplayRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+adminReplayRoutes.openapi(route, async (c) => {
+  const { eventIds, filter, limit, dryRun } = c.req.valid("json");
+  const input = {
+    eventIds,
+    filter: filter && {
+      ...filter,
+      from: filter.from ? new Date(filter.from) : undefined,
+      to: filter.to ? new Date(filter.to) : undefined,
+    },
+    limit,
+  };
+  const deps = routeDeps(c);
+  return dryRun
+    ? c.json(await replayEvents(deps, { ...input, dryRun: true }), 200)
+    : c.json(await replayEvents(deps, { ...input, dryRun: false }), 200);
+});

@@ -1,0 +1,47 @@
+import { runBatch } from "../db/client";
+import type { Properties } from "../db/schema";
+import { conditionsHold } from "../journeys/conditions";
+import { getJourney } from "../journeys/registry";
+import { enqueueStarts, type JourneyStartMessage } from "../journeys/starter";
+import type { RouteDeps } from "../pipeline/route";
+import { contactUpsertStatements } from "./contacts";
+import { entryStatements, type SkipReason } from "./enrollments";
+
+export type BatchEnrollUser = { userId: string; userEmail?: string; properties?: Properties };
+
+export type BatchEnrollResult =
+  | { userId: string; enrolled: true; enrollmentId?: string }
+  | { userId: string; enrolled: false; reason: SkipReason };
+
+export type BatchEnrollDeps = Pick<RouteDeps, "db"> & { journeyStarts: Queue<JourneyStartMessage> };
+
+/**
+ * Upserts the users as contacts and decides every entry guard of the journey for them, atomically
+ * and in one D1 round trip, so each `enrolled: true` is an enrollment row. Trigger conditions are
+ * checked against the given properties. Workflows start through the journey-start queue.
+ */
+export async function batchEnroll(deps: BatchEnrollDeps, journeyKey: string, users: BatchEnrollUser[], options: { dryRun: boolean }) {
+  const { db } = deps;
+  const journey = getJourney(journeyKey);
+  const plan = entryStatements(
+    db,
+    journey,
+    users.map((user) => ({ userId: user.userId, triggerEventId: null, triggerMatched: conditionsHold(user.properties ?? {}, journey.trigger.where) })),
+    { source: "batch", dryRun: options.dryRun },
+  );
+  const upserts = options.dryRun
+    ? []
+    : contactUpsertStatements(db, users.map((u) => ({ externalId: u.userId, email: u.userEmail, properties: u.properties })));
+  const results = await runBatch(db, [...upserts, ...plan.statements]);
+  const decisions = plan.decisions(results.slice(upserts.length));
+
+  const enrollmentIds = decisions.flatMap((d) => (d.enrolled ? [d.enrollmentId] : []));
+  if (!options.dryRun) await enqueueStarts(deps.journeyStarts, enrollmentIds);
+
+  const perUser: BatchEnrollResult[] = decisions.map((d) =>
+    d.enrolled
+      ? { userId: d.userId, enrolled: true, ...(options.dryRun ? {} : { enrollmentId: d.enrollmentId }) }
+      : { userId: d.userId, enrolled: false, reason: d.reason },
+  );
+  return { enrolled: enrollmentIds.length, skipped: decisions.length - enrollmentIds.length, results: perUser };
+}

@@ -1,0 +1,57 @@
+import { sql } from "drizzle-orm";
+import { runBatch, type Database } from "../db/client";
+import { contacts, emails } from "../db/schema";
+import { journeys } from "../journeys/registry";
+import { countByJourneyStatusStatement, countsByJourney } from "./enrollments";
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+const rate = (part: number, whole: number) => (whole > 0 ? part / whole : 0);
+
+/** The numbers a team checks after a migration or an incident, in one D1 round trip. */
+export async function metricsOverview(db: Database, now = Date.now()) {
+  const [contactRows, emailRows, enrollmentRows] = (await runBatch(db, [
+    db
+      .select({
+        total: sql<number>`count(*)`,
+        unsubscribed: sql<number>`coalesce(sum(${contacts.unsubscribedAt} IS NOT NULL), 0)`,
+      })
+      .from(contacts),
+    db
+      .select({
+        sent24h: sql<number>`coalesce(sum(${emails.sentAt} >= ${now - DAY}), 0)`,
+        sent7d: sql<number>`coalesce(sum(${emails.sentAt} >= ${now - 7 * DAY}), 0)`,
+        sent30d: sql<number>`coalesce(sum(${emails.sentAt} >= ${now - 30 * DAY}), 0)`,
+        bounced30d: sql<number>`coalesce(sum(${emails.bouncedAt} >= ${now - 30 * DAY}), 0)`,
+      })
+      .from(emails)
+      .where(sql`${emails.sentAt} >= ${now - 30 * DAY}`),
+    countByJourneyStatusStatement(db),
+  ])) as [Array<{ total: number; unsubscribed: number }>, Array<{ sent24h: number; sent7d: number; sent30d: number; bounced30d: number }>, Parameters<typeof countsByJourney>[0]];
+
+  const contactStats = contactRows[0]!;
+  const emailStats = emailRows[0]!;
+  const counts = countsByJourney(enrollmentRows);
+  const perJourney = journeys.map((journey) => {
+    const c = counts.get(journey.key) ?? { active: 0, waiting: 0, completed: 0, exited: 0, failed: 0 };
+    return {
+      key: journey.key,
+      enrolled: c.active + c.waiting + c.completed + c.exited + c.failed,
+      active: c.active + c.waiting,
+      completed: c.completed,
+      exited: c.exited,
+      failed: c.failed,
+    };
+  });
+  return {
+    totalContacts: contactStats.total,
+    activeEnrollments: perJourney.reduce((n, j) => n + j.active, 0),
+    emailsSent24h: emailStats.sent24h,
+    emailsSent7d: emailStats.sent7d,
+    emailsSent30d: emailStats.sent30d,
+    bounceRate30d: rate(emailStats.bounced30d, emailStats.sent30d),
+    unsubscribeRate: rate(contactStats.unsubscribed, contactStats.total),
+    journeys: perJourney,
+  };
+}

@@ -1,0 +1,108 @@
+import { and, asc, eq, gte, inArray, lte, sql } from "drizzle-orm";
+import { runBatch, type Database } from "../db/client";
+import { contacts, emails, suppressions, type Email } from "../db/schema";
+import { AppError } from "../lib/errors";
+import { newId } from "../lib/ids";
+import { chunkForParams, paramsPerRow } from "../lib/sql";
+import type { EmailSendMessage } from "../queues/email-sends";
+import { getEmail } from "./emails";
+
+export type ResendDeps = { db: Database; emailSends: Queue<EmailSendMessage> };
+
+export const RESENDABLE = ["failed", "bounced"] as const;
+
+function assertResendable(email: Email): void {
+  if (!(RESENDABLE as readonly string[]).includes(email.status)) {
+    throw new AppError("CONFLICT", `Only failed or bounced emails can be resent; this one is ${email.status}`);
+  }
+  if (!email.templateKey) throw new AppError("CONFLICT", "The email has no templateKey, so it cannot be re-rendered");
+}
+
+/** A new queued email re-rendered from the original's template and props, linked to it. */
+function resendRow(original: Email, now: Date): typeof emails.$inferInsert {
+  return {
+    id: newId(),
+    userId: original.userId,
+    templateKey: original.templateKey,
+    props: original.props,
+    journeyKey: original.journeyKey,
+    resentFromId: original.id,
+    status: "queued",
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+async function enqueueSends(queue: Queue<EmailSendMessage>, emailIds: string[]) {
+  for (let i = 0; i < emailIds.length; i += 100) {
+    await queue.sendBatch(emailIds.slice(i, i + 100).map((emailId) => ({ body: { emailId } })));
+  }
+}
+
+/** Resends one failed or bounced email through the email-send queue (suppression is checked when it is sent). */
+export async function resendEmail(deps: ResendDeps, emailId: string) {
+  const original = await getEmail(deps.db, emailId);
+  assertResendable(original);
+  const row = resendRow(original, new Date());
+  await deps.db.insert(emails).values(row);
+  await enqueueSends(deps.emailSends, [row.id]);
+  return { emailId: row.id, status: "queued" as const };
+}
+
+export type BulkResendInput = {
+  filter: { status?: (typeof RESENDABLE)[number]; templateKey?: string; journeyKey?: string; from?: Date; to?: Date };
+  limit: number;
+  dryRun: boolean;
+};
+
+export type BulkResendOutcome = "resent" | "would_resend" | "unsubscribed" | "suppressed" | "already_resent";
+export type BulkResendResult = { emailId: string; outcome: BulkResendOutcome; newEmailId?: string };
+
+/**
+ * "Retry the failed recipients": every matching failed/bounced email with a template is resent,
+ * except to unsubscribed contacts, suppressed addresses (checked on the address it would go to
+ * now), and emails already resent — so running it twice doesn't send twice.
+ */
+export async function bulkResend(deps: ResendDeps, input: BulkResendInput) {
+  const { db } = deps;
+  const { filter } = input;
+  const candidates = await db
+    .select({
+      email: emails,
+      unsubscribedAt: contacts.unsubscribedAt,
+      suppression: suppressions.reason,
+      alreadyResent: sql<number>`EXISTS (SELECT 1 FROM emails AS copy WHERE copy.resent_from_id = ${emails.id})`,
+    })
+    .from(emails)
+    .leftJoin(contacts, eq(contacts.externalId, emails.userId))
+    .leftJoin(suppressions, eq(suppressions.email, sql`lower(coalesce(${contacts.email}, ${emails.toAddress}))`))
+    .where(
+      and(
+        filter.status ? eq(emails.status, filter.status) : inArray(emails.status, [...RESENDABLE]),
+        sql`${emails.templateKey} IS NOT NULL`,
+        filter.templateKey ? eq(emails.templateKey, filter.templateKey) : undefined,
+        filter.journeyKey ? eq(emails.journeyKey, filter.journeyKey) : undefined,
+        filter.from ? gte(emails.createdAt, filter.from) : undefined,
+        filter.to ? lte(emails.createdAt, filter.to) : undefined,
+      ),
+    )
+    .orderBy(asc(emails.createdAt), asc(emails.id))
+    .limit(input.limit);
+
+  const now = new Date();
+  const toResend: Array<typeof emails.$inferInsert> = [];
+  const results: BulkResendResult[] = candidates.map(({ email, unsubscribedAt, suppression, alreadyResent }) => {
+    if (alreadyResent) return { emailId: email.id, outcome: "already_resent" };
+    if (unsubscribedAt) return { emailId: email.id, outcome: "unsubscribed" };
+    if (suppression) return { emailId: email.id, outcome: "suppressed" };
+    if (input.dryRun) return { emailId: email.id, outcome: "would_resend" };
+    const row = resendRow(email, now);
+    toResend.push(row);
+    return { emailId: email.id, outcome: "resent", newEmailId: row.id };
+  });
+
+  await runBatch(db, chunkForParams(toResend, paramsPerRow(emails)).map((chunk) => db.insert(emails).values(chunk)));
+  await enqueueSends(deps.emailSends, toResend.map((row) => row.id!));
+  const resent = results.filter((r) => r.outcome === "resent" || r.outcome === "would_resend").length;
+  return { resent, skipped: results.length - resent, results };
+}
