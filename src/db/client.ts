@@ -20,7 +20,9 @@ type PreparedForBatch = {
  *
  * Same as drizzle's `db.batch`, except each statement is prepared from its SQL text: drizzle's own
  * batch fails on raw `db.all(sql\`…\`)` queries that have parameters (their prepared form carries no
- * D1 statement), and the entry guards are raw SQL.
+ * D1 statement), and the entry guards are raw SQL. Like drizzle's, it maps a select's rows from
+ * D1's column-keyed objects, so computed columns need distinct aliases (`.as(...)`), and a join
+ * must not return two columns of one name.
  */
 export async function runBatch(db: Database, statements: BatchStatement[]): Promise<unknown[]> {
   if (statements.length === 0) return [];

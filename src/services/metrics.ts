@@ -14,17 +14,18 @@ export async function metricsOverview(db: Database, now = Date.now()) {
   const [contactRows, emailRows, enrollmentRows] = (await runBatch(db, [
     db
       .select({
-        total: sql<number>`count(*)`,
-        unsubscribed: sql<number>`coalesce(sum(${contacts.unsubscribedAt} IS NOT NULL), 0)`,
+        total: sql<number>`count(*)`.as("total"),
+        unsubscribed: sql<number>`coalesce(sum(${contacts.unsubscribedAt} IS NOT NULL), 0)`.as("unsubscribed"),
       })
       .from(contacts),
     db
       .select({
-        sent24h: sql<number>`coalesce(sum(${emails.sentAt} >= ${now - DAY}), 0)`,
-        sent7d: sql<number>`coalesce(sum(${emails.sentAt} >= ${now - 7 * DAY}), 0)`,
-        sent30d: sql<number>`coalesce(sum(${emails.sentAt} >= ${now - 30 * DAY}), 0)`,
-        bounced30d: sql<number>`coalesce(sum(${emails.bouncedAt} >= ${now - 30 * DAY}), 0)`,
+        sent24h: sql<number>`coalesce(sum(${emails.sentAt} >= ${now - DAY}), 0)`.as("sent24h"),
+        sent7d: sql<number>`coalesce(sum(${emails.sentAt} >= ${now - 7 * DAY}), 0)`.as("sent7d"),
+        sent30d: sql<number>`coalesce(sum(${emails.sentAt} >= ${now - 30 * DAY}), 0)`.as("sent30d"),
+        bounced30d: sql<number>`coalesce(sum(${emails.bouncedAt} >= ${now - 30 * DAY}), 0)`.as("bounced30d"),
       })
+      // Aliased: D1 returns rows keyed by column name, and unaliased twins would collide.
       .from(emails)
       .where(sql`${emails.sentAt} >= ${now - 30 * DAY}`),
     countByJourneyStatusStatement(db),

@@ -1,0 +1,55 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { adminGet } from "./helpers";
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** A known fixture: this file's storage starts empty, so the numbers are exact. */
+async function seed() {
+  const now = Date.now();
+  const contact = (id: string, unsubscribed: boolean) =>
+    env.DB.prepare("INSERT INTO contacts (id, external_id, properties, unsubscribed_at, created_at, updated_at) VALUES (?, ?, '{}', ?, ?, ?)").bind(
+      id, id, unsubscribed ? now : null, now, now,
+    );
+  const enrollment = (journey: string, status: string) =>
+    env.DB.prepare("INSERT INTO enrollments (id, journey_key, user_id, status, source, enrolled_at, updated_at) VALUES (?, ?, ?, ?, 'batch', ?, ?)").bind(
+      crypto.randomUUID(), journey, crypto.randomUUID(), status, now, now,
+    );
+  const email = (status: string, sentAgo: number | null, bouncedAgo: number | null = null) =>
+    env.DB.prepare("INSERT INTO emails (id, user_id, status, props, sent_at, bounced_at, created_at, updated_at) VALUES (?, 'u', ?, '{}', ?, ?, ?, ?)").bind(
+      crypto.randomUUID(), status, sentAgo === null ? null : now - sentAgo, bouncedAgo === null ? null : now - bouncedAgo, now, now,
+    );
+  await env.DB.batch([
+    contact("c1", false), contact("c2", false), contact("c3", true), contact("c4", false),
+    enrollment("activation-welcome", "active"), enrollment("activation-welcome", "waiting"), enrollment("activation-welcome", "completed"),
+    enrollment("activation-welcome", "exited"), enrollment("cart-recovery", "failed"), enrollment("cart-recovery", "completed"),
+    email("sent", HOUR), email("delivered", 2 * DAY), email("bounced", 3 * DAY, 3 * DAY), email("sent", 20 * DAY),
+    email("sent", 40 * DAY), email("failed", null), email("queued", null),
+  ]);
+}
+
+describe("GET /v1/admin/metrics/overview", () => {
+  it("answers zeros, not NaN, when nothing has happened", async () => {
+    const body = (await (await adminGet("/v1/admin/metrics/overview")).json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ totalContacts: 0, activeEnrollments: 0, emailsSent30d: 0, bounceRate30d: 0, unsubscribeRate: 0 });
+  });
+
+  it("counts contacts, enrollments, sends and rates from a known fixture", async () => {
+    await seed();
+    const body = await (await adminGet("/v1/admin/metrics/overview")).json();
+    expect(body).toEqual({
+      totalContacts: 4,
+      activeEnrollments: 2,
+      emailsSent24h: 1,
+      emailsSent7d: 3,
+      emailsSent30d: 4,
+      bounceRate30d: 0.25,
+      unsubscribeRate: 0.25,
+      journeys: [
+        { key: "activation-welcome", enrolled: 4, active: 2, completed: 1, exited: 1, failed: 0 },
+        { key: "cart-recovery", enrolled: 2, active: 0, completed: 1, exited: 0, failed: 1 },
+      ],
+    });
+  });
+});
