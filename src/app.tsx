@@ -9,6 +9,7 @@ import { AppError, errorResponse, toAppError } from "./lib/errors";
 import { validationHook } from "./lib/http";
 import { requestLog } from "./lib/request-log";
 import { adminContactRoutes } from "./routes/admin/contacts";
+import { adminDeadLetterRoutes } from "./routes/admin/dead-letters";
 import { adminEmailRoutes } from "./routes/admin/emails";
 import { adminEventRoutes } from "./routes/admin/events";
 import { adminJourneyRoutes } from "./routes/admin/journeys";
@@ -54,6 +55,7 @@ export function createApp() {
   app.route("/", adminJourneyRoutes);
   app.route("/", adminEmailRoutes);
   app.route("/", adminMetricsRoutes);
+  app.route("/", adminDeadLetterRoutes);
   app.route("/", resendWebhookRoutes);
   app.route("/", unsubscribeRoutes);
 

@@ -1,5 +1,6 @@
 import { createApp } from "./app";
 import { dispatchQueue } from "./queues";
+import { runScheduled } from "./scheduled";
 
 export { JourneyWorkflow } from "./journeys/workflow";
 
@@ -8,4 +9,7 @@ const app = createApp();
 export default {
   fetch: app.fetch,
   queue: dispatchQueue,
+  async scheduled(_controller, env, ctx) {
+    ctx.waitUntil(runScheduled(env));
+  },
 } satisfies ExportedHandler<Env>;

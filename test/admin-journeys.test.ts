@@ -1,6 +1,7 @@
 import { introspectWorkflow } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newId } from "../src/lib/ids";
 import { adminAuth, adminGet, call, expectErrorShape, ingestAuth, unique } from "./helpers";
 
 let dispose: () => Promise<void>;
@@ -56,7 +57,7 @@ describe("admin emails and preferences", () => {
     const address = `${userId}@example.com`;
     const insert = (status: string, template: string, createdAt: number) =>
       env.DB.prepare("INSERT INTO emails (id, user_id, to_address, template_key, props, status, created_at, updated_at) VALUES (?, ?, ?, ?, '{}', ?, ?, ?)")
-        .bind(crypto.randomUUID(), userId, address, template, status, createdAt, createdAt)
+        .bind(newId(), userId, address, template, status, createdAt, createdAt)
         .run();
     await insert("failed", "welcome", Date.parse("2025-01-02T00:00:00Z"));
     await insert("sent", "welcome", Date.parse("2025-01-03T00:00:00Z"));

@@ -31,6 +31,26 @@ export type IngestResult =
 const DUPLICATE: IngestResult = { stored: false, duplicate: true, journeys: [], exits: [], skipped: [] };
 
 /**
+ * The pipeline after storage: contact upsert → journey routing → mark processed. Also run by
+ * self-healing for events whose processing never finished (`onlyIfNewer` then keeps a late event
+ * from overwriting newer contact data).
+ */
+export async function processStoredEvents(deps: RouteDeps, stored: StoredEvent[], options: { now?: Date; onlyIfNewer?: boolean } = {}) {
+  const { db } = deps;
+  await runBatch(
+    db,
+    contactUpsertStatements(
+      db,
+      stored.map((event) => ({ externalId: event.userId, email: event.userEmail, properties: event.properties, seenAt: event.occurredAt })),
+      options,
+    ),
+  );
+  const routing = await routeEvents(deps, stored);
+  await runBatch(db, markProcessedStatements(db, stored.map((event) => event.id)));
+  return routing;
+}
+
+/**
  * dedup → store → contact upsert → journey routing → mark processed.
  * A duplicate is dropped before anything else happens. D1 round trips are constant in the number
  * of items: one batch stores the events, one upserts contacts and marks them processed.
@@ -59,21 +79,7 @@ export async function ingestEvents(deps: IngestDeps, items: IngestItem[], source
   const storedIds = await insertEventsDeduplicated(db, rows.filter((row): row is NewEvent => row !== null));
   const stored = rows.filter((row): row is NewEvent => row !== null && storedIds.has(row.id)) as StoredEvent[];
 
-  await runBatch(
-    db,
-    contactUpsertStatements(
-        db,
-      stored.map((event) => ({
-        externalId: event.userId,
-        email: event.userEmail,
-        properties: event.properties,
-        seenAt: event.occurredAt,
-      })),
-      receivedAt,
-    ),
-  );
-  const routing = await routeEvents(deps, stored);
-  await runBatch(db, markProcessedStatements(db, stored.map((event) => event.id)));
+  const routing = await processStoredEvents(deps, stored, { now: receivedAt });
 
   // Keys decided by D1 (stored now or refused as duplicates) go to the fast path for next time.
   const decidedKeys = rows.flatMap((row) => (row?.idempotencyKey ? [row.idempotencyKey] : []));

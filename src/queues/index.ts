@@ -1,3 +1,4 @@
+import { consumeDeadLetters } from "./dead-letters";
 import { consumeEmailSends } from "./email-sends";
 import { consumeJourneyStarts } from "./journey-starts";
 
@@ -8,11 +9,16 @@ export const QUEUES = {
   emailSends: "hogsend-email-sends",
 } as const;
 
+const dlq = (queue: string) => `${queue}-dlq`;
+
 export type QueueHandler = (batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext) => Promise<void>;
 
 const consumers: Record<string, QueueHandler> = {
   [QUEUES.journeyStarts]: consumeJourneyStarts as QueueHandler,
   [QUEUES.emailSends]: consumeEmailSends as QueueHandler,
+  [dlq(QUEUES.importChunks)]: consumeDeadLetters,
+  [dlq(QUEUES.journeyStarts)]: consumeDeadLetters,
+  [dlq(QUEUES.emailSends)]: consumeDeadLetters,
 };
 
 export async function dispatchQueue(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext) {

@@ -18,8 +18,14 @@ export type ContactUpsert = {
  * overwritten when given, first/last seen widen. Rows are split into rounds so no statement names
  * the same externalId twice (SQLite refuses to update one row twice in one statement), which keeps
  * the per-row merge order exactly the input order. Returns statements for the caller to batch.
+ * `onlyIfNewer` leaves a contact alone when it was already seen later than the row.
  */
-export function contactUpsertStatements(db: Database, rows: ContactUpsert[], now = new Date()) {
+export function contactUpsertStatements(
+  db: Database,
+  rows: ContactUpsert[],
+  options: { now?: Date; onlyIfNewer?: boolean } = {},
+) {
+  const now = options.now ?? new Date();
   const rounds: ContactUpsert[][] = [];
   const seenCount = new Map<string, number>();
   for (const row of rows) {
@@ -52,6 +58,10 @@ export function contactUpsertStatements(db: Database, rows: ContactUpsert[], now
             lastSeenAt: sql`coalesce(max(${contacts.lastSeenAt}, excluded.last_seen_at), ${contacts.lastSeenAt}, excluded.last_seen_at)`,
             updatedAt: sql`excluded.updated_at`,
           },
+          // Late processing (self-healing) must not overwrite what newer events already set.
+          setWhere: options.onlyIfNewer
+            ? sql`${contacts.lastSeenAt} IS NULL OR ${contacts.lastSeenAt} <= excluded.last_seen_at`
+            : undefined,
         }),
     ),
   );
