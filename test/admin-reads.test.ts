@@ -66,6 +66,17 @@ describe("admin reads", () => {
     expect(named.events).toHaveLength(1);
   });
 
+  it("treats SQL metacharacters in filters as plain values", async () => {
+    const userId = unique("meta");
+    await ingest({ event: "a'b", userId: `${userId}"; DROP TABLE events; --` });
+    const hostile = (await (await adminGet(`/v1/admin/events?event=${encodeURIComponent("' OR 1=1 --")}`)).json()) as Page<"events">;
+    expect(hostile.events).toEqual([]);
+    const exact = (await (await adminGet(`/v1/admin/events?userId=${encodeURIComponent(`${userId}"; DROP TABLE events; --`)}`)).json()) as Page<"events">;
+    expect(exact.events.map((e) => e.event)).toEqual(["a'b"]);
+    const emails = (await (await adminGet(`/v1/admin/emails?to=${encodeURIComponent("x' OR '1'='1")}`)).json()) as Page<"emails">;
+    expect(emails.emails).toEqual([]);
+  });
+
   it("answers bad query parameters and unknown event ids in the error shape", async () => {
     expect((await expectErrorShape(await adminGet("/v1/admin/events?from=yesterday"), 400, "VALIDATION_ERROR")).error).toContain("from");
     expect((await expectErrorShape(await adminGet("/v1/admin/contacts?limit=0"), 400)).error).toContain("limit");

@@ -47,6 +47,17 @@ describe("POST /v1/admin/emails/:id/resend", () => {
     expect((await getEmail(id)).status).toBe("failed");
   });
 
+  it("changes nothing when the same send message is delivered twice", async () => {
+    const { id } = await emailFor("failed");
+    const { emailId } = (await (await adminPost(`/v1/admin/emails/${id}/resend`)).json()) as { emailId: string };
+    await deliver([emailId]);
+    const first = await getEmail(emailId);
+    await deliver([emailId]);
+    const second = await getEmail(emailId);
+    expect(second).toEqual(first);
+    expect(second.status).toBe("sent");
+  });
+
   it("still applies suppression when the resend is sent", async () => {
     const { id, userId } = await emailFor("bounced");
     const { emailId } = (await (await adminPost(`/v1/admin/emails/${id}/resend`)).json()) as { emailId: string };
