@@ -20,3 +20,12 @@ export function chunkForParams<T>(rows: T[], paramsPerRow: number, maxParams = D
 export function paramsPerRow(table: Table): number {
   return Object.keys(getTableColumns(table)).length;
 }
+
+/**
+ * Keyset paging: callers fetch `limit + 1` rows ordered by id; the extra row only says whether
+ * there is a next page, whose cursor is the last id shown.
+ */
+export function keysetPage<T extends { id: string }>(rows: T[], limit: number): { page: T[]; nextCursor: string | null } {
+  const page = rows.slice(0, limit);
+  return { page, nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
+}

@@ -7,7 +7,7 @@ import { validationHook } from "../lib/http";
 import { ingestEvents } from "../pipeline/ingest";
 import { ingestDeps } from "./deps";
 import { SKIP_REASONS } from "../services/enrollments";
-import { bearerSecurity, errorResponses, IsoDateTime, PropertiesSchema } from "./schemas";
+import { bearerSecurity, errorResponses, IsoDateTime, PropertiesSchema, jsonBody } from "./schemas";
 
 export const MAX_BATCH_EVENTS = 500;
 
@@ -61,7 +61,7 @@ const ingestRoute = createRoute({
   security: bearerSecurity,
   request: {
     headers: z.object({ "idempotency-key": z.string().min(1).max(255).optional() }),
-    body: { required: true, content: { "application/json": { schema: IngestEventSchema } } },
+    body: jsonBody(IngestEventSchema),
   },
   responses: {
     202: { description: "Stored (or dropped as a duplicate)", content: { "application/json": { schema: IngestResponseSchema } } },
@@ -77,14 +77,7 @@ const batchRoute = createRoute({
   description: "Each item is validated and deduplicated on its own; one bad item doesn't reject the others.",
   security: bearerSecurity,
   request: {
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.object({ events: z.array(z.unknown()).min(1).max(MAX_BATCH_EVENTS).openapi({ type: "array", items: { $ref: "#/components/schemas/IngestEvent" } }) }),
-        },
-      },
-    },
+    body: jsonBody(z.object({ events: z.array(z.unknown()).min(1).max(MAX_BATCH_EVENTS).openapi({ type: "array", items: { $ref: "#/components/schemas/IngestEvent" } }) })),
   },
   responses: {
     202: {

@@ -80,3 +80,9 @@ type Jsonified<T> = T extends Date
     : T extends object
       ? { [K in keyof T]: Jsonified<T[K]> }
       : T;
+
+/** A required JSON request body validated by `schema` (and documented with it). */
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  required: true as const,
+  content: { "application/json": { schema } },
+});

@@ -2,7 +2,7 @@ import { and, asc, eq, gt, or, sql, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { contacts, type Contact, type Properties } from "../db/schema";
 import { newId } from "../lib/ids";
-import { chunkForParams, escapeLike, paramsPerRow } from "../lib/sql";
+import { chunkForParams, escapeLike, paramsPerRow, keysetPage } from "../lib/sql";
 import { notFound } from "../lib/errors";
 
 export type ContactUpsert = {
@@ -92,8 +92,7 @@ export async function listContacts(db: Database, query: ContactListQuery) {
     .where(contactFilter(query))
     .orderBy(asc(contacts.id))
     .limit(query.limit + 1);
-  const page = rows.slice(0, query.limit);
-  const nextCursor = rows.length > query.limit ? (page.at(-1)?.id ?? null) : null;
+  const { page, nextCursor } = keysetPage(rows, query.limit);
   return { contacts: page, nextCursor };
 }
 

@@ -1,6 +1,7 @@
 import { and, desc, eq, lt } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { deadLetters } from "../db/schema";
+import { keysetPage } from "../lib/sql";
 
 /** Newest first, keyset-paged. */
 export async function listDeadLetters(db: Database, query: { queue?: string; limit: number; cursor?: string }) {
@@ -10,6 +11,6 @@ export async function listDeadLetters(db: Database, query: { queue?: string; lim
     .where(and(query.queue ? eq(deadLetters.queue, query.queue) : undefined, query.cursor ? lt(deadLetters.id, query.cursor) : undefined))
     .orderBy(desc(deadLetters.id))
     .limit(query.limit + 1);
-  const page = rows.slice(0, query.limit);
-  return { deadLetters: page, nextCursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null };
+  const { page, nextCursor } = keysetPage(rows, query.limit);
+  return { deadLetters: page, nextCursor };
 }

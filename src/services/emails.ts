@@ -8,6 +8,7 @@ import { newId } from "../lib/ids";
 import { signUnsubscribeToken } from "../lib/tokens";
 import { isRunning } from "./enrollments";
 import { suppressionOf } from "./suppressions";
+import { keysetPage } from "../lib/sql";
 
 export type DeliveryDeps = {
   db: Database;
@@ -159,6 +160,6 @@ export async function listEmails(db: Database, query: EmailListQuery) {
     )
     .orderBy(desc(emails.id))
     .limit(query.limit + 1);
-  const page = rows.slice(0, query.limit);
-  return { emails: page, nextCursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null };
+  const { page, nextCursor } = keysetPage(rows, query.limit);
+  return { emails: page, nextCursor };
 }

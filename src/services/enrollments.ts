@@ -3,7 +3,7 @@ import type { Database } from "../db/client";
 import { enrollments, type Enrollment, type EnrollmentStatus } from "../db/schema";
 import { AppError, notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
-import { chunkForParams } from "../lib/sql";
+import { chunkForParams, keysetPage } from "../lib/sql";
 import type { JourneyDefinition } from "../journeys/define";
 import { durationMs } from "../journeys/duration";
 
@@ -222,8 +222,8 @@ export async function listEnrollments(db: Database, query: { journeyKey: string;
     )
     .orderBy(desc(enrollments.id))
     .limit(query.limit + 1);
-  const page = rows.slice(0, query.limit);
-  return { enrollments: page, nextCursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null };
+  const { page, nextCursor } = keysetPage(rows, query.limit);
+  return { enrollments: page, nextCursor };
 }
 
 /** An admin ends one enrollment by hand. */

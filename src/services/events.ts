@@ -2,7 +2,7 @@ import { and, desc, eq, gte, inArray, lt, lte, type SQL } from "drizzle-orm";
 import { runBatch, type Database } from "../db/client";
 import { events, type StoredEvent } from "../db/schema";
 import { notFound } from "../lib/errors";
-import { chunkForParams, paramsPerRow } from "../lib/sql";
+import { chunkForParams, paramsPerRow, keysetPage } from "../lib/sql";
 
 export type NewEvent = typeof events.$inferInsert;
 
@@ -58,8 +58,7 @@ export async function listEvents(db: Database, query: EventListQuery) {
     .where(and(...conditions))
     .orderBy(desc(events.id))
     .limit(query.limit + 1);
-  const page = rows.slice(0, query.limit);
-  const nextCursor = rows.length > query.limit ? (page.at(-1)?.id ?? null) : null;
+  const { page, nextCursor } = keysetPage(rows, query.limit);
   return { events: page, nextCursor };
 }
 

@@ -3,7 +3,7 @@ import type { AppEnv } from "../../lib/app-env";
 import { validationHook } from "../../lib/http";
 import { getContact, listContacts } from "../../services/contacts";
 import { getPreferences, updatePreferences } from "../../services/preferences";
-import { bearerSecurity, ContactSchema, ErrorBodySchema, CursorParam, errorResponses, LimitParam, notFoundResponse, serialize } from "../schemas";
+import { bearerSecurity, ContactSchema, ErrorBodySchema, CursorParam, errorResponses, LimitParam, notFoundResponse, serialize, jsonBody } from "../schemas";
 
 const listRoute = createRoute({
   method: "get",
@@ -78,14 +78,7 @@ const putPreferencesRoute = createRoute({
   security: bearerSecurity,
   request: {
     params: preferencesParams,
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.object({ unsubscribed: z.boolean().optional(), suppressed: z.boolean().optional() }).strict(),
-        },
-      },
-    },
+    body: jsonBody(z.object({ unsubscribed: z.boolean().optional(), suppressed: z.boolean().optional() }).strict()),
   },
   responses: {
     200: { description: "Preferences after the change", content: { "application/json": { schema: PreferencesSchema } } },

@@ -5,7 +5,7 @@ import { validationHook } from "../../lib/http";
 import type { Context } from "hono";
 import { getEmail, listEmails } from "../../services/emails";
 import { bulkResend, resendEmail, RESENDABLE } from "../../services/resend";
-import { bearerSecurity, conflictResponse, CursorParam, errorResponses, IsoDateTime, LimitParam, notFoundResponse, PropertiesSchema, serialize } from "../schemas";
+import { bearerSecurity, conflictResponse, CursorParam, errorResponses, IsoDateTime, LimitParam, notFoundResponse, PropertiesSchema, serialize, jsonBody } from "../schemas";
 
 const EmailSummarySchema = z
   .object({
@@ -124,11 +124,7 @@ const bulkResendRoute = createRoute({
     "Oldest first, up to `limit` (default 100, max 1000). Skips, with a reason per email: `unsubscribed`, `suppressed` (the address it would go to now), `already_resent` (so running it twice doesn't send twice). `from`/`to` bound the original's creation time. `dryRun` answers without sending.",
   security: bearerSecurity,
   request: {
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z
+    body: jsonBody(z
             .object({
               filter: z
                 .object({
@@ -144,10 +140,7 @@ const bulkResendRoute = createRoute({
               dryRun: z.boolean().default(false),
             })
             .strict()
-            .openapi("BulkResendRequest"),
-        },
-      },
-    },
+            .openapi("BulkResendRequest")),
   },
   responses: {
     200: {

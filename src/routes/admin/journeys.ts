@@ -7,7 +7,7 @@ import { stopInstances } from "../../journeys/starter";
 import { batchEnroll } from "../../services/batch-enroll";
 import { exitEnrollmentManually, listEnrollments, SKIP_REASONS } from "../../services/enrollments";
 import { describeJourney, listJourneys, setJourneyEnabled } from "../../services/journeys";
-import { bearerSecurity, conflictResponse, CursorParam, errorResponses, LimitParam, notFoundResponse, PropertiesSchema, serialize } from "../schemas";
+import { bearerSecurity, conflictResponse, CursorParam, errorResponses, LimitParam, notFoundResponse, PropertiesSchema, serialize, jsonBody } from "../schemas";
 
 const ConditionSchema = z.object({ property: z.string(), op: z.string(), value: z.unknown().optional() });
 const MatcherSchema = z.object({ event: z.string(), where: z.array(ConditionSchema).optional() });
@@ -84,7 +84,7 @@ const patchRoute = createRoute({
   security: bearerSecurity,
   request: {
     params: KeyParam,
-    body: { required: true, content: { "application/json": { schema: z.object({ enabled: z.boolean().nullable() }).strict() } } },
+    body: jsonBody(z.object({ enabled: z.boolean().nullable() }).strict()),
   },
   responses: {
     200: { description: "The journey after the change", content: { "application/json": { schema: JourneySchema } } },
@@ -167,11 +167,7 @@ const batchEnrollRoute = createRoute({
   security: bearerSecurity,
   request: {
     params: KeyParam,
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z
+    body: jsonBody(z
             .object({
               users: z
                 .array(
@@ -186,10 +182,7 @@ const batchEnrollRoute = createRoute({
               dryRun: z.boolean().default(false),
             })
             .strict()
-            .openapi("BatchEnrollRequest"),
-        },
-      },
-    },
+            .openapi("BatchEnrollRequest")),
   },
   responses: {
     200: {

@@ -3,7 +3,7 @@ import type { AppEnv } from "../../lib/app-env";
 import { validationHook } from "../../lib/http";
 import { replayEvents } from "../../services/replay";
 import { routeDeps } from "../deps";
-import { bearerSecurity, errorResponses } from "../schemas";
+import { bearerSecurity, errorResponses, jsonBody } from "../schemas";
 import { EventFilterSchema } from "./events";
 
 export const MAX_REPLAY = 1000;
@@ -49,7 +49,7 @@ const route = createRoute({
   description:
     "Each event goes through exits, waiting journeys and entries again, every entry guard included. The stored row is reused (no duplicate, original occurrence time), counted as replayed; contacts are not rewritten. Filter replays go oldest occurrence first.",
   security: bearerSecurity,
-  request: { body: { required: true, content: { "application/json": { schema: ReplayRequestSchema } } } },
+  request: { body: jsonBody(ReplayRequestSchema) },
   responses: {
     200: {
       description: "What was replayed, or with dryRun, what would happen",

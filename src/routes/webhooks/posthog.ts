@@ -7,7 +7,7 @@ import { matchesAnySecret } from "../../lib/auth";
 import { validationHook } from "../../lib/http";
 import { ingestEvents, type IngestItem } from "../../pipeline/ingest";
 import { ingestDeps } from "../deps";
-import { errorResponses, PropertiesSchema } from "../schemas";
+import { errorResponses, PropertiesSchema, jsonBody } from "../schemas";
 
 const PostHogWebhookSchema = z
   .object({
@@ -33,7 +33,7 @@ const route = createRoute({
   description:
     "Authenticated by the shared secret in `x-posthog-webhook-secret` (`POSTHOG_WEBHOOK_SECRET`; refused while unset). PostHog's event `uuid` is the idempotency key, so its retries never double-process.",
   request: {
-    body: { required: true, content: { "application/json": { schema: PostHogWebhookSchema } } },
+    body: jsonBody(PostHogWebhookSchema),
   },
   responses: {
     202: {

@@ -4,7 +4,7 @@ import { Webhook } from "standardwebhooks";
 import type { AppEnv } from "../../lib/app-env";
 import { AppError, describeZodError } from "../../lib/errors";
 import { applyProviderEvent, type ProviderEvent } from "../../services/email-events";
-import { errorResponses } from "../schemas";
+import { errorResponses, jsonBody } from "../schemas";
 
 const ResendEventSchema = z.object({
   type: z.string(),
@@ -26,7 +26,7 @@ const route = {
   summary: "Resend delivery webhooks",
   description:
     "Svix-signed (`svix-id`, `svix-timestamp`, `svix-signature`), verified against `RESEND_WEBHOOK_SECRET`; a bad or stale (>5 min) signature is refused with 401. Updates the email's status; hard bounces, complaints and a third soft bounce suppress the address.",
-  request: { body: { required: true, content: { "application/json": { schema: ResendEventSchema } } } },
+  request: { body: jsonBody(ResendEventSchema) },
   responses: {
     200: {
       description: "Applied (or ignored: an event type we don't track, or an email we don't know)",
