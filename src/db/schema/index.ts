@@ -1,2 +1,3 @@
 export * from "./contacts";
 export * from "./events";
+export * from "./imports";
