@@ -1,3 +1,5 @@
+import { consumeImportChunks } from "./import-chunks";
+
 /** Queue names as declared in wrangler.toml; a consumer is chosen by the batch's queue. */
 export const QUEUES = {
   importChunks: "hogsend-import-chunks",
@@ -7,7 +9,9 @@ export const QUEUES = {
 
 export type QueueHandler = (batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext) => Promise<void>;
 
-const consumers: Record<string, QueueHandler> = {};
+const consumers: Record<string, QueueHandler> = {
+  [QUEUES.importChunks]: consumeImportChunks,
+};
 
 export async function dispatchQueue(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext) {
   const consumer = consumers[batch.queue];
