@@ -9,6 +9,8 @@ import { validationHook } from "./lib/http";
 import { requestLog } from "./lib/request-log";
 import { adminContactRoutes } from "./routes/admin/contacts";
 import { adminEventRoutes } from "./routes/admin/events";
+import { adminExportRoutes } from "./routes/admin/export";
+import { adminImportRoutes } from "./routes/admin/imports";
 import { ApiReference } from "./routes/docs";
 import { healthRoutes } from "./routes/health";
 import { ingestRoutes } from "./routes/ingest";
@@ -38,6 +40,9 @@ export function createApp() {
   app.route("/", healthRoutes);
   app.route("/", ingestRoutes);
   app.route("/", postHogWebhookRoutes);
+  // Before adminContactRoutes: /contacts/imports and /contacts/export would match /contacts/{idOrExternalId}.
+  app.route("/", adminImportRoutes);
+  app.route("/", adminExportRoutes);
   app.route("/", adminContactRoutes);
   app.route("/", adminEventRoutes);
 
