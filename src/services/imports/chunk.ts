@@ -55,7 +55,7 @@ export async function processImportChunk(
   try {
     read = await readChunk(deps.bucket, job, chunkRows);
   } catch (err) {
-    if (err instanceof UnreadableFileError) return failJob(db, job, `${err.message} (after data row ${job.checkpointRow})`, now);
+    if (err instanceof UnreadableFileError) return failJob(db, job, err.message, now);
     throw err;
   }
 
@@ -130,10 +130,14 @@ async function readChunk(bucket: R2Bucket, job: ImportJob, chunkRows: number) {
   const atFileStart = start === 0;
   const limits = { maxRecords: chunkRows + (job.format === "csv" && atFileStart ? 1 : 0), maxBytes: CHUNK_MAX_BYTES };
 
-  const result =
-    job.format === "csv"
-      ? await readCsvRecords(object.body, limits, { atFileStart })
-      : await readNdjsonLines(object.body, limits);
+  const result = await (job.format === "csv"
+    ? readCsvRecords(object.body, limits, { atFileStart })
+    : readNdjsonLines(object.body, limits)
+  ).catch((err: unknown) => {
+    // The parser counts lines from this chunk's start: say where the chunk starts in the file.
+    if (err instanceof UnreadableFileError) throw new UnreadableFileError(`${err.message} (reading on from data row ${job.checkpointRow + 1})`);
+    throw err;
+  });
   const end = result.eof ? job.sourceBytes : start + (result.records.at(-1)?.end ?? 0);
   const firstRow = job.checkpointRow + 1;
 
