@@ -261,3 +261,23 @@ describe("import jobs", () => {
     expect(text).toBe('data,row,error\n"{""email"":""x@example.com""}",2,Missing externalId\nnot json,3,Malformed JSON\n');
   });
 });
+
+describe("OpenAPI", () => {
+  it("documents the import and export routes, and every $ref resolves", async () => {
+    const doc = (await (await call("/openapi.json")).json()) as { paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } };
+    for (const path of [
+      "/v1/admin/contacts/import",
+      "/v1/admin/contacts/imports",
+      "/v1/admin/contacts/import/{jobId}",
+      "/v1/admin/contacts/import/{jobId}/cancel",
+      "/v1/admin/contacts/import/{jobId}/errors.csv",
+      "/v1/admin/contacts/export",
+    ]) {
+      expect(doc.paths[path], path).toBeDefined();
+    }
+    expect(Object.keys(doc.paths["/v1/admin/contacts/import"]!.post as object)).toContain("requestBody");
+    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]!);
+    expect(refs).toContain("ImportEnvelope");
+    for (const ref of new Set(refs)) expect(doc.components.schemas[ref], ref).toBeDefined();
+  });
+});

@@ -172,6 +172,8 @@ const errorsCsvRoute = createRoute({
 });
 
 export const adminImportRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+// The start route names the envelope only inside a plain schema, so register it as a component itself.
+adminImportRoutes.openAPIRegistry.register("ImportEnvelope", ImportEnvelopeSchema);
 
 function importDeps(c: Context<AppEnv>): ImportDeps {
   return { db: c.get("db"), bucket: c.env.IMPORT_UPLOADS, queue: c.env.IMPORT_CHUNKS_QUEUE as Queue<ImportChunkMessage> };
