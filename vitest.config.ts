@@ -18,6 +18,8 @@ export default defineConfig({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
         compatibilityFlags: ["nodejs_compat", "service_binding_extra_handlers"],
+        // A real queue nobody consumes: tests that drive import chunks themselves send follow-ups here.
+        queueProducers: { TEST_IDLE_QUEUE: { queueName: "hogsend-test-idle" } },
         bindings: {
           ...TEST_SECRETS,
           TEST_MIGRATIONS: await readD1Migrations(path.join(import.meta.dirname, "migrations")),

@@ -12,6 +12,8 @@ import { adminContactRoutes } from "./routes/admin/contacts";
 import { adminDeadLetterRoutes } from "./routes/admin/dead-letters";
 import { adminEmailRoutes } from "./routes/admin/emails";
 import { adminEventRoutes } from "./routes/admin/events";
+import { adminExportRoutes } from "./routes/admin/export";
+import { adminImportRoutes } from "./routes/admin/imports";
 import { adminJourneyRoutes } from "./routes/admin/journeys";
 import { adminMetricsRoutes } from "./routes/admin/metrics";
 import { adminReplayRoutes } from "./routes/admin/replay";
@@ -49,6 +51,9 @@ export function createApp() {
   app.route("/", healthRoutes);
   app.route("/", ingestRoutes);
   app.route("/", postHogWebhookRoutes);
+  // Before adminContactRoutes: /contacts/imports and /contacts/export would match /contacts/{idOrExternalId}.
+  app.route("/", adminImportRoutes);
+  app.route("/", adminExportRoutes);
   app.route("/", adminContactRoutes);
   app.route("/", adminReplayRoutes);
   app.route("/", adminEventRoutes);

@@ -1,6 +1,7 @@
 import { consumeDeadLetters } from "./dead-letters";
 import { consumeEmailSends } from "./email-sends";
 import { consumeJourneyStarts } from "./journey-starts";
+import { consumeImportChunks } from "./import-chunks";
 
 /** Queue names as declared in wrangler.toml; a consumer is chosen by the batch's queue. */
 export const QUEUES = {
@@ -14,6 +15,7 @@ const dlq = (queue: string) => `${queue}-dlq`;
 export type QueueHandler = (batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext) => Promise<void>;
 
 const consumers: Record<string, QueueHandler> = {
+  [QUEUES.importChunks]: consumeImportChunks,
   [QUEUES.journeyStarts]: consumeJourneyStarts as QueueHandler,
   [QUEUES.emailSends]: consumeEmailSends as QueueHandler,
   [dlq(QUEUES.importChunks)]: consumeDeadLetters,

@@ -1,0 +1,57 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AppEnv } from "../../lib/app-env";
+import { validationHook } from "../../lib/http";
+import { EXPORT_FORMATS, exportContacts } from "../../services/contacts-export";
+import { bearerSecurity, ContactSchema, CursorParam, errorResponses, LimitParam } from "../schemas";
+
+export const MAX_EXPORT_ROWS = 10_000;
+
+const CONTENT_TYPES = {
+  json: "application/json; charset=utf-8",
+  ndjson: "application/x-ndjson; charset=utf-8",
+  csv: "text/csv; charset=utf-8",
+} as const;
+
+const exportRoute = createRoute({
+  method: "get",
+  path: "/v1/admin/contacts/export",
+  tags: ["Import & export"],
+  summary: "Export contacts (streamed)",
+  description: [
+    "Streams up to `limit` contacts, oldest first, page by page from the database. `search` matches email or externalId (`%` and `_` match literally).",
+    "When more contacts follow, the `X-Next-Cursor` header (and `nextCursor` in the JSON body) holds the cursor for the next request.",
+    "CSV: `externalId`, `email`, then one column per property key present in the exported contacts; non-string values are JSON; a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'` so spreadsheets don't run it (imports remove it again). NDJSON: one contact per line.",
+  ].join("\n\n"),
+  security: bearerSecurity,
+  request: {
+    query: z.object({
+      format: z.enum(EXPORT_FORMATS).default("json"),
+      search: z.string().max(320).optional(),
+      limit: LimitParam(MAX_EXPORT_ROWS, MAX_EXPORT_ROWS),
+      cursor: CursorParam,
+    }),
+  },
+  responses: {
+    200: {
+      description: "The contacts",
+      headers: { "X-Next-Cursor": { description: "Present when more contacts follow", schema: { type: "string" } } },
+      content: {
+        "application/json": { schema: z.object({ contacts: z.array(ContactSchema), nextCursor: z.string().nullable() }) },
+        "text/csv": { schema: { type: "string", example: "externalId,email,plan\nuser_001,ada@example.com,pro\n" } },
+        "application/x-ndjson": { schema: { type: "string" } },
+      },
+    },
+    ...errorResponses,
+  },
+});
+
+export const adminExportRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+adminExportRoutes.openapi(exportRoute, async (c) => {
+  const query = c.req.valid("query");
+  const { body, nextCursor } = await exportContacts(c.get("db"), query);
+  const headers: Record<string, string> = { "content-type": CONTENT_TYPES[query.format] };
+  if (nextCursor) headers["x-next-cursor"] = nextCursor;
+  if (query.format === "csv") headers["content-disposition"] = 'attachment; filename="contacts.csv"';
+  return c.body(body, 200, headers);
+});
