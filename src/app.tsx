@@ -1,4 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { requestId } from "hono/request-id";
 import { createDb } from "./db/client";
@@ -24,6 +25,8 @@ import { unsubscribeRoutes } from "./routes/unsubscribe";
 import { postHogWebhookRoutes } from "./routes/webhooks/posthog";
 import { resendWebhookRoutes } from "./routes/webhooks/resend";
 
+export const ADMIN_BODY_MAX_BYTES = 5 * 1024 * 1024;
+
 const OPENAPI_INFO = {
   title: "Hogsend on Workers",
   version: "0.1.0",
@@ -47,6 +50,10 @@ export function createApp() {
     }),
   );
   app.use("/v1/admin/*", requireAdminKey);
+  // Admin JSON bodies (replay ids, 500-user batches, filters) fit well inside this; the import
+  // route sets its own limits (10 MB envelope, 100 MB streamed file).
+  const adminBodyLimit = bodyLimit({ maxSize: ADMIN_BODY_MAX_BYTES });
+  app.use("/v1/admin/*", (c, next) => (c.req.path === "/v1/admin/contacts/import" ? next() : adminBodyLimit(c, next)));
 
   app.route("/", healthRoutes);
   app.route("/", ingestRoutes);

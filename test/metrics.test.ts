@@ -20,19 +20,31 @@ async function seed() {
     env.DB.prepare("INSERT INTO emails (id, user_id, status, props, sent_at, bounced_at, created_at, updated_at) VALUES (?, 'u', ?, '{}', ?, ?, ?, ?)").bind(
       crypto.randomUUID(), status, sentAgo === null ? null : now - sentAgo, bouncedAgo === null ? null : now - bouncedAgo, now, now,
     );
+  const job = (status: string, createdAgo: number, finishedAt: number | null, failedRows: number) =>
+    env.DB.prepare(
+      "INSERT INTO import_jobs (id, status, format, source_key, source_bytes, failed_rows, created_at, finished_at, updated_at) VALUES (?, ?, 'csv', 'k', 1, ?, ?, ?, ?)",
+    ).bind(crypto.randomUUID(), status, failedRows, now - createdAgo, finishedAt, now);
   await env.DB.batch([
     contact("c1", false), contact("c2", false), contact("c3", true), contact("c4", false),
     enrollment("activation-welcome", "active"), enrollment("activation-welcome", "waiting"), enrollment("activation-welcome", "completed"),
     enrollment("activation-welcome", "exited"), enrollment("cart-recovery", "failed"), enrollment("cart-recovery", "completed"),
     email("sent", HOUR), email("delivered", 2 * DAY), email("bounced", 3 * DAY, 3 * DAY), email("sent", 20 * DAY),
     email("sent", 40 * DAY), email("failed", null), email("queued", null),
+    job("processing", 0, null, 3), job("pending", 0, null, 0), job("completed", 0, now, 7), job("completed", 2 * DAY, now - 2 * DAY, 50), job("failed", 0, now, 2),
   ]);
 }
 
 describe("GET /v1/admin/metrics/overview", () => {
   it("answers zeros, not NaN, when nothing has happened", async () => {
     const body = (await (await adminGet("/v1/admin/metrics/overview")).json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ totalContacts: 0, activeEnrollments: 0, emailsSent30d: 0, bounceRate30d: 0, unsubscribeRate: 0 });
+    expect(body).toMatchObject({
+      totalContacts: 0,
+      activeEnrollments: 0,
+      emailsSent30d: 0,
+      bounceRate30d: 0,
+      unsubscribeRate: 0,
+      imports: { running: 0, completedToday: 0, failedRowsToday: 0 },
+    });
   });
 
   it("counts contacts, enrollments, sends and rates from a known fixture", async () => {
@@ -50,6 +62,7 @@ describe("GET /v1/admin/metrics/overview", () => {
         { key: "activation-welcome", enrolled: 4, active: 2, completed: 1, exited: 1, failed: 0 },
         { key: "cart-recovery", enrolled: 2, active: 0, completed: 1, exited: 0, failed: 1 },
       ],
+      imports: { running: 2, completedToday: 1, failedRowsToday: 12 },
     });
   });
 });

@@ -1,7 +1,7 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import { newId } from "../lib/ids";
 import { createDb, type Database } from "../db/client";
-import { deadLetters, emails } from "../db/schema";
+import { deadLetters, emails, importJobs } from "../db/schema";
 import { finishEnrollment } from "../services/enrollments";
 import type { JourneyStartMessage } from "../journeys/starter";
 import type { EmailSendMessage } from "./email-sends";
@@ -38,7 +38,18 @@ const giveUpOnJourneyStart: GiveUp = async (db, env, body, attempts) => {
   return { subject: `enrollments:${enrollmentIds.join(",")}`, error };
 };
 
+const giveUpOnImportChunk: GiveUp = async (db, _env, body, attempts) => {
+  const jobId = String((body as { jobId?: unknown })?.jobId ?? "");
+  // Plain columns only: a job row that can't even be read must still end up failed.
+  await db
+    .update(importJobs)
+    .set({ status: "failed", error: `Import chunk was dead-lettered (${exhausted(attempts)})`, finishedAt: new Date(), updatedAt: new Date() })
+    .where(and(eq(importJobs.id, jobId), inArray(importJobs.status, ["pending", "processing"])));
+  return { subject: `import:${jobId}`, error: `Import chunk dead-lettered (${exhausted(attempts)})` };
+};
+
 export const giveUpByQueue: Record<string, GiveUp> = {
+  "hogsend-import-chunks-dlq": giveUpOnImportChunk,
   "hogsend-email-sends-dlq": giveUpOnEmailSend,
   "hogsend-journey-starts-dlq": giveUpOnJourneyStart,
 };

@@ -1,22 +1,29 @@
 import { createDb } from "../db/client";
+import { importDeps } from "../queues/import-chunks";
 import { healUnprocessedEvents } from "./heal-events";
+import { healStalledImports } from "./heal-imports";
+
+type Report = Record<string, number | string>;
 
 /**
  * The cron trigger (wrangler.toml): self-healing, so nothing stays stuck. Each task is bounded
  * and independent; one failing doesn't stop the others.
  */
-export async function runScheduled(env: Env): Promise<Record<string, number | string>> {
-  const db = createDb(env.DB);
-  const deps = { db, workflow: env.JOURNEY_WORKFLOW, journeyStarts: env.JOURNEY_STARTS_QUEUE };
-  const tasks: Record<string, () => Promise<number>> = {
-    healedEvents: () => healUnprocessedEvents(deps),
+export async function runScheduled(env: Env): Promise<Report> {
+  const routeDeps = { db: createDb(env.DB), workflow: env.JOURNEY_WORKFLOW, journeyStarts: env.JOURNEY_STARTS_QUEUE };
+  const tasks: Record<string, () => Promise<Report>> = {
+    events: async () => ({ healedEvents: await healUnprocessedEvents(routeDeps) }),
+    imports: async () => {
+      const { requeued, failed } = await healStalledImports(importDeps(env));
+      return { requeuedImports: requeued, failedStalledImports: failed };
+    },
   };
-  const report: Record<string, number | string> = {};
+  const report: Report = {};
   for (const [name, task] of Object.entries(tasks)) {
     try {
-      report[name] = await task();
+      Object.assign(report, await task());
     } catch (error) {
-      report[name] = `error: ${String(error)}`;
+      report[`${name}Error`] = String(error);
     }
   }
   console.log(JSON.stringify({ level: "info", scheduled: true, ...report }));

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { runBatch, type Database } from "../db/client";
-import { contacts, emails } from "../db/schema";
+import { contacts, emails, importJobs } from "../db/schema";
 import { journeys } from "../journeys/registry";
 import { countByJourneyStatusStatement, countsByJourney } from "./enrollments";
 
@@ -9,9 +9,10 @@ const DAY = 24 * HOUR;
 
 const rate = (part: number, whole: number) => (whole > 0 ? part / whole : 0);
 
-/** The numbers a team checks after a migration or an incident, in one D1 round trip. */
+/** The numbers a team checks after a migration or an incident, in one D1 round trip. "Today" is since 00:00 UTC. */
 export async function metricsOverview(db: Database, now = Date.now()) {
-  const [contactRows, emailRows, enrollmentRows] = (await runBatch(db, [
+  const startOfDay = new Date(now).setUTCHours(0, 0, 0, 0);
+  const [contactRows, emailRows, enrollmentRows, importRows] = (await runBatch(db, [
     db
       .select({
         total: sql<number>`count(*)`.as("total"),
@@ -29,7 +30,19 @@ export async function metricsOverview(db: Database, now = Date.now()) {
       .from(emails)
       .where(sql`${emails.sentAt} >= ${now - 30 * DAY}`),
     countByJourneyStatusStatement(db),
-  ])) as [Array<{ total: number; unsubscribed: number }>, Array<{ sent24h: number; sent7d: number; sent30d: number; bounced30d: number }>, Parameters<typeof countsByJourney>[0]];
+    db
+      .select({
+        running: sql<number>`coalesce(sum(${importJobs.status} IN ('pending', 'processing')), 0)`.as("running"),
+        completedToday: sql<number>`coalesce(sum(${importJobs.status} = 'completed' AND ${importJobs.finishedAt} >= ${startOfDay}), 0)`.as("completed_today"),
+        failedRowsToday: sql<number>`coalesce(sum(CASE WHEN ${importJobs.createdAt} >= ${startOfDay} THEN ${importJobs.failedRows} ELSE 0 END), 0)`.as("failed_rows_today"),
+      })
+      .from(importJobs),
+  ])) as [
+    Array<{ total: number; unsubscribed: number }>,
+    Array<{ sent24h: number; sent7d: number; sent30d: number; bounced30d: number }>,
+    Parameters<typeof countsByJourney>[0],
+    Array<{ running: number; completedToday: number; failedRowsToday: number }>,
+  ];
 
   const contactStats = contactRows[0]!;
   const emailStats = emailRows[0]!;
@@ -54,5 +67,6 @@ export async function metricsOverview(db: Database, now = Date.now()) {
     bounceRate30d: rate(emailStats.bounced30d, emailStats.sent30d),
     unsubscribeRate: rate(contactStats.unsubscribed, contactStats.total),
     journeys: perJourney,
+    imports: importRows[0]!,
   };
 }

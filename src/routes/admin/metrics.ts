@@ -22,6 +22,11 @@ const MetricsSchema = z
         failed: z.number().int(),
       }),
     ),
+    imports: z.object({
+      running: z.number().int().openapi({ description: "Jobs pending or processing" }),
+      completedToday: z.number().int().openapi({ description: "Jobs completed since 00:00 UTC" }),
+      failedRowsToday: z.number().int().openapi({ description: "Failed rows of jobs started since 00:00 UTC" }),
+    }),
   })
   .openapi("MetricsOverview");
 

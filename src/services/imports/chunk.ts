@@ -83,6 +83,7 @@ export async function processImportChunk(
         failedRows: job.failedRows + invalid.length,
         totalRows: read.eof ? rowsRead : job.totalRows,
         finishedAt: read.eof ? now : null,
+        recoveryAttempts: 0, // progress: self-healing starts counting again
         updatedAt: now,
       })
       .where(and(eq(importJobs.id, job.id), eq(importJobs.checkpointOffset, start), eq(importJobs.status, "processing"))),
