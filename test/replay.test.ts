@@ -113,6 +113,18 @@ describe("POST /v1/admin/events/replay", () => {
     expect(await (await replay({ eventIds: ids })).json()).toMatchObject({ replayed: 2, enrolled: 1 });
   });
 
+  it("starts the workflows of a large replay through the journey-start queue", async () => {
+    const { ids, tag } = await missedSignups(12);
+    expect(await (await replay({ eventIds: ids })).json()).toMatchObject({ enrolled: 12 });
+    const { results } = await env.DB.prepare("SELECT id FROM enrollments WHERE user_id LIKE ?").bind(`${tag}_%`).all<{ id: string }>();
+    expect(results).toHaveLength(12);
+    const started = async (id: string) => env.JOURNEY_WORKFLOW.get(id).then(() => true, () => false);
+    for (let i = 0; i < 100 && !(await Promise.all(results.map((r) => started(r.id)))).every(Boolean); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(await Promise.all(results.map((r) => started(r.id)))).toEqual(results.map(() => true));
+  });
+
   it("keeps D1 round trips constant in the number of events", async () => {
     const small = await missedSignups(5);
     const large = await missedSignups(120);

@@ -28,9 +28,17 @@ export async function createInstances(workflow: Workflow<JourneyParams>, enrollm
   return failed;
 }
 
-/** Starts instances now; whatever fails goes to the journey-start queue, which retries. */
+/**
+ * Above this many entries at once (a replay, a history batch), starts go through the queue:
+ * creating instances costs a round trip each batch and tens of ms per instance, which would make
+ * the request's duration grow with its size.
+ */
+export const INLINE_START_MAX = 10;
+
+/** Starts instances now (few) or through the journey-start queue (many); failed inline starts are queued too. */
 export async function startEnrollments(deps: StarterDeps, enrollmentIds: string[]): Promise<void> {
   if (enrollmentIds.length === 0) return;
+  if (enrollmentIds.length > INLINE_START_MAX) return enqueueStarts(deps.journeyStarts, enrollmentIds);
   const failed = await createInstances(deps.workflow, enrollmentIds);
   if (failed.length) await enqueueStarts(deps.journeyStarts, failed);
 }
