@@ -221,7 +221,7 @@ async function main() {
       for (const rows of BASELINE_SIZES) {
         log(`baseline: ${rows} rows`);
         const started = performance.now();
-        const res = await fetch(`${base}/?rows=${rows}&prefix=base_${rows}&perStatement=9&statementsPerBatch=${BASELINE_STATEMENTS_PER_BATCH}`);
+        const res = await fetch(`${base}/?rows=${rows}&prefix=base_${rows}&statementsPerBatch=${BASELINE_STATEMENTS_PER_BATCH}`);
         const body = await res.json();
         const seconds = (performance.now() - started) / 1000;
         if (body.inserted !== rows) throw new Error(`baseline inserted ${body.inserted} of ${rows}`);
@@ -289,7 +289,7 @@ function report({ machine, baseline, imports, exported }) {
     "",
     "A bench-only Worker (`bench/baseline-worker.js`, its own `bench/baseline.wrangler.toml`, same database id and",
     "persist dir, run before the main dev server starts) upserts the same rows with the import's own statement (same",
-    "columns, same `ON CONFLICT (external_id) DO UPDATE` merge) at the platform's limit: 100 bound parameters = 9",
+    "columns, same `ON CONFLICT (external_id) DO UPDATE` merge) at the platform's limit: 100 bound parameters = 11",
     `rows per statement, ${BASELINE_STATEMENTS_PER_BATCH} statements per \`db.batch\`, all in one request. No CSV parsing, validation,`,
     "duplicate tracking, R2, queue or checkpoints. Timed from the client, request to response.",
     "",

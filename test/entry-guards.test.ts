@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb, runBatch } from "../src/db/client";
 import type { JourneyDefinition } from "../src/journeys/define";
 import { entryStatements } from "../src/services/enrollments";
-import { adminAuth, call, ingestAuth, unique } from "./helpers";
+import { adminAuth, call, ingestAuth, testJourney, unique } from "./helpers";
 
 type IngestBody = { journeys: Array<{ journey: string; enrollmentId: string }>; skipped: Array<{ journey: string; reason: string }> };
 
@@ -77,16 +77,7 @@ describe("entry guards, each with its reason", () => {
 
   it("already_active: a running enrollment keeps a repeatable journey from starting again", async () => {
     const db = createDb(env.DB);
-    const repeatable: JourneyDefinition = {
-      key: "test-repeatable",
-      name: "t",
-      description: "t",
-      enabled: true,
-      trigger: { event: "t" },
-      entryLimit: "unlimited",
-      exitOn: [],
-      run: async () => {},
-    };
+    const repeatable = testJourney({ key: "test-repeatable", entryLimit: "unlimited" });
     const userId = unique("active");
     const decide = async () => {
       const plan = entryStatements(db, repeatable, [{ userId, triggerEventId: null, triggerMatched: true }], { source: "event" });
@@ -100,16 +91,7 @@ describe("entry guards, each with its reason", () => {
 
   it("checks the guards in order: disabled before trigger, unsubscribed before entry limits", async () => {
     const db = createDb(env.DB);
-    const base: JourneyDefinition = {
-      key: "test-order",
-      name: "t",
-      description: "t",
-      enabled: false,
-      trigger: { event: "t" },
-      entryLimit: "once",
-      exitOn: [],
-      run: async () => {},
-    };
+    const base = testJourney({ key: "test-order", enabled: false });
     const userId = unique("order");
     const decideWith = async (journey: JourneyDefinition, triggerMatched: boolean) => {
       const plan = entryStatements(db, journey, [{ userId, triggerEventId: null, triggerMatched }], { source: "event", dryRun: true });

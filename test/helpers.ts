@@ -1,4 +1,5 @@
 import { env, exports } from "cloudflare:workers";
+import type { JourneyDefinition } from "../src/journeys/define";
 
 export const adminAuth = () => ({ authorization: `Bearer ${env.ADMIN_API_KEY}` });
 export const ingestAuth = () => ({ authorization: `Bearer ${env.INGEST_API_KEY}` });
@@ -28,4 +29,19 @@ export async function expectErrorShape(res: Response, status: number, code?: str
   if (typeof body.requestId !== "string" || !body.requestId) throw new Error(`no requestId: ${JSON.stringify(body)}`);
   if (code && body.code !== code) throw new Error(`expected code ${code}, got ${body.code}: ${body.error}`);
   return body;
+}
+
+/** A minimal journey definition for tests that exercise the guards or validation directly. */
+export function testJourney(overrides: Partial<JourneyDefinition> = {}): JourneyDefinition {
+  return {
+    key: "test-journey",
+    name: "Test journey",
+    description: "For tests",
+    enabled: true,
+    trigger: { event: "t" },
+    entryLimit: "once",
+    exitOn: [],
+    run: async () => {},
+    ...overrides,
+  };
 }

@@ -4,17 +4,9 @@ import { defineJourney, validateCall, type JourneyContext, type JourneyDefinitio
 import { durationMs } from "../src/journeys/duration";
 import { conditionsHold } from "../src/journeys/conditions";
 import { journeys } from "../src/journeys/registry";
+import { testJourney } from "./helpers";
 
-const base: JourneyDefinition = {
-  key: "valid-journey",
-  name: "n",
-  description: "d",
-  enabled: true,
-  trigger: { event: "e" },
-  entryLimit: "once",
-  exitOn: [],
-  run: async () => {},
-};
+const base = testJourney({ key: "valid-journey" });
 
 /**
  * Runs a journey's `run` against a recording context along every branch of its waits and checks,

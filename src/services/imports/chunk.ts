@@ -8,8 +8,8 @@ import { readCsvRecords, readNdjsonLines, UnreadableFileError } from "./readers"
 import { csvLayout, csvRow, jsonRow, type ImportRow } from "./rows";
 
 /**
- * Rows per invocation. At 9 contacts per upsert statement (11 bound columns, 100-parameter cap)
- * 4000 rows are ~450 statements in one batch: inside the 1000-queries-per-invocation limit with room.
+ * Rows per invocation. At 11 contacts per upsert statement (9 bound columns, 100-parameter cap)
+ * 4000 rows are ~370 statements in one batch: inside the 1000-queries-per-invocation limit with room.
  */
 export const DEFAULT_CHUNK_ROWS = 4000;
 /** Bytes per invocation, so a file of very wide rows is still read in bounded pieces. */
