@@ -49,9 +49,13 @@ describe("import chunk consumer", () => {
   it("catches a duplicate externalId across chunks; the first occurrence wins", async () => {
     const t = unique("dupx");
     const csv = `externalId,plan\n${t}_a,first\n${t}_b,x\n${t}_c,x\n${t}_a,second\n${t}_d,x\n`;
-    const job = await drainImport(await seedJob("csv", csv), 2);
+    const jobId = await seedJob("csv", csv);
+    const job = await drainImport(jobId, 2);
     expect(job).toMatchObject({ processedRows: 4, failedRows: 1, errors: [{ row: 4, error: "Duplicate externalId" }] });
     expect((await contactsTagged(`${t}_a`))[0]!.properties).toEqual({ plan: "first" });
+    // The ids kept for duplicate detection are gone once the job ends.
+    const left = await env.DB.prepare("SELECT count(*) AS n FROM import_seen_ids WHERE job_id = ?").bind(jobId).first<{ n: number }>();
+    expect(left!.n).toBe(0);
   });
 
   it("reads NDJSON in chunks with CRLF, blank lines and a malformed line", async () => {

@@ -194,6 +194,17 @@ describe("POST /v1/ingest/batch", () => {
     expect((await contact(`${prefix}_7`)).properties).toEqual({ i: 457 });
   });
 
+  it("uses as many D1 round trips for 500 events as for 5, and 3 for a single ingest", async () => {
+    const trips = async (count: number) => {
+      const prefix = unique("trips");
+      const events = Array.from({ length: count }, (_, i) => ({ event: "history", userId: `${prefix}_${i}`, idempotencyKey: `${prefix}-${i}` }));
+      return Number((await batch(events)).headers.get("x-d1-round-trips"));
+    };
+    expect(await trips(500)).toBe(await trips(5));
+    const single = await call("/v1/ingest", { method: "POST", headers: ingestAuth(), json: { event: "history", userId: unique("one") } });
+    expect(single.headers.get("x-d1-round-trips")).toBe("3");
+  });
+
   it("rejects more than 500 events, an empty list, and a missing list", async () => {
     const events = Array.from({ length: 501 }, (_, i) => ({ event: "e", userId: `u${i}` }));
     expect((await expectErrorShape(await batch(events), 400, "VALIDATION_ERROR")).error).toContain("events");

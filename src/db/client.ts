@@ -8,7 +8,7 @@ export function createDb(d1: D1Database) {
 
 export type Database = ReturnType<typeof createDb>;
 
-type BatchStatement = BatchItem<"sqlite">;
+export type BatchStatement = BatchItem<"sqlite">;
 
 type PreparedForBatch = {
   getQuery(): { sql: string; params: unknown[] };

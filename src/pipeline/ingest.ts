@@ -31,21 +31,18 @@ export type IngestResult =
 const DUPLICATE: IngestResult = { stored: false, duplicate: true, journeys: [], exits: [], skipped: [] };
 
 /**
- * The pipeline after storage: contact upsert → journey routing → mark processed. Also run by
+ * The pipeline after storage: contact upsert and journey routing (one D1 batch) → mark processed. Also run by
  * self-healing for events whose processing never finished (`onlyIfNewer` then keeps a late event
  * from overwriting newer contact data).
  */
 export async function processStoredEvents(deps: RouteDeps, stored: StoredEvent[], options: { now?: Date; onlyIfNewer?: boolean } = {}) {
   const { db } = deps;
-  await runBatch(
+  const contactUpserts = contactUpsertStatements(
     db,
-    contactUpsertStatements(
-      db,
-      stored.map((event) => ({ externalId: event.userId, email: event.userEmail, properties: event.properties, seenAt: event.occurredAt })),
-      options,
-    ),
+    stored.map((event) => ({ externalId: event.userId, email: event.userEmail, properties: event.properties, seenAt: event.occurredAt })),
+    options,
   );
-  const routing = await routeEvents(deps, stored);
+  const routing = await routeEvents(deps, stored, { before: contactUpserts });
   await runBatch(db, markProcessedStatements(db, stored.map((event) => event.id)));
   return routing;
 }
@@ -53,7 +50,7 @@ export async function processStoredEvents(deps: RouteDeps, stored: StoredEvent[]
 /**
  * dedup → store → contact upsert → journey routing → mark processed.
  * A duplicate is dropped before anything else happens. D1 round trips are constant in the number
- * of items: one batch stores the events, one upserts contacts and marks them processed.
+ * of items: one batch stores the events, one upserts contacts and routes them, one marks them processed.
  */
 export async function ingestEvents(deps: IngestDeps, items: IngestItem[], source: IngestSource): Promise<IngestResult[]> {
   const { db } = deps;

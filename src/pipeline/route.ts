@@ -1,4 +1,4 @@
-import { runBatch, type Database } from "../db/client";
+import { runBatch, type BatchStatement, type Database } from "../db/client";
 import type { StoredEvent } from "../db/schema";
 import { matchesEvent } from "../journeys/conditions";
 import { journeys } from "../journeys/registry";
@@ -19,17 +19,22 @@ export type RoutableEvent = Pick<StoredEvent, "id" | "event" | "userId" | "prope
  * The journey stage: exits, then delivery to waiting journeys, then entries, decided in one D1
  * batch whatever the number of events; then the workflow side effects (stop, notify, start).
  * With `dryRun` the same decisions are read but nothing is written and no workflow is touched
- * (would-be entries carry an empty enrollmentId).
+ * (would-be entries carry an empty enrollmentId). `before` statements run first in the same batch
+ * (ingest's contact upserts: the guards then see the contact as this event leaves it).
  */
 export async function routeEvents(
   deps: RouteDeps,
   events: RoutableEvent[],
-  options: { dryRun?: boolean } = {},
+  options: { dryRun?: boolean; before?: BatchStatement[] } = {},
 ): Promise<Map<string, RoutingOutcome>> {
+  const before = options.before ?? [];
   const dryRun = options.dryRun ?? false;
   const { db } = deps;
   const outcomes = new Map<string, RoutingOutcome>(events.map((e) => [e.id, { journeys: [], exits: [], skipped: [] }]));
-  if (events.length === 0) return outcomes;
+  if (events.length === 0) {
+    await runBatch(db, before);
+    return outcomes;
+  }
 
   const exitChecks = events.flatMap((event) =>
     journeys
@@ -59,12 +64,13 @@ export async function routeEvents(
   });
 
   const results = await runBatch(db, [
+    ...before,
     ...exitChecks.map((check) => check.statement),
     ...waitLookups,
     ...entryPlans.flatMap(({ plan }) => plan.statements),
   ]);
 
-  let cursor = 0;
+  let cursor = before.length;
   const exited: string[] = [];
   for (const check of exitChecks) {
     for (const row of results[cursor++] as Array<{ id: string; journeyKey: string }>) {

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, lt } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import { importErrors, importJobs, importSeenIds, type ImportFormat, type ImportJob } from "../../db/schema";
 import { AppError, notFound } from "../../lib/errors";
@@ -132,7 +132,17 @@ export async function cancelImportJob(db: Database, jobId: string, now = new Dat
   return getImportJob(db, jobId);
 }
 
-/** The duplicate-detection ids only matter while a job runs. */
+const SEEN_IDS_DELETE_SLICE = 50_000;
+
+/**
+ * The duplicate-detection ids only matter while a job runs. Deleted in bounded slices: a million
+ * rows in one statement could run into D1's 30-second statement limit.
+ */
 export async function forgetSeenIds(db: Database, jobId: string) {
-  await db.delete(importSeenIds).where(eq(importSeenIds.jobId, jobId));
+  for (;;) {
+    const result = await db.run(
+      sql`DELETE FROM ${importSeenIds} WHERE rowid IN (SELECT rowid FROM ${importSeenIds} WHERE ${importSeenIds.jobId} = ${jobId} LIMIT ${SEEN_IDS_DELETE_SLICE})`,
+    );
+    if ((result.meta.changes ?? 0) < SEEN_IDS_DELETE_SLICE) return;
+  }
 }
