@@ -1,3 +1,5 @@
+import { sendAll } from "../queues/send";
+
 export type JourneyParams = { enrollmentId: string };
 export type JourneyStartMessage = { enrollmentIds: string[] };
 
@@ -44,12 +46,11 @@ export async function startEnrollments(deps: StarterDeps, enrollmentIds: string[
   if (failed.length) await enqueueStarts(deps.journeyStarts, failed);
 }
 
+/** One message per createBatch's worth of enrollments, so the consumer makes one call per message. */
 export async function enqueueStarts(queue: Queue<JourneyStartMessage>, enrollmentIds: string[]): Promise<void> {
-  const messages = [];
-  for (let i = 0; i < enrollmentIds.length; i += CREATE_BATCH_MAX) {
-    messages.push({ body: { enrollmentIds: enrollmentIds.slice(i, i + CREATE_BATCH_MAX) } });
-  }
-  for (let i = 0; i < messages.length; i += 100) await queue.sendBatch(messages.slice(i, i + 100));
+  const bodies: JourneyStartMessage[] = [];
+  for (let i = 0; i < enrollmentIds.length; i += CREATE_BATCH_MAX) bodies.push({ enrollmentIds: enrollmentIds.slice(i, i + CREATE_BATCH_MAX) });
+  await sendAll(queue, bodies);
 }
 
 /** Stops enrollments' workflows. Failures are logged, not thrown: the exited row already keeps sends from happening. */

@@ -1,4 +1,4 @@
-import { runBatch, type BatchStatement, type Database } from "../db/client";
+import { createDb, runBatch, type BatchStatement, type Database } from "../db/client";
 import type { StoredEvent } from "../db/schema";
 import { matchesEvent } from "../journeys/conditions";
 import { journeys } from "../journeys/registry";
@@ -12,6 +12,11 @@ export type JourneySkip = { journey: string; reason: SkipReason };
 export type RoutingOutcome = { journeys: JourneyEntry[]; exits: JourneyExit[]; skipped: JourneySkip[] };
 
 export type RouteDeps = StarterDeps & { db: Database };
+
+/** Routing's dependencies from the bindings; a request passes its own (round-trip counted) db. */
+export function routeDepsFromEnv(env: Env, db: Database = createDb(env.DB)): RouteDeps {
+  return { db, workflow: env.JOURNEY_WORKFLOW, journeyStarts: env.JOURNEY_STARTS_QUEUE };
+}
 
 export type RoutableEvent = Pick<StoredEvent, "id" | "event" | "userId" | "properties" | "occurredAt">;
 

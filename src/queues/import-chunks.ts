@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { z } from "zod";
-import { createDb } from "../db/client";
+import { createDb, type Database } from "../db/client";
 import { importJobs } from "../db/schema";
 import { failJob, processImportChunk } from "../services/imports/chunk";
 import type { ImportChunkMessage, ImportDeps } from "../services/imports/jobs";
@@ -10,9 +10,10 @@ const LAST_ATTEMPT = 6;
 
 const MessageSchema = z.object({ jobId: z.string().min(1).max(64), offset: z.number().int().min(0) });
 
-export function importDeps(env: Env): ImportDeps {
+/** Import dependencies from the bindings; a request passes its own (round-trip counted) db. */
+export function importDeps(env: Env, db: Database = createDb(env.DB)): ImportDeps {
   return {
-    db: createDb(env.DB),
+    db,
     bucket: env.IMPORT_UPLOADS,
     queue: env.IMPORT_CHUNKS_QUEUE as Queue<ImportChunkMessage>,
   };

@@ -26,6 +26,9 @@ export const conflictResponse = { 409: errorResponse("Conflicts with the resourc
 
 export const PropertiesSchema = z.record(z.string(), z.unknown()).openapi({ example: { plan: "pro" } });
 
+/** An optional validated ISO timestamp (from a query or body) as the Date services take. */
+export const toDate = (value: string | undefined): Date | undefined => (value ? new Date(value) : undefined);
+
 export const IsoDateTime = z.iso.datetime({ offset: true }).openapi({ example: "2025-01-15T09:30:00Z" });
 
 export const LimitParam = (max: number, fallback: number) =>

@@ -1,4 +1,4 @@
-import { createDb } from "../db/client";
+import { routeDepsFromEnv } from "../pipeline/route";
 import { importDeps } from "../queues/import-chunks";
 import { healUnprocessedEvents } from "./heal-events";
 import { healStalledImports } from "./heal-imports";
@@ -10,7 +10,7 @@ type Report = Record<string, number | string>;
  * and independent; one failing doesn't stop the others.
  */
 export async function runScheduled(env: Env): Promise<Report> {
-  const routeDeps = { db: createDb(env.DB), workflow: env.JOURNEY_WORKFLOW, journeyStarts: env.JOURNEY_STARTS_QUEUE };
+  const routeDeps = routeDepsFromEnv(env);
   const tasks: Record<string, () => Promise<Report>> = {
     events: async () => ({ healedEvents: await healUnprocessedEvents(routeDeps) }),
     imports: async () => {

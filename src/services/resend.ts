@@ -5,6 +5,7 @@ import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { chunkForParams, paramsPerRow } from "../lib/sql";
 import type { EmailSendMessage } from "../queues/email-sends";
+import { sendAll } from "../queues/send";
 import { getEmail } from "./emails";
 
 export type ResendDeps = { db: Database; emailSends: Queue<EmailSendMessage> };
@@ -33,11 +34,7 @@ function resendRow(original: Email, now: Date): typeof emails.$inferInsert {
   };
 }
 
-async function enqueueSends(queue: Queue<EmailSendMessage>, emailIds: string[]) {
-  for (let i = 0; i < emailIds.length; i += 100) {
-    await queue.sendBatch(emailIds.slice(i, i + 100).map((emailId) => ({ body: { emailId } })));
-  }
-}
+const enqueueSends = (queue: Queue<EmailSendMessage>, emailIds: string[]) => sendAll(queue, emailIds.map((emailId) => ({ emailId })));
 
 /** Resends one failed or bounced email through the email-send queue (suppression is checked when it is sent). */
 export async function resendEmail(deps: ResendDeps, emailId: string) {

@@ -5,7 +5,7 @@ import { validationHook } from "../../lib/http";
 import type { Context } from "hono";
 import { getEmail, listEmails } from "../../services/emails";
 import { bulkResend, resendEmail, RESENDABLE } from "../../services/resend";
-import { bearerSecurity, conflictResponse, CursorParam, errorResponses, IsoDateTime, LimitParam, notFoundResponse, PropertiesSchema, serialize, jsonBody } from "../schemas";
+import { bearerSecurity, conflictResponse, CursorParam, errorResponses, IsoDateTime, LimitParam, notFoundResponse, PropertiesSchema, serialize, jsonBody, toDate } from "../schemas";
 
 const EmailSummarySchema = z
   .object({
@@ -87,8 +87,8 @@ adminEmailRoutes.openapi(listRoute, async (c) => {
   const { from, until, ...rest } = c.req.valid("query");
   const page = await listEmails(c.get("db"), {
     ...rest,
-    from: from ? new Date(from) : undefined,
-    until: until ? new Date(until) : undefined,
+    from: toDate(from),
+    until: toDate(until),
   });
   return c.json(serialize(page), 200);
 });
@@ -174,7 +174,7 @@ adminEmailRoutes.openapi(resendRoute, async (c) => c.json(await resendEmail(rese
 adminEmailRoutes.openapi(bulkResendRoute, async (c) => {
   const { filter, limit, dryRun } = c.req.valid("json");
   const result = await bulkResend(resendDeps(c), {
-    filter: { ...filter, from: filter.from ? new Date(filter.from) : undefined, to: filter.to ? new Date(filter.to) : undefined },
+    filter: { ...filter, from: toDate(filter.from), to: toDate(filter.to) },
     limit,
     dryRun,
   });

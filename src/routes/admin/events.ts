@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../lib/app-env";
 import { validationHook } from "../../lib/http";
 import { getEvent, listEvents } from "../../services/events";
-import { bearerSecurity, CursorParam, errorResponses, EventSchema, IsoDateTime, LimitParam, notFoundResponse, serialize } from "../schemas";
+import { bearerSecurity, CursorParam, errorResponses, EventSchema, IsoDateTime, LimitParam, notFoundResponse, serialize, toDate } from "../schemas";
 
 export const EventFilterSchema = z.object({
   event: z.string().min(1).max(200).optional(),
@@ -48,8 +48,8 @@ adminEventRoutes.openapi(listRoute, async (c) => {
   const { from, to, ...rest } = c.req.valid("query");
   const page = await listEvents(c.get("db"), {
     ...rest,
-    from: from ? new Date(from) : undefined,
-    to: to ? new Date(to) : undefined,
+    from: toDate(from),
+    to: toDate(to),
   });
   return c.json(serialize(page), 200);
 });

@@ -12,9 +12,8 @@ import {
   createImportJob,
   getImportJob,
   listImportJobs,
-  type ImportChunkMessage,
-  type ImportDeps,
 } from "../../services/imports/jobs";
+import { importDeps } from "../../queues/import-chunks";
 import { bearerSecurity, conflictResponse, CursorParam, errorResponses, LimitParam, notFoundResponse, serialize } from "../schemas";
 
 /** The JSON envelope holds the whole file in memory; bigger files go as a raw body. */
@@ -175,10 +174,6 @@ export const adminImportRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validati
 // The start route names the envelope only inside a plain schema, so register it as a component itself.
 adminImportRoutes.openAPIRegistry.register("ImportEnvelope", ImportEnvelopeSchema);
 
-function importDeps(c: Context<AppEnv>): ImportDeps {
-  return { db: c.get("db"), bucket: c.env.IMPORT_UPLOADS, queue: c.env.IMPORT_CHUNKS_QUEUE as Queue<ImportChunkMessage> };
-}
-
 const mediaType = (c: Context) => (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
 const isEnvelope = (c: Context) => mediaType(c) === "application/json" && c.req.query("format") === undefined;
 
@@ -197,7 +192,7 @@ adminImportRoutes.openapi(startRoute, async (c) => {
     const parsed = ImportEnvelopeSchema.safeParse(await readJson(c));
     if (!parsed.success) throw new AppError("VALIDATION_ERROR", describeZodError(parsed.error));
     const { format, data, fileName } = parsed.data;
-    const job = await createImportJob(importDeps(c), { format, fileName, body: data, byteLength: new TextEncoder().encode(data).byteLength });
+    const job = await createImportJob(importDeps(c.env, c.get("db")), { format, fileName, body: data, byteLength: new TextEncoder().encode(data).byteLength });
     return c.json(job, 202);
   }
 
@@ -218,7 +213,7 @@ adminImportRoutes.openapi(startRoute, async (c) => {
   if (byteLength > MAX_UPLOAD_BYTES) {
     throw new AppError("PAYLOAD_TOO_LARGE", "Files over 100 MB can't be uploaded in one request: split them into several imports");
   }
-  const job = await createImportJob(importDeps(c), { format, fileName: query.fileName, body: c.req.raw.body, byteLength });
+  const job = await createImportJob(importDeps(c.env, c.get("db")), { format, fileName: query.fileName, body: c.req.raw.body, byteLength });
   return c.json(job, 202);
 });
 

@@ -5,6 +5,7 @@ import { validationHook } from "../../lib/http";
 import { getJourney } from "../../journeys/registry";
 import { stopInstances } from "../../journeys/starter";
 import { batchEnroll } from "../../services/batch-enroll";
+import { routeDeps } from "../deps";
 import { exitEnrollmentManually, listEnrollments, SKIP_REASONS } from "../../services/enrollments";
 import { describeJourney, listJourneys, setJourneyEnabled } from "../../services/journeys";
 import { bearerSecurity, conflictResponse, CursorParam, errorResponses, LimitParam, notFoundResponse, PropertiesSchema, serialize, jsonBody } from "../schemas";
@@ -213,6 +214,5 @@ const batchEnrollRoute = createRoute({
 
 adminJourneyRoutes.openapi(batchEnrollRoute, async (c) => {
   const { users, dryRun } = c.req.valid("json");
-  const deps = { db: c.get("db"), journeyStarts: c.env.JOURNEY_STARTS_QUEUE };
-  return c.json(await batchEnroll(deps, c.req.valid("param").key, users, { dryRun }), 200);
+  return c.json(await batchEnroll(routeDeps(c), c.req.valid("param").key, users, { dryRun }), 200);
 });

@@ -3,7 +3,7 @@ import type { AppEnv } from "../../lib/app-env";
 import { validationHook } from "../../lib/http";
 import { replayEvents } from "../../services/replay";
 import { routeDeps } from "../deps";
-import { bearerSecurity, errorResponses, jsonBody } from "../schemas";
+import { bearerSecurity, errorResponses, jsonBody, toDate } from "../schemas";
 import { EventFilterSchema } from "./events";
 
 export const MAX_REPLAY = 1000;
@@ -67,8 +67,8 @@ adminReplayRoutes.openapi(route, async (c) => {
     eventIds,
     filter: filter && {
       ...filter,
-      from: filter.from ? new Date(filter.from) : undefined,
-      to: filter.to ? new Date(filter.to) : undefined,
+      from: toDate(filter.from),
+      to: toDate(filter.to),
     },
     limit,
   };
