@@ -2,13 +2,15 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { requestId } from "hono/request-id";
+import { buildDeps } from "./composition";
 import { createDb } from "./db/client";
 import { countRoundTrips } from "./db/round-trips";
-import type { AppEnv } from "./lib/app-env";
-import { requireAdminKey } from "./lib/auth";
+import type { AppEnv } from "./http/app-env";
+import { requireAdminKey } from "./http/auth";
 import { AppError, errorResponse, toAppError } from "./lib/errors";
-import { validationHook } from "./lib/http";
-import { requestLog } from "./lib/request-log";
+import { errorFields, log } from "./lib/log";
+import { validationHook } from "./http/validation";
+import { requestLog } from "./http/request-log";
 import { adminContactRoutes } from "./routes/admin/contacts";
 import { adminDeadLetterRoutes } from "./routes/admin/dead-letters";
 import { adminEmailRoutes } from "./routes/admin/emails";
@@ -23,7 +25,7 @@ import { healthRoutes } from "./routes/health";
 import { ingestRoutes } from "./routes/ingest";
 import { unsubscribeRoutes } from "./routes/unsubscribe";
 import { postHogWebhookRoutes } from "./routes/webhooks/posthog";
-import { resendWebhookRoutes } from "./routes/webhooks/resend";
+import { resendWebhookRoutes } from "./routes/webhooks/resend-webhooks";
 
 export const ADMIN_BODY_MAX_BYTES = 5 * 1024 * 1024;
 
@@ -43,7 +45,9 @@ export function createApp() {
     "*",
     createMiddleware<AppEnv>(async (c, next) => {
       const roundTrips = { count: 0 };
-      c.set("db", createDb(countRoundTrips(c.env.DB, roundTrips)));
+      const db = createDb(countRoundTrips(c.env.DB, roundTrips));
+      c.set("db", db);
+      c.set("deps", buildDeps(c.env, { db, waitUntil: (promise) => c.executionCtx.waitUntil(promise) }));
       c.set("d1RoundTrips", roundTrips);
       await next();
       c.header("X-D1-Round-Trips", String(roundTrips.count));
@@ -82,7 +86,7 @@ export function createApp() {
   app.onError((err, c) => {
     const appError = toAppError(err);
     if (appError.code === "INTERNAL_ERROR") {
-      console.error(JSON.stringify({ level: "error", requestId: c.get("requestId"), error: String(err), stack: (err as Error)?.stack }));
+      log.error("unhandled error", { requestId: c.get("requestId"), ...errorFields(err) });
     }
     return errorResponse(c, appError);
   });

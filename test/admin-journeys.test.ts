@@ -1,15 +1,10 @@
-import { introspectWorkflow } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { newId } from "../src/lib/ids";
 import { adminAuth, adminGet, call, expectErrorShape, ingestAuth, unique } from "./helpers";
+import { introspectJourneysForFile } from "./workflows";
 
-let dispose: () => Promise<void>;
-beforeAll(async () => {
-  const wf = await introspectWorkflow(env.JOURNEY_WORKFLOW);
-  dispose = () => wf.dispose();
-});
-afterAll(() => dispose());
+introspectJourneysForFile();
 
 type Journey = { key: string; enabled: boolean; enrollments: { active: number; waiting: number } };
 const signUp = async (userId: string) =>

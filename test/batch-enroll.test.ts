@@ -1,15 +1,11 @@
-import { createExecutionContext, createMessageBatch, getQueueResult, introspectWorkflow } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import worker from "../src/index";
+import { describe, expect, it } from "vitest";
 import { adminAuth, adminPost, call, expectErrorShape, ingestAuth, unique } from "./helpers";
+import { introspectJourneysForFile } from "./workflows";
+import { QUEUES } from "../src/lib/queues";
+import { deliver } from "./queues";
 
-let dispose: () => Promise<void>;
-beforeAll(async () => {
-  const wf = await introspectWorkflow(env.JOURNEY_WORKFLOW);
-  dispose = () => wf.dispose();
-});
-afterAll(() => dispose());
+introspectJourneysForFile();
 
 type Result = { userId: string; enrolled: boolean; reason?: string; enrollmentId?: string };
 type Body = { enrolled: number; skipped: number; results: Result[] };
@@ -110,10 +106,7 @@ describe("journey-start queue consumer", () => {
     const body = (await (await enroll("activation-welcome", { users: [user(unique("q"))] })).json()) as Body;
     const enrollmentId = body.results[0]!.enrollmentId!;
     for (let attempt = 1; attempt <= 2; attempt++) {
-      const batch = createMessageBatch("hogsend-journey-starts", [{ id: `m${attempt}`, timestamp: new Date(), attempts: attempt, body: { enrollmentIds: [enrollmentId] } }]);
-      const ctx = createExecutionContext();
-      await worker.queue(batch, env, ctx);
-      const result = await getQueueResult(batch, ctx);
+      const result = await deliver(QUEUES.journeyStarts, [{ id: `m${attempt}`, attempts: attempt, body: { enrollmentIds: [enrollmentId] } }]);
       expect(result.explicitAcks).toEqual([`m${attempt}`]);
       expect(result.retryMessages).toEqual([]);
     }

@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../src/db/client";
-import { resendProvider } from "../src/emails/providers/resend";
-import { ProviderError } from "../src/emails/providers";
+import { resendProvider } from "../src/providers/email/resend-api";
+import { ProviderError } from "../src/providers/email";
 import { verifyUnsubscribeToken } from "../src/lib/tokens";
 import { deliverEmail, type DeliveryDeps } from "../src/services/emails";
 import { call, ingestAuth, unique } from "./helpers";

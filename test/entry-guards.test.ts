@@ -1,10 +1,11 @@
-import { introspectWorkflow } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb, runBatch } from "../src/db/client";
+import { describe, expect, it } from "vitest";
+import { runPlans } from "../src/db/batch-plan";
+import { createDb } from "../src/db/client";
 import type { JourneyDefinition } from "../src/journeys/define";
-import { entryStatements } from "../src/services/enrollments";
+import { enterPlan, previewEntriesPlan } from "../src/services/enrollments";
 import { adminAuth, call, ingestAuth, testJourney, unique } from "./helpers";
+import { introspectJourneysForFile } from "./workflows";
 
 type IngestBody = { journeys: Array<{ journey: string; enrollmentId: string }>; skipped: Array<{ journey: string; reason: string }> };
 
@@ -15,12 +16,7 @@ const enrollmentCount = async (journey: string, userId: string) =>
   (await env.DB.prepare("SELECT count(*) AS n FROM enrollments WHERE journey_key = ? AND user_id = ?").bind(journey, userId).first<{ n: number }>())!.n;
 
 // Workflows started by these tests just sleep; nothing here waits on them.
-let dispose: () => Promise<void>;
-beforeAll(async () => {
-  const wf = await introspectWorkflow(env.JOURNEY_WORKFLOW);
-  dispose = () => wf.dispose();
-});
-afterAll(() => dispose());
+introspectJourneysForFile();
 
 describe("entry guards, each with its reason", () => {
   it("already_entered_once: a `once` journey never takes a user twice, even after completing", async () => {
@@ -80,8 +76,8 @@ describe("entry guards, each with its reason", () => {
     const repeatable = testJourney({ key: "test-repeatable", entryLimit: "unlimited" });
     const userId = unique("active");
     const decide = async () => {
-      const plan = entryStatements(db, repeatable, [{ userId, triggerEventId: null, triggerMatched: true }], { source: "event" });
-      return plan.decisions(await runBatch(db, plan.statements))[0]!;
+      const [decisions] = await runPlans(db, enterPlan(db, repeatable, [{ userId, triggerEventId: null, triggerMatched: true }], { source: "event" }));
+      return decisions[0]!;
     };
     expect((await decide()).enrolled).toBe(true);
     expect(await decide()).toMatchObject({ enrolled: false, reason: "already_active" });
@@ -94,8 +90,8 @@ describe("entry guards, each with its reason", () => {
     const base = testJourney({ key: "test-order", enabled: false });
     const userId = unique("order");
     const decideWith = async (journey: JourneyDefinition, triggerMatched: boolean) => {
-      const plan = entryStatements(db, journey, [{ userId, triggerEventId: null, triggerMatched }], { source: "event", dryRun: true });
-      return plan.decisions(await runBatch(db, plan.statements))[0]!;
+      const [decisions] = await runPlans(db, previewEntriesPlan(db, journey, [{ userId, triggerEventId: null, triggerMatched }]));
+      return decisions[0]!;
     };
     expect(await decideWith(base, false)).toMatchObject({ reason: "journey_disabled" });
     expect(await decideWith({ ...base, enabled: true }, false)).toMatchObject({ reason: "trigger_not_matched" });

@@ -1,11 +1,10 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import worker from "../src/index";
-import { QUEUES } from "../src/queues";
+import { QUEUES } from "../src/lib/queues";
 import { processImportChunk } from "../src/services/imports/chunk";
 import { call, ingestAuth, unique } from "./helpers";
 import { contactsTagged, drainImport, getJob, jobRow, seedJob, testDeps } from "./imports-helpers";
+import { deliver } from "./queues";
 
 const chunk = (jobId: string, offset: number, chunkRows = 2) => processImportChunk(testDeps(), { jobId, offset }, { chunkRows });
 const ledger = async (jobId: string) =>
@@ -14,12 +13,7 @@ const storedErrors = async (jobId: string) =>
   (await env.DB.prepare("SELECT count(*) AS n FROM import_errors WHERE job_id = ?").bind(jobId).first<{ n: number }>())!.n;
 
 /** Delivers one message to the Worker's real queue handler, as the queue would. */
-async function deliver(body: unknown, attempts = 1) {
-  const batch = createMessageBatch(QUEUES.importChunks, [{ id: crypto.randomUUID(), timestamp: new Date(), attempts, body }]);
-  const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
-  return getQueueResult(batch, ctx);
-}
+const deliverChunk = (body: unknown, attempts = 1) => deliver(QUEUES.importChunks, [{ body, attempts }]);
 
 describe("import chunk consumer", () => {
   it("works through a file in chunks, each starting at a record boundary, with progress moving", async () => {
@@ -69,14 +63,14 @@ describe("import chunk consumer", () => {
   it("a redelivered message for a committed chunk changes nothing", async () => {
     const t = unique("redeliver");
     const jobId = await seedJob("csv", `externalId,plan\n${t}_1,imported\n,bad-row\n`);
-    const first = await deliver({ jobId, offset: 0 });
+    const first = await deliverChunk({ jobId, offset: 0 });
     expect(first.explicitAcks).toHaveLength(1);
     const after = await getJob(jobId);
     expect(after).toMatchObject({ status: "completed", processedRows: 1, failedRows: 1, totalRows: 2 });
 
     // Someone changes the contact; a replay of the import chunk must not overwrite it.
     await call("/v1/ingest", { method: "POST", headers: ingestAuth(), json: { event: "e", userId: `${t}_1`, properties: { plan: "changed" } } });
-    const again = await deliver({ jobId, offset: 0 });
+    const again = await deliverChunk({ jobId, offset: 0 });
     expect(again.explicitAcks).toHaveLength(1);
     expect(again.retryMessages).toHaveLength(0);
     expect(await getJob(jobId)).toMatchObject({ processedRows: 1, failedRows: 1, totalRows: 2 });
@@ -113,8 +107,8 @@ describe("import chunk consumer", () => {
   });
 
   it("acks malformed messages and messages for unknown jobs", async () => {
-    expect((await deliver({ nope: true })).explicitAcks).toHaveLength(1);
-    expect((await deliver({ jobId: crypto.randomUUID(), offset: 0 })).explicitAcks).toHaveLength(1);
+    expect((await deliverChunk({ nope: true })).explicitAcks).toHaveLength(1);
+    expect((await deliverChunk({ jobId: crypto.randomUUID(), offset: 0 })).explicitAcks).toHaveLength(1);
   });
 
   it("marks the job failed when its upload is gone", async () => {

@@ -1,19 +1,14 @@
-import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import worker from "../src/index";
 import { processImportChunk } from "../src/services/imports/chunk";
 import { unique } from "./helpers";
 import { contactsTagged, drainImport, getJob, jobRow, seedJob, testDeps } from "./imports-helpers";
+import { deadLetterQueue, IMPORT_CHUNK_MAX_RETRIES, QUEUES } from "../src/lib/queues";
+import { deliver, runCron } from "./queues";
 
 const csv = (tag: string, n: number) => ["externalId,email,plan", ...Array.from({ length: n }, (_, i) => `${tag}_${i},${tag}_${i}@example.com,pro`)].join("\n");
 
-async function runCron() {
-  const ctx = createExecutionContext();
-  await worker.scheduled(createScheduledController({ cron: "*/2 * * * *" }), env, ctx);
-  await waitOnExecutionContext(ctx);
-}
 
 describe("import faults", () => {
   it("a chunk that throws half-way through the file is retried and the final counts are exact", async () => {
@@ -39,14 +34,9 @@ describe("import faults", () => {
     const jobId = await seedJob("csv", csv(tag, 2));
     await env.DB.exec(`CREATE TRIGGER poison_${tag} BEFORE INSERT ON contacts WHEN NEW.external_id = '${tag}_0' BEGIN SELECT RAISE(ABORT, 'constraint broken'); END`);
     try {
-      const deliver = async (attempts: number) => {
-        const batch = createMessageBatch("hogsend-import-chunks", [{ id: `m${attempts}`, timestamp: new Date(), attempts, body: { jobId, offset: 0 } }]);
-        const ctx = createExecutionContext();
-        await worker.queue(batch, env, ctx);
-        return getQueueResult(batch, ctx);
-      };
-      expect((await deliver(1)).retryMessages).toHaveLength(1);
-      expect((await deliver(6)).explicitAcks).toEqual(["m6"]);
+      const attempt = (attempts: number) => deliver(QUEUES.importChunks, [{ id: `m${attempts}`, attempts, body: { jobId, offset: 0 } }]);
+      expect((await attempt(1)).retryMessages).toHaveLength(1);
+      expect((await attempt(IMPORT_CHUNK_MAX_RETRIES + 1)).explicitAcks).toEqual([`m${IMPORT_CHUNK_MAX_RETRIES + 1}`]);
     } finally {
       await env.DB.exec(`DROP TRIGGER poison_${tag}`);
     }
@@ -58,10 +48,8 @@ describe("import faults", () => {
   it("a dead-lettered import message fails its job, even one whose row can't be read", async () => {
     const jobId = await seedJob("csv", csv(unique("dlq"), 1));
     await env.DB.prepare("UPDATE import_jobs SET status = 'processing', header = 'not json' WHERE id = ?").bind(jobId).run();
-    const batch = createMessageBatch("hogsend-import-chunks-dlq", [{ id: "dead-1", timestamp: new Date(), attempts: 6, body: { jobId, offset: 0 } }]);
-    const ctx = createExecutionContext();
-    await worker.queue(batch, env, ctx);
-    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["dead-1"]);
+    const result = await deliver(deadLetterQueue(QUEUES.importChunks), [{ id: "dead-1", attempts: 6, body: { jobId, offset: 0 } }]);
+    expect(result.explicitAcks).toEqual(["dead-1"]);
     const row = await env.DB.prepare("SELECT status, error FROM import_jobs WHERE id = ?").bind(jobId).first<{ status: string; error: string }>();
     expect(row).toMatchObject({ status: "failed", error: expect.stringContaining("dead-lettered") });
     const dead = await env.DB.prepare("SELECT subject FROM dead_letters WHERE message_id = 'dead-1'").first<{ subject: string }>();

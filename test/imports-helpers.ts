@@ -1,8 +1,9 @@
 import { createDb } from "../src/db/client";
 import { importJobs, type ImportFormat } from "../src/db/schema";
-import { importDeps } from "../src/queues/import-chunks";
+import { buildDeps } from "../src/composition";
 import { processImportChunk } from "../src/services/imports/chunk";
-import { uploadKey, type ImportChunkMessage } from "../src/services/imports/jobs";
+import { uploadKey } from "../src/services/imports/jobs";
+import type { ImportChunkMessage } from "../src/lib/queues";
 import { newId } from "../src/lib/ids";
 import { env } from "cloudflare:workers";
 import { adminAuth, adminGet, adminPost, call } from "./helpers";
@@ -43,7 +44,7 @@ export function uploadRaw(body: BodyInit, contentType: string, query = "") {
 }
 
 /** The real bindings, except that follow-up messages go to a queue nobody consumes, so the test alone drives chunks. */
-export const testDeps = () => ({ ...importDeps(env), queue: env.TEST_IDLE_QUEUE as Queue<ImportChunkMessage> });
+export const testDeps = () => ({ ...buildDeps(env).imports, queue: env.TEST_IDLE_QUEUE as Queue<ImportChunkMessage> });
 
 /**
  * Runs a job's chunks to the end in this test, chunk by chunk from its checkpoint, rather than

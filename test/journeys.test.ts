@@ -1,7 +1,7 @@
-import { introspectWorkflow } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { adminGet, call, ingestAuth, unique } from "./helpers";
+import { introspectJourneysPerTest } from "./workflows";
 
 type IngestBody = { stored: boolean; eventId: string; journeys: Array<{ journey: string; enrollmentId: string }>; exits: Array<{ journey: string; enrollmentId: string }>; skipped: Array<{ journey: string; reason: string }> };
 
@@ -15,18 +15,7 @@ const enrollment = (id: string) => env.DB.prepare("SELECT * FROM enrollments WHE
 const emailsOf = async (userId: string) =>
   (await env.DB.prepare("SELECT * FROM emails WHERE user_id = ? ORDER BY created_at").bind(userId).all<Record<string, unknown>>()).results;
 
-let disposers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const dispose of disposers) await dispose();
-  disposers = [];
-});
-
-async function workflows(modify?: Parameters<Awaited<ReturnType<typeof introspectWorkflow>>["modifyAll"]>[0]) {
-  const introspector = await introspectWorkflow(env.JOURNEY_WORKFLOW);
-  disposers.push(() => introspector.dispose());
-  if (modify) await introspector.modifyAll(modify);
-  return introspector;
-}
+const workflows = introspectJourneysPerTest();
 
 describe("activation-welcome", () => {
   it("enrolls a new sign-up, sends the welcome email, and sends tips when activation never comes", async () => {

@@ -1,14 +1,9 @@
-import { introspectWorkflow } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { adminAuth, adminGet, adminPost, call, expectErrorShape, ingestAuth, unique } from "./helpers";
+import { introspectJourneysForFile } from "./workflows";
 
-let dispose: () => Promise<void>;
-beforeAll(async () => {
-  const wf = await introspectWorkflow(env.JOURNEY_WORKFLOW);
-  dispose = () => wf.dispose();
-});
-afterAll(() => dispose());
+introspectJourneysForFile();
 
 const ingest = async (json: Record<string, unknown>) =>
   (await (await call("/v1/ingest", { method: "POST", headers: ingestAuth(), json })).json()) as { eventId: string; journeys: unknown[] };

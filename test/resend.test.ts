@@ -1,8 +1,8 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import worker from "../src/index";
 import { adminGet, adminPost, call, expectErrorShape, ingestAuth, unique } from "./helpers";
+import { QUEUES } from "../src/lib/queues";
+import { deliver } from "./queues";
 
 type Email = { id: string; status: string; resentFromId: string | null; templateKey: string; props: Record<string, unknown>; error: string | null };
 
@@ -20,12 +20,7 @@ async function emailFor(status: string, options: { template?: string | null; cre
 }
 
 /** Runs the email-send queue consumer on these emails, as the platform would deliver them. */
-async function deliver(emailIds: string[]) {
-  const batch = createMessageBatch("hogsend-email-sends", emailIds.map((emailId, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body: { emailId } })));
-  const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
-  return getQueueResult(batch, ctx);
-}
+const sendQueued = (emailIds: string[]) => deliver(QUEUES.emailSends, emailIds.map((emailId, i) => ({ id: `m${i}`, body: { emailId } })));
 
 const getEmail = async (id: string) => (await (await adminGet(`/v1/admin/emails/${id}`)).json()) as Email;
 
@@ -39,7 +34,7 @@ describe("POST /v1/admin/emails/:id/resend", () => {
     expect(emailId).not.toBe(id);
     expect(await getEmail(emailId)).toMatchObject({ resentFromId: id, templateKey: "welcome", props: { name: "Lin" } });
 
-    const result = await deliver([emailId]);
+    const result = await sendQueued([emailId]);
     expect(result.explicitAcks).toEqual(["m0"]);
     const sent = await getEmail(emailId);
     expect(sent.status).toBe("sent");
@@ -50,9 +45,9 @@ describe("POST /v1/admin/emails/:id/resend", () => {
   it("changes nothing when the same send message is delivered twice", async () => {
     const { id } = await emailFor("failed");
     const { emailId } = (await (await adminPost(`/v1/admin/emails/${id}/resend`)).json()) as { emailId: string };
-    await deliver([emailId]);
+    await sendQueued([emailId]);
     const first = await getEmail(emailId);
-    await deliver([emailId]);
+    await sendQueued([emailId]);
     const second = await getEmail(emailId);
     expect(second).toEqual(first);
     expect(second.status).toBe("sent");
@@ -62,7 +57,7 @@ describe("POST /v1/admin/emails/:id/resend", () => {
     const { id, userId } = await emailFor("bounced");
     const { emailId } = (await (await adminPost(`/v1/admin/emails/${id}/resend`)).json()) as { emailId: string };
     await env.DB.prepare("INSERT INTO suppressions (email, reason, created_at) VALUES (?, 'hard_bounce', ?)").bind(`${userId}@example.com`, Date.now()).run();
-    await deliver([emailId]);
+    await sendQueued([emailId]);
     expect(await getEmail(emailId)).toMatchObject({ status: "suppressed", error: "Address suppressed: hard_bounce" });
   });
 
@@ -104,7 +99,7 @@ describe("POST /v1/admin/emails/resend (bulk)", () => {
     expect(real).toMatchObject({ resent: 2, skipped: 2 });
     expect((await copies())!.n).toBe(2);
     const newIds = real.results.flatMap((r) => (r.newEmailId ? [r.newEmailId] : []));
-    await deliver(newIds);
+    await sendQueued(newIds);
     expect((await Promise.all(newIds.map(getEmail))).map((e) => e.status)).toEqual(["sent", "sent"]);
 
     const again = (await (await bulk(false)).json()) as { resent: number; results: Array<{ emailId: string; outcome: string }> };

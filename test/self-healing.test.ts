@@ -1,15 +1,10 @@
-import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, introspectWorkflow, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import worker from "../src/index";
+import { describe, expect, it } from "vitest";
 import { adminGet, call, ingestAuth, unique } from "./helpers";
+import { introspectJourneysForFile } from "./workflows";
+import { deliver, runCron } from "./queues";
 
-let dispose: () => Promise<void>;
-beforeAll(async () => {
-  const wf = await introspectWorkflow(env.JOURNEY_WORKFLOW);
-  dispose = () => wf.dispose();
-});
-afterAll(() => dispose());
+introspectJourneysForFile();
 
 /** An event row as a request that crashed right after storing it would leave it: never processed. */
 async function strandedEvent(event: string, userId: string, properties: Record<string, unknown>, receivedAgoMs: number, occurredAt = Date.now() - receivedAgoMs) {
@@ -22,11 +17,6 @@ async function strandedEvent(event: string, userId: string, properties: Record<s
   return id;
 }
 
-async function runCron() {
-  const ctx = createExecutionContext();
-  await worker.scheduled(createScheduledController({ cron: "*/2 * * * *" }), env, ctx);
-  await waitOnExecutionContext(ctx);
-}
 
 const processedAt = async (id: string) => (await env.DB.prepare("SELECT processed_at FROM events WHERE id = ?").bind(id).first<{ processed_at: number | null }>())!.processed_at;
 
@@ -60,10 +50,7 @@ describe("scheduled self-healing", () => {
 
 describe("dead-letter queues", () => {
   async function deadLetter(queue: string, body: unknown, id = crypto.randomUUID()) {
-    const batch = createMessageBatch(queue, [{ id, timestamp: new Date(), attempts: 6, body }]);
-    const ctx = createExecutionContext();
-    await worker.queue(batch, env, ctx);
-    return { id, result: await getQueueResult(batch, ctx) };
+    return { id, result: await deliver(queue, [{ id, attempts: 6, body }]) };
   }
 
   it("a dead email send fails the email with its last error and is listed for admins", async () => {

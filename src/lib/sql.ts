@@ -1,4 +1,5 @@
 import { getTableColumns, type Table } from "drizzle-orm";
+import { chunk } from "./chunk";
 
 /** Escapes LIKE wildcards so a user's `%` or `_` matches itself; pair with `ESCAPE '\'`. */
 export function escapeLike(value: string): string {
@@ -10,10 +11,7 @@ export const D1_MAX_PARAMS = 100;
 
 /** Splits rows so each multi-row statement stays inside D1's bound-parameter limit. */
 export function chunkForParams<T>(rows: T[], paramsPerRow: number, maxParams = D1_MAX_PARAMS): T[][] {
-  const size = Math.max(1, Math.floor(maxParams / paramsPerRow));
-  const chunks: T[][] = [];
-  for (let i = 0; i < rows.length; i += size) chunks.push(rows.slice(i, i + size));
-  return chunks;
+  return chunk(rows, Math.max(1, Math.floor(maxParams / paramsPerRow)));
 }
 
 /** Drizzle binds every column of a multi-row insert, defaults included: that is the per-row cost. */

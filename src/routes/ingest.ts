@@ -1,11 +1,10 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { AppError, describeZodError } from "../lib/errors";
-import type { AppEnv } from "../lib/app-env";
-import { requireIngestKey } from "../lib/auth";
-import { validationHook } from "../lib/http";
+import type { AppEnv } from "../http/app-env";
+import { requireIngestKey } from "../http/auth";
+import { validationHook } from "../http/validation";
 import { ingestEvents } from "../pipeline/ingest";
-import { ingestDeps } from "./deps";
 import { SKIP_REASONS } from "../services/enrollments";
 import { bearerSecurity, errorResponses, IsoDateTime, PropertiesSchema, jsonBody } from "./schemas";
 
@@ -99,7 +98,7 @@ ingestRoutes.openapi(ingestRoute, async (c) => {
   if (headerKey && body.idempotencyKey && headerKey !== body.idempotencyKey) {
     throw new AppError("VALIDATION_ERROR", "idempotencyKey: differs from the Idempotency-Key header");
   }
-  const [result] = await ingestEvents(ingestDeps(c), [{ ...body, idempotencyKey: body.idempotencyKey ?? headerKey }], "api");
+  const [result] = await ingestEvents(c.var.deps.ingest, [{ ...body, idempotencyKey: body.idempotencyKey ?? headerKey }], "api");
   if (!result?.stored) return c.json({ stored: false, journeys: [], exits: [], skipped: [] }, 202);
   return c.json(result, 202);
 });
@@ -108,7 +107,7 @@ ingestRoutes.openapi(batchRoute, async (c) => {
   const { events } = c.req.valid("json");
   const parsed = events.map((item) => IngestEventSchema.safeParse(item));
   const valid = parsed.flatMap((result, index) => (result.success ? [{ index, item: result.data }] : []));
-  const outcomes = await ingestEvents(ingestDeps(c), valid.map((v) => v.item), "batch");
+  const outcomes = await ingestEvents(c.var.deps.ingest, valid.map((v) => v.item), "batch");
   const byIndex = new Map(valid.map((v, i) => [v.index, outcomes[i]!]));
 
   const results = parsed.map((result, index) => {

@@ -1,6 +1,6 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Child } from "hono/jsx";
-import type { AppEnv } from "../lib/app-env";
+import type { AppEnv } from "../http/app-env";
 import { AppError } from "../lib/errors";
 import { verifyUnsubscribeToken } from "../lib/tokens";
 import { unsubscribeContact } from "../services/preferences";

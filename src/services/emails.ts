@@ -2,7 +2,7 @@ import { and, desc, eq, gte, lt, lte, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { contacts, emails, type Email, type Properties } from "../db/schema";
 import { renderTemplate } from "../emails/registry";
-import { ProviderError, type EmailProvider } from "../emails/providers";
+import { ProviderError, type EmailProvider } from "../providers/email";
 import { notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { signUnsubscribeToken } from "../lib/tokens";

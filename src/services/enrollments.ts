@@ -1,8 +1,10 @@
 import { and, desc, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
+import { type BatchPlan, plan } from "../db/batch-plan";
 import type { Database } from "../db/client";
-import { enrollments, type Enrollment, type EnrollmentStatus } from "../db/schema";
+import { ENROLLMENT_STATUSES, type Enrollment, type EnrollmentStatus, enrollments } from "../db/schema";
 import { AppError, notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
+import { chunk } from "../lib/chunk";
 import { chunkForParams, keysetPage } from "../lib/sql";
 import type { JourneyDefinition } from "../journeys/define";
 import { durationMs } from "../journeys/duration";
@@ -26,6 +28,7 @@ export type EntryDecision = { userId: string; triggerEventId: string | null } & 
 );
 
 export const RUNNING: EnrollmentStatus[] = ["active", "waiting"];
+export const isRunningStatus = (status: EnrollmentStatus) => RUNNING.includes(status);
 const CANDIDATES_PER_STATEMENT = 16; // 5 bound params each, plus the journey's own, under D1's 100
 
 /** The reason a real run gives a user's second entry in one call, by entry limit. */
@@ -62,18 +65,13 @@ function decidedCte(journey: JourneyDefinition, chunk: Chunk, now: Date): SQL {
   )`;
 }
 
+type EntryOptions = { source: "event" | "batch"; now?: Date };
+
 /**
- * Statements that decide (and unless dryRun, insert) entries for candidates of one journey. A user
- * listed twice is decided in order (the second sees the first's enrollment), because each
- * occurrence goes into a later round of statements.
+ * Candidates in statement-sized chunks. A user listed twice is decided in order (the second sees
+ * the first's enrollment), because each occurrence goes into a later round of statements.
  */
-export function entryStatements(
-  db: Database,
-  journey: JourneyDefinition,
-  candidates: EntryCandidate[],
-  options: { source: "event" | "batch"; dryRun?: boolean; now?: Date },
-) {
-  const now = options.now ?? new Date();
+function entryChunks(candidates: EntryCandidate[]): Chunk[] {
   const rounds: Chunk[] = [];
   const occurrences = new Map<string, number>();
   candidates.forEach((candidate, idx) => {
@@ -81,50 +79,90 @@ export function entryStatements(
     occurrences.set(candidate.userId, round + 1);
     (rounds[round] ??= []).push({ ...candidate, idx, enrollmentId: newId() });
   });
-  const chunks = rounds.flatMap((round) =>
-    Array.from({ length: Math.ceil(round.length / CANDIDATES_PER_STATEMENT) }, (_, i) =>
-      round.slice(i * CANDIDATES_PER_STATEMENT, (i + 1) * CANDIDATES_PER_STATEMENT),
-    ),
-  );
-  const statements = chunks.flatMap((chunk) => {
-    const reasons = db.all<{ idx: number; reason: SkipReason | null }>(sql`${decidedCte(journey, chunk, now)} SELECT idx, reason FROM decided`);
-    if (options.dryRun) return [reasons];
-    const insert = db.all<{ id: string }>(sql`${decidedCte(journey, chunk, now)}
-      INSERT INTO enrollments (id, journey_key, user_id, status, trigger_event_id, source, enrolled_at, updated_at)
-      SELECT enrollment_id, ${journey.key}, user_id, 'active', trigger_event_id, ${options.source}, ${now.getTime()}, ${now.getTime()}
-      FROM decided WHERE reason IS NULL
-      ON CONFLICT DO NOTHING
-      RETURNING id`);
-    return [reasons, insert];
-  });
-  const enrollmentIds = chunks.flat().sort((a, b) => a.idx - b.idx);
+  return rounds.flatMap((round) => chunk(round, CANDIDATES_PER_STATEMENT));
+}
 
-  /** Reads the batch results of `statements` back into one decision per candidate, in input order. */
-  function decisions(results: unknown[]): EntryDecision[] {
-    const reasonByIdx = new Map<number, SkipReason | null>();
-    const inserted = new Set<string>();
-    for (const rows of results as Array<Array<{ idx?: number; reason?: SkipReason | null; id?: string }>>) {
-      for (const row of rows) {
-        if (row.idx !== undefined) reasonByIdx.set(row.idx, row.reason ?? null);
-        if (row.id !== undefined) inserted.add(row.id);
-      }
-    }
-    const wouldEnroll = new Set<string>();
-    return enrollmentIds.map((c): EntryDecision => {
-      const reason = reasonByIdx.get(c.idx) ?? null;
+function reasonsStatement(db: Database, journey: JourneyDefinition, candidates: Chunk, now: Date) {
+  return db.all<{ idx: number; reason: SkipReason | null }>(
+    sql`${decidedCte(journey, candidates, now)} SELECT idx, reason FROM decided`,
+  );
+}
+
+function enrollStatement(db: Database, journey: JourneyDefinition, candidates: Chunk, options: Required<EntryOptions>) {
+  const at = options.now.getTime();
+  return db.all<{ id: string }>(sql`${decidedCte(journey, candidates, options.now)}
+    INSERT INTO enrollments (id, journey_key, user_id, status, trigger_event_id, source, enrolled_at, updated_at)
+    SELECT enrollment_id, ${journey.key}, user_id, 'active', trigger_event_id, ${options.source}, ${at}, ${at}
+    FROM decided WHERE reason IS NULL
+    ON CONFLICT DO NOTHING
+    RETURNING id`);
+}
+
+type DecidedRow = { idx?: number; reason?: SkipReason | null; id?: string };
+
+function readDecisions(results: unknown[]) {
+  const reasonByIdx = new Map<number, SkipReason | null>();
+  const inserted = new Set<string>();
+  for (const row of (results as DecidedRow[][]).flat()) {
+    if (row.idx !== undefined) reasonByIdx.set(row.idx, row.reason ?? null);
+    if (row.id !== undefined) inserted.add(row.id);
+  }
+  return { reasonOf: (c: { idx: number }) => reasonByIdx.get(c.idx) ?? null, inserted };
+}
+
+const inInputOrder = (chunks: Chunk[]) => chunks.flat().sort((a, b) => a.idx - b.idx);
+
+/**
+ * Decides every entry guard for candidates of one journey and inserts the enrollments that pass,
+ * atomically; decodes to one decision per candidate, in input order.
+ */
+export function enterPlan(
+  db: Database,
+  journey: JourneyDefinition,
+  candidates: EntryCandidate[],
+  options: EntryOptions,
+): BatchPlan<EntryDecision[]> {
+  const resolved = { source: options.source, now: options.now ?? new Date() };
+  const chunks = entryChunks(candidates);
+  const statements = chunks.flatMap((c) => [
+    reasonsStatement(db, journey, c, resolved.now),
+    enrollStatement(db, journey, c, resolved),
+  ]);
+  return plan(statements, (results) => {
+    const { reasonOf, inserted } = readDecisions(results);
+    return inInputOrder(chunks).map((c): EntryDecision => {
       const base = { userId: c.userId, triggerEventId: c.triggerEventId };
-      if (options.dryRun) {
-        // Nothing was inserted, so a user's later occurrence must be refused as the real run would.
-        if (!reason && wouldEnroll.has(c.userId)) return { ...base, enrolled: false, reason: REPEAT_REASON[journey.entryLimit] };
-        if (!reason) wouldEnroll.add(c.userId);
-        return reason ? { ...base, enrolled: false, reason } : { ...base, enrolled: true, enrollmentId: "" };
-      }
       if (inserted.has(c.enrollmentId)) return { ...base, enrolled: true, enrollmentId: c.enrollmentId };
       // Decided "enter" but the one-running index refused it: someone else entered first.
-      return { ...base, enrolled: false, reason: reason ?? "already_active" };
+      return { ...base, enrolled: false, reason: reasonOf(c) ?? "already_active" };
     });
-  }
-  return { statements, decisions };
+  });
+}
+
+/** What `enterPlan` would decide, writing nothing (would-be entries carry an empty enrollmentId). */
+export function previewEntriesPlan(
+  db: Database,
+  journey: JourneyDefinition,
+  candidates: EntryCandidate[],
+  now = new Date(),
+): BatchPlan<EntryDecision[]> {
+  const chunks = entryChunks(candidates);
+  return plan(
+    chunks.map((c) => reasonsStatement(db, journey, c, now)),
+    (results) => {
+      const { reasonOf } = readDecisions(results);
+      const wouldEnroll = new Set<string>();
+      return inInputOrder(chunks).map((c): EntryDecision => {
+        const base = { userId: c.userId, triggerEventId: c.triggerEventId };
+        const reason = reasonOf(c);
+        if (reason) return { ...base, enrolled: false, reason };
+        // Nothing was inserted, so a user's later occurrence must be refused as the real run would.
+        if (wouldEnroll.has(c.userId)) return { ...base, enrolled: false, reason: REPEAT_REASON[journey.entryLimit] };
+        wouldEnroll.add(c.userId);
+        return { ...base, enrolled: true, enrollmentId: "" };
+      });
+    },
+  );
 }
 
 /** Ends a user's running enrollment in a journey; returns the ids it ended. */
@@ -183,7 +221,7 @@ export async function finishEnrollment(db: Database, id: string, outcome: { stat
 
 export async function isRunning(db: Database, id: string): Promise<boolean> {
   const [row] = await db.select({ status: enrollments.status }).from(enrollments).where(eq(enrollments.id, id)).limit(1);
-  return row ? RUNNING.includes(row.status) : false;
+  return row ? isRunningStatus(row.status) : false;
 }
 
 // ---- admin reads ----
@@ -195,10 +233,15 @@ export function countByJourneyStatusStatement(db: Database) {
     .groupBy(enrollments.journeyKey, enrollments.status);
 }
 
+export type EnrollmentCounts = Record<EnrollmentStatus, number>;
+
+export const noEnrollments = (): EnrollmentCounts =>
+  Object.fromEntries(ENROLLMENT_STATUSES.map((status) => [status, 0])) as EnrollmentCounts;
+
 export function countsByJourney(rows: Array<{ journeyKey: string; status: EnrollmentStatus; n: number }>) {
-  const counts = new Map<string, Record<EnrollmentStatus, number>>();
+  const counts = new Map<string, EnrollmentCounts>();
   for (const row of rows) {
-    const entry = counts.get(row.journeyKey) ?? { active: 0, waiting: 0, completed: 0, exited: 0, failed: 0 };
+    const entry = counts.get(row.journeyKey) ?? noEnrollments();
     entry[row.status] = row.n;
     counts.set(row.journeyKey, entry);
   }

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { runBatch, type Database } from "../db/client";
 import { contacts, emails, importJobs } from "../db/schema";
 import { journeys } from "../journeys/registry";
-import { countByJourneyStatusStatement, countsByJourney } from "./enrollments";
+import { countByJourneyStatusStatement, countsByJourney, noEnrollments } from "./enrollments";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -48,7 +48,7 @@ export async function metricsOverview(db: Database, now = Date.now()) {
   const emailStats = emailRows[0]!;
   const counts = countsByJourney(enrollmentRows);
   const perJourney = journeys.map((journey) => {
-    const c = counts.get(journey.key) ?? { active: 0, waiting: 0, completed: 0, exited: 0, failed: 0 };
+    const c = counts.get(journey.key) ?? noEnrollments();
     return {
       key: journey.key,
       enrolled: c.active + c.waiting + c.completed + c.exited + c.failed,

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { AppEnv } from "../../lib/app-env";
-import { validationHook } from "../../lib/http";
+import type { AppEnv } from "../../http/app-env";
+import { validationHook } from "../../http/validation";
 import { getContact, listContacts } from "../../services/contacts";
 import { getPreferences, updatePreferences } from "../../services/preferences";
 import { bearerSecurity, ContactSchema, ErrorBodySchema, CursorParam, errorResponses, LimitParam, notFoundResponse, serialize, jsonBody } from "../schemas";

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { AppEnv } from "../../lib/app-env";
-import { validationHook } from "../../lib/http";
+import type { AppEnv } from "../../http/app-env";
+import { validationHook } from "../../http/validation";
 import { listDeadLetters } from "../../services/dead-letters";
 import { bearerSecurity, CursorParam, errorResponses, LimitParam, serialize } from "../schemas";
 

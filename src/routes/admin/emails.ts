@@ -1,10 +1,9 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { EMAIL_STATUSES } from "../../db/schema";
-import type { AppEnv } from "../../lib/app-env";
-import { validationHook } from "../../lib/http";
-import type { Context } from "hono";
+import type { AppEnv } from "../../http/app-env";
+import { validationHook } from "../../http/validation";
 import { getEmail, listEmails } from "../../services/emails";
-import { bulkResend, resendEmail, RESENDABLE } from "../../services/resend";
+import { bulkResend, resendEmail, RESENDABLE } from "../../services/email-resends";
 import { bearerSecurity, conflictResponse, CursorParam, errorResponses, IsoDateTime, LimitParam, notFoundResponse, PropertiesSchema, serialize, jsonBody, toDate } from "../schemas";
 
 const EmailSummarySchema = z
@@ -167,13 +166,11 @@ const bulkResendRoute = createRoute({
   },
 });
 
-const resendDeps = (c: Context<AppEnv>) => ({ db: c.get("db"), emailSends: c.env.EMAIL_SENDS_QUEUE });
-
-adminEmailRoutes.openapi(resendRoute, async (c) => c.json(await resendEmail(resendDeps(c), c.req.valid("param").id), 202));
+adminEmailRoutes.openapi(resendRoute, async (c) => c.json(await resendEmail(c.var.deps.emailResends, c.req.valid("param").id), 202));
 
 adminEmailRoutes.openapi(bulkResendRoute, async (c) => {
   const { filter, limit, dryRun } = c.req.valid("json");
-  const result = await bulkResend(resendDeps(c), {
+  const result = await bulkResend(c.var.deps.emailResends, {
     filter: { ...filter, from: toDate(filter.from), to: toDate(filter.to) },
     limit,
     dryRun,

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { AppEnv } from "../../lib/app-env";
-import { validationHook } from "../../lib/http";
+import type { AppEnv } from "../../http/app-env";
+import { validationHook } from "../../http/validation";
 import { getEvent, listEvents } from "../../services/events";
 import { bearerSecurity, CursorParam, errorResponses, EventSchema, IsoDateTime, LimitParam, notFoundResponse, serialize, toDate } from "../schemas";
 

@@ -3,9 +3,9 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { IMPORT_FORMATS, IMPORT_STATUSES, type ImportFormat } from "../../db/schema";
-import type { AppEnv } from "../../lib/app-env";
+import type { AppEnv } from "../../http/app-env";
 import { AppError, describeZodError } from "../../lib/errors";
-import { validationHook } from "../../lib/http";
+import { validationHook } from "../../http/validation";
 import { importErrorsCsv } from "../../services/imports/error-report";
 import {
   cancelImportJob,
@@ -13,7 +13,6 @@ import {
   getImportJob,
   listImportJobs,
 } from "../../services/imports/jobs";
-import { importDeps } from "../../queues/import-chunks";
 import { bearerSecurity, conflictResponse, CursorParam, errorResponses, LimitParam, notFoundResponse, serialize } from "../schemas";
 
 /** The JSON envelope holds the whole file in memory; bigger files go as a raw body. */
@@ -192,7 +191,7 @@ adminImportRoutes.openapi(startRoute, async (c) => {
     const parsed = ImportEnvelopeSchema.safeParse(await readJson(c));
     if (!parsed.success) throw new AppError("VALIDATION_ERROR", describeZodError(parsed.error));
     const { format, data, fileName } = parsed.data;
-    const job = await createImportJob(importDeps(c.env, c.get("db")), { format, fileName, body: data, byteLength: new TextEncoder().encode(data).byteLength });
+    const job = await createImportJob(c.var.deps.imports, { format, fileName, body: data, byteLength: new TextEncoder().encode(data).byteLength });
     return c.json(job, 202);
   }
 
@@ -213,7 +212,7 @@ adminImportRoutes.openapi(startRoute, async (c) => {
   if (byteLength > MAX_UPLOAD_BYTES) {
     throw new AppError("PAYLOAD_TOO_LARGE", "Files over 100 MB can't be uploaded in one request: split them into several imports");
   }
-  const job = await createImportJob(importDeps(c.env, c.get("db")), { format, fileName: query.fileName, body: c.req.raw.body, byteLength });
+  const job = await createImportJob(c.var.deps.imports, { format, fileName: query.fileName, body: c.req.raw.body, byteLength });
   return c.json(job, 202);
 });
 

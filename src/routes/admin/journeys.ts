@@ -1,11 +1,10 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ENROLLMENT_STATUSES } from "../../db/schema";
-import type { AppEnv } from "../../lib/app-env";
-import { validationHook } from "../../lib/http";
+import type { AppEnv } from "../../http/app-env";
+import { validationHook } from "../../http/validation";
 import { getJourney } from "../../journeys/registry";
-import { stopInstances } from "../../journeys/starter";
-import { batchEnroll } from "../../services/batch-enroll";
-import { routeDeps } from "../deps";
+import { stopInstances } from "../../services/workflow-instances";
+import { batchEnroll } from "../../pipeline/batch-enroll";
 import { exitEnrollmentManually, listEnrollments, SKIP_REASONS } from "../../services/enrollments";
 import { describeJourney, listJourneys, setJourneyEnabled } from "../../services/journeys";
 import { bearerSecurity, conflictResponse, CursorParam, errorResponses, LimitParam, notFoundResponse, PropertiesSchema, serialize, jsonBody } from "../schemas";
@@ -214,5 +213,5 @@ const batchEnrollRoute = createRoute({
 
 adminJourneyRoutes.openapi(batchEnrollRoute, async (c) => {
   const { users, dryRun } = c.req.valid("json");
-  return c.json(await batchEnroll(routeDeps(c), c.req.valid("param").key, users, { dryRun }), 200);
+  return c.json(await batchEnroll(c.var.deps.batchEnroll, c.req.valid("param").key, users, { dryRun }), 200);
 });

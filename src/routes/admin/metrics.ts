@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { AppEnv } from "../../lib/app-env";
+import type { AppEnv } from "../../http/app-env";
 import { metricsOverview } from "../../services/metrics";
 import { bearerSecurity, errorResponses } from "../schemas";
 

@@ -1,8 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { AppEnv } from "../../lib/app-env";
-import { validationHook } from "../../lib/http";
-import { replayEvents } from "../../services/replay";
-import { routeDeps } from "../deps";
+import type { AppEnv } from "../../http/app-env";
+import { validationHook } from "../../http/validation";
+import { replayEvents } from "../../pipeline/replay";
 import { bearerSecurity, errorResponses, jsonBody, toDate } from "../schemas";
 import { EventFilterSchema } from "./events";
 
@@ -72,7 +71,7 @@ adminReplayRoutes.openapi(route, async (c) => {
     },
     limit,
   };
-  const deps = routeDeps(c);
+  const deps = c.var.deps.routing;
   return dryRun
     ? c.json(await replayEvents(deps, { ...input, dryRun: true }), 200)
     : c.json(await replayEvents(deps, { ...input, dryRun: false }), 200);

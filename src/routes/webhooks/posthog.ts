@@ -2,11 +2,10 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { AppError } from "../../lib/errors";
-import type { AppEnv } from "../../lib/app-env";
-import { matchesAnySecret } from "../../lib/auth";
-import { validationHook } from "../../lib/http";
+import type { AppEnv } from "../../http/app-env";
+import { matchesAnySecret } from "../../http/auth";
+import { validationHook } from "../../http/validation";
 import { ingestEvents, type IngestItem } from "../../pipeline/ingest";
-import { ingestDeps } from "../deps";
 import { errorResponses, PropertiesSchema, jsonBody } from "../schemas";
 
 const PostHogWebhookSchema = z
@@ -72,6 +71,6 @@ export const postHogWebhookRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valid
 postHogWebhookRoutes.use("/v1/webhooks/posthog", requirePostHogSecret, bodyLimit({ maxSize: 1024 * 1024 }));
 
 postHogWebhookRoutes.openapi(route, async (c) => {
-  const [result] = await ingestEvents(ingestDeps(c), [fromPostHog(c.req.valid("json"))], "posthog");
+  const [result] = await ingestEvents(c.var.deps.ingest, [fromPostHog(c.req.valid("json"))], "posthog");
   return c.json(result?.stored ? { stored: true, eventId: result.eventId } : { stored: false }, 202);
 });

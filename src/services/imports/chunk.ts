@@ -2,7 +2,8 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import { runBatch, type Database } from "../../db/client";
 import { importChunks, importErrors, importJobs, importSeenIds, type ImportJob } from "../../db/schema";
 import { contactUpsertStatements } from "../contacts";
-import { forgetSeenIds, MAX_STORED_ERRORS, uploadKey, type ImportChunkMessage, type ImportDeps } from "./jobs";
+import type { ImportChunkMessage } from "../../lib/queues";
+import { forgetSeenIds, MAX_STORED_ERRORS, uploadKey, type ImportDeps } from "./jobs";
 import { convertJsonArray } from "./json-array";
 import { readCsvRecords, readNdjsonLines, UnreadableFileError } from "./readers";
 import { csvLayout, csvRow, jsonRow, type ImportRow } from "./rows";
@@ -225,6 +226,13 @@ export async function failJob(db: Database, job: ImportJob, error: string, now =
     .where(and(eq(importJobs.id, job.id), inArray(importJobs.status, ["pending", "processing"])));
   await forgetSeenIds(db, job.id);
   return "failed";
+}
+
+/** The last delivery of a chunk failed too: the job stops where it is, with the chunk's error. */
+export async function failJobAfterRetries(db: Database, jobId: string, attempts: number, error: unknown) {
+  const job = await loadJob(db, jobId);
+  if (!job) return;
+  await failJob(db, job, `Import stopped after ${attempts} failed attempts at data row ${job.checkpointRow}: ${String(error)}`);
 }
 
 async function sendFollowUp(deps: ImportDeps, jobId: string, start: number, next: number) {

@@ -3,9 +3,8 @@ import type { Database } from "../../db/client";
 import { importErrors, importJobs, importSeenIds, type ImportFormat, type ImportJob } from "../../db/schema";
 import { AppError, notFound } from "../../lib/errors";
 import { newId } from "../../lib/ids";
+import type { ImportChunkMessage } from "../../lib/queues";
 
-/** What a chunk message carries: a pointer to the job and the checkpoint it continues from. */
-export type ImportChunkMessage = { jobId: string; offset: number };
 
 export type ImportDeps = {
   db: Database;

@@ -1,7 +1,7 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { Webhook } from "standardwebhooks";
-import type { AppEnv } from "../../lib/app-env";
+import type { AppEnv } from "../../http/app-env";
 import { AppError, describeZodError } from "../../lib/errors";
 import { applyProviderEvent, type ProviderEvent } from "../../services/email-events";
 import { errorResponses, jsonBody } from "../schemas";

@@ -4,11 +4,11 @@ import { contacts, emails, suppressions, type Email } from "../db/schema";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { chunkForParams, paramsPerRow } from "../lib/sql";
-import type { EmailSendMessage } from "../queues/email-sends";
-import { sendAll } from "../queues/send";
+import { type EmailSendMessage, sendAll } from "../lib/queues";
+
 import { getEmail } from "./emails";
 
-export type ResendDeps = { db: Database; emailSends: Queue<EmailSendMessage> };
+export type EmailResendDeps = { db: Database; emailSends: Queue<EmailSendMessage> };
 
 export const RESENDABLE = ["failed", "bounced"] as const;
 
@@ -37,7 +37,7 @@ function resendRow(original: Email, now: Date): typeof emails.$inferInsert {
 const enqueueSends = (queue: Queue<EmailSendMessage>, emailIds: string[]) => sendAll(queue, emailIds.map((emailId) => ({ emailId })));
 
 /** Resends one failed or bounced email through the email-send queue (suppression is checked when it is sent). */
-export async function resendEmail(deps: ResendDeps, emailId: string) {
+export async function resendEmail(deps: EmailResendDeps, emailId: string) {
   const original = await getEmail(deps.db, emailId);
   assertResendable(original);
   const row = resendRow(original, new Date());
@@ -60,7 +60,7 @@ export type BulkResendResult = { emailId: string; outcome: BulkResendOutcome; ne
  * except to unsubscribed contacts, suppressed addresses (checked on the address it would go to
  * now), and emails already resent — so running it twice doesn't send twice.
  */
-export async function bulkResend(deps: ResendDeps, input: BulkResendInput) {
+export async function bulkResend(deps: EmailResendDeps, input: BulkResendInput) {
   const { db } = deps;
   const { filter } = input;
   const candidates = await db

@@ -1,18 +1,15 @@
 import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep, type WorkflowStepConfig } from "cloudflare:workers";
 import { NonRetryableError } from "cloudflare:workflows";
 import { and, eq, gte, sql } from "drizzle-orm";
-import { createDb, type Database } from "../db/client";
 import { contacts, events, type Properties } from "../db/schema";
-import { deliveryDepsFromEnv } from "../emails/deps";
 import { journeyEmailRow, deliverEmail } from "../services/emails";
-import { finishEnrollment, getEnrollment, isRunning, setRunningState } from "../services/enrollments";
-import { validateCall, type JourneyContext, type JourneyUser, type ReceivedEvent, type SendEmailResult } from "./define";
-import type { Duration } from "./duration";
-import { findJourney } from "./registry";
-import type { JourneyParams } from "./starter";
-import { workflowEventType } from "./workflow-events";
+import { finishEnrollment, getEnrollment, isRunning, isRunningStatus, setRunningState } from "../services/enrollments";
+import { validateCall, type JourneyContext, type JourneyUser, type ReceivedEvent, type SendEmailResult } from "../journeys/define";
+import type { Duration } from "../journeys/duration";
+import { findJourney } from "../journeys/registry";
+import { type JourneyParams, workflowEventType } from "../services/workflow-instances";
+import { buildDeps, type Deps } from "../composition";
 
-export type { JourneyParams } from "./starter";
 
 const SEND_STEP: WorkflowStepConfig = {
   retries: { limit: 5, delay: "30 seconds", backoff: "exponential" },
@@ -40,7 +37,8 @@ type Start = { journeyKey: string; user: JourneyUser; enrolledAt: number; runnin
 export class JourneyWorkflow extends WorkflowEntrypoint<Env, JourneyParams> {
   async run(event: WorkflowEvent<JourneyParams>, step: WorkflowStep) {
     const { enrollmentId } = event.payload;
-    const db = createDb(this.env.DB);
+    const deps = buildDeps(this.env);
+    const { db } = deps;
 
     const start = await doJson(step, "load enrollment", {}, async (): Promise<Start> => {
       const enrollment = await getEnrollment(db, enrollmentId);
@@ -49,7 +47,7 @@ export class JourneyWorkflow extends WorkflowEntrypoint<Env, JourneyParams> {
         journeyKey: enrollment.journeyKey,
         user: { userId: enrollment.userId, email: contact?.email ?? null, properties: contact?.properties ?? {} },
         enrolledAt: enrollment.enrolledAt.getTime(),
-        running: enrollment.status === "active" || enrollment.status === "waiting",
+        running: isRunningStatus(enrollment.status),
       };
     });
     if (!start.running) return { enrollmentId, outcome: "not running" };
@@ -57,7 +55,7 @@ export class JourneyWorkflow extends WorkflowEntrypoint<Env, JourneyParams> {
     const journey = findJourney(start.journeyKey);
     try {
       if (!journey) throw new NonRetryableError(`Unknown journey "${start.journeyKey}"`);
-      await journey.run(start.user, new StepJourneyContext(step, this.env, db, enrollmentId, start));
+      await journey.run(start.user, new StepJourneyContext(step, deps, enrollmentId, start));
     } catch (error) {
       if (error instanceof JourneyStopped) return { enrollmentId, outcome: "stopped" };
       const message = error instanceof Error ? error.message : String(error);
@@ -74,8 +72,7 @@ class StepJourneyContext implements JourneyContext {
 
   constructor(
     private readonly step: WorkflowStep,
-    private readonly env: Env,
-    private readonly db: Database,
+    private readonly deps: Deps,
     private readonly enrollmentId: string,
     private readonly start: Start,
   ) {}
@@ -101,8 +98,8 @@ class StepJourneyContext implements JourneyContext {
     this.checkCall("sendEmail", template);
     const name = this.name("sendEmail", template);
     const result = await doJson(this.step, name, SEND_STEP, async (): Promise<{ running: boolean } & SendEmailResult> => {
-      if (!(await isRunning(this.db, this.enrollmentId))) return { running: false, emailId: null, status: "skipped" };
-      const row = await journeyEmailRow(this.db, {
+      if (!(await isRunning(this.deps.db, this.enrollmentId))) return { running: false, emailId: null, status: "skipped" };
+      const row = await journeyEmailRow(this.deps.db, {
         enrollmentId: this.enrollmentId,
         journeyKey: this.start.journeyKey,
         stepKey: name,
@@ -110,7 +107,7 @@ class StepJourneyContext implements JourneyContext {
         templateKey: template,
         props: JSON.parse(JSON.stringify(props)) as Properties,
       });
-      const email = await deliverEmail(deliveryDepsFromEnv(this.env), row.id);
+      const email = await deliverEmail(this.deps.delivery, row.id);
       return { running: true, emailId: email.id, status: email.status };
     });
     this.continueIf(result.running);
@@ -120,9 +117,9 @@ class StepJourneyContext implements JourneyContext {
   async sleep(duration: Duration): Promise<void> {
     this.checkCall("sleep", duration);
     const name = this.name("sleep", duration);
-    this.continueIf(await this.step.do(`${name}:begin`, async () => setRunningState(this.db, this.enrollmentId, { status: "waiting", waitingFor: null })));
+    this.continueIf(await this.step.do(`${name}:begin`, async () => setRunningState(this.deps.db, this.enrollmentId, { status: "waiting", waitingFor: null })));
     await this.step.sleep(name, duration);
-    this.continueIf(await this.step.do(`${name}:end`, async () => setRunningState(this.db, this.enrollmentId, { status: "active" })));
+    this.continueIf(await this.step.do(`${name}:end`, async () => setRunningState(this.deps.db, this.enrollmentId, { status: "active" })));
   }
 
   async waitForEvent(eventName: string, { timeout }: { timeout: Duration }): Promise<ReceivedEvent | null> {
@@ -131,7 +128,7 @@ class StepJourneyContext implements JourneyContext {
     // Mark the wait in D1 first (ingest forwards events to waiting rows), then look for an event
     // that arrived before the mark, so an event can't slip between the two.
     const begin = await doJson(this.step, `${name}:begin`, {}, async () => {
-      const running = await setRunningState(this.db, this.enrollmentId, { status: "waiting", waitingFor: eventName });
+      const running = await setRunningState(this.deps.db, this.enrollmentId, { status: "waiting", waitingFor: eventName });
       return { running, earlier: running ? await this.eventSinceEnrollment(eventName) : null };
     });
     this.continueIf(begin.running);
@@ -145,7 +142,7 @@ class StepJourneyContext implements JourneyContext {
         received = null; // timed out: the journey's "not done" branch
       }
     }
-    this.continueIf(await this.step.do(`${name}:end`, async () => setRunningState(this.db, this.enrollmentId, { status: "active" })));
+    this.continueIf(await this.step.do(`${name}:end`, async () => setRunningState(this.deps.db, this.enrollmentId, { status: "active" })));
     return received;
   }
 
@@ -155,7 +152,7 @@ class StepJourneyContext implements JourneyContext {
   }
 
   private async eventSinceEnrollment(eventName: string): Promise<ReceivedEvent | null> {
-    const [row] = await this.db
+    const [row] = await this.deps.db
       .select()
       .from(events)
       .where(and(eq(events.userId, this.start.user.userId), eq(events.event, eventName), gte(events.occurredAt, new Date(this.start.enrolledAt))))

@@ -2,8 +2,8 @@ import { asc, and, inArray, sql } from "drizzle-orm";
 import { runBatch } from "../db/client";
 import { events, type StoredEvent } from "../db/schema";
 import { chunkForParams } from "../lib/sql";
-import { routeEvents, type RouteDeps } from "../pipeline/route";
-import { eventFilter } from "./events";
+import { type JourneyRoutingDeps, routeToJourneys } from "./journey-routing";
+import { eventFilter } from "../services/events";
 
 export type ReplayInput = {
   eventIds?: string[];
@@ -24,7 +24,7 @@ export type ReplayPreview = {
 };
 
 /** Stored events by id (unknown ids reported) or by filter, oldest occurrence first; one D1 round trip. */
-async function loadEvents(deps: RouteDeps, input: ReplayInput): Promise<{ found: StoredEvent[]; errors: ReplayError[] }> {
+async function loadEvents(deps: JourneyRoutingDeps, input: ReplayInput): Promise<{ found: StoredEvent[]; errors: ReplayError[] }> {
   const { db } = deps;
   if (input.eventIds) {
     const ids = [...new Set(input.eventIds)].slice(0, input.limit);
@@ -49,11 +49,11 @@ async function loadEvents(deps: RouteDeps, input: ReplayInput): Promise<{ found:
  * entry guard included. The events are the stored rows (no new rows, original occurrence time);
  * contacts are not touched, so newer values are never overwritten by old events.
  */
-export async function replayEvents(deps: RouteDeps, input: ReplayInput & { dryRun: false }): Promise<ReplaySummary>;
-export async function replayEvents(deps: RouteDeps, input: ReplayInput & { dryRun: true }): Promise<ReplayPreview>;
-export async function replayEvents(deps: RouteDeps, input: ReplayInput): Promise<ReplaySummary | ReplayPreview> {
+export async function replayEvents(deps: JourneyRoutingDeps, input: ReplayInput & { dryRun: false }): Promise<ReplaySummary>;
+export async function replayEvents(deps: JourneyRoutingDeps, input: ReplayInput & { dryRun: true }): Promise<ReplayPreview>;
+export async function replayEvents(deps: JourneyRoutingDeps, input: ReplayInput): Promise<ReplaySummary | ReplayPreview> {
   const { found, errors } = await loadEvents(deps, input);
-  const outcomes = await routeEvents(deps, found, { dryRun: input.dryRun });
+  const outcomes = await routeToJourneys(deps, found, { dryRun: input.dryRun });
 
   if (input.dryRun) {
     return {
