@@ -5,7 +5,11 @@ describe("front door", () => {
   it("reports the database reachable and migrations applied", async () => {
     const res = await call("/v1/health");
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { status: string; database: string; migrations: { applied: number; missingTables: string[] } };
+    const body = (await res.json()) as {
+      status: string;
+      database: string;
+      migrations: { applied: number; missingTables: string[] };
+    };
     expect(body.status).toBe("ok");
     expect(body.database).toBe("reachable");
     expect(body.migrations.applied).toBeGreaterThan(0);
@@ -28,7 +32,9 @@ describe("front door", () => {
     const res = await call("/openapi.json");
     const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown> };
     expect(doc.openapi).toBe("3.1.0");
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/v1/ingest", "/v1/ingest/batch", "/v1/admin/contacts"]));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(["/v1/ingest", "/v1/ingest/batch", "/v1/admin/contacts"]),
+    );
     const page = await call("/docs");
     expect(page.headers.get("content-type")).toContain("text/html");
     expect(await page.text()).toContain("/v1/ingest/batch");

@@ -17,8 +17,7 @@ export function call(path: string, init: RequestInit & { json?: unknown } = {}):
 }
 
 export const adminGet = (path: string) => call(path, { headers: adminAuth() });
-export const adminPost = (path: string, json?: unknown) =>
-  call(path, { method: "POST", headers: adminAuth(), json });
+export const adminPost = (path: string, json?: unknown) => call(path, { method: "POST", headers: adminAuth(), json });
 
 export const unique = (prefix: string) => `${prefix}_${crypto.randomUUID().slice(0, 8)}`;
 

@@ -17,7 +17,12 @@ export type DeliveredMessage = { body: unknown; id?: string; attempts?: number }
 export async function deliver(queue: string, messages: DeliveredMessage[]) {
   const batch = createMessageBatch(
     queue,
-    messages.map((m) => ({ id: m.id ?? crypto.randomUUID(), timestamp: new Date(), attempts: m.attempts ?? 1, body: m.body })),
+    messages.map((m) => ({
+      id: m.id ?? crypto.randomUUID(),
+      timestamp: new Date(),
+      attempts: m.attempts ?? 1,
+      body: m.body,
+    })),
   );
   const ctx = createExecutionContext();
   await worker.queue(batch, env);

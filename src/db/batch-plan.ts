@@ -36,7 +36,10 @@ export function sequence<const P extends readonly BatchPlan<unknown>[]>(...plans
 }
 
 /** Runs plans in one D1 round trip (one transaction) and decodes each plan's results. */
-export async function runPlans<const P extends readonly BatchPlan<unknown>[]>(db: Database, ...plans: P): Promise<Decoded<P>> {
+export async function runPlans<const P extends readonly BatchPlan<unknown>[]>(
+  db: Database,
+  ...plans: P
+): Promise<Decoded<P>> {
   const combined = sequence(...plans);
   return combined.decode(await runBatch(db, combined.statements));
 }

@@ -23,7 +23,10 @@ export function paramsPerRow(table: Table): number {
  * Keyset paging: callers fetch `limit + 1` rows ordered by id; the extra row only says whether
  * there is a next page, whose cursor is the last id shown.
  */
-export function keysetPage<T extends { id: string }>(rows: T[], limit: number): { page: T[]; nextCursor: string | null } {
+export function keysetPage<T extends { id: string }>(
+  rows: T[],
+  limit: number,
+): { page: T[]; nextCursor: string | null } {
   const page = rows.slice(0, limit);
   return { page, nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
 }

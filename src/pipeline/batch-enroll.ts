@@ -5,7 +5,7 @@ import { conditionsHold } from "../journeys/conditions";
 import { getJourney } from "../journeys/registry";
 import type { JourneyStartMessage } from "../lib/queues";
 import { contactUpsertStatements } from "../services/contacts";
-import { enterPlan, previewEntriesPlan, type SkipReason } from "../services/enrollments";
+import { enterPlan, previewEntriesPlan, type SkipReason } from "../services/entry-guards";
 import { enqueueStarts } from "../services/workflow-instances";
 
 export type BatchEnrollUser = { userId: string; userEmail?: string; properties?: Properties };

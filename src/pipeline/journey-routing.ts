@@ -5,15 +5,12 @@ import { matchesEvent } from "../journeys/conditions";
 import type { JourneyDefinition } from "../journeys/define";
 import { journeys } from "../journeys/registry";
 import {
-  type EntryDecision,
-  enterPlan,
   exitStatement,
-  previewEntriesPlan,
   runningEnrollmentStatement,
-  type SkipReason,
   type WaitingEnrollment,
   waitingForStatements,
 } from "../services/enrollments";
+import { type EntryDecision, enterPlan, previewEntriesPlan, type SkipReason } from "../services/entry-guards";
 import { deliverToWaiting, startEnrollments, stopInstances, type WorkflowDeps } from "../services/workflow-instances";
 
 export type JourneyEntry = { journey: string; enrollmentId: string };
@@ -97,7 +94,9 @@ function entriesPlan(db: Database, events: RoutableEvent[], dryRun: boolean): Ba
       triggerEventId: event.id,
       triggerMatched: matchesEvent(journey.trigger, event.event, event.properties),
     }));
-    const decide = dryRun ? previewEntriesPlan(db, journey, candidates) : enterPlan(db, journey, candidates, { source: "event" });
+    const decide = dryRun
+      ? previewEntriesPlan(db, journey, candidates)
+      : enterPlan(db, journey, candidates, { source: "event" });
     return [plan(decide.statements, (results) => decide.decode(results).map((decision) => ({ journey, decision })))];
   });
   const all = sequence(...perJourney);
@@ -113,12 +112,20 @@ async function applyToWorkflows(
   const deliveries = decided.waiting.flatMap((enrollment) => {
     const event = events.find((e) => e.userId === enrollment.user_id && e.event === enrollment.waiting_for);
     if (!event) return [];
-    const payload = { eventId: event.id, event: event.event, properties: event.properties, occurredAt: event.occurredAt.toISOString() };
+    const payload = {
+      eventId: event.id,
+      event: event.event,
+      properties: event.properties,
+      occurredAt: event.occurredAt.toISOString(),
+    };
     return [{ enrollmentId: enrollment.id, event: event.event, payload }];
   });
   const entered = decided.entries.flatMap(({ decision }) => (decision.enrolled ? [decision.enrollmentId] : []));
   await Promise.all([
-    stopInstances(deps.workflow, decided.exits.map((exit) => exit.enrollmentId)),
+    stopInstances(
+      deps.workflow,
+      decided.exits.map((exit) => exit.enrollmentId),
+    ),
     deliverToWaiting(deps.workflow, deliveries),
     startEnrollments(deps, entered),
   ]);

@@ -33,7 +33,11 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, deps: Dep
       ? await settle(deps, message.body, message.attempts)
       : { subject: null, error: exhausted(message.attempts) };
     const queue = batch.queue.replace(/-dlq$/, "");
-    await recordDeadLetter(deps.db, { queue, messageId: message.id, body: message.body, attempts: message.attempts }, settled);
+    await recordDeadLetter(
+      deps.db,
+      { queue, messageId: message.id, body: message.body, attempts: message.attempts },
+      settled,
+    );
     message.ack();
   }
 }

@@ -6,7 +6,11 @@ const HealthSchema = z
   .object({
     status: z.enum(["ok", "degraded"]),
     database: z.enum(["reachable", "unreachable"]),
-    migrations: z.object({ applied: z.number().int(), latest: z.string().nullable(), missingTables: z.array(z.string()) }),
+    migrations: z.object({
+      applied: z.number().int(),
+      latest: z.string().nullable(),
+      missingTables: z.array(z.string()),
+    }),
   })
   .openapi("Health");
 
@@ -17,7 +21,10 @@ const route = createRoute({
   summary: "Database reachable and migrations applied",
   responses: {
     200: { description: "Healthy", content: { "application/json": { schema: HealthSchema } } },
-    503: { description: "Database unreachable or migrations missing", content: { "application/json": { schema: HealthSchema } } },
+    503: {
+      description: "Database unreachable or migrations missing",
+      content: { "application/json": { schema: HealthSchema } },
+    },
   },
 });
 
@@ -25,5 +32,7 @@ export const healthRoutes = new OpenAPIHono<AppEnv>();
 
 healthRoutes.openapi(route, async (c) => {
   const { ok, ...report } = await checkHealth(c.get("db"));
-  return ok ? c.json({ status: "ok" as const, ...report }, 200) : c.json({ status: "degraded" as const, ...report }, 503);
+  return ok
+    ? c.json({ status: "ok" as const, ...report }, 200)
+    : c.json({ status: "degraded" as const, ...report }, 503);
 });

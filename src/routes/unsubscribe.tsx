@@ -57,7 +57,9 @@ unsubscribeRoutes.get(PATH, async (c) => {
   return c.html(
     <Page title="Unsubscribe from these emails?">
       <form method="post" action={`${PATH}?token=${encodeURIComponent(token)}`}>
-        <button type="submit" style="font-size:1rem;padding:.6rem 1.2rem">Unsubscribe</button>
+        <button type="submit" style="font-size:1rem;padding:.6rem 1.2rem">
+          Unsubscribe
+        </button>
       </form>
     </Page>,
   );

@@ -47,7 +47,12 @@ export async function settleDeadImportChunk(db: Database, jobId: string, attempt
   // Plain columns only: a job row that can't even be read must still end up failed.
   await db
     .update(importJobs)
-    .set({ status: "failed", error: `Import chunk was dead-lettered (${exhausted(attempts)})`, finishedAt: now, updatedAt: now })
+    .set({
+      status: "failed",
+      error: `Import chunk was dead-lettered (${exhausted(attempts)})`,
+      finishedAt: now,
+      updatedAt: now,
+    })
     .where(and(eq(importJobs.id, jobId), inArray(importJobs.status, ["pending", "processing"])));
   return { subject: `import:${jobId}`, error: `Import chunk dead-lettered (${exhausted(attempts)})` };
 }

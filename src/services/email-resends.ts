@@ -1,10 +1,10 @@
 import { and, asc, eq, gte, inArray, lte, sql } from "drizzle-orm";
-import { runBatch, type Database } from "../db/client";
-import { contacts, emails, suppressions, type Email } from "../db/schema";
+import { type Database, runBatch } from "../db/client";
+import { contacts, type Email, emails, suppressions } from "../db/schema";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
-import { chunkForParams, paramsPerRow } from "../lib/sql";
 import { type EmailSendMessage, sendAll } from "../lib/queues";
+import { chunkForParams, paramsPerRow } from "../lib/sql";
 
 import { getEmail } from "./emails";
 
@@ -34,7 +34,11 @@ function resendRow(original: Email, now: Date): typeof emails.$inferInsert {
   };
 }
 
-const enqueueSends = (queue: Queue<EmailSendMessage>, emailIds: string[]) => sendAll(queue, emailIds.map((emailId) => ({ emailId })));
+const enqueueSends = (queue: Queue<EmailSendMessage>, emailIds: string[]) =>
+  sendAll(
+    queue,
+    emailIds.map((emailId) => ({ emailId })),
+  );
 
 /** Resends one failed or bounced email through the email-send queue (suppression is checked when it is sent). */
 export async function resendEmail(deps: EmailResendDeps, emailId: string) {
@@ -98,8 +102,14 @@ export async function bulkResend(deps: EmailResendDeps, input: BulkResendInput) 
     return { emailId: email.id, outcome: "resent", newEmailId: row.id };
   });
 
-  await runBatch(db, chunkForParams(toResend, paramsPerRow(emails)).map((chunk) => db.insert(emails).values(chunk)));
-  await enqueueSends(deps.emailSends, toResend.map((row) => row.id!));
+  await runBatch(
+    db,
+    chunkForParams(toResend, paramsPerRow(emails)).map((chunk) => db.insert(emails).values(chunk)),
+  );
+  await enqueueSends(
+    deps.emailSends,
+    toResend.map((row) => row.id!),
+  );
   const resent = results.filter((r) => r.outcome === "resent" || r.outcome === "would_resend").length;
   return { resent, skipped: results.length - resent, results };
 }

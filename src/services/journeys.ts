@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { journeySettings } from "../db/schema";
 import type { JourneyDefinition } from "../journeys/define";
-import { journeys, getJourney } from "../journeys/registry";
+import { getJourney, journeys } from "../journeys/registry";
 import { countByJourneyAndStatus, noEnrollments } from "./enrollments";
 
 function describe(journey: JourneyDefinition, override: boolean | undefined, counts = noEnrollments()) {

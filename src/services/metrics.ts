@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { runBatch, type Database } from "../db/client";
+import { type Database, runBatch } from "../db/client";
 import { contacts, emails, importJobs } from "../db/schema";
 import { journeys } from "../journeys/registry";
 import { countByJourneyStatusStatement, countsByJourney, noEnrollments } from "./enrollments";
@@ -33,8 +33,14 @@ export async function metricsOverview(db: Database, now = Date.now()) {
     db
       .select({
         running: sql<number>`coalesce(sum(${importJobs.status} IN ('pending', 'processing')), 0)`.as("running"),
-        completedToday: sql<number>`coalesce(sum(${importJobs.status} = 'completed' AND ${importJobs.finishedAt} >= ${startOfDay}), 0)`.as("completed_today"),
-        failedRowsToday: sql<number>`coalesce(sum(CASE WHEN ${importJobs.createdAt} >= ${startOfDay} THEN ${importJobs.failedRows} ELSE 0 END), 0)`.as("failed_rows_today"),
+        completedToday:
+          sql<number>`coalesce(sum(${importJobs.status} = 'completed' AND ${importJobs.finishedAt} >= ${startOfDay}), 0)`.as(
+            "completed_today",
+          ),
+        failedRowsToday:
+          sql<number>`coalesce(sum(CASE WHEN ${importJobs.createdAt} >= ${startOfDay} THEN ${importJobs.failedRows} ELSE 0 END), 0)`.as(
+            "failed_rows_today",
+          ),
       })
       .from(importJobs),
   ])) as [

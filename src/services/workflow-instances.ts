@@ -79,12 +79,18 @@ export function workflowEventType(eventName: string): string {
 export type WaitingDelivery = { enrollmentId: string; event: string; payload: unknown };
 
 /** Hands events to the workflows waiting for them. Failures are logged: the wait times out into its "not done" branch. */
-export async function deliverToWaiting(workflow: Workflow<JourneyParams>, deliveries: WaitingDelivery[]): Promise<void> {
+export async function deliverToWaiting(
+  workflow: Workflow<JourneyParams>,
+  deliveries: WaitingDelivery[],
+): Promise<void> {
   await Promise.all(
     deliveries.map(async ({ enrollmentId, event, payload }) => {
       try {
         // The payload travels as JSON text, as the workflow's steps keep it (see doJson).
-        await (await workflow.get(enrollmentId)).sendEvent({ type: workflowEventType(event), payload: JSON.stringify(payload) });
+        await (await workflow.get(enrollmentId)).sendEvent({
+          type: workflowEventType(event),
+          payload: JSON.stringify(payload),
+        });
       } catch (error) {
         log.warn("sendEvent failed", { enrollmentId, ...errorFields(error) });
       }

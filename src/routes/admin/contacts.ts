@@ -3,14 +3,25 @@ import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { getContact, listContacts } from "../../services/contacts";
 import { getPreferences, updatePreferences } from "../../services/preferences";
-import { bearerSecurity, ContactSchema, ErrorBodySchema, CursorParam, errorResponses, LimitParam, notFoundResponse, serialize, jsonBody } from "../schemas";
+import {
+  bearerSecurity,
+  ContactSchema,
+  CursorParam,
+  ErrorBodySchema,
+  errorResponses,
+  jsonBody,
+  LimitParam,
+  notFoundResponse,
+  serialize,
+} from "../schemas";
 
 const listRoute = createRoute({
   method: "get",
   path: "/v1/admin/contacts",
   tags: ["Contacts"],
   summary: "List contacts",
-  description: "Oldest first, keyset-paged with `cursor`. `search` matches email or externalId; `%` and `_` match literally.",
+  description:
+    "Oldest first, keyset-paged with `cursor`. `search` matches email or externalId; `%` and `_` match literally.",
   security: bearerSecurity,
   request: {
     query: z.object({
@@ -23,7 +34,9 @@ const listRoute = createRoute({
     200: {
       description: "A page of contacts",
       content: {
-        "application/json": { schema: z.object({ contacts: z.array(ContactSchema), nextCursor: z.string().nullable() }) },
+        "application/json": {
+          schema: z.object({ contacts: z.array(ContactSchema), nextCursor: z.string().nullable() }),
+        },
       },
     },
     ...errorResponses,
@@ -53,7 +66,9 @@ const PreferencesSchema = z
   })
   .openapi("Preferences");
 
-const preferencesParams = z.object({ id: z.string().min(1).max(255).openapi({ description: "Contact id or externalId" }) });
+const preferencesParams = z.object({
+  id: z.string().min(1).max(255).openapi({ description: "Contact id or externalId" }),
+});
 
 const getPreferencesRoute = createRoute({
   method: "get",
@@ -74,16 +89,23 @@ const putPreferencesRoute = createRoute({
   path: "/v1/admin/contacts/{id}/preferences",
   tags: ["Contacts"],
   summary: "Unsubscribe or suppress a contact (or undo it)",
-  description: "Unsubscribed or suppressed contacts are never emailed and never enter journeys. Suppression applies to the address.",
+  description:
+    "Unsubscribed or suppressed contacts are never emailed and never enter journeys. Suppression applies to the address.",
   security: bearerSecurity,
   request: {
     params: preferencesParams,
     body: jsonBody(z.object({ unsubscribed: z.boolean().optional(), suppressed: z.boolean().optional() }).strict()),
   },
   responses: {
-    200: { description: "Preferences after the change", content: { "application/json": { schema: PreferencesSchema } } },
+    200: {
+      description: "Preferences after the change",
+      content: { "application/json": { schema: PreferencesSchema } },
+    },
     ...notFoundResponse,
-    422: { description: "Suppression asked for a contact without an address", content: { "application/json": { schema: ErrorBodySchema } } },
+    422: {
+      description: "Suppression asked for a contact without an address",
+      content: { "application/json": { schema: ErrorBodySchema } },
+    },
     ...errorResponses,
   },
 });

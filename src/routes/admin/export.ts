@@ -36,7 +36,9 @@ const exportRoute = createRoute({
       description: "The contacts",
       headers: { "X-Next-Cursor": { description: "Present when more contacts follow", schema: { type: "string" } } },
       content: {
-        "application/json": { schema: z.object({ contacts: z.array(ContactSchema), nextCursor: z.string().nullable() }) },
+        "application/json": {
+          schema: z.object({ contacts: z.array(ContactSchema), nextCursor: z.string().nullable() }),
+        },
         "text/csv": { schema: { type: "string", example: "externalId,email,plan\nuser_001,ada@example.com,pro\n" } },
         "application/x-ndjson": { schema: { type: "string" } },
       },

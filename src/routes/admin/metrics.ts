@@ -10,7 +10,9 @@ const MetricsSchema = z
     emailsSent24h: z.number().int(),
     emailsSent7d: z.number().int(),
     emailsSent30d: z.number().int(),
-    bounceRate30d: z.number().openapi({ description: "Bounced ÷ sent over 30 days, a fraction; 0 when nothing was sent" }),
+    bounceRate30d: z
+      .number()
+      .openapi({ description: "Bounced ÷ sent over 30 days, a fraction; 0 when nothing was sent" }),
     unsubscribeRate: z.number().openapi({ description: "Unsubscribed ÷ all contacts, a fraction" }),
     journeys: z.array(
       z.object({

@@ -11,8 +11,17 @@ const ReplayRequestSchema = z
   .object({
     eventIds: z.array(z.string().min(1).max(64)).min(1).max(MAX_REPLAY).optional(),
     filter: EventFilterSchema.strict().optional(),
-    limit: z.number().int().min(1).max(MAX_REPLAY).default(100).openapi({ description: "At most this many events (both forms); default 100, max 1000" }),
-    dryRun: z.boolean().default(false).openapi({ description: "Answer what would happen, per event, with no side effects" }),
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_REPLAY)
+      .default(100)
+      .openapi({ description: "At most this many events (both forms); default 100, max 1000" }),
+    dryRun: z
+      .boolean()
+      .default(false)
+      .openapi({ description: "Answer what would happen, per event, with no side effects" }),
   })
   .strict()
   .refine((body) => (body.eventIds === undefined) !== (body.filter === undefined), {
@@ -24,7 +33,12 @@ const ReplayRequestSchema = z
 const ErrorItem = z.object({ eventId: z.string(), error: z.string() });
 
 const ReplaySummarySchema = z
-  .object({ replayed: z.number().int(), enrolled: z.number().int(), exits: z.number().int(), errors: z.array(ErrorItem) })
+  .object({
+    replayed: z.number().int(),
+    enrolled: z.number().int(),
+    exits: z.number().int(),
+    errors: z.array(ErrorItem),
+  })
   .openapi("ReplaySummary");
 
 const ReplayPreviewSchema = z

@@ -1,12 +1,12 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
-import { AppError } from "../../lib/errors";
 import type { AppEnv } from "../../http/app-env";
 import { matchesAnySecret } from "../../http/auth";
 import { validationHook } from "../../http/validation";
-import { ingestEvents, type IngestItem } from "../../pipeline/ingest";
-import { errorResponses, PropertiesSchema, jsonBody } from "../schemas";
+import { AppError } from "../../lib/errors";
+import { type IngestItem, ingestEvents } from "../../pipeline/ingest";
+import { errorResponses, jsonBody, PropertiesSchema } from "../schemas";
 
 const PostHogWebhookSchema = z
   .object({
@@ -55,7 +55,10 @@ const requirePostHogSecret = createMiddleware<AppEnv>(async (c, next) => {
 /** PostHog's shapes → the pipeline's: distinct_id is the user, the person's email the address. */
 export function fromPostHog(payload: z.infer<typeof PostHogWebhookSchema>): IngestItem {
   const email = payload.person?.properties?.email ?? undefined;
-  const timestamp = payload.event.timestamp && !Number.isNaN(Date.parse(payload.event.timestamp)) ? new Date(payload.event.timestamp).toISOString() : undefined;
+  const timestamp =
+    payload.event.timestamp && !Number.isNaN(Date.parse(payload.event.timestamp))
+      ? new Date(payload.event.timestamp).toISOString()
+      : undefined;
   return {
     event: payload.event.event,
     userId: payload.event.distinct_id,

@@ -1,10 +1,10 @@
 import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
-import { importErrors, importJobs, importSeenIds, type ImportFormat, type ImportJob } from "../../db/schema";
+import { type ImportFormat, type ImportJob, importErrors, importJobs, importSeenIds } from "../../db/schema";
 import { AppError, notFound } from "../../lib/errors";
 import { newId } from "../../lib/ids";
+import { errorFields, log } from "../../lib/log";
 import type { ImportChunkMessage } from "../../lib/queues";
-
 
 export type ImportDeps = {
   db: Database;
@@ -64,7 +64,7 @@ async function putUpload(bucket: R2Bucket, key: string, body: string | ReadableS
     await Promise.all([body.pipeTo(writable), bucket.put(key, readable)]);
   } catch (err) {
     await bucket.delete(key);
-    console.error(JSON.stringify({ level: "warn", error: `upload to R2 failed: ${String(err)}` }));
+    log.warn("upload to R2 failed", errorFields(err));
     throw new AppError("BAD_REQUEST", "The request body ended before Content-Length bytes (or R2 refused it)");
   }
 }
