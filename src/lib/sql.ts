@@ -6,6 +6,9 @@ export function escapeLike(value: string): string {
   return value.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 }
 
+/** The longest email address (RFC 5321 local part + domain); also bounds searches over addresses. */
+export const MAX_EMAIL_LENGTH = 320;
+
 /** D1 allows at most 100 bound parameters per statement. */
 export const D1_MAX_PARAMS = 100;
 

@@ -6,7 +6,7 @@ import { validationHook } from "../http/validation";
 import { AppError, describeZodError } from "../lib/errors";
 import { ingestEvents } from "../pipeline/ingest";
 import { SKIP_REASONS } from "../services/entry-guards";
-import { bearerSecurity, errorResponses, IsoDateTime, jsonBody, PropertiesSchema } from "./schemas";
+import { bearerSecurity, EmailAddress, errorResponses, IsoDateTime, jsonBody, PropertiesSchema } from "./schemas";
 
 export const MAX_BATCH_EVENTS = 500;
 
@@ -14,7 +14,7 @@ export const IngestEventSchema = z
   .object({
     event: z.string().min(1).max(200).openapi({ example: "user:signed_up" }),
     userId: z.string().min(1).max(255).openapi({ example: "user_abc123" }),
-    userEmail: z.email().max(320).optional().openapi({ example: "ada@example.com" }),
+    userEmail: EmailAddress.optional().openapi({ example: "ada@example.com" }),
     properties: PropertiesSchema.optional(),
     idempotencyKey: z.string().min(1).max(255).optional().openapi({ example: "signup_user_abc123_2025-01-15" }),
     timestamp: IsoDateTime.optional().openapi({ description: "When the event happened; defaults to now" }),

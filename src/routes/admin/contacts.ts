@@ -12,6 +12,7 @@ import {
   jsonBody,
   LimitParam,
   notFoundResponse,
+  SearchParam,
   serialize,
 } from "../schemas";
 
@@ -25,7 +26,7 @@ const listRoute = createRoute({
   security: bearerSecurity,
   request: {
     query: z.object({
-      search: z.string().max(320).optional(),
+      search: SearchParam,
       limit: LimitParam(1000, 50),
       cursor: CursorParam,
     }),

@@ -14,6 +14,7 @@ import {
   LimitParam,
   notFoundResponse,
   PropertiesSchema,
+  SearchParam,
   serialize,
   toDate,
 } from "../schemas";
@@ -62,7 +63,7 @@ const listRoute = createRoute({
     query: z.object({
       status: z.enum(EMAIL_STATUSES).optional(),
       templateKey: z.string().max(100).optional(),
-      to: z.string().max(320).optional(),
+      to: SearchParam,
       from: IsoDateTime.optional(),
       until: IsoDateTime.optional(),
       limit: LimitParam(1000, 50),

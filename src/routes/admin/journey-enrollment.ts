@@ -3,7 +3,7 @@ import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { batchEnroll } from "../../pipeline/batch-enroll";
 import { SKIP_REASONS } from "../../services/entry-guards";
-import { bearerSecurity, errorResponses, jsonBody, notFoundResponse, PropertiesSchema } from "../schemas";
+import { bearerSecurity, EmailAddress, errorResponses, jsonBody, notFoundResponse, PropertiesSchema } from "../schemas";
 import { KeyParam } from "./journeys";
 
 export const MAX_BATCH_ENROLL = 500;
@@ -25,7 +25,7 @@ const batchEnrollRoute = createRoute({
             .array(
               z.object({
                 userId: z.string().min(1).max(255),
-                userEmail: z.email().max(320),
+                userEmail: EmailAddress,
                 properties: PropertiesSchema.optional(),
               }),
             )

@@ -5,6 +5,7 @@ import { AppError, notFound } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { errorFields, log } from "../../lib/log";
 import type { ImportChunkMessage } from "../../lib/queues";
+import { keysetPage } from "../../lib/sql";
 
 export type ImportDeps = {
   db: Database;
@@ -69,8 +70,6 @@ async function putUpload(bucket: R2Bucket, key: string, body: string | ReadableS
   }
 }
 
-export type ImportJobView = ReturnType<typeof jobView>;
-
 function jobView(job: ImportJob) {
   return {
     id: job.id,
@@ -108,8 +107,8 @@ export async function listImportJobs(db: Database, query: { limit: number; curso
     .where(query.cursor ? lt(importJobs.id, query.cursor) : undefined)
     .orderBy(desc(importJobs.id))
     .limit(query.limit + 1);
-  const page = rows.slice(0, query.limit);
-  return { imports: page.map(jobView), nextCursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null };
+  const { page, nextCursor } = keysetPage(rows, query.limit);
+  return { imports: page.map(jobView), nextCursor };
 }
 
 /**

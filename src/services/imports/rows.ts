@@ -1,10 +1,10 @@
 import { z } from "@hono/zod-openapi";
 import type { Properties } from "../../db/schema";
 import { restoreFormulaCell } from "../../lib/csv";
+import { MAX_EMAIL_LENGTH } from "../../lib/sql";
 import type { ContactUpsert } from "../contacts";
 
 export const MAX_EXTERNAL_ID_LENGTH = 255;
-const MAX_EMAIL_LENGTH = 320;
 const EmailSchema = z.email();
 
 /** One data row of an import, numbered from 1 (a CSV header is not a row). */
