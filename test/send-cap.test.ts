@@ -1,6 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { buildDeps } from "../src/composition";
+import { createDb } from "../src/db/client";
+import { resendProvider } from "../src/providers/email/resend-api";
 import { deliverEmail } from "../src/services/emails";
 import { adminAuth, adminGet, call, ingestAuth, unique } from "./helpers";
 
@@ -90,5 +92,29 @@ describe("at most EMAIL_MAX_PER_ADDRESS_PER_DAY emails to one address per 24 h",
     }
     for (let i = 0; i < CAP; i++) expect((await deliver(await queuedEmail(userId))).status).toBe("sent");
     expect((await deliver(await queuedEmail(userId))).status).toBe("skipped");
+  });
+
+  it("a send the provider refuses or fails gives its slot back (and is never counted as sent)", async () => {
+    const userId = unique("cap_refused");
+    await contactWith(userId, `${userId}@example.com`);
+    const answering = (status: number) =>
+      (async () =>
+        new Response(JSON.stringify({ name: "error", message: "nope" }), { status })) as unknown as typeof fetch;
+    const via = (status: number) => ({
+      ...buildDeps(env).delivery,
+      db: createDb(env.DB),
+      provider: resendProvider("re_test_key", answering(status)),
+    });
+    for (let i = 0; i < CAP; i++) {
+      expect(await deliverEmail(via(422), await queuedEmail(userId))).toMatchObject({ status: "failed", sentAt: null });
+      const retried = await queuedEmail(userId);
+      await expect(deliverEmail(via(500), retried)).rejects.toThrow();
+      expect((await env.DB.prepare("SELECT status, sent_at FROM emails WHERE id = ?").bind(retried).first())!).toEqual({
+        status: "queued",
+        sent_at: null,
+      });
+      await env.DB.prepare("UPDATE emails SET status = 'failed' WHERE id = ?").bind(retried).run();
+    }
+    for (let i = 0; i < CAP; i++) expect((await deliver(await queuedEmail(userId))).status).toBe("sent");
   });
 });

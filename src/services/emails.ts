@@ -82,11 +82,24 @@ async function claimSendSlot(db: Database, emailId: string, to: string, max: num
 }
 
 /**
+ * Null once the email holds one of its address's sends for the day; else the email as it is now:
+ * `skipped` (over the cap), or whatever another delivery of it already made it.
+ */
+async function holdSendSlot(deps: DeliveryDeps, email: Email, to: string, now: Date): Promise<Email | null> {
+  const { db, maxPerAddressPerDay: max } = deps;
+  if (await claimSendSlot(db, email.id, to, max, now)) return null;
+  const current = await getEmail(db, email.id);
+  if (current.status !== "queued") return current;
+  const error = `rate_limited: ${max} emails already went to this address in the last 24 h`;
+  return setStatus(db, email.id, { status: "skipped", toAddress: to, error });
+}
+
+/**
  * Sends a queued email once: re-checks the journey (an exited enrollment sends nothing), the
  * address (unsubscribed or suppressed → `suppressed`), the per-address daily cap (over it →
  * `skipped`, resendable later), renders the template, and calls the provider with the row id as
- * idempotency key. Retryable provider errors are thrown for the
- * caller (workflow step or queue) to retry; others mark the email `failed`.
+ * idempotency key. Retryable provider errors are thrown for the caller (workflow step or queue)
+ * to retry; others mark the email `failed`.
  */
 export async function deliverEmail(deps: DeliveryDeps, emailId: string): Promise<Email> {
   const { db } = deps;
@@ -106,12 +119,8 @@ export async function deliverEmail(deps: DeliveryDeps, emailId: string): Promise
   if (suppression) return block(`Address suppressed: ${suppression.reason}`);
   if (!email.templateKey)
     return setStatus(db, email.id, { status: "failed", failedAt: now, error: "Email has no template" });
-  if (!(await claimSendSlot(db, email.id, to, deps.maxPerAddressPerDay, now))) {
-    const current = await getEmail(db, email.id);
-    if (current.status !== "queued") return current;
-    const error = `rate_limited: ${deps.maxPerAddressPerDay} emails already went to this address in the last 24 h`;
-    return setStatus(db, email.id, { status: "skipped", toAddress: to, error });
-  }
+  const overCap = await holdSendSlot(deps, email, to, now);
+  if (overCap) return overCap;
 
   const token = await signUnsubscribeToken(deps.tokenSecret, contact.id);
   const unsubscribeUrl = `${deps.publicBaseUrl}/v1/email/unsubscribe?token=${token}`;
@@ -119,7 +128,13 @@ export async function deliverEmail(deps: DeliveryDeps, emailId: string): Promise
   try {
     rendered = await renderTemplate(email.templateKey, email.props, { unsubscribeUrl });
   } catch (error) {
-    return setStatus(db, email.id, { status: "failed", failedAt: now, toAddress: to, error: (error as Error).message });
+    return setStatus(db, email.id, {
+      status: "failed",
+      failedAt: now,
+      sentAt: null,
+      toAddress: to,
+      error: (error as Error).message,
+    });
   }
 
   try {
@@ -148,6 +163,7 @@ export async function deliverEmail(deps: DeliveryDeps, emailId: string): Promise
       return setStatus(db, email.id, {
         status: "failed",
         failedAt: new Date(),
+        sentAt: null, // the claim's: nothing was sent
         toAddress: to,
         subject: rendered.subject,
         provider: deps.provider.name,
