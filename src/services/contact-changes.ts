@@ -45,21 +45,28 @@ export type AddressWrite = {
   seenAt: Date | null;
 };
 
+/** Rows per recording statement: they travel as one JSON parameter, not as bound parameters. */
+export const ADDRESS_WRITES_PER_STATEMENT = 500;
+
 /**
  * Records the address changes a contact upsert of these rows will make (run it just before the
  * upsert, in the same batch): an existing contact whose address differs, and, unless `replace`,
- * only one that has no address yet. `onlyIfNewer` mirrors the upsert's own condition.
+ * only one that has no address yet. `onlyIfNewer` mirrors the upsert's own condition. No
+ * externalId may appear twice in `writes`.
  */
 export function recordAddressChangesStatement(
   db: Database,
   writes: AddressWrite[],
   options: { replace: boolean; onlyIfNewer: boolean; now: Date },
 ) {
-  const values = sql.join(
-    writes.map((w) => sql`(${w.externalId}, ${w.email}, ${w.source}, ${w.eventId}, ${w.seenAt?.getTime() ?? null})`),
-    sql`, `,
+  const rows = JSON.stringify(
+    writes.map((w) => [w.externalId, w.email, w.source, w.eventId, w.seenAt?.getTime() ?? null]),
   );
-  return db.run(sql`WITH w(external_id, email, source, event_id, seen_at) AS (VALUES ${values})
+  return db.run(sql`WITH w AS (
+      SELECT json_extract(value, '$[0]') AS external_id, json_extract(value, '$[1]') AS email,
+        json_extract(value, '$[2]') AS source, json_extract(value, '$[3]') AS event_id,
+        json_extract(value, '$[4]') AS seen_at
+      FROM json_each(${rows}))
     INSERT INTO contact_changes (contact_id, field, old_value, new_value, source, event_id, changed_at)
     SELECT c.id, 'email', c.email, w.email, w.source, w.event_id, ${options.now.getTime()}
     FROM w JOIN contacts c ON c.external_id = w.external_id

@@ -1,11 +1,11 @@
 import { and, asc, eq, gt, or, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { type Contact, type ContactChangeSource, contacts, type Properties } from "../db/schema";
-import { roundsByKey } from "../lib/chunk";
+import { chunk, roundsByKey } from "../lib/chunk";
 import { notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { chunkForParams, escapeLike, keysetPage, paramsPerRow } from "../lib/sql";
-import { recentChanges, recordAddressChangesStatement } from "./contact-changes";
+import { ADDRESS_WRITES_PER_STATEMENT, recentChanges, recordAddressChangesStatement } from "./contact-changes";
 
 export type EmailPolicy = "replace" | "fill";
 
@@ -37,7 +37,7 @@ const EMAIL_SET: Record<EmailPolicy, SQL> = {
 /**
  * Multi-row upsert statements by externalId: properties merge (JSON merge patch), email is only
  * overwritten when given (and, with the `fill` policy, only when missing), first/last seen widen.
- * Every address change is recorded in contact_changes by a statement just before its upsert.
+ * Every address change is recorded in contact_changes by a statement ahead of the round's upserts.
  * Rows are split into rounds so no statement names the same externalId twice (SQLite refuses to
  * update one row twice in one statement), which keeps the per-row merge order exactly the input
  * order. Returns statements for the caller to batch.
@@ -50,29 +50,27 @@ export function contactUpsertStatements(db: Database, rows: ContactUpsert[], opt
     source: row.source ?? options.source ?? "admin",
     emailPolicy: row.emailPolicy ?? options.emailPolicy ?? "replace",
   }));
+  const onlyIfNewer = !!options.onlyIfNewer;
   return roundsByKey(resolved, (row) => row.externalId).flatMap((round) =>
-    (["replace", "fill"] as const).flatMap((policy) =>
-      chunkForParams(
-        round.filter((row) => row.emailPolicy === policy),
-        paramsPerRow(contacts),
-      ).flatMap((chunk) => [
-        ...addressChangeStatements(db, chunk, {
-          replace: policy === "replace",
-          onlyIfNewer: !!options.onlyIfNewer,
-          now,
-        }),
-        upsertStatement(db, chunk, policy, { now, onlyIfNewer: !!options.onlyIfNewer }),
-      ]),
-    ),
+    (["replace", "fill"] as const).flatMap((policy) => {
+      const group = round.filter((row) => row.emailPolicy === policy);
+      return [
+        ...addressChangeStatements(db, group, { replace: policy === "replace", onlyIfNewer, now }),
+        ...chunkForParams(group, paramsPerRow(contacts)).map((chunk) =>
+          upsertStatement(db, chunk, policy, { now, onlyIfNewer }),
+        ),
+      ];
+    }),
   );
 }
 
+/** The recording statements for one round's rows, ahead of all of that round's upserts. */
 function addressChangeStatements(
   db: Database,
-  chunk: Array<ContactUpsert & { source: ContactChangeSource }>,
+  rows: Array<ContactUpsert & { source: ContactChangeSource }>,
   options: { replace: boolean; onlyIfNewer: boolean; now: Date },
 ) {
-  const writes = chunk.flatMap((row) =>
+  const writes = rows.flatMap((row) =>
     row.email
       ? [
           {
@@ -85,7 +83,7 @@ function addressChangeStatements(
         ]
       : [],
   );
-  return writes.length ? [recordAddressChangesStatement(db, writes, options)] : [];
+  return chunk(writes, ADDRESS_WRITES_PER_STATEMENT).map((part) => recordAddressChangesStatement(db, part, options));
 }
 
 function upsertStatement(
