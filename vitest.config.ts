@@ -7,6 +7,7 @@ export const TEST_SECRETS = {
   ADMIN_API_KEY: "test-admin-key",
   INGEST_API_KEY: "test-ingest-key",
   TOKEN_SIGNING_SECRET: "test-token-signing-secret",
+  TOKEN_SIGNING_SECRET_PREVIOUS: "test-token-signing-secret-before-rotation",
   POSTHOG_WEBHOOK_SECRET: "test-posthog-secret",
   RESEND_WEBHOOK_SECRET: "whsec_dGVzdC1yZXNlbmQtd2ViaG9vay1zZWNyZXQ=",
   RESEND_API_KEY: "",

@@ -7,6 +7,7 @@ import { createDb } from "./db/client";
 import { countRoundTrips } from "./db/round-trips";
 import type { AppEnv } from "./http/app-env";
 import { requireAdminKey } from "./http/auth";
+import { htmlPageHeaders } from "./http/html-headers";
 import { requestLog } from "./http/request-log";
 import { validationHook } from "./http/validation";
 import { AppError, errorResponse, toAppError } from "./lib/errors";
@@ -81,7 +82,7 @@ export function createApp() {
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", { openapi: "3.1.0", info: OPENAPI_INFO });
-  app.get("/docs", async (c) => {
+  app.get("/docs", htmlPageHeaders, async (c) => {
     const doc = await (await app.request("/openapi.json", {}, c.env)).json();
     return c.html(<ApiReference doc={doc as never} />);
   });
