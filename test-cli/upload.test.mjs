@@ -74,8 +74,11 @@ test("uploadFile: a file over one part goes as ordered parts that re-assemble to
   const content = `externalId,plan\n${Array.from({ length: 40 }, (_, i) => `u${i},pro`).join("\n")}\n`;
   const file = await tempFile(content);
   const api = multipartApi({
-    failPart: (n, state) =>
-      n === 2 && state.failures === 0 ? (state.failures++, { status: 503, text: "busy" }) : null,
+    failPart: (n, state) => {
+      if (n !== 2 || state.failures > 0) return null;
+      state.failures += 1;
+      return { status: 503, text: "busy" };
+    },
   });
   const server = await fakeServer(api.handler);
   try {
