@@ -46,7 +46,11 @@ program
     new Option("--format <format>", "how to parse it (default: from the extension)").choices(["csv", "json", "ndjson"]),
   )
   .option("--allow-failed-rows", "exit 0 even when some rows failed (the job still must complete)")
-  .option("--part-size <MiB>", `upload part size; files up to one part go in one request`, partSize, DEFAULT_PART_BYTES)
+  .addOption(
+    new Option("--part-size <MiB>", "upload part size; a file up to one part goes in one request")
+      .argParser(partSize)
+      .default(DEFAULT_PART_BYTES, "64"),
+  )
   .addHelpText(
     "after",
     `
@@ -78,7 +82,7 @@ program
     "after",
     `
 CSV has one column per property key found in any exported contact; JSON is one array of contacts;
-NDJSON is one contact per line. All three import back with \`hogsend import\`.
+NDJSON is one contact per line. Each imports back with \`hogsend import\` (a JSON array up to 10 MB).
 
 Examples:
   hogsend export --out all.csv

@@ -99,7 +99,15 @@ async function spoolPages(client, spool, options) {
 function write(stream, text) {
   if (stream.write(text)) return Promise.resolve();
   return new Promise((resolve, reject) => {
-    stream.once("drain", resolve);
-    stream.once("error", reject);
+    const onDrain = () => {
+      stream.off("error", onError);
+      resolve();
+    };
+    const onError = (err) => {
+      stream.off("drain", onDrain);
+      reject(err);
+    };
+    stream.once("drain", onDrain);
+    stream.once("error", onError);
   });
 }
