@@ -7,7 +7,7 @@ import { ApiError, createClient, DEFAULT_URL } from "./lib/api.mjs";
 import { writeExport } from "./lib/export.mjs";
 import { importCommand, printSummary } from "./lib/import.mjs";
 import { formatDuration } from "./lib/progress.mjs";
-import { DEFAULT_PART_BYTES } from "./lib/upload.mjs";
+import { DEFAULT_CONCURRENCY, DEFAULT_PART_BYTES } from "./lib/upload.mjs";
 
 const MiB = 1024 * 1024;
 const tty = Boolean(process.stdout.isTTY);
@@ -38,6 +38,12 @@ const partSize = (value) => {
   return mib * MiB;
 };
 
+const concurrency = (value) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 8) throw new InvalidArgumentError("a whole number, 1 to 8");
+  return n;
+};
+
 program
   .command("import")
   .description("Import contacts from a CSV, JSON or NDJSON file of any size, with progress, until the job ends")
@@ -62,10 +68,12 @@ Examples:
   hogsend import audience.csv
   hogsend import big-export.ndjson --part-size 32`,
   )
+  .option("--concurrency <n>", "parts uploaded at once (1 to 8)", concurrency, DEFAULT_CONCURRENCY)
   .action(async (file, opts) => {
     process.exitCode = await importCommand(client(), {
       file,
       format: opts.format,
+      concurrency: opts.concurrency,
       allowFailedRows: Boolean(opts.allowFailedRows),
       partBytes: opts.partSize,
       tty,

@@ -7,7 +7,13 @@ import { createServer } from "node:http";
  */
 export async function fakeServer(handler) {
   const requests = [];
+  const load = { inFlight: 0, maxInFlight: 0 };
   const server = createServer(async (req, res) => {
+    load.inFlight += 1;
+    load.maxInFlight = Math.max(load.maxInFlight, load.inFlight);
+    res.on("finish", () => {
+      load.inFlight -= 1;
+    });
     const chunks = [];
     for await (const chunk of req) chunks.push(chunk);
     const url = new URL(req.url, "http://127.0.0.1");
@@ -31,5 +37,5 @@ export async function fakeServer(handler) {
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${server.address().port}`;
-  return { url, requests, close: () => new Promise((resolve) => server.close(resolve)) };
+  return { url, requests, load, close: () => new Promise((resolve) => server.close(resolve)) };
 }

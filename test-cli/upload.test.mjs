@@ -43,12 +43,13 @@ async function tempFile(content) {
 function multipartApi({ failPart } = {}) {
   const parts = new Map();
   const state = { assembled: null, aborted: false, failures: 0 };
-  const handler = (req) => {
+  const handler = async (req) => {
     if (req.method === "POST" && req.path === "/v1/admin/contacts/import/uploads") {
       return { status: 201, json: { uploadId: "up1", status: "open" } };
     }
     const part = req.path.match(/^\/v1\/admin\/contacts\/import\/uploads\/up1\/parts\/(\d+)$/);
     if (req.method === "PUT" && part) {
+      await new Promise((resolve) => setTimeout(resolve, 20)); // long enough for parts to overlap
       const n = Number(part[1]);
       assert.equal(Number(req.headers["content-length"]), req.body.length);
       const verdict = failPart?.(n, state);
@@ -70,7 +71,7 @@ function multipartApi({ failPart } = {}) {
   return { handler, state };
 }
 
-test("uploadFile: a file over one part goes as ordered parts that re-assemble to the file, a 503 part is re-sent", async () => {
+test("uploadFile: a file over one part goes as parts (3 at a time) that re-assemble to the file, a 503 part is re-sent", async () => {
   const content = `externalId,plan\n${Array.from({ length: 40 }, (_, i) => `u${i},pro`).join("\n")}\n`;
   const file = await tempFile(content);
   const api = multipartApi({
@@ -100,6 +101,7 @@ test("uploadFile: a file over one part goes as ordered parts that re-assemble to
       Array.from({ length: Math.ceil(size / 100) }, (_, i) => i + 1),
     );
     assert.equal(api.state.failures, 1);
+    assert.ok(server.load.maxInFlight > 1 && server.load.maxInFlight <= 3, `in flight: ${server.load.maxInFlight}`);
     assert.equal(progress.at(-1), size);
     assert.ok(server.requests.every((r) => r.headers.authorization === "Bearer k"));
   } finally {

@@ -11,7 +11,7 @@ const ENDED = new Set(["completed", "failed", "cancelled"]);
  * Answers the process exit code.
  *
  * @param {ReturnType<import("./api.mjs").createClient>} client
- * @param {{ file: string, format?: string, allowFailedRows?: boolean, partBytes?: number,
+ * @param {{ file: string, format?: string, allowFailedRows?: boolean, partBytes?: number, concurrency?: number,
  *           pollMs?: number, tty: boolean, out?: NodeJS.WritableStream }} options
  */
 export async function importCommand(client, options) {
@@ -35,6 +35,7 @@ export async function importCommand(client, options) {
     format,
     fileName: path.basename(file),
     partBytes: options.partBytes,
+    concurrency: options.concurrency,
     onProgress: (sent) => uploadBar.update(sent),
   }).finally(() => uploadBar.stop());
   const uploadSeconds = (Date.now() - uploadStarted) / 1000;

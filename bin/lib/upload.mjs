@@ -10,6 +10,8 @@ export const MAX_PART_BYTES = 100 * 1000 * 1000;
 export const DEFAULT_PART_BYTES = 64 * MiB;
 const MAX_PARTS = 10_000;
 const PART_ATTEMPTS = 3;
+/** Parts in flight at once: R2 takes them in any order, and one stream rarely fills a real uplink. */
+export const DEFAULT_CONCURRENCY = 3;
 
 export const CONTENT_TYPES = { csv: "text/csv", json: "application/json", ndjson: "application/x-ndjson" };
 
@@ -51,13 +53,17 @@ function fileSlice(file, { start, end }, onBytes) {
 
 /**
  * Uploads the file and answers the import job it became: one raw request when it fits in a part,
- * else a multipart upload (create, parts in order, complete) that is aborted if it can't finish.
+ * else a multipart upload (create, `concurrency` parts at a time, complete) that is aborted if it
+ * can't finish.
  *
  * @param {ReturnType<import("./api.mjs").createClient>} client
  * @param {{ file: string, size: number, format: string, fileName: string, partBytes?: number,
- *           onProgress?: (sentBytes: number) => void }} input
+ *           concurrency?: number, onProgress?: (sentBytes: number) => void }} input
  */
-export async function uploadFile(client, { file, size, format, fileName, partBytes, onProgress = () => {} }) {
+export async function uploadFile(
+  client,
+  { file, size, format, fileName, partBytes, concurrency = DEFAULT_CONCURRENCY, onProgress = () => {} },
+) {
   const plan = planParts(size, partBytes);
   let sent = 0;
   const counted = (n) => {
@@ -75,19 +81,18 @@ export async function uploadFile(client, { file, size, format, fileName, partByt
   }
   const upload = await client.json("/v1/admin/contacts/import/uploads", { method: "POST", json: { format, fileName } });
   try {
-    const done = [];
-    for (const part of plan.parts) {
-      const before = sent;
-      done.push(
-        await withRetries(
-          () => sendPart(client, upload.uploadId, file, part, counted),
-          () => {
-            sent = before; // the part is sent again from its start
-            onProgress(sent);
-          },
-        ),
-      );
-    }
+    const done = await inParallel(plan.parts, concurrency, async (part) => {
+      let partSent = 0;
+      const countPart = (n) => {
+        partSent += n;
+        counted(n);
+      };
+      const rewind = () => {
+        counted(-partSent); // the part is sent again from its start
+        partSent = 0;
+      };
+      return withRetries(() => sendPart(client, upload.uploadId, file, part, countPart), rewind);
+    });
     const parts = done.map(({ partNumber, etag }) => ({ partNumber, etag }));
     return await client.json(`/v1/admin/contacts/import/uploads/${upload.uploadId}/complete`, {
       method: "POST",
@@ -97,6 +102,26 @@ export async function uploadFile(client, { file, size, format, fileName, partByt
     await client.request(`/v1/admin/contacts/import/uploads/${upload.uploadId}`, { method: "DELETE" }).catch(() => {});
     throw err;
   }
+}
+
+/** `work` over every item, at most `limit` at a time; results in the items' order; the first error wins. */
+async function inParallel(items, limit, work) {
+  const results = new Array(items.length);
+  let next = 0;
+  let failed = null;
+  const worker = async () => {
+    while (next < items.length && !failed) {
+      const i = next++;
+      try {
+        results[i] = await work(items[i]);
+      } catch (err) {
+        failed ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed) throw failed;
+  return results;
 }
 
 function sendPart(client, uploadId, file, part, counted) {
