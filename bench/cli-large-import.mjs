@@ -178,7 +178,7 @@ function report(facts, big, base, r) {
         [
           "upload, MB/s",
           `${baseUploadRate.toFixed(1)} (one raw request)`,
-          `${cliUploadRate.toFixed(1)} (multipart, 64 MiB parts)`,
+          `${cliUploadRate.toFixed(1)} (multipart, 64 MiB parts, 3 at once)`,
           fmt.ratio(cliUploadRate / baseUploadRate),
         ],
         [

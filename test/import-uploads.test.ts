@@ -153,16 +153,30 @@ describe("multipart import uploads", () => {
     expect((await adminGetStatus(upload.uploadId)).status).toBe(404);
   });
 
-  it("the cron aborts uploads left incomplete past their time to live, and only those", async () => {
+  it("the cron aborts uploads left incomplete past their time to live (or stuck completing), and only those", async () => {
     const stale = await createUpload("csv");
     const fresh = await createUpload("csv");
+    // An upload created long ago whose completion is under way right now is left alone.
+    const completing = await createUpload("csv");
+    await env.DB.prepare("UPDATE import_uploads SET created_at = ?, status = 'completing' WHERE id = ?")
+      .bind(Date.now() - UPLOAD_TTL_MS - 60_000, completing.uploadId)
+      .run();
     const part = await sendPart(stale.uploadId, 1, new TextEncoder().encode("externalId\nx\n"));
     await env.DB.prepare("UPDATE import_uploads SET created_at = ? WHERE id = ?")
       .bind(Date.now() - UPLOAD_TTL_MS - 60_000, stale.uploadId)
       .run();
+    // One whose completion died half-way an hour ago: expired, and an assembled object deleted.
+    const died = await createUpload("csv");
+    await env.IMPORT_UPLOADS.put(`imports/${died.uploadId}/upload`, "externalId\nx\n");
+    await env.DB.prepare("UPDATE import_uploads SET status = 'completing', updated_at = ? WHERE id = ?")
+      .bind(Date.now() - 2 * 3600_000, died.uploadId)
+      .run();
     await runCron();
     expect((await uploadRow(stale.uploadId))!.status).toBe("expired");
     expect((await uploadRow(fresh.uploadId))!.status).toBe("open");
+    expect((await uploadRow(completing.uploadId))!.status).toBe("completing");
+    expect((await uploadRow(died.uploadId))!.status).toBe("expired");
+    expect(await env.IMPORT_UPLOADS.head(`imports/${died.uploadId}/upload`)).toBeNull();
     const refused = await expectErrorShape(await complete(stale.uploadId, [part]), 409, "CONFLICT");
     expect(refused.error).toBe("Upload is expired");
     // R2 no longer knows the multipart upload.

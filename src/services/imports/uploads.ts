@@ -1,4 +1,4 @@
-import { and, eq, inArray, lt } from "drizzle-orm";
+import { and, eq, lt, or } from "drizzle-orm";
 import { runBatch } from "../../db/client";
 import {
   type ImportFormat,
@@ -19,6 +19,8 @@ export const MAX_PART_BYTES = 100 * 1024 * 1024;
 export const MAX_PARTS = 10_000;
 /** An upload not completed within this is aborted by the cron, and its parts deleted. */
 export const UPLOAD_TTL_MS = 24 * 3600_000;
+/** A completion takes seconds; one still "completing" after this died half-way. */
+export const COMPLETING_STALE_MS = 3600_000;
 
 export function uploadView(upload: ImportUpload) {
   return {
@@ -128,15 +130,19 @@ export async function abortUpload(deps: ImportDeps, uploadId: string, now = new 
   return uploadView({ ...upload, status: "aborted" });
 }
 
-/** The cron's part: uploads left unfinished past their time to live are aborted in R2 and marked expired. */
+/**
+ * The cron's part: uploads left open past their time to live, or stuck completing, are aborted in
+ * R2 and marked expired.
+ */
 export async function expireStaleUploads(deps: ImportDeps, now = Date.now()): Promise<number> {
   const stale = await deps.db
     .select()
     .from(importUploads)
     .where(
-      and(
-        inArray(importUploads.status, ["open", "completing"]),
-        lt(importUploads.createdAt, new Date(now - UPLOAD_TTL_MS)),
+      or(
+        and(eq(importUploads.status, "open"), lt(importUploads.createdAt, new Date(now - UPLOAD_TTL_MS))),
+        // By updatedAt: a completion that started just before the time to live ran out must not be cut off.
+        and(eq(importUploads.status, "completing"), lt(importUploads.updatedAt, new Date(now - COMPLETING_STALE_MS))),
       ),
     )
     .limit(100);
