@@ -70,10 +70,14 @@ Examples:
   )
   .option("--concurrency <n>", "parts uploaded at once (1 to 8)", concurrency, DEFAULT_CONCURRENCY)
   .action(async (file, opts) => {
+    // The first Ctrl-C stops cleanly (an upload in progress is aborted on the server); a second one kills.
+    const interrupt = new AbortController();
+    process.once("SIGINT", () => interrupt.abort());
     process.exitCode = await importCommand(client(), {
       file,
       format: opts.format,
       concurrency: opts.concurrency,
+      signal: interrupt.signal,
       allowFailedRows: Boolean(opts.allowFailedRows),
       partBytes: opts.partSize,
       tty,
@@ -141,6 +145,10 @@ program
 try {
   await program.parseAsync();
 } catch (err) {
+  if (err instanceof ApiError && err.code === "ABORTED") {
+    console.error("hogsend: interrupted; the upload was discarded and nothing was imported");
+    process.exit(130);
+  }
   const where =
     err instanceof ApiError && err.status
       ? ` (HTTP ${err.status} ${err.code ?? ""}, request ${err.requestId ?? "?"})`

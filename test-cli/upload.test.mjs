@@ -151,3 +151,29 @@ test("uploadFile: a file within one part is one raw request with the format and 
     await server.close();
   }
 });
+
+test("uploadFile: an interrupted multipart upload is aborted on the server", async () => {
+  const file = await tempFile("x".repeat(250));
+  const api = multipartApi();
+  const server = await fakeServer(api.handler);
+  try {
+    const client = createClient({ url: server.url, adminKey: "k" });
+    const interrupt = new AbortController();
+    setTimeout(() => interrupt.abort(), 5);
+    await assert.rejects(
+      uploadFile(client, {
+        file,
+        size: 250,
+        format: "csv",
+        fileName: "f.csv",
+        partBytes: 100,
+        signal: interrupt.signal,
+      }),
+      (err) => err.code === "ABORTED",
+    );
+    assert.equal(api.state.aborted, true);
+    assert.equal(api.state.assembled, null, "never completed");
+  } finally {
+    await server.close();
+  }
+});

@@ -34,6 +34,7 @@ export function createClient({ url = DEFAULT_URL, adminKey, fetch: fetchImpl = f
     try {
       res = await fetchImpl(`${base}${path}`, { ...rest, headers: finalHeaders, body });
     } catch (err) {
+      if (err.name === "AbortError") throw new ApiError("Interrupted", { code: "ABORTED" });
       throw new ApiError(`Cannot reach ${base} (${err.cause?.code ?? err.message}): is HOGSEND_URL right?`, {
         code: "NETWORK",
       });

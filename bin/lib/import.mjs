@@ -1,5 +1,6 @@
 import { stat, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createProgress, formatBytes, formatDuration } from "./progress.mjs";
 import { formatFromName, uploadFile } from "./upload.mjs";
 
@@ -36,20 +37,27 @@ export async function importCommand(client, options) {
     fileName: path.basename(file),
     partBytes: options.partBytes,
     concurrency: options.concurrency,
+    signal: options.signal,
     onProgress: (sent) => uploadBar.update(sent),
   }).finally(() => uploadBar.stop());
   const uploadSeconds = (Date.now() - uploadStarted) / 1000;
   out.write(`Uploaded ${formatBytes(size)} in ${formatDuration(uploadSeconds)}: job ${started.jobId}\n`);
 
-  const job = await followJob(client, started.jobId, { tty, out, pollMs: options.pollMs });
+  const job = await followJob(client, started.jobId, { tty, out, pollMs: options.pollMs, signal: options.signal });
+  if (!ENDED.has(job.status)) {
+    out.write(
+      `Stopped following job ${job.id}: the import goes on in the background (hogsend jobs shows it; hogsend cancel ${job.id} stops it)\n`,
+    );
+    return 130;
+  }
   printSummary(job, out);
   if (job.failedRows > 0) await writeErrorsCsv(client, job, `${file}.errors.csv`, out);
   if (job.status !== "completed") return 1;
   return job.failedRows > 0 && !options.allowFailedRows ? 1 : 0;
 }
 
-/** Polls the job until it ends, driving the processing bar. */
-export async function followJob(client, jobId, { tty, out = process.stdout, pollMs = 1000 }) {
+/** Polls the job until it ends (or `signal` aborts: then the job as last seen), driving the processing bar. */
+export async function followJob(client, jobId, { tty, out = process.stdout, pollMs = 1000, signal }) {
   const began = Date.now();
   let job = await client.json(`/v1/admin/contacts/import/${jobId}`);
   const bar = createProgress({
@@ -68,7 +76,11 @@ export async function followJob(client, jobId, { tty, out = process.stdout, poll
   try {
     while (!ENDED.has(job.status)) {
       bar.update(job.bytesProcessed, job.bytesTotal);
-      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      const interrupted = await sleep(pollMs, undefined, { signal }).then(
+        () => false,
+        () => true,
+      );
+      if (interrupted) return job;
       job = await client.json(`/v1/admin/contacts/import/${jobId}`);
     }
     bar.update(job.status === "completed" ? job.bytesTotal : job.bytesProcessed, job.bytesTotal);

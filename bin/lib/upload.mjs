@@ -58,11 +58,11 @@ function fileSlice(file, { start, end }, onBytes) {
  *
  * @param {ReturnType<import("./api.mjs").createClient>} client
  * @param {{ file: string, size: number, format: string, fileName: string, partBytes?: number,
- *           concurrency?: number, onProgress?: (sentBytes: number) => void }} input
+ *           concurrency?: number, signal?: AbortSignal, onProgress?: (sentBytes: number) => void }} input
  */
 export async function uploadFile(
   client,
-  { file, size, format, fileName, partBytes, concurrency = DEFAULT_CONCURRENCY, onProgress = () => {} },
+  { file, size, format, fileName, partBytes, concurrency = DEFAULT_CONCURRENCY, signal, onProgress = () => {} },
 ) {
   const plan = planParts(size, partBytes);
   let sent = 0;
@@ -77,9 +77,14 @@ export async function uploadFile(
       headers: { "content-type": CONTENT_TYPES[format], "content-length": String(size) },
       body: fileSlice(file, plan.parts[0], counted),
       duplex: "half",
+      signal,
     });
   }
-  const upload = await client.json("/v1/admin/contacts/import/uploads", { method: "POST", json: { format, fileName } });
+  const upload = await client.json("/v1/admin/contacts/import/uploads", {
+    method: "POST",
+    json: { format, fileName },
+    signal,
+  });
   try {
     const done = await inParallel(plan.parts, concurrency, async (part) => {
       let partSent = 0;
@@ -91,14 +96,16 @@ export async function uploadFile(
         counted(-partSent); // the part is sent again from its start
         partSent = 0;
       };
-      return withRetries(() => sendPart(client, upload.uploadId, file, part, countPart), rewind);
+      return withRetries(() => sendPart(client, upload.uploadId, file, part, countPart, signal), rewind);
     });
     const parts = done.map(({ partNumber, etag }) => ({ partNumber, etag }));
     return await client.json(`/v1/admin/contacts/import/uploads/${upload.uploadId}/complete`, {
       method: "POST",
       json: { parts },
+      signal,
     });
   } catch (err) {
+    // Interrupted or failed: discard the parts now rather than leave them for the cron.
     await client.request(`/v1/admin/contacts/import/uploads/${upload.uploadId}`, { method: "DELETE" }).catch(() => {});
     throw err;
   }
@@ -124,12 +131,13 @@ async function inParallel(items, limit, work) {
   return results;
 }
 
-function sendPart(client, uploadId, file, part, counted) {
+function sendPart(client, uploadId, file, part, counted, signal) {
   return client.json(`/v1/admin/contacts/import/uploads/${uploadId}/parts/${part.partNumber}`, {
     method: "PUT",
     headers: { "content-type": "application/octet-stream", "content-length": String(part.end - part.start) },
     body: fileSlice(file, part, counted),
     duplex: "half",
+    signal,
   });
 }
 
