@@ -29,6 +29,8 @@ export default defineConfig({
     })),
   ],
   test: {
+    // test-cli/ is the CLI's node:test suite (npm run test:cli), not Workers tests.
+    include: ["test/**/*.test.ts"],
     setupFiles: ["./test/setup.ts"],
     testTimeout: 30_000,
     // The per-request log lines are for operators; keep test output to failures and warnings.
