@@ -19,12 +19,13 @@ export type ContactUpsert = {
  * overwritten when given, first/last seen widen. Rows are split into rounds so no statement names
  * the same externalId twice (SQLite refuses to update one row twice in one statement), which keeps
  * the per-row merge order exactly the input order. Returns statements for the caller to batch.
- * `onlyIfNewer` leaves a contact alone when it was already seen later than the row.
+ * `onlyIfNewer` leaves a contact alone when it was already seen later than the row; `importJobId`
+ * marks the rows as written by that import (backfills filter on it).
  */
 export function contactUpsertStatements(
   db: Database,
   rows: ContactUpsert[],
-  options: { now?: Date; onlyIfNewer?: boolean } = {},
+  options: { now?: Date; onlyIfNewer?: boolean; importJobId?: string } = {},
 ) {
   const now = options.now ?? new Date();
   return roundsByKey(rows, (row) => row.externalId).flatMap((round) =>
@@ -41,6 +42,7 @@ export function contactUpsertStatements(
             lastSeenAt: row.seenAt ?? null,
             createdAt: now,
             updatedAt: now,
+            importJobId: options.importJobId ?? null,
           })),
         )
         .onConflictDoUpdate({
@@ -51,6 +53,7 @@ export function contactUpsertStatements(
             firstSeenAt: sql`coalesce(min(${contacts.firstSeenAt}, excluded.first_seen_at), ${contacts.firstSeenAt}, excluded.first_seen_at)`,
             lastSeenAt: sql`coalesce(max(${contacts.lastSeenAt}, excluded.last_seen_at), ${contacts.lastSeenAt}, excluded.last_seen_at)`,
             updatedAt: sql`excluded.updated_at`,
+            importJobId: sql`coalesce(excluded.import_job_id, ${contacts.importJobId})`,
           },
           // Late processing (self-healing) must not overwrite what newer events already set.
           setWhere: options.onlyIfNewer
