@@ -1,6 +1,7 @@
 import { buildDeps, type Deps } from "../composition";
 import { log } from "../lib/log";
 import { deadLetterQueue, QUEUES } from "../lib/queues";
+import { consumeBackfills } from "./backfills";
 import { consumeDeadLetters } from "./dead-letters";
 import { consumeEmailSends } from "./email-sends";
 import { consumeImportChunks } from "./import-chunks";
@@ -13,6 +14,7 @@ const consumers: Record<string, Consumer> = {
   [QUEUES.importChunks]: consumeImportChunks,
   [QUEUES.journeyStarts]: consumeJourneyStarts as Consumer,
   [QUEUES.emailSends]: consumeEmailSends as Consumer,
+  [QUEUES.backfills]: consumeBackfills,
   ...Object.fromEntries(Object.values(QUEUES).map((queue) => [deadLetterQueue(queue), consumeDeadLetters])),
 };
 

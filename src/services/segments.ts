@@ -123,10 +123,13 @@ type PageQuery = { filter: SegmentFilter; trigger?: Condition[]; after: string; 
 
 /**
  * The next matching contacts after `after`, in id order, looking at no more than `scan` contacts
- * (so a sparse filter can't make one page read the whole table). Two reads, one round trip.
+ * (of the import, when the filter names one), so a sparse filter can't make one page read the
+ * whole table. Two reads, one round trip.
  */
 export async function segmentPage(db: Database, query: PageQuery): Promise<SegmentPage> {
-  const windowEnd = sql`(SELECT ${contacts.id} FROM ${contacts} WHERE ${contacts.id} > ${query.after} ORDER BY ${contacts.id} LIMIT 1 OFFSET ${query.scan - 1})`;
+  // The contacts of one import are walked on their index, so other contacts don't use up the window.
+  const domain = query.filter.importJobId ? sql`${contacts.importJobId} = ${query.filter.importJobId}` : sql`1`;
+  const windowEnd = sql`(SELECT ${contacts.id} FROM ${contacts} WHERE ${domain} AND ${contacts.id} > ${query.after} ORDER BY ${contacts.id} LIMIT 1 OFFSET ${query.scan - 1})`;
   const [rows, [bounds]] = (await runBatch(db, [
     db
       .select({
@@ -144,9 +147,14 @@ export async function segmentPage(db: Database, query: PageQuery): Promise<Segme
       )
       .orderBy(contacts.id)
       .limit(query.take),
-    db.all(sql`SELECT ${windowEnd} AS "windowEnd", (SELECT max(${contacts.id}) FROM ${contacts}) AS "lastId"`),
+    db.all(
+      sql`SELECT ${windowEnd} AS "windowEnd", (SELECT max(${contacts.id}) FROM ${contacts} WHERE ${domain}) AS "lastId"`,
+    ),
   ])) as [SegmentRow[], Array<{ windowEnd: string | null; lastId: string | null }>];
   if (rows.length === query.take) return { rows, end: rows.at(-1)!.id, exhausted: false };
-  const end = bounds?.windowEnd ?? bounds?.lastId ?? query.after;
-  return { rows, end: end > query.after ? end : query.after, exhausted: !bounds?.windowEnd };
+  if (bounds?.windowEnd) return { rows, end: bounds.windowEnd, exhausted: false };
+  // The window reached the last contact (ids compare as strings; contacts may have been erased).
+  const lastId = bounds?.lastId ?? "";
+  if (lastId > query.after) return { rows, end: lastId, exhausted: true };
+  return { rows, end: query.after, exhausted: true };
 }
