@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createDb } from "../src/db/client";
 import { countRoundTrips } from "../src/db/round-trips";
 import { processBackfillPage } from "../src/pipeline/backfill-page";
+import { healStalledBackfills, MAX_BACKFILL_RECOVERIES } from "../src/scheduled/heal-backfills";
 import { createBackfillJob } from "../src/services/backfills/jobs";
 import {
   type BackfillBody,
@@ -185,5 +186,27 @@ describe("POST /v1/admin/journeys/:key/backfill", () => {
     };
     const small = await trips(10);
     expect(await trips(500)).toBe(small);
+  });
+
+  it("self-heals a job whose message was lost, and fails one that never progresses", async () => {
+    const importJobId = await importPlans(10);
+    const input = { journeyKey: "activation-welcome", filter: { importJobId }, pageSize: 100, dryRun: false };
+    const lost = await createBackfillJob(idleDeps(), input); // its first message went nowhere
+    const stuck = await createBackfillJob(idleDeps(), input);
+    const age = (id: string) =>
+      env.DB.prepare("UPDATE backfill_jobs SET updated_at = updated_at - 3600000 WHERE id = ?").bind(id).run();
+    await age(lost.id);
+    await age(stuck.id);
+    expect(await healStalledBackfills(idleDeps())).toMatchObject({ requeued: 2 });
+    expect(await drainBackfill(lost.id)).toMatchObject({ status: "completed", matched: 10, enrolled: 10 });
+    for (let i = 1; i < MAX_BACKFILL_RECOVERIES; i++) {
+      await age(stuck.id);
+      await healStalledBackfills(idleDeps());
+    }
+    await age(stuck.id);
+    expect(await healStalledBackfills(idleDeps())).toMatchObject({ failed: 1 });
+    const failed = await getBackfill(stuck.id);
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toContain("no progress after 3 recovery attempts");
   });
 });

@@ -1,5 +1,6 @@
 import { buildDeps } from "../composition";
 import { log } from "../lib/log";
+import { healStalledBackfills } from "./heal-backfills";
 import { healUnprocessedEvents } from "./heal-events";
 import { healStalledImports } from "./heal-imports";
 
@@ -16,6 +17,10 @@ export async function runScheduled(env: Env): Promise<Report> {
     imports: async () => {
       const { requeued, failed } = await healStalledImports(deps.imports);
       return { requeuedImports: requeued, failedStalledImports: failed };
+    },
+    backfills: async () => {
+      const { requeued, failed } = await healStalledBackfills(deps.backfills);
+      return { requeuedBackfills: requeued, failedStalledBackfills: failed };
     },
   };
   const report: Report = {};
