@@ -152,7 +152,7 @@ export async function segmentPage(db: Database, query: PageQuery): Promise<Segme
     ),
   ])) as [SegmentRow[], Array<{ windowEnd: string | null; lastId: string | null }>];
   if (rows.length === query.take) return { rows, end: rows.at(-1)!.id, exhausted: false };
-  if (bounds?.windowEnd) return { rows, end: bounds.windowEnd, exhausted: false };
+  if (bounds?.windowEnd) return { rows, end: bounds.windowEnd, exhausted: bounds.windowEnd === bounds.lastId };
   // The window reached the last contact (ids compare as strings; contacts may have been erased).
   const lastId = bounds?.lastId ?? "";
   if (lastId > query.after) return { rows, end: lastId, exhausted: true };
