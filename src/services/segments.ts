@@ -151,7 +151,8 @@ export async function segmentPage(db: Database, query: PageQuery): Promise<Segme
       sql`SELECT ${windowEnd} AS "windowEnd", (SELECT max(${contacts.id}) FROM ${contacts} WHERE ${domain}) AS "lastId"`,
     ),
   ])) as [SegmentRow[], Array<{ windowEnd: string | null; lastId: string | null }>];
-  if (rows.length === query.take) return { rows, end: rows.at(-1)!.id, exhausted: false };
+  const last = rows.at(-1);
+  if (last && rows.length === query.take) return { rows, end: last.id, exhausted: false };
   if (bounds?.windowEnd) return { rows, end: bounds.windowEnd, exhausted: bounds.windowEnd === bounds.lastId };
   // The window reached the last contact (ids compare as strings; contacts may have been erased).
   const lastId = bounds?.lastId ?? "";
