@@ -1,6 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { deadLetterQueue, QUEUES } from "../src/lib/queues";
 import { processBackfillPage } from "../src/pipeline/backfill-page";
+import { createBackfillJob } from "../src/services/backfills/jobs";
 import {
   type BackfillBody,
   backfill,
@@ -11,6 +13,7 @@ import {
   importCsv,
 } from "./backfill-helpers";
 import { adminAuth, adminGet, adminPost, call, expectErrorShape, unique } from "./helpers";
+import { deliver } from "./queues";
 import { introspectJourneysForFile } from "./workflows";
 
 introspectJourneysForFile();
@@ -157,5 +160,32 @@ describe("batch enrollment without userEmail", () => {
       .bind(known, unknown)
       .all();
     expect(rows.results).toEqual([{ user_id: known }]);
+  });
+});
+
+describe("backfill queue consumer", () => {
+  it("acks a malformed message, and settles a dead-lettered page: the job fails and is listed", async () => {
+    const junk = await deliver(QUEUES.backfills, [{ id: "junk", body: { nope: true } }]);
+    expect(junk.explicitAcks).toEqual(["junk"]);
+
+    const importJobId = await importN(3);
+    const job = await createBackfillJob(idleDeps(), {
+      journeyKey: "activation-welcome",
+      filter: { importJobId },
+      pageSize: 100,
+      dryRun: false,
+    });
+    const dead = await deliver(deadLetterQueue(QUEUES.backfills), [
+      { id: `dl_${job.id}`, attempts: 6, body: { jobId: job.id, cursor: "" } },
+    ]);
+    expect(dead.explicitAcks).toEqual([`dl_${job.id}`]);
+    const failed = await getBackfill(job.id);
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toContain("dead-lettered");
+    const listed = (await (await adminGet("/v1/admin/dead-letters?queue=hogsend-backfills")).json()) as {
+      deadLetters: Array<{ subject: string }>;
+    };
+    expect(listed.deadLetters.map((d) => d.subject)).toContain(`backfill:${job.id}`);
+    expect(await enrollmentsFor("activation-welcome", importJobId)).toBe(0);
   });
 });
