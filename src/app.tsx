@@ -12,6 +12,7 @@ import { requestLog } from "./http/request-log";
 import { validationHook } from "./http/validation";
 import { AppError, errorResponse, toAppError } from "./lib/errors";
 import { errorFields, log } from "./lib/log";
+import { adminBackfillRoutes } from "./routes/admin/backfills";
 import { adminContactRoutes } from "./routes/admin/contacts";
 import { adminDeadLetterRoutes } from "./routes/admin/dead-letters";
 import { adminEmailRoutes } from "./routes/admin/emails";
@@ -75,6 +76,8 @@ export function createApp() {
   app.route("/", adminContactRoutes);
   app.route("/", adminReplayRoutes);
   app.route("/", adminEventRoutes);
+  // Before adminJourneyRoutes: /journeys/backfills would match /journeys/{key}.
+  app.route("/", adminBackfillRoutes);
   app.route("/", adminJourneyRoutes);
   app.route("/", adminJourneyEnrollmentRoutes);
   app.route("/", adminEmailRoutes);

@@ -1,4 +1,5 @@
 import { createDb, type Database } from "./db/client";
+import type { BackfillPageDeps } from "./pipeline/backfill-page";
 import type { BatchEnrollDeps } from "./pipeline/batch-enroll";
 import type { IngestDeps } from "./pipeline/ingest";
 import type { JourneyRoutingDeps } from "./pipeline/journey-routing";
@@ -43,6 +44,7 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
   };
   const batchEnroll: BatchEnrollDeps = { db, journeyStarts: env.JOURNEY_STARTS_QUEUE };
   const imports: ImportDeps = { db, bucket: env.IMPORT_UPLOADS, queue: env.IMPORT_CHUNKS_QUEUE };
+  const backfills: BackfillPageDeps = { db, queue: env.BACKFILLS_QUEUE, journeyStarts: env.JOURNEY_STARTS_QUEUE };
   const emailResends: EmailResendDeps = { db, emailSends: env.EMAIL_SENDS_QUEUE };
   return {
     db,
@@ -51,6 +53,7 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
     ingest,
     batchEnroll,
     imports,
+    backfills,
     emailResends,
     /** Built on first use: a misconfigured provider fails email delivery, not every request. */
     get delivery(): DeliveryDeps {

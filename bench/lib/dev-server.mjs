@@ -191,9 +191,10 @@ export async function d1Query(persistTo, sql) {
 
 /**
  * Starts a dev server with fresh state under bench/.tmp/<name>.
- * Returns { baseUrl, pid, pgid, persistTo, logFile, stop() }.
+ * Returns { baseUrl, pid, pgid, persistTo, logFile, stop() }. `config`: another wrangler config
+ * (e.g. one a bench derived from wrangler.toml) instead of the project's.
  */
-export async function startDevServer(name, { readyTimeoutMs = 90_000 } = {}) {
+export async function startDevServer(name, { readyTimeoutMs = 90_000, config } = {}) {
   installExitHandlers();
   ensureDevVars();
 
@@ -223,6 +224,7 @@ export async function startDevServer(name, { readyTimeoutMs = 90_000 } = {}) {
       persistTo,
       "--show-interactive-dev-session=false",
       "--live-reload=false",
+      ...(config ? ["--config", config] : []),
     ],
     { cwd: ROOT, env: WRANGLER_ENV, detached: true, stdio: ["ignore", logFd, logFd] },
   );

@@ -1,6 +1,7 @@
 import { buildDeps } from "../composition";
 import { log } from "../lib/log";
 import { expireImportUploads } from "./expire-uploads";
+import { healStalledBackfills } from "./heal-backfills";
 import { healUnprocessedEvents } from "./heal-events";
 import { healStalledImports } from "./heal-imports";
 
@@ -19,6 +20,10 @@ export async function runScheduled(env: Env): Promise<Report> {
       return { requeuedImports: requeued, failedStalledImports: failed };
     },
     uploads: async () => ({ expiredUploads: await expireImportUploads(deps.imports) }),
+    backfills: async () => {
+      const { requeued, failed } = await healStalledBackfills(deps.backfills);
+      return { requeuedBackfills: requeued, failedStalledBackfills: failed };
+    },
   };
   const report: Report = {};
   for (const [name, task] of Object.entries(tasks)) {
