@@ -7,6 +7,7 @@ import { createDb } from "./db/client";
 import { countRoundTrips } from "./db/round-trips";
 import type { AppEnv } from "./http/app-env";
 import { requireAdminKey } from "./http/auth";
+import { apiKeyBucket, rateLimit } from "./http/rate-limit";
 import { requestLog } from "./http/request-log";
 import { validationHook } from "./http/validation";
 import { AppError, errorResponse, toAppError } from "./lib/errors";
@@ -43,6 +44,13 @@ export function createApp() {
 
   app.use("*", requestId());
   app.use("*", requestLog);
+  // Before any D1 work, so a refused request costs one limiter call. Admin routes are not limited.
+  for (const path of ["/v1/health", "/v1/email/unsubscribe", "/docs", "/openapi.json"]) {
+    app.use(path, rateLimit("RATE_LIMIT_PUBLIC"));
+  }
+  app.use("/v1/webhooks/*", rateLimit("RATE_LIMIT_WEBHOOKS"));
+  app.use("/v1/ingest", rateLimit("RATE_LIMIT_INGEST", apiKeyBucket));
+  app.use("/v1/ingest/*", rateLimit("RATE_LIMIT_INGEST", apiKeyBucket));
   app.use(
     "*",
     createMiddleware<AppEnv>(async (c, next) => {

@@ -223,6 +223,9 @@ export async function startDevServer(name, { readyTimeoutMs = 90_000 } = {}) {
       persistTo,
       "--show-interactive-dev-session=false",
       "--live-reload=false",
+      // Benches measure capacity; the rate limiters (per IP, all 127.0.0.1 here) would measure the policy.
+      "--var",
+      "RATE_LIMITS:off",
     ],
     { cwd: ROOT, env: WRANGLER_ENV, detached: true, stdio: ["ignore", logFd, logFd] },
   );
