@@ -12,6 +12,7 @@ import { requestLog } from "./http/request-log";
 import { validationHook } from "./http/validation";
 import { AppError, errorResponse, toAppError } from "./lib/errors";
 import { errorFields, log } from "./lib/log";
+import { adminContactErasureRoutes } from "./routes/admin/contact-erasure";
 import { adminContactRoutes } from "./routes/admin/contacts";
 import { adminDeadLetterRoutes } from "./routes/admin/dead-letters";
 import { adminEmailRoutes } from "./routes/admin/emails";
@@ -77,6 +78,7 @@ export function createApp() {
   app.route("/", adminImportRoutes);
   app.route("/", adminExportRoutes);
   app.route("/", adminContactRoutes);
+  app.route("/", adminContactErasureRoutes);
   app.route("/", adminReplayRoutes);
   app.route("/", adminEventRoutes);
   app.route("/", adminJourneyRoutes);

@@ -5,6 +5,7 @@ import type { JourneyRoutingDeps } from "./pipeline/journey-routing";
 import { providerFromEnv } from "./providers/email";
 import type { EmailResendDeps } from "./services/email-resends";
 import type { DeliveryDeps } from "./services/emails";
+import type { ErasureDeps } from "./services/erasure";
 import type { ImportDeps } from "./services/imports/jobs";
 import type { WorkflowDeps } from "./services/workflow-instances";
 
@@ -34,6 +35,12 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
   const batchEnroll: BatchEnrollDeps = { db, journeyStarts: env.JOURNEY_STARTS_QUEUE };
   const imports: ImportDeps = { db, bucket: env.IMPORT_UPLOADS, queue: env.IMPORT_CHUNKS_QUEUE };
   const emailResends: EmailResendDeps = { db, emailSends: env.EMAIL_SENDS_QUEUE };
+  const erasure: ErasureDeps = {
+    db,
+    idempotencyKeys: ingest.idempotencyKeys,
+    idempotencyTtlSeconds: ingest.idempotencyTtlSeconds,
+    workflow: env.JOURNEY_WORKFLOW,
+  };
   return {
     db,
     workflows,
@@ -42,6 +49,7 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
     batchEnroll,
     imports,
     emailResends,
+    erasure,
     /** Built on first use: a misconfigured provider fails email delivery, not every request. */
     get delivery(): DeliveryDeps {
       return {

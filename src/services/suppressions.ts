@@ -1,15 +1,25 @@
-import { eq, sql } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { suppressions } from "../db/schema";
 
 const normalize = (email: string) => email.trim().toLowerCase();
 
+/**
+ * How an erased person's address is kept: `sha256:<hex>` of the normalized address, so the
+ * suppression still matches when the address comes back without the list holding it in clear.
+ */
+export async function hashedAddress(email: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(normalize(email)));
+  return `sha256:${[...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** The suppression of an address, in clear or hashed (erased contacts); the send step's check. */
 export async function suppressionOf(db: Database, email: string | null) {
   if (!email) return null;
   const [row] = await db
     .select()
     .from(suppressions)
-    .where(eq(suppressions.email, normalize(email)))
+    .where(inArray(suppressions.email, [normalize(email), await hashedAddress(email)]))
     .limit(1);
   return row ?? null;
 }

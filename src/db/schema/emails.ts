@@ -47,6 +47,10 @@ export const emails = sqliteTable(
     index("emails_resent_from_idx").on(t.resentFromId),
     // Soft-bounce counting and the admin `to` filter look up by address.
     index("emails_to_address_idx").on(t.toAddress),
+    // Erasure deletes a person's emails by user id.
+    index("emails_user_idx").on(t.userId),
+    // Retention finds old emails that still hold a rendered body.
+    index("emails_body_created_idx").on(t.createdAt).where(sql`html IS NOT NULL OR text IS NOT NULL`),
   ],
 );
 
