@@ -2,14 +2,18 @@ import { createDb, type Database } from "./db/client";
 import type { BatchEnrollDeps } from "./pipeline/batch-enroll";
 import type { IngestDeps } from "./pipeline/ingest";
 import type { JourneyRoutingDeps } from "./pipeline/journey-routing";
+import type { ReplayDeps } from "./pipeline/replay";
 import { providerFromEnv } from "./providers/email";
 import type { EmailResendDeps } from "./services/email-resends";
 import type { DeliveryDeps } from "./services/emails";
 import type { ErasureDeps } from "./services/erasure";
 import type { ImportDeps } from "./services/imports/jobs";
+import type { RetentionDeps } from "./services/retention";
 import type { WorkflowDeps } from "./services/workflow-instances";
 
 const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;
+const DEFAULT_EVENT_RETENTION_DAYS = 400;
+const DEFAULT_EMAIL_BODY_RETENTION_DAYS = 30;
 
 export type DepsOptions = {
   /** A request passes its round-trip-counted database; everyone else gets one on the binding. */
@@ -41,6 +45,17 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
     idempotencyTtlSeconds: ingest.idempotencyTtlSeconds,
     workflow: env.JOURNEY_WORKFLOW,
   };
+  const retention: RetentionDeps = {
+    db,
+    archive: env.EVENT_ARCHIVE,
+    eventRetentionDays: Number(env.EVENT_RETENTION_DAYS) || DEFAULT_EVENT_RETENTION_DAYS,
+    emailBodyRetentionDays: Number(env.EMAIL_BODY_RETENTION_DAYS) || DEFAULT_EMAIL_BODY_RETENTION_DAYS,
+  };
+  const replay: ReplayDeps = {
+    ...routing,
+    archive: retention.archive,
+    eventRetentionDays: retention.eventRetentionDays,
+  };
   return {
     db,
     workflows,
@@ -50,6 +65,8 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
     imports,
     emailResends,
     erasure,
+    retention,
+    replay,
     /** Built on first use: a misconfigured provider fails email delivery, not every request. */
     get delivery(): DeliveryDeps {
       return {

@@ -1,12 +1,13 @@
 import { buildDeps } from "../composition";
 import { log } from "../lib/log";
+import { archiveOldEvents, dropOldEmailBodies } from "../services/retention";
 import { healUnprocessedEvents } from "./heal-events";
 import { healStalledImports } from "./heal-imports";
 
 type Report = Record<string, number | string>;
 
 /**
- * The cron trigger (wrangler.toml): self-healing, so nothing stays stuck. Each task is bounded
+ * The cron trigger (wrangler.toml): self-healing, so nothing stays stuck, and retention. Each task is bounded
  * and independent; one failing doesn't stop the others.
  */
 export async function runScheduled(env: Env): Promise<Report> {
@@ -17,6 +18,10 @@ export async function runScheduled(env: Env): Promise<Report> {
       const { requeued, failed } = await healStalledImports(deps.imports);
       return { requeuedImports: requeued, failedStalledImports: failed };
     },
+    retention: async () => ({
+      ...(await archiveOldEvents(deps.retention)),
+      droppedEmailBodies: await dropOldEmailBodies(deps.retention),
+    }),
   };
   const report: Report = {};
   for (const [name, task] of Object.entries(tasks)) {
