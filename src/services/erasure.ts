@@ -153,7 +153,8 @@ async function deleteInSlices(
 
 /** Events a slice at a time; the KV entries of events still inside the KV TTL go first. */
 async function deleteEvents(deps: ErasureDeps, progress: Progress, userId: string, now: Date): Promise<boolean> {
-  const { db, budget } = { db: deps.db, budget: progress.budget };
+  const { db } = deps;
+  const { budget } = progress;
   const kvHorizon = now.getTime() - deps.idempotencyTtlSeconds * 1000;
   while (progress.slices < budget.maxSlices) {
     const slice = await db
