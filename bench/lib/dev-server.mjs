@@ -193,7 +193,7 @@ export async function d1Query(persistTo, sql) {
  * Starts a dev server with fresh state under bench/.tmp/<name>.
  * Returns { baseUrl, pid, pgid, persistTo, logFile, stop() }.
  */
-export async function startDevServer(name, { readyTimeoutMs = 90_000 } = {}) {
+export async function startDevServer(name, { readyTimeoutMs = 90_000, testScheduled = false } = {}) {
   installExitHandlers();
   ensureDevVars();
 
@@ -226,6 +226,8 @@ export async function startDevServer(name, { readyTimeoutMs = 90_000 } = {}) {
       // Benches measure capacity; the rate limiters (per IP, all 127.0.0.1 here) would measure the policy.
       "--var",
       "RATE_LIMITS:off",
+      // Serves /__scheduled, for benches that run the cron on demand.
+      ...(testScheduled ? ["--test-scheduled"] : []),
     ],
     { cwd: ROOT, env: WRANGLER_ENV, detached: true, stdio: ["ignore", logFd, logFd] },
   );
