@@ -119,7 +119,7 @@ ${machineLines(m)}
 
 ${OLD_EVENTS} events dated 2024 (20 days) were ingested, then single-event ingests
 (${CONCURRENCY} at a time) were timed twice: ${SAMPLES} with no cron running (the same-run baseline),
-and ${during.length} while \`/__scheduled\` ran back to back until all were archived (each run archives up to 10 slices of 500 events to R2 and deletes
+and ${during.length} while \`/__scheduled\` ran back to back until all were archived (each run archives up to 20 slices of 100 events to R2 and deletes
 them from D1). ${fmt.int(archived)} events were archived in ${seconds.toFixed(1)} s of that second phase
 (${fmt.int(archived / seconds)} events/s).
 
