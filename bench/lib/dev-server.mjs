@@ -194,7 +194,7 @@ export async function d1Query(persistTo, sql) {
  * Returns { baseUrl, pid, pgid, persistTo, logFile, stop() }. `config`: another wrangler config
  * (e.g. one a bench derived from wrangler.toml) instead of the project's.
  */
-export async function startDevServer(name, { readyTimeoutMs = 90_000, config } = {}) {
+export async function startDevServer(name, { readyTimeoutMs = 90_000, config, testScheduled = false } = {}) {
   installExitHandlers();
   ensureDevVars();
 
@@ -225,6 +225,11 @@ export async function startDevServer(name, { readyTimeoutMs = 90_000, config } =
       "--show-interactive-dev-session=false",
       "--live-reload=false",
       ...(config ? ["--config", config] : []),
+      // Benches measure capacity; the rate limiters (per IP, all 127.0.0.1 here) would measure the policy.
+      "--var",
+      "RATE_LIMITS:off",
+      // Serves /__scheduled, for benches that run the cron on demand.
+      ...(testScheduled ? ["--test-scheduled"] : []),
     ],
     { cwd: ROOT, env: WRANGLER_ENV, detached: true, stdio: ["ignore", logFd, logFd] },
   );

@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../http/app-env";
 import { checkHealth } from "../services/health";
+import { rateLimitedResponse } from "./schemas";
 
 const HealthSchema = z
   .object({
@@ -20,6 +21,7 @@ const route = createRoute({
   tags: ["Health"],
   summary: "Database reachable and migrations applied",
   responses: {
+    ...rateLimitedResponse,
     200: { description: "Healthy", content: { "application/json": { schema: HealthSchema } } },
     503: {
       description: "Database unreachable or migrations missing",

@@ -23,6 +23,13 @@ export const errorResponses = {
   413: errorResponse("Request body too large"),
   500: errorResponse("Unexpected error"),
 };
+/** Public and ingest routes only (src/http/rate-limit.ts); admin routes are not rate limited. */
+export const rateLimitedResponse = {
+  429: {
+    ...errorResponse("Rate limited: retry after the `Retry-After` header's seconds"),
+    headers: z.object({ "Retry-After": z.string().openapi({ example: "60" }) }),
+  },
+};
 export const notFoundResponse = { 404: errorResponse("Not found") };
 export const conflictResponse = { 409: errorResponse("Conflicts with the resource's state") };
 
