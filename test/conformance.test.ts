@@ -21,6 +21,7 @@ describe("response conformance (run by call() on every request of the suite)", (
       email: null,
       properties: {},
       unsubscribedAt: null,
+      unsubscribeSource: null,
       firstSeenAt: null,
       lastSeenAt: null,
       createdAt: "2026-01-01T00:00:00.000Z",

@@ -53,6 +53,10 @@ export const ContactSchema = z
     email: z.string().nullable(),
     properties: PropertiesSchema,
     unsubscribedAt: z.string().nullable(),
+    unsubscribeSource: z
+      .string()
+      .nullable()
+      .openapi({ description: "Set when an import unsubscribed the contact: `import:<jobId>`" }),
     firstSeenAt: z.string().nullable(),
     lastSeenAt: z.string().nullable(),
     createdAt: z.string(),

@@ -11,6 +11,8 @@ export const contacts = sqliteTable(
     email: text("email"),
     properties: text("properties", { mode: "json" }).$type<Properties>().notNull().default(sql`'{}'`),
     unsubscribedAt: integer("unsubscribed_at", { mode: "timestamp_ms" }),
+    /** Where an unsubscribe came from when it was not a link click, e.g. `import:<jobId>`. */
+    unsubscribeSource: text("unsubscribe_source"),
     firstSeenAt: integer("first_seen_at", { mode: "timestamp_ms" }),
     lastSeenAt: integer("last_seen_at", { mode: "timestamp_ms" }),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
-import { type ImportFormat, type ImportJob, importErrors, importJobs, importSeenIds } from "../../db/schema";
+import { type ImportFormat, type ImportJob, type ImportOptions, importErrors, importJobs, importSeenIds } from "../../db/schema";
 import { AppError, notFound } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { errorFields, log } from "../../lib/log";
@@ -21,6 +21,8 @@ export const uploadKey = (jobId: string) => `imports/${jobId}/upload`;
 export type CreateImportInput = {
   format: ImportFormat;
   fileName?: string;
+  /** Mapping, preset, types, dry run; `{}` or absent for a plain import. */
+  options?: ImportOptions;
   /** The file: a string (JSON envelope form) or the request body stream of exactly `byteLength` bytes. */
   body: string | ReadableStream<Uint8Array>;
   byteLength: number;
@@ -40,6 +42,7 @@ export async function createImportJob(deps: ImportDeps, input: CreateImportInput
       status: "pending",
       format: input.format,
       fileName: input.fileName ?? null,
+      options: input.options && Object.keys(input.options).length > 0 ? input.options : null,
       sourceKey: key,
       sourceBytes: input.byteLength,
       createdAt: now,
@@ -82,9 +85,22 @@ function jobView(job: ImportJob) {
     bytesProcessed: job.checkpointOffset,
     bytesTotal: job.sourceBytes,
     error: job.error,
+    ...optionsView(job),
     createdAt: job.createdAt,
     startedAt: job.startedAt,
     finishedAt: job.finishedAt,
+  };
+}
+
+function optionsView({ options, wouldCreate, wouldUpdate }: ImportJob) {
+  const dryRun = options?.dryRun === true;
+  return {
+    dryRun,
+    preset: options?.preset ?? null,
+    mapping: options?.mapping ?? null,
+    types: options?.types ?? null,
+    wouldCreate: dryRun ? wouldCreate : null,
+    wouldUpdate: dryRun ? wouldUpdate : null,
   };
 }
 
