@@ -23,8 +23,8 @@ const toTargets = (target: MappingTarget): Target[] =>
 
 /**
  * Resolves source names to fields: the user's mapping, then the preset's, then the defaults (a
- * column named `externalId` or `email` is that field, any other becomes a property under its own
- * name). Names match case-insensitively and trimmed. Once the user maps a column to `externalId`
+ * column named `externalId`, `email`, `unsubscribed` or `suppressed` is that field, any other
+ * becomes a property under its own name). Names match case-insensitively and trimmed. Once the user maps a column to `externalId`
  * or `email`, no preset or default column claims that field too.
  */
 export function fieldResolver(options: ImportOptions) {
@@ -40,7 +40,7 @@ export function fieldResolver(options: ImportOptions) {
     let targets: Target[];
     if (userMapping.has(k)) targets = toTargets(userMapping.get(k) ?? null);
     else {
-      const fallback: Target = k === "externalid" ? "externalId" : k === "email" ? "email" : { property: defaultProperty };
+      const fallback = RESERVED_TARGETS.find((t) => t.toLowerCase() === k) ?? { property: defaultProperty };
       const chosen = presetMapping.has(k) ? toTargets(presetMapping.get(k) ?? null) : [fallback];
       targets = chosen.filter((t) => typeof t !== "string" || !claimed.has(t));
       if (chosen.length > 0 && targets.length === 0) targets = [{ property: defaultProperty }];
