@@ -33,7 +33,7 @@ const suppression = (email: string) =>
     .first<{ reason: string; created_at: number }>();
 
 async function importWith(data: string, options: Record<string, unknown>) {
-  const jobId = await startImport({ format: "csv", data, ...options } as never);
+  const jobId = await startImport({ format: "csv", data, ...options });
   return { jobId, job: await drainImport(jobId) };
 }
 
@@ -48,7 +48,13 @@ describe("preset: mailchimp (the audience export's three files)", () => {
   it("imports subscribed members with types, keyed by the lowercased address", async () => {
     const t = domainSafe(unique("mc"));
     const { job } = await importWith(sample(subscribed, t), { preset: "mailchimp" });
-    expect(job).toMatchObject({ status: "completed", totalRows: 3, processedRows: 3, failedRows: 0, preset: "mailchimp" });
+    expect(job).toMatchObject({
+      status: "completed",
+      totalRows: 3,
+      processedRows: 3,
+      failedRows: 0,
+      preset: "mailchimp",
+    });
 
     const ada = await contact(`ada@${t}.example.com`);
     expect(ada).toMatchObject({ email: `Ada@${t}.example.com`, unsubscribed_at: null });

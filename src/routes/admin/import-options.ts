@@ -24,7 +24,10 @@ export const TypesSchema = z
   });
 
 export const ImportOptionFields = {
-  preset: z.enum(IMPORT_PRESETS).optional().openapi({ description: "Column mapping and types for another tool's export" }),
+  preset: z
+    .enum(IMPORT_PRESETS)
+    .optional()
+    .openapi({ description: "Column mapping and types for another tool's export" }),
   mapping: MappingSchema.optional(),
   types: TypesSchema.optional(),
   dryRun: z.boolean().optional().openapi({ description: "Read and validate the whole file; write no contact" }),
@@ -35,7 +38,11 @@ const OptionsSchema = z.object(ImportOptionFields).strict();
 export const ImportOptionQuery = {
   preset: ImportOptionFields.preset,
   dryRun: z.enum(["true", "false"]).optional().openapi({ description: "`true`: a dry run" }),
-  mapping: z.string().max(16_384).optional().openapi({ description: "`mapping` as JSON", example: '{"id":"externalId"}' }),
+  mapping: z
+    .string()
+    .max(16_384)
+    .optional()
+    .openapi({ description: "`mapping` as JSON", example: '{"id":"externalId"}' }),
   types: z.string().max(16_384).optional().openapi({ description: "`types` as JSON", example: '{"seats":"number"}' }),
 };
 

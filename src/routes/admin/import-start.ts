@@ -7,6 +7,7 @@ import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { AppError, describeZodError } from "../../lib/errors";
 import { createImportJob } from "../../services/imports/jobs";
+import { bearerSecurity, errorResponses } from "../schemas";
 import {
   IMPORT_OPTIONS_HEADER,
   ImportOptionFields,
@@ -14,7 +15,6 @@ import {
   importOptions,
   rawImportOptions,
 } from "./import-options";
-import { bearerSecurity, errorResponses } from "../schemas";
 
 /** The JSON envelope holds the whole file in memory; bigger files go as a raw body. */
 export const MAX_ENVELOPE_BYTES = 10 * 1024 * 1024;

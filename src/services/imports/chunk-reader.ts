@@ -1,6 +1,6 @@
 import type { ImportJob } from "../../db/schema";
-import { readCsvRecords, readNdjsonLines, UnreadableFileError } from "./readers";
 import { rowReaders } from "./mapped-rows";
+import { readCsvRecords, readNdjsonLines, UnreadableFileError } from "./readers";
 import type { ImportRow } from "./rows";
 
 /** Bytes per invocation, so a file of very wide rows is still read in bounded pieces. */

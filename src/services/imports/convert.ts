@@ -7,8 +7,7 @@ const TRUE = new Set(["true", "yes", "y", "1"]);
 const FALSE = new Set(["false", "no", "n", "0"]);
 
 // ISO 8601 and the zone-less "2024-01-05 10:00[:00]" that Mailchimp and HubSpot write.
-const DATE_TIME =
-  /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?))?\s*(Z|[+-]\d{2}:?\d{2})?$/i;
+const DATE_TIME = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?))?\s*(Z|[+-]\d{2}:?\d{2})?$/i;
 /** Unix timestamps up to this are seconds (year 5138), above it milliseconds. */
 const SECONDS_UP_TO = 1e11;
 
@@ -46,7 +45,12 @@ function parseList(value: unknown): string[] | undefined {
   if (typeof value !== "string") return undefined;
   return value
     .split(",")
-    .map((item) => item.trim().replace(/^"(.*)"$/, "$1").trim())
+    .map((item) =>
+      item
+        .trim()
+        .replace(/^"(.*)"$/, "$1")
+        .trim(),
+    )
     .filter((item) => item !== "");
 }
 
@@ -60,7 +64,9 @@ export function convertValue(column: string, type: ColumnType | undefined, value
       return { value: typeof value === "object" && value !== null ? JSON.stringify(value) : String(value) };
     case "number": {
       const n = typeof value === "number" ? value : typeof value === "string" ? Number(value.trim()) : Number.NaN;
-      return Number.isFinite(n) && !(typeof value === "string" && value.trim() === "") ? { value: n } : fail("a number");
+      return Number.isFinite(n) && !(typeof value === "string" && value.trim() === "")
+        ? { value: n }
+        : fail("a number");
     }
     case "boolean": {
       const b = parseBoolean(value);

@@ -1,6 +1,13 @@
 import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
-import { type ImportFormat, type ImportJob, type ImportOptions, importErrors, importJobs, importSeenIds } from "../../db/schema";
+import {
+  type ImportFormat,
+  type ImportJob,
+  type ImportOptions,
+  importErrors,
+  importJobs,
+  importSeenIds,
+} from "../../db/schema";
 import { AppError, notFound } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { errorFields, log } from "../../lib/log";

@@ -1,7 +1,7 @@
 import type { ImportOptions, Properties } from "../../db/schema";
 import { restoreFormulaCell } from "../../lib/csv";
-import { convertOptOut, convertValue } from "./convert";
 import type { ContactUpsert } from "../contacts";
+import { convertOptOut, convertValue } from "./convert";
 import { externalIdError, type Field, fieldResolver, isMapped, unmatchedNames } from "./mapping";
 import { csvLayout, csvRow, type ImportRow, jsonRow, type OptOut, validateCandidate } from "./rows";
 
@@ -37,7 +37,14 @@ export function rowReaders(options: ImportOptions | null | undefined, now = new 
         if (cells.length > fields.length)
           return { row, data, error: `Row has ${cells.length} columns; the header has ${fields.length}` };
         const pairs = cells.map((raw, i): Pair => [fields[i]!, raw === "" ? undefined : restoreFormulaCell(raw)]);
-        return { row, data, ...mapRow(pairs.filter(([f]) => f.source !== ""), now) };
+        return {
+          row,
+          data,
+          ...mapRow(
+            pairs.filter(([f]) => f.source !== ""),
+            now,
+          ),
+        };
       };
     },
     json(text, row) {

@@ -54,7 +54,9 @@ export function fieldResolver(options: ImportOptions) {
 /** Mapping or type names that match nothing in a CSV header: a typo there would lose data silently. */
 export function unmatchedNames(options: ImportOptions, fields: Field[]): string | null {
   const sources = new Set(fields.map((f) => key(f.source)));
-  const properties = new Set(fields.flatMap((f) => f.targets.flatMap((t) => (typeof t === "string" ? [] : [key(t.property)]))));
+  const properties = new Set(
+    fields.flatMap((f) => f.targets.flatMap((t) => (typeof t === "string" ? [] : [key(t.property)]))),
+  );
   const column = Object.keys(options.mapping ?? {}).find((name) => !sources.has(key(name)));
   if (column !== undefined) return `mapping names a column the file doesn't have: "${column}"`;
   const typed = Object.keys(options.types ?? {}).find((name) => !sources.has(key(name)) && !properties.has(key(name)));

@@ -57,7 +57,13 @@ export const PRESETS: Record<ImportPreset, Preset> = {
     suppressReason: "import:hubspot",
   },
   customerio: {
-    mapping: { id: "externalId", email: "email", cio_id: "cioId", created_at: "createdAt", unsubscribed: "unsubscribed" },
+    mapping: {
+      id: "externalId",
+      email: "email",
+      cio_id: "cioId",
+      created_at: "createdAt",
+      unsubscribed: "unsubscribed",
+    },
     types: { created_at: "date" },
     suppressReason: "import:customerio",
   },
