@@ -19,15 +19,17 @@ describe("types", () => {
       `${t}_3,2,maybe,,,`,
       `${t}_4,3,no,05/01/2024,,`,
       `${t}_5,4,0,1704448800,{bad,`,
+      `${t}_6,4,0,2024-02-30 10:00,,`,
     ].join("\n");
     const types = { seats: "number", vip: "boolean", signedUpAt: "date", meta: "json" };
     const job = await drainImport(await startImport({ format: "csv", data, types }));
-    expect(job).toMatchObject({ status: "completed", totalRows: 5, processedRows: 1, failedRows: 4, types });
+    expect(job).toMatchObject({ status: "completed", totalRows: 6, processedRows: 1, failedRows: 5, types });
     expect(job.errors).toEqual([
       { row: 2, error: "seats: not a number" },
       { row: 3, error: "vip: not a boolean" },
       { row: 4, error: "signedUpAt: not a date" },
       { row: 5, error: "meta: not JSON" },
+      { row: 6, error: "signedUpAt: not a date" },
     ]);
     expect(await contactsTagged(t)).toEqual([
       {

@@ -32,7 +32,11 @@ export function parseDate(value: unknown): number | undefined {
   if (!match) return undefined;
   const [, day, time, zone] = match;
   const ms = Date.parse(time ? `${day}T${time}${normalizeZone(zone)}` : `${day}T00:00:00Z`);
-  return Number.isNaN(ms) ? undefined : ms;
+  if (Number.isNaN(ms)) return undefined;
+  // Date.parse rolls 2024-02-30 over to March 1st; a day that doesn't exist is not a date.
+  const [y, m, d] = day!.split("-").map(Number);
+  const calendar = new Date(Date.UTC(y!, m! - 1, d!));
+  return calendar.getUTCMonth() === m! - 1 && calendar.getUTCDate() === d! ? ms : undefined;
 }
 
 const unixToMs = (n: number) => (Math.abs(n) <= SECONDS_UP_TO ? n * 1000 : n);
