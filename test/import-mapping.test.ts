@@ -89,13 +89,17 @@ describe("mapping", () => {
       },
       { uid: `${t}_2`, properties: { seats: "many" } },
       { uid: `${t}_3`, unsubscribed: 1_704_448_800 },
+      { uid: `${t}_4`, properties: "pro" },
     ];
     const data = lines.map((l) => JSON.stringify(l)).join("\n");
     const mapping = { uid: "externalId", mail: "email", "properties.seats": "seatCount" };
     const jobId = await startImport({ format: "ndjson", data, mapping, types: { seatCount: "number" } });
     const job = await drainImport(jobId);
-    expect(job).toMatchObject({ status: "completed", processedRows: 2, failedRows: 1 });
-    expect(job.errors).toEqual([{ row: 2, error: "properties.seats: not a number" }]);
+    expect(job).toMatchObject({ status: "completed", processedRows: 2, failedRows: 2 });
+    expect(job.errors).toEqual([
+      { row: 2, error: "properties.seats: not a number" },
+      { row: 4, error: "properties must be an object" },
+    ]);
     expect(await contactsTagged(t)).toEqual([
       { externalId: `${t}_1`, email: "b@example.com", properties: { seatCount: 4, plan: "pro", tier: "gold" } },
       { externalId: `${t}_3`, email: null, properties: {} },

@@ -26,7 +26,10 @@ const ImportJobSchema = z
       .int()
       .nullable()
       .openapi({ description: "Data rows in the file; null until the whole file has been read" }),
-    processedRows: z.number().int().openapi({ description: "Rows imported (upserted) so far" }),
+    processedRows: z
+      .number()
+      .int()
+      .openapi({ description: "Rows imported (upserted) so far; in a dry run, rows that would be" }),
     failedRows: z
       .number()
       .int()

@@ -52,9 +52,10 @@ export function rowReaders(options: ImportOptions | null | undefined, now = new 
       if (typeof object === "string") return { row, data: text, error: object };
       const pairs: Pair[] = [];
       for (const [name, value] of Object.entries(object)) {
-        if (name === "properties" && value && typeof value === "object" && !Array.isArray(value)) {
-          for (const [sub, v] of Object.entries(value)) pairs.push([resolve(`properties.${sub}`, sub), v]);
-        } else pairs.push([resolve(name), value]);
+        if (name !== "properties") pairs.push([resolve(name), value]);
+        else if (value === null || typeof value !== "object" || Array.isArray(value))
+          return { row, data: text, error: "properties must be an object" };
+        else for (const [sub, v] of Object.entries(value)) pairs.push([resolve(`properties.${sub}`, sub), v]);
       }
       return { row, data: text, ...mapRow(pairs, now) };
     },
