@@ -111,6 +111,17 @@ describe("mapping", () => {
     expect(await unsubscribedAt(`${t}_3`)).toBe(1_704_448_800_000);
   });
 
+  it("maps the objects of a JSON array the same way", async () => {
+    const t = unique("jsonarr");
+    const data = JSON.stringify([{ ID: `${t}_1`, Plan: "pro", Seats: "2" }]);
+    const options = { preset: "customerio", types: { Seats: "number" } };
+    const job = await drainImport(await startImport({ format: "json", data, ...options }));
+    expect(job).toMatchObject({ status: "completed", processedRows: 1, preset: "customerio" });
+    expect(await contactsTagged(t)).toEqual([
+      { externalId: `${t}_1`, email: null, properties: { Plan: "pro", Seats: 2 } },
+    ]);
+  });
+
   it("never lifts an opt-out: unsubscribed=false and suppressed=false leave existing ones alone", async () => {
     const t = unique("nolift");
     const address = `${t.replace("_", "-")}@example.com`;
