@@ -21,11 +21,11 @@ describe("response conformance (run by call() on every request of the suite)", (
       email: null,
       properties: {},
       unsubscribedAt: null,
-      unsubscribeSource: null,
       firstSeenAt: null,
       lastSeenAt: null,
       createdAt: "2026-01-01T00:00:00.000Z",
       updatedAt: "2026-01-01T00:00:00.000Z",
+      emailChanges: [],
     };
     const path = "/v1/admin/contacts/u1";
     await expect(assertConforms("GET", path, json(contact))).resolves.toBeUndefined();

@@ -101,7 +101,7 @@ async function commitChunk(db: Database, job: ImportJob, chunk: ChunkResult, now
             ...contactUpsertStatements(
               db,
               chunk.valid.map((r) => r.contact),
-              { now },
+              { now, source: "import" },
             ),
             ...optOutStatements(db, job, chunk.valid, now),
           ]),

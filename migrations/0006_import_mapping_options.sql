@@ -1,4 +1,3 @@
-ALTER TABLE `contacts` ADD `unsubscribe_source` text;--> statement-breakpoint
 ALTER TABLE `import_jobs` ADD `options` text;--> statement-breakpoint
 ALTER TABLE `import_jobs` ADD `would_create` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE `import_jobs` ADD `would_update` integer DEFAULT 0 NOT NULL;
