@@ -114,6 +114,36 @@ describe("dry run", () => {
     ]);
   });
 
+  it("a multipart upload takes the same options, and its job gets them on completion", async () => {
+    const t = unique("mpdry");
+    const uploads = "/v1/admin/contacts/import/uploads";
+    const created = await adminPost(uploads, {
+      format: "csv",
+      preset: "customerio",
+      types: { seats: "number" },
+      dryRun: true,
+    });
+    expect(created.status).toBe(201);
+    const { uploadId } = (await created.json()) as { uploadId: string };
+    const body = new TextEncoder().encode(`id,email,seats\n${t}_1,a@example.com,3\n${t}_2,b@example.com,x\n`);
+    const sent = await call(`${uploads}/${uploadId}/parts/1`, { method: "PUT", headers: adminAuth(), body });
+    const { etag } = (await sent.json()) as { etag: string };
+    expect((await adminPost(`${uploads}/${uploadId}/complete`, { parts: [{ partNumber: 1, etag }] })).status).toBe(202);
+    expect(await drainImport(uploadId)).toMatchObject({
+      status: "completed",
+      dryRun: true,
+      preset: "customerio",
+      types: { seats: "number" },
+      processedRows: 1,
+      failedRows: 1,
+      errors: [{ row: 2, error: "seats: not a number" }],
+      wouldCreate: 1,
+    });
+    expect(await contactsTagged(t)).toEqual([]);
+    const misspelt = await adminPost(uploads, { format: "csv", dryrun: true });
+    expect((await expectErrorShape(misspelt, 400, "VALIDATION_ERROR")).error).toContain("dryrun");
+  });
+
   it("a plain import shows no options", async () => {
     const jobId = await startImport({ format: "csv", data: `externalId\n${unique("plain")}\n` });
     expect(await getJob(jobId)).toMatchObject({
