@@ -1,5 +1,6 @@
 import { and, asc, eq, gt, or, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
+import { pendingEventRows } from "../db/guarded";
 import { type Contact, contacts, type Properties } from "../db/schema";
 import { roundsByKey } from "../lib/chunk";
 import { notFound } from "../lib/errors";
@@ -12,6 +13,8 @@ export type ContactUpsert = {
   properties?: Properties;
   /** When the contact was seen (an event's occurrence time); omitted for imports. */
   seenAt?: Date;
+  /** Upsert only while this event is stored and unprocessed (ingest's one-round-trip batch). */
+  onlyIfEventPending?: string;
 };
 
 /**
@@ -27,37 +30,43 @@ export function contactUpsertStatements(
   options: { now?: Date; onlyIfNewer?: boolean } = {},
 ) {
   const now = options.now ?? new Date();
+  const guarded = rows.some((row) => row.onlyIfEventPending);
+  const perRow = paramsPerRow(contacts) + (guarded ? 1 : 0);
   return roundsByKey(rows, (row) => row.externalId).flatMap((round) =>
-    chunkForParams(round, paramsPerRow(contacts)).map((chunk) =>
-      db
-        .insert(contacts)
-        .values(
-          chunk.map((row) => ({
-            id: newId(),
-            externalId: row.externalId,
-            email: row.email ?? null,
-            properties: row.properties ?? {},
-            firstSeenAt: row.seenAt ?? null,
-            lastSeenAt: row.seenAt ?? null,
-            createdAt: now,
-            updatedAt: now,
-          })),
-        )
-        .onConflictDoUpdate({
-          target: contacts.externalId,
-          set: {
-            email: sql`coalesce(excluded.email, ${contacts.email})`,
-            properties: sql`json_patch(${contacts.properties}, excluded.properties)`,
-            firstSeenAt: sql`coalesce(min(${contacts.firstSeenAt}, excluded.first_seen_at), ${contacts.firstSeenAt}, excluded.first_seen_at)`,
-            lastSeenAt: sql`coalesce(max(${contacts.lastSeenAt}, excluded.last_seen_at), ${contacts.lastSeenAt}, excluded.last_seen_at)`,
-            updatedAt: sql`excluded.updated_at`,
-          },
-          // Late processing (self-healing) must not overwrite what newer events already set.
-          setWhere: options.onlyIfNewer
-            ? sql`${contacts.lastSeenAt} IS NULL OR ${contacts.lastSeenAt} <= excluded.last_seen_at`
-            : undefined,
-        }),
-    ),
+    chunkForParams(round, perRow).map((chunk) => {
+      const values = chunk.map((row) => ({
+        id: newId(),
+        externalId: row.externalId,
+        email: row.email ?? null,
+        properties: row.properties ?? {},
+        firstSeenAt: row.seenAt ?? null,
+        lastSeenAt: row.seenAt ?? null,
+        createdAt: now,
+        updatedAt: now,
+      }));
+      const insert = guarded
+        ? db.insert(contacts).select(
+            pendingEventRows(
+              contacts,
+              values.map((v, i) => ({ values: v, eventId: chunk[i]!.onlyIfEventPending ?? "" })),
+            ),
+          )
+        : db.insert(contacts).values(values);
+      return insert.onConflictDoUpdate({
+        target: contacts.externalId,
+        set: {
+          email: sql`coalesce(excluded.email, ${contacts.email})`,
+          properties: sql`json_patch(${contacts.properties}, excluded.properties)`,
+          firstSeenAt: sql`coalesce(min(${contacts.firstSeenAt}, excluded.first_seen_at), ${contacts.firstSeenAt}, excluded.first_seen_at)`,
+          lastSeenAt: sql`coalesce(max(${contacts.lastSeenAt}, excluded.last_seen_at), ${contacts.lastSeenAt}, excluded.last_seen_at)`,
+          updatedAt: sql`excluded.updated_at`,
+        },
+        // Late processing (self-healing) must not overwrite what newer events already set.
+        setWhere: options.onlyIfNewer
+          ? sql`${contacts.lastSeenAt} IS NULL OR ${contacts.lastSeenAt} <= excluded.last_seen_at`
+          : undefined,
+      });
+    }),
   );
 }
 

@@ -1,5 +1,6 @@
-import { and, desc, eq, gte, inArray, lt, lte, type SQL } from "drizzle-orm";
-import { type Database, runBatch } from "../db/client";
+import { and, desc, eq, gte, inArray, isNull, lt, lte, type SQL } from "drizzle-orm";
+import { type BatchPlan, plan } from "../db/batch-plan";
+import type { Database } from "../db/client";
 import { events, type StoredEvent } from "../db/schema";
 import { notFound } from "../lib/errors";
 import { chunkForParams, keysetPage, paramsPerRow } from "../lib/sql";
@@ -7,22 +8,24 @@ import { chunkForParams, keysetPage, paramsPerRow } from "../lib/sql";
 export type NewEvent = typeof events.$inferInsert;
 
 /**
- * Inserts events in multi-row statements, one D1 round trip for the whole set. A row whose
- * idempotency key already exists (earlier, concurrently, or earlier in the same set) is skipped
- * by the unique index; the returned ids are exactly the rows this call stored.
+ * Multi-row inserts for one D1 batch. A row whose idempotency key already exists (earlier,
+ * concurrently, or earlier in the same set) or whose id is already stored (a redelivered buffered
+ * event) is skipped; decodes to exactly the ids this batch stored.
  */
-export async function insertEventsDeduplicated(db: Database, rows: NewEvent[]): Promise<Set<string>> {
-  if (rows.length === 0) return new Set();
+export function insertEventsPlan(db: Database, rows: NewEvent[]): BatchPlan<Set<string>> {
   const statements = chunkForParams(rows, paramsPerRow(events)).map((chunk) =>
-    db.insert(events).values(chunk).onConflictDoNothing({ target: events.idempotencyKey }).returning({ id: events.id }),
+    db.insert(events).values(chunk).onConflictDoNothing().returning({ id: events.id }),
   );
-  const results = (await runBatch(db, statements)) as Array<Array<{ id: string }>>;
-  return new Set(results.flat().map((row) => row.id));
+  return plan(statements, (results) => new Set((results as Array<Array<{ id: string }>>).flat().map((r) => r.id)));
 }
 
+/** Sets processed_at once: a second processor's mark (or a redelivery's) is a no-op. */
 export function markProcessedStatements(db: Database, eventIds: string[], at = new Date()) {
-  return chunkForParams(eventIds, 1, 99).map((ids) =>
-    db.update(events).set({ processedAt: at }).where(inArray(events.id, ids)),
+  return chunkForParams(eventIds, 1, 98).map((ids) =>
+    db
+      .update(events)
+      .set({ processedAt: at })
+      .where(and(inArray(events.id, ids), isNull(events.processedAt))),
   );
 }
 
