@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { kvKey } from "../src/services/idempotency";
 import { adminAuth, adminGet, call, expectErrorShape, ingestAuth, unique } from "./helpers";
 
 const ingest = (json: unknown, headers: Record<string, string> = {}) =>
@@ -135,7 +136,7 @@ describe("POST /v1/ingest", () => {
     const key = unique("kvgone");
     const userId = unique("user");
     await ingest({ event: "e", userId, idempotencyKey: key });
-    await env.IDEMPOTENCY_KEYS.delete(`idem:${key}`);
+    await env.IDEMPOTENCY_KEYS.delete(await kvKey(key));
     const again = await ingest({ event: "e", userId, idempotencyKey: key });
     expect(((await again.json()) as { stored: boolean }).stored).toBe(false);
     expect(await countEvents("idempotency_key = ?", key)).toBe(1);

@@ -1,6 +1,7 @@
 import { and, asc, inArray, sql } from "drizzle-orm";
 import { runBatch } from "../db/client";
 import { events, type StoredEvent } from "../db/schema";
+import { propertiesProblem } from "../lib/properties";
 import { chunkForParams } from "../lib/sql";
 import { eventFilter } from "../services/events";
 import { type JourneyRoutingDeps, routeToJourneys } from "./journey-routing";
@@ -50,6 +51,17 @@ async function loadEvents(
   return { found, errors: [] };
 }
 
+/** Events stored before the property caps existed are reported, not routed (they would fail the batch). */
+function withinPropertyCaps(loaded: { found: StoredEvent[]; errors: ReplayError[] }) {
+  const errors = [...loaded.errors];
+  const found = loaded.found.filter((event) => {
+    const problem = propertiesProblem(event.properties);
+    if (problem) errors.push({ eventId: event.id, error: `properties ${problem}` });
+    return !problem;
+  });
+  return { found, errors };
+}
+
 /**
  * Sends stored events through journey routing again: exits, waiting journeys and entries, every
  * entry guard included. The events are the stored rows (no new rows, original occurrence time);
@@ -67,7 +79,8 @@ export async function replayEvents(
   deps: JourneyRoutingDeps,
   input: ReplayInput,
 ): Promise<ReplaySummary | ReplayPreview> {
-  const { found, errors } = await loadEvents(deps, input);
+  const loaded = await loadEvents(deps, input);
+  const { found, errors } = withinPropertyCaps(loaded);
   const outcomes = await routeToJourneys(deps, found, { dryRun: input.dryRun });
 
   if (input.dryRun) {

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { ERROR_STATUS } from "../lib/errors";
+import { PROPERTIES_MAX_BYTES, PROPERTIES_MAX_DEPTH, propertiesProblem } from "../lib/properties";
 
 export const ErrorBodySchema = z
   .object({
@@ -24,7 +25,16 @@ export const errorResponses = {
 export const notFoundResponse = { 404: errorResponse("Not found") };
 export const conflictResponse = { 409: errorResponse("Conflicts with the resource's state") };
 
-export const PropertiesSchema = z.record(z.string(), z.unknown()).openapi({ example: { plan: "pro" } });
+export const PropertiesSchema = z
+  .record(z.string(), z.unknown())
+  .superRefine((value, ctx) => {
+    const problem = propertiesProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  })
+  .openapi({
+    example: { plan: "pro" },
+    description: `A JSON object, nested at most ${PROPERTIES_MAX_DEPTH} levels deep and at most ${PROPERTIES_MAX_BYTES / 1024} KB as JSON`,
+  });
 
 /** An optional validated ISO timestamp (from a query or body) as the Date services take. */
 export const toDate = (value: string | undefined): Date | undefined => (value ? new Date(value) : undefined);
