@@ -76,6 +76,7 @@ export const EventSchema = z
     occurredAt: z.string(),
     receivedAt: z.string(),
     processedAt: z.string().nullable(),
+    healAttempts: z.number().int().openapi({ description: "Self-healing runs that tried this event" }),
     replayCount: z.number().int(),
     lastReplayedAt: z.string().nullable(),
   })
