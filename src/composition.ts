@@ -1,6 +1,6 @@
 import { createDb, type Database } from "./db/client";
 import type { BatchEnrollDeps } from "./pipeline/batch-enroll";
-import type { IngestDeps } from "./pipeline/ingest";
+import type { BufferDeps } from "./pipeline/ingest-buffer";
 import type { JourneyRoutingDeps } from "./pipeline/journey-routing";
 import { providerFromEnv } from "./providers/email";
 import type { EmailResendDeps } from "./services/email-resends";
@@ -25,11 +25,12 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
   const db = options.db ?? createDb(env.DB);
   const workflows: WorkflowDeps = { workflow: env.JOURNEY_WORKFLOW, journeyStarts: env.JOURNEY_STARTS_QUEUE };
   const routing: JourneyRoutingDeps = { db, ...workflows };
-  const ingest: IngestDeps = {
+  const ingest: BufferDeps = {
     ...routing,
     idempotencyKeys: env.IDEMPOTENCY_KEYS,
     idempotencyTtlSeconds: Number(env.IDEMPOTENCY_TTL_SECONDS) || DEFAULT_IDEMPOTENCY_TTL_SECONDS,
     waitUntil: options.waitUntil,
+    ingestQueue: env.INGEST_EVENTS_QUEUE,
   };
   const batchEnroll: BatchEnrollDeps = { db, journeyStarts: env.JOURNEY_STARTS_QUEUE };
   const imports: ImportDeps = { db, bucket: env.IMPORT_UPLOADS, queue: env.IMPORT_CHUNKS_QUEUE };

@@ -1,5 +1,5 @@
 import type { Deps } from "../composition";
-import type { EmailSendMessage, ImportChunkMessage, JourneyStartMessage } from "../lib/queues";
+import type { EmailSendMessage, ImportChunkMessage, IngestEventsMessage, JourneyStartMessage } from "../lib/queues";
 import { deadLetterQueue, QUEUES } from "../lib/queues";
 import {
   exhausted,
@@ -7,6 +7,7 @@ import {
   type Settled,
   settleDeadEmailSend,
   settleDeadImportChunk,
+  settleDeadIngestEvents,
   settleDeadJourneyStart,
 } from "../services/dead-letters";
 
@@ -21,6 +22,7 @@ const settleByQueue: Record<string, Settle> = {
       (body as JourneyStartMessage).enrollmentIds,
       attempts,
     ),
+  [deadLetterQueue(QUEUES.ingestEvents)]: (deps, body) => settleDeadIngestEvents(deps.db, body as IngestEventsMessage),
   [deadLetterQueue(QUEUES.importChunks)]: (deps, body, attempts) =>
     settleDeadImportChunk(deps.db, String((body as Partial<ImportChunkMessage>)?.jobId ?? ""), attempts),
 };

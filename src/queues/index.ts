@@ -4,6 +4,7 @@ import { deadLetterQueue, QUEUES } from "../lib/queues";
 import { consumeDeadLetters } from "./dead-letters";
 import { consumeEmailSends } from "./email-sends";
 import { consumeImportChunks } from "./import-chunks";
+import { consumeIngestEvents } from "./ingest-events";
 import { consumeJourneyStarts } from "./journey-starts";
 
 type Consumer = (batch: MessageBatch<unknown>, deps: Deps) => Promise<void>;
@@ -13,6 +14,7 @@ const consumers: Record<string, Consumer> = {
   [QUEUES.importChunks]: consumeImportChunks,
   [QUEUES.journeyStarts]: consumeJourneyStarts as Consumer,
   [QUEUES.emailSends]: consumeEmailSends as Consumer,
+  [QUEUES.ingestEvents]: consumeIngestEvents as Consumer,
   ...Object.fromEntries(Object.values(QUEUES).map((queue) => [deadLetterQueue(queue), consumeDeadLetters])),
 };
 

@@ -1,5 +1,5 @@
 import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
-import type { Database } from "../db/client";
+import { type Database, runBatch } from "../db/client";
 import { eventPending } from "../db/guarded";
 import { ENROLLMENT_STATUSES, type Enrollment, type EnrollmentStatus, enrollments } from "../db/schema";
 import { AppError, notFound } from "../lib/errors";
@@ -70,6 +70,35 @@ export function waitingForStatements(
         ON e.user_id = v.column1 AND e.waiting_for = v.column2 WHERE e.status = 'waiting' ${guard}`,
     );
   });
+}
+
+/**
+ * Running enrollments these events triggered (to re-queue their workflow starts; starts are
+ * idempotent). Looked up through the user index: there is none on trigger_event_id.
+ */
+export async function activeEnrollmentsTriggeredBy(
+  db: Database,
+  events: Array<{ id: string; userId: string }>,
+): Promise<string[]> {
+  const results = (await runBatch(
+    db,
+    chunkForParams(events, 2, 96).map((chunk) =>
+      db
+        .select({ id: enrollments.id })
+        .from(enrollments)
+        .where(
+          and(
+            inArray(enrollments.userId, [...new Set(chunk.map((e) => e.userId))]),
+            inArray(enrollments.status, RUNNING),
+            inArray(
+              enrollments.triggerEventId,
+              chunk.map((e) => e.id),
+            ),
+          ),
+        ),
+    ),
+  )) as Array<Array<{ id: string }>>;
+  return results.flat().map((row) => row.id);
 }
 
 // ---- lifecycle transitions, used by the workflow; none of them revives a finished enrollment ----
