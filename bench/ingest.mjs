@@ -5,6 +5,7 @@
 //   npm run bench:ingest                 (BENCH_DURATION=<seconds> per phase, default 10)
 import autocannon from "autocannon";
 import { assertNode22, d1Query, startDevServer, startRssSampler } from "./lib/dev-server.mjs";
+import { BUFFERED_EVENT, bufferedPhase, farConfig, latencyPhase, waitForDrain } from "./lib/ingest-modes.mjs";
 import { fmt, machineFacts, machineLines, table, writeSection } from "./lib/results.mjs";
 
 assertNode22();
@@ -16,6 +17,9 @@ const DUPLICATE_SAMPLE = 500;
 const RACE_KEYS = 20; // fresh keys, each sent RACE_COPIES times at once
 const RACE_COPIES = 16;
 const INGEST_KEY = "dev-ingest-key";
+const ADMIN_KEY = "dev-admin-key";
+const BUFFERED_CONNECTIONS = 64;
+const FAR_CONNECTIONS = 16;
 const EVENT = "bench:ingested"; // triggers no journey: this measures the ingest path itself
 
 const runTag = Date.now().toString(36);
@@ -24,9 +28,9 @@ let seq = 0;
 /** Every 202 `stored: true`, by idempotency key → eventId, across all phases. */
 const acknowledged = new Map();
 
-function ingestBody(n) {
+function ingestBody(n, event = EVENT) {
   return {
-    event: EVENT,
+    event,
     userId: `bench-${runTag}-u${n}`,
     userEmail: `bench+${runTag}-${n}@example.com`,
     properties: { n, plan: n % 2 ? "pro" : "free" },
@@ -223,6 +227,38 @@ async function verifyAgainstD1(persistTo) {
   return { rows: rows.length, acknowledged: acknowledged.size, lost, wrongId, unacknowledged, unprocessed, contacts };
 }
 
+/** A second server whose D1 binding waits 50 ms per round trip (bench/far-worker.ts): latency only. */
+async function farMode() {
+  console.log("  far-from-the-database mode (+50 ms per D1 round trip) …");
+  const server = await startDevServer("ingest-far", { config: farConfig() });
+  const ingestRequest = {
+    method: "POST",
+    path: "/v1/ingest",
+    headers: ingestHeaders,
+    setupRequest: (request) => ({ ...request, body: JSON.stringify(ingestBody(seq++, "bench:far")) }),
+  };
+  const health = { method: "GET", path: "/v1/health" };
+  try {
+    await latencyPhase(server.baseUrl, { connections: FAR_CONNECTIONS, duration: WARMUP_S, request: ingestRequest });
+    const far = {
+      health: await latencyPhase(server.baseUrl, {
+        connections: FAR_CONNECTIONS,
+        duration: DURATION_S,
+        request: health,
+      }),
+      ingest: await latencyPhase(server.baseUrl, {
+        connections: FAR_CONNECTIONS,
+        duration: DURATION_S,
+        request: ingestRequest,
+      }),
+    };
+    console.log(`    sync ingest p50 ${far.ingest.p50} ms, health p50 ${far.health.p50} ms`);
+    return far;
+  } finally {
+    await server.stop();
+  }
+}
+
 async function main() {
   const facts = await machineFacts();
   console.log(`bench:ingest: ${DURATION_S} s per phase at concurrency ${CONCURRENCIES.join(", ")}`);
@@ -232,6 +268,7 @@ async function main() {
   let race;
   let memory;
   let ingestTrips;
+  let buffered;
   try {
     const rss = startRssSampler(server.pgid);
     // Warm-up (not reported): JIT, D1 file, KV; its acknowledged events are verified like the rest.
@@ -256,6 +293,16 @@ async function main() {
     console.log(`    ${duplicates.refused}/${duplicates.sent} refused`);
     console.log(`  race (${RACE_KEYS} fresh keys × ${RACE_COPIES} concurrent copies) …`);
     race = await racePhase(server.baseUrl);
+    console.log(`  buffered (Prefer: respond-async) c=${BUFFERED_CONNECTIONS} …`);
+    buffered = await bufferedPhase(server.baseUrl, {
+      connections: BUFFERED_CONNECTIONS,
+      duration: DURATION_S,
+      headers: ingestHeaders,
+      body: (event) => ingestBody(seq++, event),
+      acknowledged,
+    });
+    console.log(`    ${fmt.int(buffered.rps)} acks/s, p50 ${buffered.p50} ms; waiting for the consumer …`);
+    buffered.drainSeconds = await waitForDrain(server.baseUrl, ADMIN_KEY, buffered.ids);
     memory = rss.stop();
   } finally {
     await server.stop();
@@ -263,10 +310,19 @@ async function main() {
 
   console.log("  verifying against D1 …");
   const d1 = await verifyAgainstD1(server.persistTo);
-  const report = render({ facts, phases, duplicates, race, memory, ingestTrips, d1 });
+  const [written] = await d1Query(
+    server.persistTo,
+    `SELECT count(*) AS n, min(received_at) AS first, max(processed_at) AS last, sum(processed_at IS NULL) AS unprocessed FROM events WHERE event = '${BUFFERED_EVENT}'`,
+  );
+  buffered.written = { ...written, perSecond: written.n / ((written.last - written.first) / 1000) };
+  console.log(`    buffered: ${fmt.int(buffered.written.perSecond)} events/s stored and routed`);
+  const far = await farMode();
+  const report = render({ facts, phases, duplicates, race, memory, ingestTrips, d1, buffered, far });
   writeSection("ingest", report);
 
   const failures = [];
+  if (buffered.written.unprocessed) failures.push(`${buffered.written.unprocessed} buffered events never routed`);
+  if (far.ingest.p50 > 100) failures.push(`far-mode sync ingest p50 ${far.ingest.p50} ms > 100 ms`);
   if (d1.lost.length) failures.push(`${d1.lost.length} acknowledged events are not in D1`);
   if (d1.wrongId.length) failures.push(`${d1.wrongId.length} keys stored under another event id`);
   if (duplicates.wrong.length) failures.push(`${duplicates.wrong.length} duplicates not refused`);
@@ -281,7 +337,60 @@ async function main() {
   }
 }
 
-function render({ facts, phases, duplicates, race, memory, ingestTrips, d1 }) {
+function renderModes({ phases, buffered, far }) {
+  const best = phases.reduce((a, b) => (b.ingest.rps > a.ingest.rps ? b : a));
+  return `
+### Buffered path (\`Prefer: respond-async\`)
+
+${BUFFERED_CONNECTIONS} connections for ${DURATION_S} s, one unique event per request (what a PostHog destination
+sends), same server after the phases above. Acknowledged is the 202 \`{accepted, eventId}\`; stored and routed
+is read from D1 afterwards: events of the phase / (last \`processed_at\` − first \`received_at\`), so it counts
+the consumer's work (insert, contact upsert, routing, processed mark; up to 100 events per D1 batch), not acks.
+
+${table(
+  ["measure", "result"],
+  [
+    [
+      "acknowledgments",
+      `${fmt.int(buffered.accepted)} (${fmt.int(buffered.rps)}/s; other answers: ${buffered.completed - buffered.accepted})`,
+    ],
+    ["acknowledgment latency p50 / p99", `${fmt.ms(buffered.p50)} / ${fmt.ms(buffered.p99)} ms`],
+    [
+      "events stored and routed in D1",
+      `${fmt.int(buffered.written.n)} (never routed: ${buffered.written.unprocessed})`,
+    ],
+    ["stored and routed per second", fmt.int(buffered.written.perSecond)],
+    [
+      `vs. sync ingest's best (${fmt.int(best.ingest.rps)}/s at c=${best.connections}, each answered after its write)`,
+      `**${fmt.ratio(buffered.written.perSecond / best.ingest.rps)}**`,
+    ],
+    [
+      "wait after the phase until the last 50 acknowledged events were processed",
+      `${buffered.drainSeconds.toFixed(1)} s`,
+    ],
+  ],
+)}
+
+### Far from the database (+50 ms per D1 round trip)
+
+A second server whose Worker entry is \`bench/far-worker.ts\`: the same app with its D1 binding wrapped to wait
+50 ms before every round trip (bench-only; production code is unchanged). ${FAR_CONNECTIONS} connections, ${DURATION_S} s each.
+The floor for any request that touches D1 once is 50 ms; the health check makes 2 round trips.
+
+${table(
+  ["route", "req/s", "p50 ms", "p99 ms", "responses", "non-2xx"],
+  [
+    ["`GET /v1/health` (2 round trips)", far.health],
+    ["`POST /v1/ingest` (unique, 1 round trip)", far.ingest],
+  ].map(([name, r]) => [name, fmt.int(r.rps), fmt.ms(r.p50), fmt.ms(r.p99), fmt.int(r.completed), String(r.non2xx)]),
+)}
+
+Sync ingest p50 far from the database: **${fmt.ms(far.ingest.p50)} ms** (${fmt.ratio(far.ingest.p50 / 50)} the one-round-trip floor;
+target ≤ 100 ms). Three sequential round trips, as before issue 10, could not go below 150 ms.
+`;
+}
+
+function render({ facts, phases, duplicates, race, memory, ingestTrips, d1, buffered, far }) {
   const inFlightAtEnds = CONCURRENCIES[0] + phases.reduce((n, p) => n + p.connections, 0); // warm-up + phases
   const rows = [];
   for (const { connections, health, ingest } of phases) {
@@ -380,7 +489,7 @@ ${
         .map((w) => `\`${w.key}\` → ${w.status} ${w.body}`)
         .join("; ")}\n`
     : ""
-}`;
+}${renderModes({ phases, buffered, far })}`;
 }
 
 await main();

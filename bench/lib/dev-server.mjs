@@ -193,7 +193,7 @@ export async function d1Query(persistTo, sql) {
  * Starts a dev server with fresh state under bench/.tmp/<name>.
  * Returns { baseUrl, pid, pgid, persistTo, logFile, stop() }.
  */
-export async function startDevServer(name, { readyTimeoutMs = 90_000 } = {}) {
+export async function startDevServer(name, { readyTimeoutMs = 90_000, config } = {}) {
   installExitHandlers();
   ensureDevVars();
 
@@ -202,7 +202,8 @@ export async function startDevServer(name, { readyTimeoutMs = 90_000 } = {}) {
   mkdirSync(persistTo, { recursive: true });
   const logFile = path.join(TMP_DIR, `${name}.wrangler.log`);
 
-  await wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo]);
+  const configArgs = config ? ["--config", config] : [];
+  await wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo, ...configArgs]);
 
   const port = await freePort();
   const inspectorPort = await freePort();
@@ -223,6 +224,7 @@ export async function startDevServer(name, { readyTimeoutMs = 90_000 } = {}) {
       persistTo,
       "--show-interactive-dev-session=false",
       "--live-reload=false",
+      ...configArgs,
     ],
     { cwd: ROOT, env: WRANGLER_ENV, detached: true, stdio: ["ignore", logFd, logFd] },
   );
