@@ -5,6 +5,7 @@ import autocannon from "autocannon";
 import { ROOT, TMP_DIR } from "./dev-server.mjs";
 
 export const BUFFERED_EVENT = "bench:buffered";
+export const BATCH_EVENT = "bench:buffered-batch";
 
 function runCannon(opts) {
   return new Promise((resolve, reject) => {
@@ -16,13 +17,21 @@ function runCannon(opts) {
 const completedOf = (result) => Object.values(result.statusCodeStats ?? {}).reduce((n, s) => n + Number(s.count), 0);
 
 /**
- * Single events with `Prefer: respond-async` (what a PostHog destination sends): every 202 must
- * carry `accepted: true` and an eventId, recorded in `acknowledged` (key → eventId).
+ * Events with `Prefer: respond-async`: single events to /v1/ingest (what a PostHog destination
+ * sends) or `batchSize` events per request to /v1/ingest/batch. Every item must be answered
+ * `accepted: true` with an eventId, recorded in `acknowledged` (key → eventId).
  */
-export async function bufferedPhase(baseUrl, { connections, duration, headers, body, acknowledged }) {
+export async function bufferedPhase(baseUrl, { connections, duration, headers, body, acknowledged, batchSize = 0 }) {
   let accepted = 0;
-  const other = new Map();
+  let other = 0;
   const ids = [];
+  const accept = (key, answer) => {
+    if (answer?.accepted === true && typeof answer.eventId === "string") {
+      accepted += 1;
+      acknowledged.set(key, answer.eventId);
+      ids.push(answer.eventId);
+    } else other += 1;
+  };
   const result = await runCannon({
     url: baseUrl,
     connections,
@@ -30,37 +39,35 @@ export async function bufferedPhase(baseUrl, { connections, duration, headers, b
     requests: [
       {
         method: "POST",
-        path: "/v1/ingest",
+        path: batchSize ? "/v1/ingest/batch" : "/v1/ingest",
         headers: { ...headers, prefer: "respond-async" },
         setupRequest(request, context) {
-          const item = body(BUFFERED_EVENT);
-          context.key = item.idempotencyKey;
-          return { ...request, body: JSON.stringify(item) };
+          const items = Array.from({ length: batchSize || 1 }, () => body(batchSize ? BATCH_EVENT : BUFFERED_EVENT));
+          context.keys = items.map((item) => item.idempotencyKey);
+          return { ...request, body: JSON.stringify(batchSize ? { events: items } : items[0]) };
         },
         onResponse(status, text, context) {
           let parsed = null;
           try {
             parsed = JSON.parse(text);
           } catch {}
-          if (status === 202 && parsed?.accepted === true && typeof parsed.eventId === "string") {
-            accepted += 1;
-            acknowledged.set(context.key, parsed.eventId);
-            ids.push(parsed.eventId);
-          } else other.set(status, (other.get(status) ?? 0) + 1);
+          if (status !== 202) other += context.keys.length;
+          else if (batchSize) context.keys.forEach((key, i) => accept(key, parsed?.results?.[i]));
+          else accept(context.keys[0], parsed);
         },
       },
     ],
   });
+  const completed = completedOf(result);
   return {
-    rps: completedOf(result) / result.duration,
+    rps: completed / result.duration,
+    eventsPerSecond: accepted / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    completed: completedOf(result),
+    completed,
     accepted,
     other,
     ids,
-    non2xx: result.non2xx,
-    errors: result.errors,
   };
 }
 

@@ -18,8 +18,9 @@ const bytesOf = (value: unknown) => new TextEncoder().encode(JSON.stringify(valu
 
 /**
  * The buffered path (`Prefer: respond-async`, PostHog by default): acknowledged after the queue
- * send, written by the ingest-events consumer with the same exact deduplication. Keys the KV fast
- * path already knows, or that repeat within this request, are answered as duplicates and not sent.
+ * send, written by the ingest-events consumer with the same exact deduplication (D1 decides).
+ * The KV lookup runs concurrently with the send, so a key KV already knows is answered as a
+ * duplicate (its queued copy then changes nothing); a key repeated within the request is sent once.
  */
 export async function bufferEvents(
   deps: BufferDeps,
@@ -27,20 +28,26 @@ export async function bufferEvents(
   source: IngestSource,
 ): Promise<BufferResult[]> {
   const keys = items.flatMap((item) => (item.idempotencyKey ? [item.idempotencyKey] : []));
-  const known = keys.length ? await findKnownKeys(deps.idempotencyKeys, keys) : new Set<string>();
   const seen = new Set<string>();
   const rows = toEventRows(items, source).map((row) => {
     const key = row.idempotencyKey;
-    if (key && (known.has(key) || seen.has(key))) return null;
+    if (key && seen.has(key)) return null;
     if (key) seen.add(key);
     return toBuffered(row as StoredEvent);
   });
-  await sendEvents(
-    deps.ingestQueue,
-    source,
-    rows.filter((row): row is BufferedEvent => row !== null),
+  const [known] = await Promise.all([
+    keys.length ? findKnownKeys(deps.idempotencyKeys, keys) : new Set<string>(),
+    sendEvents(
+      deps.ingestQueue,
+      source,
+      rows.filter((row): row is BufferedEvent => row !== null),
+    ),
+  ]);
+  return rows.map((row) =>
+    row && !(row.idempotencyKey && known.has(row.idempotencyKey))
+      ? { accepted: true, eventId: row.id }
+      : { accepted: true, duplicate: true },
   );
-  return rows.map((row) => (row ? { accepted: true, eventId: row.id } : { accepted: true, duplicate: true }));
 }
 
 const toBuffered = (row: StoredEvent): BufferedEvent => ({
