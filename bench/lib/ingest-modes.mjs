@@ -52,7 +52,7 @@ export async function bufferedPhase(baseUrl, { connections, duration, headers, b
             parsed = JSON.parse(text);
           } catch {}
           if (status !== 202) other += context.keys.length;
-          else if (batchSize) context.keys.forEach((key, i) => accept(key, parsed?.results?.[i]));
+          else if (batchSize) for (const [i, key] of context.keys.entries()) accept(key, parsed?.results?.[i]);
           else accept(context.keys[0], parsed);
         },
       },

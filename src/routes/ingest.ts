@@ -50,7 +50,10 @@ const AcceptedSchema = z
   .object({
     accepted: z.literal(true),
     eventId: z.string().optional().openapi({ description: "The id the stored row will have" }),
-    duplicate: z.literal(true).optional().openapi({ description: "The key is already known: the event will not be stored again" }),
+    duplicate: z
+      .literal(true)
+      .optional()
+      .openapi({ description: "The key is already known: the event will not be stored again" }),
   })
   .openapi("IngestAccepted", { description: "With `Prefer: respond-async`: queued, written within seconds" });
 
