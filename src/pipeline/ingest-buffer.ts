@@ -43,6 +43,13 @@ export async function bufferEvents(
       rows.filter((row): row is BufferedEvent => row !== null),
     ),
   ]);
+  const sentKeys = rows.flatMap((row) => (row?.idempotencyKey ? [row.idempotencyKey] : []));
+  if (sentKeys.length) {
+    // A key is "seen" once its event is durably queued: the consumer stores it (or D1 already has it).
+    const remember = rememberKeys(deps.idempotencyKeys, sentKeys, deps.idempotencyTtlSeconds);
+    if (deps.waitUntil) deps.waitUntil(remember);
+    else await remember;
+  }
   return rows.map((row) =>
     row && !(row.idempotencyKey && known.has(row.idempotencyKey))
       ? { accepted: true, eventId: row.id }
@@ -95,8 +102,9 @@ async function sendEvents(queue: Queue<IngestEventsMessage>, source: IngestSourc
 /**
  * The consumer's write: the events of several messages in one D1 batch (the same plan as
  * synchronous ingest, so duplicates and redeliveries change nothing), then workflow side effects
- * inline, then the keys go to the KV fast path. A redelivery (`restartEntries`) also re-queues the
- * starts of enrollments its events made earlier: the first delivery may have died after its commit.
+ * inline (KV learned the keys when they were queued). A redelivery (`restartEntries`) also
+ * re-queues the starts of enrollments its events made earlier: the first delivery may have died
+ * after its commit.
  */
 export async function writeBuffered(
   deps: IngestDeps,
@@ -109,6 +117,4 @@ export async function writeBuffered(
     const enrollmentIds = await activeEnrollmentsTriggeredBy(deps.db, rows);
     await enqueueStarts(deps.journeyStarts, enrollmentIds);
   }
-  const keys = rows.flatMap((row) => (row.idempotencyKey ? [row.idempotencyKey] : []));
-  if (keys.length) await rememberKeys(deps.idempotencyKeys, keys, deps.idempotencyTtlSeconds);
 }
