@@ -4,7 +4,6 @@ import type { Properties, StoredEvent } from "../db/schema";
 import { newId } from "../lib/ids";
 import { contactUpsertStatements } from "../services/contacts";
 import { insertEventsPlan, markProcessedStatements, type NewEvent } from "../services/events";
-import { rememberKeys } from "../services/idempotency";
 import {
   applyToWorkflows,
   type JourneyEntry,
@@ -30,7 +29,7 @@ export type IngestSource = NewEvent["source"];
 export type IngestDeps = JourneyRoutingDeps & {
   idempotencyKeys: KVNamespace;
   idempotencyTtlSeconds: number;
-  /** Lets KV writes and workflow calls finish after the response (ctx.waitUntil); awaited inline when absent. */
+  /** Lets workflow calls and KV writes finish after the response (ctx.waitUntil); awaited inline when absent. */
   waitUntil?: (promise: Promise<unknown>) => void;
 };
 
@@ -124,8 +123,9 @@ export async function processStoredEvents(
 
 /**
  * Synchronous ingest: one D1 round trip for any number of items (store, contact upsert, routing,
- * processed mark), the D1 unique index deciding duplicates. KV learns the keys after the
- * response, for the buffered path's fast duplicate answer.
+ * processed mark), the D1 unique index deciding duplicates. KV is not involved: D1 answers
+ * "duplicate" in the same round trip, and a KV put per keyed event (500 subrequests for a full
+ * batch) would cost more than the buffered path's occasional no-op write of a repeated key.
  */
 export async function ingestEvents(
   deps: IngestDeps,
@@ -135,14 +135,6 @@ export async function ingestEvents(
   const receivedAt = new Date();
   const rows = toEventRows(items, source, receivedAt) as StoredEvent[];
   const { storedIds, outcomes } = await writeEvents(deps, rows, { insert: true, now: receivedAt });
-
-  const decidedKeys = rows.flatMap((row) => (row.idempotencyKey ? [row.idempotencyKey] : []));
-  if (decidedKeys.length) {
-    const remember = rememberKeys(deps.idempotencyKeys, decidedKeys, deps.idempotencyTtlSeconds);
-    if (deps.waitUntil) deps.waitUntil(remember);
-    else await remember;
-  }
-
   return rows.map((row) => {
     if (!storedIds.has(row.id)) return DUPLICATE;
     return { stored: true, eventId: row.id, ...outcomes.get(row.id)! };
