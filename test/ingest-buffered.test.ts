@@ -80,6 +80,24 @@ describe("buffered ingest (Prefer: respond-async)", () => {
     expect(ids.filter((b) => b.eventId).length).toBeGreaterThanOrEqual(1);
   });
 
+  it("stores a re-sent batch of more than 10 keyed events once (D1 decides; KV only learns small requests)", async () => {
+    const prefix = unique("big");
+    const events = Array.from({ length: 12 }, (_, i) => ({
+      event: "e",
+      userId: `${prefix}_${i}`,
+      idempotencyKey: `${prefix}-${i}`,
+    }));
+    const first = (await (await batch(events)).json()) as { results: Array<{ eventId: string }> };
+    await waitFor(() => processedRow(first.results[11]!.eventId));
+    const again = (await (await batch(events)).json()) as {
+      results: Array<{ accepted: boolean; duplicate?: boolean }>;
+    };
+    expect(again.results.every((r) => r.accepted && !r.duplicate)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(await count("SELECT count(*) AS n FROM events WHERE idempotency_key LIKE ?", `${prefix}-%`)).toBe(12);
+    expect(await count("SELECT count(*) AS n FROM contacts WHERE external_id LIKE ?", `${prefix}_%`)).toBe(12);
+  });
+
   it("accepts a 255-character CJK idempotency key on the buffered path", async () => {
     const key = `${"鍵".repeat(247)}${crypto.randomUUID().slice(0, 8)}`;
     const res = await ingest({ event: "e", userId: unique("cjk"), idempotencyKey: key });

@@ -9,6 +9,14 @@ export type BufferDeps = IngestDeps & { ingestQueue: Queue<IngestEventsMessage> 
 
 export type BufferResult = { accepted: true; eventId: string } | { accepted: true; duplicate: true };
 
+/**
+ * KV has no bulk put: each remembered key is a subrequest (50 per invocation on the Free plan,
+ * 1000 on Paid), and locally 100 puts held a batch's answer for seconds. Requests of up to this
+ * many events teach KV their keys (webhook retries are single events); a re-sent batch's repeats
+ * are queued and refused by D1 in the consumer instead.
+ */
+const REMEMBER_MAX_KEYS = 10;
+
 /** At most this many events per message and per consumer D1 batch. */
 export const EVENTS_PER_WRITE = 100;
 /** Queue messages are ≤128 KB and a sendBatch ≤256 KB; properties are ≤64 KB, so two fit a call. */
@@ -44,7 +52,7 @@ export async function bufferEvents(
     ),
   ]);
   const sentKeys = rows.flatMap((row) => (row?.idempotencyKey ? [row.idempotencyKey] : []));
-  if (sentKeys.length) {
+  if (sentKeys.length && sentKeys.length <= REMEMBER_MAX_KEYS) {
     // A key is "seen" once its event is durably queued: the consumer stores it (or D1 already has it).
     const remember = rememberKeys(deps.idempotencyKeys, sentKeys, deps.idempotencyTtlSeconds);
     if (deps.waitUntil) deps.waitUntil(remember);
