@@ -5,6 +5,14 @@
 //   npm run bench:ingest                 (BENCH_DURATION=<seconds> per phase, default 10)
 import autocannon from "autocannon";
 import { assertNode22, d1Query, startDevServer, startRssSampler } from "./lib/dev-server.mjs";
+import {
+  BATCH_EVENT,
+  BUFFERED_EVENT,
+  bufferedPhase,
+  farConfig,
+  latencyPhase,
+  waitForDrain,
+} from "./lib/ingest-modes.mjs";
 import { fmt, machineFacts, machineLines, table, writeSection } from "./lib/results.mjs";
 
 assertNode22();
@@ -16,6 +24,10 @@ const DUPLICATE_SAMPLE = 500;
 const RACE_KEYS = 20; // fresh keys, each sent RACE_COPIES times at once
 const RACE_COPIES = 16;
 const INGEST_KEY = "dev-ingest-key";
+const ADMIN_KEY = "dev-admin-key";
+const BUFFERED_CONNECTIONS = 64;
+const FAR_CONNECTIONS = 1; // latency, not throughput: one request at a time
+const BUFFERED_BATCH = { connections: 8, size: 100 };
 const EVENT = "bench:ingested"; // triggers no journey: this measures the ingest path itself
 
 const runTag = Date.now().toString(36);
@@ -24,9 +36,9 @@ let seq = 0;
 /** Every 202 `stored: true`, by idempotency key → eventId, across all phases. */
 const acknowledged = new Map();
 
-function ingestBody(n) {
+function ingestBody(n, event = EVENT) {
   return {
-    event: EVENT,
+    event,
     userId: `bench-${runTag}-u${n}`,
     userEmail: `bench+${runTag}-${n}@example.com`,
     properties: { n, plan: n % 2 ? "pro" : "free" },
@@ -223,6 +235,49 @@ async function verifyAgainstD1(persistTo) {
   return { rows: rows.length, acknowledged: acknowledged.size, lost, wrongId, unacknowledged, unprocessed, contacts };
 }
 
+/** Events of one phase / (last processed_at − first received_at), read from D1 after the server stopped. */
+async function writtenRate(persistTo, event) {
+  const [w] = await d1Query(
+    persistTo,
+    `SELECT count(*) AS n, min(received_at) AS first, max(processed_at) AS last, sum(processed_at IS NULL) AS unprocessed FROM events WHERE event = '${event}'`,
+  );
+  return { ...w, perSecond: w.n / ((w.last - w.first) / 1000) };
+}
+
+/** A second server whose D1 binding waits 50 ms per round trip (bench/far-worker.ts): latency only. */
+async function farMode() {
+  console.log("  far-from-the-database mode (+50 ms per D1 round trip) …");
+  const server = await startDevServer("ingest-far", { config: farConfig() });
+  const ingestRequest = {
+    method: "POST",
+    path: "/v1/ingest",
+    headers: ingestHeaders,
+    setupRequest: (request) => ({ ...request, body: JSON.stringify(ingestBody(seq++, "bench:far")) }),
+  };
+  const health = { method: "GET", path: "/v1/health" };
+  const floor = { method: "GET", path: "/v1/no-such-route" }; // the app's middleware, no D1: the local floor
+  try {
+    await latencyPhase(server.baseUrl, { connections: FAR_CONNECTIONS, duration: WARMUP_S, request: ingestRequest });
+    const far = {
+      floor: await latencyPhase(server.baseUrl, { connections: FAR_CONNECTIONS, duration: DURATION_S, request: floor }),
+      health: await latencyPhase(server.baseUrl, {
+        connections: FAR_CONNECTIONS,
+        duration: DURATION_S,
+        request: health,
+      }),
+      ingest: await latencyPhase(server.baseUrl, {
+        connections: FAR_CONNECTIONS,
+        duration: DURATION_S,
+        request: ingestRequest,
+      }),
+    };
+    console.log(`    sync ingest p50 ${far.ingest.p50} ms, health p50 ${far.health.p50} ms`);
+    return far;
+  } finally {
+    await server.stop();
+  }
+}
+
 async function main() {
   const facts = await machineFacts();
   console.log(`bench:ingest: ${DURATION_S} s per phase at concurrency ${CONCURRENCIES.join(", ")}`);
@@ -232,6 +287,8 @@ async function main() {
   let race;
   let memory;
   let ingestTrips;
+  let buffered;
+  let bufferedBatch;
   try {
     const rss = startRssSampler(server.pgid);
     // Warm-up (not reported): JIT, D1 file, KV; its acknowledged events are verified like the rest.
@@ -256,6 +313,27 @@ async function main() {
     console.log(`    ${duplicates.refused}/${duplicates.sent} refused`);
     console.log(`  race (${RACE_KEYS} fresh keys × ${RACE_COPIES} concurrent copies) …`);
     race = await racePhase(server.baseUrl);
+    console.log(`  buffered (Prefer: respond-async) c=${BUFFERED_CONNECTIONS} …`);
+    buffered = await bufferedPhase(server.baseUrl, {
+      connections: BUFFERED_CONNECTIONS,
+      duration: DURATION_S,
+      headers: ingestHeaders,
+      body: (event) => ingestBody(seq++, event),
+      acknowledged,
+    });
+    console.log(`    ${fmt.int(buffered.rps)} acks/s, p50 ${buffered.p50} ms; waiting for the consumer …`);
+    buffered.drainSeconds = await waitForDrain(server.baseUrl, ADMIN_KEY, buffered.ids);
+    console.log(`  buffered batches (${BUFFERED_BATCH.size} events, c=${BUFFERED_BATCH.connections}) …`);
+    bufferedBatch = await bufferedPhase(server.baseUrl, {
+      connections: BUFFERED_BATCH.connections,
+      duration: DURATION_S,
+      headers: ingestHeaders,
+      body: (event) => ingestBody(seq++, event),
+      acknowledged,
+      batchSize: BUFFERED_BATCH.size,
+    });
+    console.log(`    ${fmt.int(bufferedBatch.eventsPerSecond)} events acked/s, p50 ${bufferedBatch.p50} ms …`);
+    bufferedBatch.drainSeconds = await waitForDrain(server.baseUrl, ADMIN_KEY, bufferedBatch.ids);
     memory = rss.stop();
   } finally {
     await server.stop();
@@ -263,10 +341,19 @@ async function main() {
 
   console.log("  verifying against D1 …");
   const d1 = await verifyAgainstD1(server.persistTo);
-  const report = render({ facts, phases, duplicates, race, memory, ingestTrips, d1 });
+  buffered.written = await writtenRate(server.persistTo, BUFFERED_EVENT);
+  bufferedBatch.written = await writtenRate(server.persistTo, BATCH_EVENT);
+  console.log(
+    `    buffered: ${fmt.int(buffered.written.perSecond)} (single) / ${fmt.int(bufferedBatch.written.perSecond)} (batches) events/s stored and routed`,
+  );
+  const far = await farMode();
+  const report = render({ facts, phases, duplicates, race, memory, ingestTrips, d1, buffered, bufferedBatch, far });
   writeSection("ingest", report);
 
   const failures = [];
+  for (const b of [buffered, bufferedBatch]) {
+    if (b.written.unprocessed) failures.push(`${b.written.unprocessed} buffered events never routed`);
+  }
   if (d1.lost.length) failures.push(`${d1.lost.length} acknowledged events are not in D1`);
   if (d1.wrongId.length) failures.push(`${d1.wrongId.length} keys stored under another event id`);
   if (duplicates.wrong.length) failures.push(`${duplicates.wrong.length} duplicates not refused`);
@@ -281,7 +368,56 @@ async function main() {
   }
 }
 
-function render({ facts, phases, duplicates, race, memory, ingestTrips, d1 }) {
+function renderModes({ phases, buffered, bufferedBatch, far }) {
+  const best = phases.reduce((a, b) => (b.ingest.rps > a.ingest.rps ? b : a));
+  return `
+### Buffered path (\`Prefer: respond-async\`)
+
+Same server, after the phases above, ${DURATION_S} s each: single events at c=${BUFFERED_CONNECTIONS} (what a PostHog
+destination sends), then \`/v1/ingest/batch\` with ${BUFFERED_BATCH.size} events per request at c=${BUFFERED_BATCH.connections}. Acknowledged is the
+202 \`{accepted, eventId}\` per event. Stored and routed is read from D1 afterwards: the phase's events / (last
+\`processed_at\` − first \`received_at\`), so it is the consumer's work (insert, contact upsert, routing,
+processed mark; up to 100 events per D1 batch), not acknowledgments. The baseline is sync ingest's best
+throughput in this run (${fmt.int(best.ingest.rps)} events/s at c=${best.connections}, each answered after its write).
+
+${table(
+  ["phase", "events acked", "acks/s", "ack p50 / p99 ms", "stored+routed/s", "vs sync", "never routed"],
+  [
+    ["single events", buffered],
+    [`batches of ${BUFFERED_BATCH.size}`, bufferedBatch],
+  ].map(([name, b]) => [
+    name,
+    fmt.int(b.accepted),
+    fmt.int(b.eventsPerSecond),
+    `${fmt.ms(b.p50)} / ${fmt.ms(b.p99)}`,
+    fmt.int(b.written.perSecond),
+    `**${fmt.ratio(b.written.perSecond / best.ingest.rps)}**`,
+    String(b.written.unprocessed),
+  ]),
+)}
+
+### Far from the database (+50 ms per D1 round trip)
+
+A second server whose Worker entry is \`bench/far-worker.ts\`: the same app with its D1 binding wrapped to wait
+50 ms before every round trip (bench-only; production code is unchanged). ${FAR_CONNECTIONS} connection, ${DURATION_S} s each.
+The floor for any request that touches D1 once is 50 ms; the health check makes 2 round trips.
+
+${table(
+  ["route", "req/s", "p50 ms", "p99 ms", "responses", "non-2xx"],
+  [
+    ["unknown route, 404 (0 round trips: the local floor)", far.floor],
+    ["`GET /v1/health` (2 round trips)", far.health],
+    ["`POST /v1/ingest` (unique, 1 round trip)", far.ingest],
+  ].map(([name, r]) => [name, fmt.int(r.rps), fmt.ms(r.p50), fmt.ms(r.p99), fmt.int(r.completed), String(r.non2xx)]),
+)}
+
+Sync ingest p50 far from the database: **${fmt.ms(far.ingest.p50)} ms**, ${fmt.ms(far.ingest.p50 - far.floor.p50)} ms above the
+same server's no-D1 floor (target: ≤ 100 ms; one round trip costs 50 ms here, and the three sequential
+round trips before issue 10 cost at least 150 ms). Ingest/health p50: ${fmt.ratio(far.ingest.p50 / far.health.p50)}.
+`;
+}
+
+function render({ facts, phases, duplicates, race, memory, ingestTrips, d1, buffered, bufferedBatch, far }) {
   const inFlightAtEnds = CONCURRENCIES[0] + phases.reduce((n, p) => n + p.connections, 0); // warm-up + phases
   const rows = [];
   for (const { connections, health, ingest } of phases) {
@@ -380,7 +516,7 @@ ${
         .map((w) => `\`${w.key}\` → ${w.status} ${w.body}`)
         .join("; ")}\n`
     : ""
-}`;
+}${renderModes({ phases, buffered, bufferedBatch, far })}`;
 }
 
 await main();

@@ -1,7 +1,7 @@
 import { createDb, type Database } from "./db/client";
 import type { BackfillPageDeps } from "./pipeline/backfill-page";
 import type { BatchEnrollDeps } from "./pipeline/batch-enroll";
-import type { IngestDeps } from "./pipeline/ingest";
+import type { BufferDeps } from "./pipeline/ingest-buffer";
 import type { JourneyRoutingDeps } from "./pipeline/journey-routing";
 import type { ReplayDeps } from "./pipeline/replay";
 import { providerFromEnv } from "./providers/email";
@@ -41,11 +41,12 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
     ...workflows,
     postHogCanChangeEmail: env.POSTHOG_CAN_CHANGE_EMAIL === "true",
   };
-  const ingest: IngestDeps = {
+  const ingest: BufferDeps = {
     ...routing,
     idempotencyKeys: env.IDEMPOTENCY_KEYS,
     idempotencyTtlSeconds: Number(env.IDEMPOTENCY_TTL_SECONDS) || DEFAULT_IDEMPOTENCY_TTL_SECONDS,
     waitUntil: options.waitUntil,
+    ingestQueue: env.INGEST_EVENTS_QUEUE,
   };
   const batchEnroll: BatchEnrollDeps = { db, journeyStarts: env.JOURNEY_STARTS_QUEUE };
   const imports: ImportDeps = { db, bucket: env.IMPORT_UPLOADS, queue: env.IMPORT_CHUNKS_QUEUE };

@@ -4,7 +4,7 @@ import { buildDeps } from "../src/composition";
 import { createDb, runBatch } from "../src/db/client";
 import { ingestEvents } from "../src/pipeline/ingest";
 import { contactUpsertStatements } from "../src/services/contacts";
-import { adminGet, adminPost, call, ingestAuth, unique } from "./helpers";
+import { adminGet, adminPost, call, ingestAuth, unique, waitForProcessedEvent } from "./helpers";
 import { introspectJourneysForFile } from "./workflows";
 
 type EmailChange = { from: string | null; to: string | null; source: string; eventId: string | null; at: string };
@@ -14,17 +14,21 @@ const contact = async (userId: string) =>
   (await (await adminGet(`/v1/admin/contacts/${userId}`)).json()) as ContactBody;
 const ingest = async (json: Record<string, unknown>) =>
   (await (await call("/v1/ingest", { method: "POST", headers: ingestAuth(), json })).json()) as { eventId: string };
+/** A PostHog webhook (buffered by default), answered once the event is written and processed. */
 const postHog = async (distinctId: string, email: string) => {
+  const uuid = crypto.randomUUID();
   const res = await call("/v1/webhooks/posthog", {
     method: "POST",
     headers: { "x-posthog-webhook-secret": env.POSTHOG_WEBHOOK_SECRET },
     json: {
-      event: { uuid: crypto.randomUUID(), event: "$pageview", distinct_id: distinctId },
+      event: { uuid, event: "$pageview", distinct_id: distinctId },
       person: { properties: { email } },
     },
   });
   expect(res.status).toBe(202);
-  return ((await res.json()) as { eventId: string }).eventId;
+  const { eventId } = (await res.json()) as { eventId: string };
+  expect(await waitForProcessedEvent(uuid)).toBe(eventId);
+  return eventId;
 };
 const changesOf = (body: ContactBody) => body.emailChanges.map(({ from, to, source }) => ({ from, to, source }));
 

@@ -5,7 +5,7 @@ import { deliverEmail } from "../src/services/emails";
 import { eraseContact } from "../src/services/erasure";
 import { findKnownKeys } from "../src/services/idempotency";
 import { hashedAddress } from "../src/services/suppressions";
-import { adminAuth, call, expectErrorShape, ingestAuth, unique } from "./helpers";
+import { adminAuth, call, expectErrorShape, ingestAuth, unique, waitForProcessedEvent } from "./helpers";
 import { drainImport, seedJob } from "./imports-helpers";
 import { introspectJourneysForFile } from "./workflows";
 
@@ -19,13 +19,15 @@ const count = async (sql: string, ...params: unknown[]) =>
     .bind(...params)
     .first<{ n: number }>())!.n;
 
-async function ingest(userId: string, email: string, event: string, idempotencyKey?: string) {
+/** Buffered ingest, the path that teaches KV its keys (sync ingest leaves KV alone), until processed. */
+async function ingest(userId: string, email: string, event: string, idempotencyKey = crypto.randomUUID()) {
   const res = await call("/v1/ingest", {
     method: "POST",
-    headers: ingestAuth(),
+    headers: { ...ingestAuth(), prefer: "respond-async" },
     json: { event, userId, userEmail: email, idempotencyKey },
   });
   expect(res.status).toBe(202);
+  await waitForProcessedEvent(idempotencyKey);
 }
 
 async function insertEmail(userId: string, to: string, status = "sent") {
@@ -60,9 +62,10 @@ describe("DELETE /v1/admin/contacts/:idOrExternalId (erasure)", () => {
   it("leaves nothing of the person but a hashed suppression", async () => {
     const userId = unique("erase");
     const email = `${userId}@example.com`;
-    const keys = [`${userId}-signup`, `${userId}-visit`];
-    await ingest(userId, email, "user:signed_up", keys[0]);
-    await ingest(userId, email, "page:viewed", keys[1]);
+    const [signup, visit] = [`${userId}-signup`, `${userId}-visit`];
+    const keys = [signup, visit];
+    await ingest(userId, email, "user:signed_up", signup);
+    await ingest(userId, email, "page:viewed", visit);
     await insertEmail(userId, email);
     // Failed import rows naming the person: a CSV row (bad email, so it failed) and a JSON one.
     const csv = await seedJob("csv", `externalId,email,plan\n${userId},not-an-email,pro\n${userId},x,pro\n`);

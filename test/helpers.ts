@@ -50,3 +50,15 @@ export function testJourney(overrides: Partial<JourneyDefinition> = {}): Journey
     ...overrides,
   };
 }
+
+/** The id of the event stored under this idempotency key once it is processed (buffered ingest, PostHog). */
+export async function waitForProcessedEvent(idempotencyKey: string): Promise<string> {
+  for (let i = 0; i < 150; i++) {
+    const row = await env.DB.prepare("SELECT id FROM events WHERE idempotency_key = ? AND processed_at IS NOT NULL")
+      .bind(idempotencyKey)
+      .first<{ id: string }>();
+    if (row) return row.id;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`the event with key ${idempotencyKey} was never written and processed`);
+}

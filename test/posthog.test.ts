@@ -1,9 +1,23 @@
+import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { adminGet, call, expectErrorShape, unique } from "./helpers";
+import worker from "../src/index";
+import { adminGet, call, expectErrorShape, unique, waitForProcessedEvent } from "./helpers";
 
 const postHog = (json: unknown, secret: string | null = env.POSTHOG_WEBHOOK_SECRET) =>
   call("/v1/webhooks/posthog", { method: "POST", json, headers: secret ? { "x-posthog-webhook-secret": secret } : {} });
+
+/** With POSTHOG_WEBHOOK_MODE = "sync": the answer carries the write's outcome. */
+const postHogSync = (json: unknown) =>
+  worker.fetch(
+    new Request("http://localhost/v1/webhooks/posthog", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-posthog-webhook-secret": env.POSTHOG_WEBHOOK_SECRET },
+      body: JSON.stringify(json),
+    }),
+    { ...env, POSTHOG_WEBHOOK_MODE: "sync" },
+    createExecutionContext(),
+  );
 
 const payload = (distinctId: string, uuid = crypto.randomUUID()) => ({
   event: {
@@ -17,9 +31,21 @@ const payload = (distinctId: string, uuid = crypto.randomUUID()) => ({
 });
 
 describe("POST /v1/webhooks/posthog", () => {
-  it("maps PostHog's payload onto the pipeline", async () => {
+  it("is buffered by default: 202 after a queue send, the event written within seconds", async () => {
     const userId = unique("ph");
-    const res = await postHog(payload(userId));
+    const body = payload(userId);
+    const res = await postHog(body);
+    expect(res.status).toBe(202);
+    const { accepted, eventId } = (await res.json()) as { accepted: boolean; eventId: string };
+    expect(accepted).toBe(true);
+    expect(await waitForProcessedEvent(body.event.uuid)).toBe(eventId);
+    // PostHog's retry of a written event: known to the KV fast path, answered as a duplicate.
+    expect(await (await postHog(body)).json()).toEqual({ accepted: true, duplicate: true });
+  });
+
+  it("maps PostHog's payload onto the pipeline (sync mode)", async () => {
+    const userId = unique("ph");
+    const res = await postHogSync(payload(userId));
     expect(res.status).toBe(202);
     const { stored, eventId } = (await res.json()) as { stored: boolean; eventId: string };
     expect(stored).toBe(true);
@@ -39,8 +65,8 @@ describe("POST /v1/webhooks/posthog", () => {
   it("uses PostHog's event uuid as the idempotency key, so retries never double-process", async () => {
     const userId = unique("ph");
     const body = payload(userId);
-    await postHog(body);
-    const retry = await postHog(body);
+    await postHogSync(body);
+    const retry = await postHogSync(body);
     expect(await retry.json()).toEqual({ stored: false });
     const n = await env.DB.prepare("SELECT count(*) AS n FROM events WHERE idempotency_key = ?")
       .bind(body.event.uuid)
@@ -64,7 +90,7 @@ describe("POST /v1/webhooks/posthog", () => {
     const userId = unique("ph");
     const body = payload(userId);
     body.person.properties.email = "not an email";
-    const { eventId } = (await (await postHog(body)).json()) as { eventId: string };
+    const { eventId } = (await (await postHogSync(body)).json()) as { eventId: string };
     const event = (await (await adminGet(`/v1/admin/events/${eventId}`)).json()) as Record<string, unknown>;
     expect(event.userEmail).toBeNull();
   });

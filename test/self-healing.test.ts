@@ -77,6 +77,49 @@ describe("scheduled self-healing", () => {
   });
 });
 
+describe("self-healing with a poison event", () => {
+  it("heals the good events behind a poison one and dead-letters the poison after 3 runs", async () => {
+    let deep: unknown = "x";
+    for (let i = 0; i < 1100; i++) deep = [deep];
+    const poisonUser = unique("poison");
+    // A known contact: merging the deep properties into it (json_patch) is what fails in D1.
+    await call("/v1/ingest", { method: "POST", headers: ingestAuth(), json: { event: "seen", userId: poisonUser } });
+    const poison = await strandedEvent("user:signed_up", poisonUser, { deep }, 20 * 60_000, Date.now() + 60_000);
+    const goodUsers = Array.from({ length: 12 }, () => unique("behind"));
+    const good = [];
+    for (const userId of goodUsers)
+      good.push(await strandedEvent("plan:changed", userId, { plan: "pro" }, 15 * 60_000));
+
+    await runCron();
+    for (const id of good) expect(await processedAt(id)).not.toBeNull();
+    expect(await processedAt(poison)).toBeNull();
+
+    await runCron();
+    await runCron();
+    const row = await env.DB.prepare("SELECT heal_attempts, processed_at FROM events WHERE id = ?")
+      .bind(poison)
+      .first<{ heal_attempts: number; processed_at: number | null }>();
+    expect(row).toEqual({ heal_attempts: 3, processed_at: null });
+    const listed = (await (await adminGet("/v1/admin/dead-letters?queue=self-healing")).json()) as {
+      deadLetters: Array<{ messageId: string; subject: string; error: string; attempts: number }>;
+    };
+    expect(listed.deadLetters.find((d) => d.messageId === poison)).toMatchObject({
+      subject: `event:${poison}`,
+      attempts: 3,
+      error: expect.stringContaining("Event could not be processed"),
+    });
+
+    // A fourth run leaves it alone: no more attempts, no second dead letter.
+    await runCron();
+    const again = await env.DB.prepare("SELECT heal_attempts FROM events WHERE id = ?").bind(poison).first();
+    expect(again).toEqual({ heal_attempts: 3 });
+    const letters = await env.DB.prepare("SELECT count(*) AS n FROM dead_letters WHERE message_id = ?")
+      .bind(poison)
+      .first<{ n: number }>();
+    expect(letters!.n).toBe(1);
+  });
+});
+
 describe("dead-letter queues", () => {
   async function deadLetter(queue: string, body: unknown, id = crypto.randomUUID()) {
     return { id, result: await deliver(queue, [{ id, attempts: 6, body }]) };

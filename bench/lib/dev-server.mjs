@@ -203,7 +203,8 @@ export async function startDevServer(name, { readyTimeoutMs = 90_000, config, te
   mkdirSync(persistTo, { recursive: true });
   const logFile = path.join(TMP_DIR, `${name}.wrangler.log`);
 
-  await wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo]);
+  const configArgs = config ? ["--config", config] : [];
+  await wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo, ...configArgs]);
 
   const port = await freePort();
   const inspectorPort = await freePort();
@@ -224,7 +225,7 @@ export async function startDevServer(name, { readyTimeoutMs = 90_000, config, te
       persistTo,
       "--show-interactive-dev-session=false",
       "--live-reload=false",
-      ...(config ? ["--config", config] : []),
+      ...configArgs,
       // Benches measure capacity; the rate limiters (per IP, all 127.0.0.1 here) would measure the policy.
       "--var",
       "RATE_LIMITS:off",

@@ -6,6 +6,7 @@ export const QUEUES = {
   journeyStarts: "hogsend-journey-starts",
   emailSends: "hogsend-email-sends",
   backfills: "hogsend-backfills",
+  ingestEvents: "hogsend-ingest-events",
 } as const;
 
 /**
@@ -27,6 +28,19 @@ export type JourneyStartMessage = { enrollmentIds: string[] };
 export type BackfillPageMessage = { jobId: string; cursor: string };
 /** Email sends: one queued email row. */
 export type EmailSendMessage = { emailId: string };
+
+/** Buffered ingest: validated events with the ids their rows will have (times in epoch ms). */
+export type BufferedEvent = {
+  id: string;
+  event: string;
+  userId: string;
+  userEmail: string | null;
+  properties: Record<string, unknown>;
+  idempotencyKey: string | null;
+  occurredAt: number;
+  receivedAt: number;
+};
+export type IngestEventsMessage = { source: "api" | "batch" | "posthog"; events: BufferedEvent[] };
 
 /** A queue's `sendBatch` takes at most 100 messages per call. */
 const SEND_BATCH_MAX = 100;

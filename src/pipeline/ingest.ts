@@ -1,15 +1,18 @@
-import { runBatch } from "../db/client";
+import { type BatchPlan, plan, runPlans, sequence, writes } from "../db/batch-plan";
+import type { Database } from "../db/client";
 import type { Properties, StoredEvent } from "../db/schema";
 import { newId } from "../lib/ids";
 import { contactUpsertStatements } from "../services/contacts";
-import { insertEventsDeduplicated, markProcessedStatements, type NewEvent } from "../services/events";
-import { findKnownKeys, rememberKeys } from "../services/idempotency";
+import { insertEventsPlan, markProcessedStatements, type NewEvent } from "../services/events";
 import {
+  applyToWorkflows,
   type JourneyEntry,
   type JourneyExit,
   type JourneyRoutingDeps,
   type JourneySkip,
-  routeToJourneys,
+  type RoutingOutcome,
+  routingOutcomes,
+  routingPlan,
 } from "./journey-routing";
 
 export type IngestItem = {
@@ -31,7 +34,7 @@ export type EventProcessingDeps = JourneyRoutingDeps & {
 export type IngestDeps = EventProcessingDeps & {
   idempotencyKeys: KVNamespace;
   idempotencyTtlSeconds: number;
-  /** Lets KV writes finish after the response (ctx.waitUntil); awaited inline when absent. */
+  /** Lets workflow calls and KV writes finish after the response (ctx.waitUntil); awaited inline when absent. */
   waitUntil?: (promise: Promise<unknown>) => void;
 };
 
@@ -41,20 +44,43 @@ export type IngestResult =
 
 const DUPLICATE: IngestResult = { stored: false, duplicate: true, journeys: [], exits: [], skipped: [] };
 
+/** Items as the rows they will be, ids assigned now (the buffered path answers with them). */
+export function toEventRows(items: IngestItem[], source: IngestSource, receivedAt = new Date()): NewEvent[] {
+  return items.map((item) => ({
+    id: newId(),
+    event: item.event,
+    userId: item.userId,
+    userEmail: item.userEmail ?? null,
+    properties: item.properties ?? {},
+    idempotencyKey: item.idempotencyKey ?? null,
+    source,
+    occurredAt: item.timestamp ? new Date(item.timestamp) : receivedAt,
+    receivedAt,
+  }));
+}
+
+type WriteOptions = {
+  /** Insert the rows first (ingest); without it they are already stored (self-healing). */
+  insert: boolean;
+  /** POSTHOG_CAN_CHANGE_EMAIL: PostHog events may replace an address, not only fill a missing one. */
+  postHogCanChangeEmail?: boolean;
+  now?: Date;
+  onlyIfNewer?: boolean;
+};
+
+type Written = { storedIds: Set<string>; decided: Parameters<typeof routingOutcomes>[1] };
+
 /**
- * The pipeline after storage: contact upsert and journey routing (one D1 batch) → mark processed. Also run by
- * self-healing for events whose processing never finished (`onlyIfNewer` then keeps a late event
- * from overwriting newer contact data).
+ * Everything an event causes in D1, as one batch (one round trip, one transaction): insert →
+ * contact upserts → exits, waiting journeys, entries → processed mark. Every statement after the
+ * insert runs only while its event is stored and unprocessed (db/guarded), so a duplicate, a
+ * redelivery or a second healer changes nothing.
  */
-export async function processStoredEvents(
-  deps: EventProcessingDeps,
-  stored: StoredEvent[],
-  options: { now?: Date; onlyIfNewer?: boolean } = {},
-) {
-  const { db } = deps;
+function writePlan(db: Database, events: StoredEvent[], options: WriteOptions): BatchPlan<Written> {
+  const ids = events.map((event) => event.id);
   const contactUpserts = contactUpsertStatements(
     db,
-    stored.map((event) => ({
+    events.map((event) => ({
       externalId: event.userId,
       email: event.userEmail,
       properties: event.properties,
@@ -62,70 +88,67 @@ export async function processStoredEvents(
       source: event.source,
       eventId: event.id,
       // A PostHog event can be captured in a browser by anyone holding the public project key.
-      emailPolicy: event.source === "posthog" && !deps.postHogCanChangeEmail ? "fill" : "replace",
+      emailPolicy: event.source === "posthog" && !options.postHogCanChangeEmail ? "fill" : "replace",
+      onlyIfEventPending: event.id,
     })),
     options,
   );
-  const routing = await routeToJourneys(deps, stored, { before: contactUpserts });
-  await runBatch(
-    db,
-    markProcessedStatements(
-      db,
-      stored.map((event) => event.id),
-    ),
+  const all = sequence(
+    options.insert ? insertEventsPlan(db, events) : plan([], () => new Set(ids)),
+    writes(contactUpserts),
+    routingPlan(db, events, { onlyPending: true }),
+    writes(markProcessedStatements(db, ids, options.now)),
   );
-  return routing;
+  return plan(all.statements, (results) => {
+    const [storedIds, , decided] = all.decode(results);
+    return { storedIds, decided };
+  });
 }
 
 /**
- * dedup → store → contact upsert → journey routing → mark processed.
- * A duplicate is dropped before anything else happens. D1 round trips are constant in the number
- * of items: one batch stores the events, one upserts contacts and routes them, one marks them processed.
+ * Writes events (or, without `insert`, processes stored ones) in one D1 batch, then hands the
+ * committed decisions to the workflows. Returns the ids this call stored and their outcomes.
+ */
+export async function writeEvents(
+  deps: EventProcessingDeps & { waitUntil?: (promise: Promise<unknown>) => void },
+  events: StoredEvent[],
+  options: WriteOptions,
+): Promise<{ storedIds: Set<string>; outcomes: Map<string, RoutingOutcome> }> {
+  if (events.length === 0) return { storedIds: new Set(), outcomes: new Map() };
+  const planned = writePlan(deps.db, events, { ...options, postHogCanChangeEmail: deps.postHogCanChangeEmail });
+  const [{ storedIds, decided }] = await runPlans(deps.db, planned);
+  await applyToWorkflows(deps, events, decided, deps.waitUntil);
+  return { storedIds, outcomes: routingOutcomes(events, decided) };
+}
+
+/**
+ * The pipeline after storage, for events whose processing never finished (self-healing):
+ * `onlyIfNewer` keeps a late event from overwriting newer contact data.
+ */
+export async function processStoredEvents(
+  deps: EventProcessingDeps,
+  stored: StoredEvent[],
+  options: { now?: Date; onlyIfNewer?: boolean } = {},
+) {
+  return (await writeEvents(deps, stored, { ...options, insert: false })).outcomes;
+}
+
+/**
+ * Synchronous ingest: one D1 round trip for any number of items (store, contact upsert, routing,
+ * processed mark), the D1 unique index deciding duplicates. KV is not involved: D1 answers
+ * "duplicate" in the same round trip, and a KV put per keyed event (500 subrequests for a full
+ * batch) would cost more than the buffered path's occasional no-op write of a repeated key.
  */
 export async function ingestEvents(
   deps: IngestDeps,
   items: IngestItem[],
   source: IngestSource,
 ): Promise<IngestResult[]> {
-  const { db } = deps;
   const receivedAt = new Date();
-  const keyed = items.flatMap((item) => (item.idempotencyKey ? [item.idempotencyKey] : []));
-  const knownKeys = keyed.length ? await findKnownKeys(deps.idempotencyKeys, keyed) : new Set<string>();
-
-  const rows: Array<NewEvent | null> = items.map((item) =>
-    item.idempotencyKey && knownKeys.has(item.idempotencyKey)
-      ? null
-      : {
-          id: newId(),
-          event: item.event,
-          userId: item.userId,
-          userEmail: item.userEmail ?? null,
-          properties: item.properties ?? {},
-          idempotencyKey: item.idempotencyKey ?? null,
-          source,
-          occurredAt: item.timestamp ? new Date(item.timestamp) : receivedAt,
-          receivedAt,
-        },
-  );
-  const storedIds = await insertEventsDeduplicated(
-    db,
-    rows.filter((row): row is NewEvent => row !== null),
-  );
-  const stored = rows.filter((row): row is NewEvent => row !== null && storedIds.has(row.id)) as StoredEvent[];
-
-  const routing = await processStoredEvents(deps, stored, { now: receivedAt });
-
-  // Keys decided by D1 (stored now or refused as duplicates) go to the fast path for next time.
-  const decidedKeys = rows.flatMap((row) => (row?.idempotencyKey ? [row.idempotencyKey] : []));
-  if (decidedKeys.length) {
-    const remember = rememberKeys(deps.idempotencyKeys, decidedKeys, deps.idempotencyTtlSeconds);
-    if (deps.waitUntil) deps.waitUntil(remember);
-    else await remember;
-  }
-
+  const rows = toEventRows(items, source, receivedAt) as StoredEvent[];
+  const { storedIds, outcomes } = await writeEvents(deps, rows, { insert: true, now: receivedAt });
   return rows.map((row) => {
-    if (!row || !storedIds.has(row.id)) return DUPLICATE;
-    const outcome = routing.get(row.id)!;
-    return { stored: true, eventId: row.id, ...outcome };
+    if (!storedIds.has(row.id)) return DUPLICATE;
+    return { stored: true, eventId: row.id, ...outcomes.get(row.id)! };
   });
 }

@@ -1,5 +1,5 @@
-import { type BatchPlan, plan, rows, runPlans, sequence, writes } from "../db/batch-plan";
-import type { BatchStatement, Database } from "../db/client";
+import { type BatchPlan, plan, rows, runPlans, sequence } from "../db/batch-plan";
+import type { Database } from "../db/client";
 import type { StoredEvent } from "../db/schema";
 import { matchesEvent } from "../journeys/conditions";
 import type { JourneyDefinition } from "../journeys/define";
@@ -11,7 +11,14 @@ import {
   waitingForStatements,
 } from "../services/enrollments";
 import { type EntryDecision, enterPlan, previewEntriesPlan, type SkipReason } from "../services/entry-guards";
-import { deliverToWaiting, startEnrollments, stopInstances, type WorkflowDeps } from "../services/workflow-instances";
+import {
+  createInstances,
+  deliverToWaiting,
+  enqueueStarts,
+  startEnrollments,
+  stopInstances,
+  type WorkflowDeps,
+} from "../services/workflow-instances";
 
 export type JourneyEntry = { journey: string; enrollmentId: string };
 export type JourneyExit = { journey: string; enrollmentId: string };
@@ -22,51 +29,74 @@ export type JourneyRoutingDeps = WorkflowDeps & { db: Database };
 
 export type RoutableEvent = Pick<StoredEvent, "id" | "event" | "userId" | "properties" | "occurredAt">;
 
-type RoutingOptions = { dryRun?: boolean; before?: BatchStatement[] };
+type RoutingOptions = {
+  dryRun?: boolean;
+  /** Decide only for events still stored and unprocessed (ingest, self-healing): see db/guarded. */
+  onlyPending?: boolean;
+};
+
+type Decided = { exits: ExitOutcome[]; waiting: WaitingEnrollment[]; entries: EntryOutcome[] };
+
+/** The routing decisions as statements for the caller's D1 batch. */
+export function routingPlan(db: Database, events: RoutableEvent[], options: RoutingOptions = {}): BatchPlan<Decided> {
+  const dryRun = options.dryRun ?? false;
+  const onlyIfEventPending = options.onlyPending ?? false;
+  const decide = sequence(
+    exitsPlan(db, events, { dryRun, onlyIfEventPending }),
+    rows<WaitingEnrollment>(waitingForStatements(db, events, { onlyIfEventPending })),
+    entriesPlan(db, events, { dryRun, onlyIfEventPending }),
+  );
+  return plan(decide.statements, (results) => {
+    const [exits, waiting, entries] = decide.decode(results);
+    return { exits, waiting, entries };
+  });
+}
+
+/** What the decisions mean for each event's response. */
+export function routingOutcomes(events: RoutableEvent[], decided: Decided): Map<string, RoutingOutcome> {
+  const outcomes = new Map<string, RoutingOutcome>(events.map((e) => [e.id, { journeys: [], exits: [], skipped: [] }]));
+  for (const { eventId, ...exit } of decided.exits) outcomes.get(eventId)!.exits.push(exit);
+  for (const { journey, decision } of decided.entries) {
+    const outcome = outcomes.get(decision.triggerEventId!)!;
+    if (decision.enrolled) outcome.journeys.push({ journey: journey.key, enrollmentId: decision.enrollmentId });
+    else outcome.skipped.push({ journey: journey.key, reason: decision.reason });
+  }
+  return outcomes;
+}
 
 /**
  * Journey routing: exits, then delivery to waiting journeys, then entries, decided in one D1
  * batch whatever the number of events; then the workflow side effects (stop, notify, start).
  * With `dryRun` the same decisions are read but nothing is written and no workflow is touched
- * (would-be entries carry an empty enrollmentId). `before` statements run first in the same batch
- * (ingest's contact upserts: the guards then see the contact as this event leaves it).
+ * (would-be entries carry an empty enrollmentId).
  */
 export async function routeToJourneys(
   deps: JourneyRoutingDeps,
   events: RoutableEvent[],
   options: RoutingOptions = {},
 ): Promise<Map<string, RoutingOutcome>> {
-  const dryRun = options.dryRun ?? false;
-  const outcomes = new Map<string, RoutingOutcome>(events.map((e) => [e.id, { journeys: [], exits: [], skipped: [] }]));
-  const [, exits, waiting, entries] = await runPlans(
-    deps.db,
-    writes(options.before ?? []),
-    exitsPlan(deps.db, events, dryRun),
-    rows<WaitingEnrollment>(waitingForStatements(deps.db, events)),
-    entriesPlan(deps.db, events, dryRun),
-  );
-  for (const { eventId, ...exit } of exits) outcomes.get(eventId)!.exits.push(exit);
-  for (const { journey, decision } of entries) {
-    const outcome = outcomes.get(decision.triggerEventId!)!;
-    if (decision.enrolled) outcome.journeys.push({ journey: journey.key, enrollmentId: decision.enrollmentId });
-    else outcome.skipped.push({ journey: journey.key, reason: decision.reason });
-  }
-  if (!dryRun) await applyToWorkflows(deps, events, { exits, waiting, entries });
-  return outcomes;
+  const [decided] = await runPlans(deps.db, routingPlan(deps.db, events, options));
+  if (!options.dryRun) await applyToWorkflows(deps, events, decided);
+  return routingOutcomes(events, decided);
 }
 
 type ExitOutcome = JourneyExit & { eventId: string };
+type DecideOptions = { dryRun: boolean; onlyIfEventPending: boolean };
 
 /** The running enrollments each event ends (or, in a dry run, would end). */
-function exitsPlan(db: Database, events: RoutableEvent[], dryRun: boolean): BatchPlan<ExitOutcome[]> {
+function exitsPlan(db: Database, events: RoutableEvent[], options: DecideOptions): BatchPlan<ExitOutcome[]> {
   const checks = events.flatMap((event) =>
     journeys
       .filter((journey) => journey.exitOn.some((matcher) => matchesEvent(matcher, event.event, event.properties)))
       .map((journey) => ({
         event,
-        statement: dryRun
+        statement: options.dryRun
           ? runningEnrollmentStatement(db, journey.key, event.userId)
-          : exitStatement(db, journey.key, event.userId, { reason: `event:${event.event}`, eventId: event.id }),
+          : exitStatement(db, journey.key, event.userId, {
+              reason: `event:${event.event}`,
+              eventId: event.id,
+              onlyIfEventPending: options.onlyIfEventPending,
+            }),
       })),
   );
   return plan(
@@ -85,7 +115,7 @@ function exitsPlan(db: Database, events: RoutableEvent[], dryRun: boolean): Batc
 type EntryOutcome = { journey: JourneyDefinition; decision: EntryDecision };
 
 /** Every journey's entry guards for the events that trigger it. */
-function entriesPlan(db: Database, events: RoutableEvent[], dryRun: boolean): BatchPlan<EntryOutcome[]> {
+function entriesPlan(db: Database, events: RoutableEvent[], options: DecideOptions): BatchPlan<EntryOutcome[]> {
   const perJourney = journeys.flatMap((journey) => {
     const triggered = events.filter((event) => event.event === journey.trigger.event);
     if (triggered.length === 0) return [];
@@ -94,20 +124,26 @@ function entriesPlan(db: Database, events: RoutableEvent[], dryRun: boolean): Ba
       triggerEventId: event.id,
       triggerMatched: matchesEvent(journey.trigger, event.event, event.properties),
     }));
-    const decide = dryRun
+    const decide = options.dryRun
       ? previewEntriesPlan(db, journey, candidates)
-      : enterPlan(db, journey, candidates, { source: "event" });
+      : enterPlan(db, journey, candidates, { source: "event", onlyIfEventPending: options.onlyIfEventPending });
     return [plan(decide.statements, (results) => decide.decode(results).map((decision) => ({ journey, decision })))];
   });
   const all = sequence(...perJourney);
   return plan(all.statements, (results) => all.decode(results).flat());
 }
 
-/** The workflow side effects of committed decisions: stop exited, notify waiting, start entered. */
-async function applyToWorkflows(
+/**
+ * The workflow side effects of committed decisions: stop exited, notify waiting, start entered.
+ * With `defer` (a request's waitUntil) they leave the response path: starts are first handed to the
+ * journey-start queue (durable, so a start is never lost), then tried at once in the background;
+ * stops and waiting deliveries were always best effort (the D1 row is what counts).
+ */
+export async function applyToWorkflows(
   deps: JourneyRoutingDeps,
   events: RoutableEvent[],
-  decided: { exits: ExitOutcome[]; waiting: WaitingEnrollment[]; entries: EntryOutcome[] },
+  decided: Decided,
+  defer?: (promise: Promise<unknown>) => void,
 ) {
   const deliveries = decided.waiting.flatMap((enrollment) => {
     const event = events.find((e) => e.userId === enrollment.user_id && e.event === enrollment.waiting_for);
@@ -121,6 +157,20 @@ async function applyToWorkflows(
     return [{ enrollmentId: enrollment.id, event: event.event, payload }];
   });
   const entered = decided.entries.flatMap(({ decision }) => (decision.enrolled ? [decision.enrollmentId] : []));
+  if (defer) {
+    if (entered.length) await enqueueStarts(deps.journeyStarts, entered);
+    defer(
+      Promise.all([
+        stopInstances(
+          deps.workflow,
+          decided.exits.map((exit) => exit.enrollmentId),
+        ),
+        deliverToWaiting(deps.workflow, deliveries),
+        entered.length ? createInstances(deps.workflow, entered) : undefined,
+      ]),
+    );
+    return;
+  }
   await Promise.all([
     stopInstances(
       deps.workflow,

@@ -1,6 +1,7 @@
 import { and, asc, inArray, sql } from "drizzle-orm";
 import { runBatch } from "../db/client";
 import { events, type StoredEvent } from "../db/schema";
+import { propertiesProblem } from "../lib/properties";
 import { chunkForParams } from "../lib/sql";
 import { readArchivedEvents, retentionCutoff } from "../services/event-archive";
 import { eventFilter } from "../services/events";
@@ -86,6 +87,17 @@ function mergeOldestFirst(stored: StoredEvent[], archived: StoredEvent[], limit:
   return { found, fromArchive: found.filter((e) => !ids.has(e.id)).length };
 }
 
+/** Events stored before the property caps existed are reported, not routed (they would fail the batch). */
+function withinPropertyCaps(loaded: { found: StoredEvent[]; errors: ReplayError[] }) {
+  const errors = [...loaded.errors];
+  const found = loaded.found.filter((event) => {
+    const problem = propertiesProblem(event.properties);
+    if (problem) errors.push({ eventId: event.id, error: `properties ${problem}` });
+    return !problem;
+  });
+  return { found, errors };
+}
+
 /**
  * Sends stored events through journey routing again: exits, waiting journeys and entries, every
  * entry guard included. The events are the stored rows (no new rows, original occurrence time);
@@ -95,7 +107,9 @@ function mergeOldestFirst(stored: StoredEvent[], archived: StoredEvent[], limit:
 export async function replayEvents(deps: ReplayDeps, input: ReplayInput & { dryRun: false }): Promise<ReplaySummary>;
 export async function replayEvents(deps: ReplayDeps, input: ReplayInput & { dryRun: true }): Promise<ReplayPreview>;
 export async function replayEvents(deps: ReplayDeps, input: ReplayInput): Promise<ReplaySummary | ReplayPreview> {
-  const { found, errors, archive } = await loadEvents(deps, input);
+  const loaded = await loadEvents(deps, input);
+  const { found, errors } = withinPropertyCaps(loaded);
+  const { archive } = loaded;
   const outcomes = await routeToJourneys(deps, found, { dryRun: input.dryRun });
 
   if (input.dryRun) {

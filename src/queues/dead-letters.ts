@@ -1,5 +1,11 @@
 import type { Deps } from "../composition";
-import type { BackfillPageMessage, EmailSendMessage, ImportChunkMessage, JourneyStartMessage } from "../lib/queues";
+import type {
+  BackfillPageMessage,
+  EmailSendMessage,
+  ImportChunkMessage,
+  IngestEventsMessage,
+  JourneyStartMessage,
+} from "../lib/queues";
 import { deadLetterQueue, QUEUES } from "../lib/queues";
 import {
   exhausted,
@@ -8,6 +14,7 @@ import {
   settleDeadBackfillPage,
   settleDeadEmailSend,
   settleDeadImportChunk,
+  settleDeadIngestEvents,
   settleDeadJourneyStart,
 } from "../services/dead-letters";
 
@@ -22,6 +29,7 @@ const settleByQueue: Record<string, Settle> = {
       (body as JourneyStartMessage).enrollmentIds,
       attempts,
     ),
+  [deadLetterQueue(QUEUES.ingestEvents)]: (deps, body) => settleDeadIngestEvents(deps.db, body as IngestEventsMessage),
   [deadLetterQueue(QUEUES.importChunks)]: (deps, body, attempts) =>
     settleDeadImportChunk(deps.db, String((body as Partial<ImportChunkMessage>)?.jobId ?? ""), attempts),
   [deadLetterQueue(QUEUES.backfills)]: (deps, body, attempts) =>

@@ -7,6 +7,7 @@ import { consumeBackfills } from "./backfills";
 import { consumeDeadLetters } from "./dead-letters";
 import { consumeEmailSends } from "./email-sends";
 import { consumeImportChunks } from "./import-chunks";
+import { consumeIngestEvents } from "./ingest-events";
 import { consumeJourneyStarts } from "./journey-starts";
 
 type Consumer = (batch: MessageBatch<unknown>, deps: Deps) => Promise<void>;
@@ -17,6 +18,7 @@ const consumers: Record<string, Consumer> = {
   [QUEUES.journeyStarts]: consumeJourneyStarts as Consumer,
   [QUEUES.emailSends]: consumeEmailSends as Consumer,
   [QUEUES.backfills]: consumeBackfills,
+  [QUEUES.ingestEvents]: consumeIngestEvents as Consumer,
   ...Object.fromEntries(Object.values(QUEUES).map((queue) => [deadLetterQueue(queue), consumeDeadLetters])),
 };
 

@@ -2,9 +2,11 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "../http/app-env";
 import { requireIngestKey } from "../http/auth";
+import { PREFERENCE_APPLIED, prefersRespondAsync } from "../http/prefer";
 import { validationHook } from "../http/validation";
 import { AppError, describeZodError } from "../lib/errors";
 import { ingestEvents } from "../pipeline/ingest";
+import { bufferEvents } from "../pipeline/ingest-buffer";
 import { SKIP_REASONS } from "../services/entry-guards";
 import {
   bearerSecurity,
@@ -47,9 +49,26 @@ const IngestResponseSchema = z
   })
   .openapi("IngestResponse");
 
+const PreferHeader = z
+  .string()
+  .optional()
+  .openapi({ description: "`respond-async` (RFC 7240): acknowledge after a queue send", example: "respond-async" });
+
+const AcceptedSchema = z
+  .object({
+    accepted: z.literal(true),
+    eventId: z.string().optional().openapi({ description: "The id the stored row will have" }),
+    duplicate: z
+      .literal(true)
+      .optional()
+      .openapi({ description: "The key is already known: the event will not be stored again" }),
+  })
+  .openapi("IngestAccepted", { description: "With `Prefer: respond-async`: queued, written within seconds" });
+
 const BatchResultSchema = z
   .object({
     index: z.number().int(),
+    accepted: z.literal(true).optional(),
     stored: z.boolean().optional(),
     eventId: z.string().optional(),
     duplicate: z.boolean().optional(),
@@ -66,17 +85,17 @@ const ingestRoute = createRoute({
   tags: ["Ingest"],
   summary: "Ingest one product event",
   description:
-    "Stores the event and upserts the contact. With an idempotency key (body field or `Idempotency-Key` header) seen before, the event is dropped: `stored: false`, and nothing else happens.",
+    "Stores the event, upserts the contact and routes it to journeys in one D1 round trip. With an idempotency key (body field or `Idempotency-Key` header) seen before, the event is dropped: `stored: false`, and nothing else happens. With `Prefer: respond-async` the answer is `{accepted, eventId}` after one queue send; a consumer writes the event within seconds, with the same deduplication.",
   security: bearerSecurity,
   request: {
-    headers: z.object({ "idempotency-key": z.string().min(1).max(255).optional() }),
+    headers: z.object({ "idempotency-key": z.string().min(1).max(255).optional(), prefer: PreferHeader }),
     body: jsonBody(IngestEventSchema),
   },
   responses: {
     ...rateLimitedResponse,
     202: {
-      description: "Stored (or dropped as a duplicate)",
-      content: { "application/json": { schema: IngestResponseSchema } },
+      description: "Stored (or dropped as a duplicate), or accepted for the buffered path",
+      content: { "application/json": { schema: z.union([IngestResponseSchema, AcceptedSchema]) } },
     },
     ...errorResponses,
   },
@@ -87,9 +106,11 @@ const batchRoute = createRoute({
   path: "/v1/ingest/batch",
   tags: ["Ingest"],
   summary: "Ingest up to 500 events",
-  description: "Each item is validated and deduplicated on its own; one bad item doesn't reject the others.",
+  description:
+    "Each item is validated and deduplicated on its own; one bad item doesn't reject the others. All items are written in one D1 round trip; with `Prefer: respond-async` they are queued instead and each valid item answers `accepted`.",
   security: bearerSecurity,
   request: {
+    headers: z.object({ prefer: PreferHeader }),
     body: jsonBody(
       z.object({
         events: z
@@ -121,11 +142,12 @@ ingestRoutes.openapi(ingestRoute, async (c) => {
   if (headerKey && body.idempotencyKey && headerKey !== body.idempotencyKey) {
     throw new AppError("VALIDATION_ERROR", "idempotencyKey: differs from the Idempotency-Key header");
   }
-  const [result] = await ingestEvents(
-    c.var.deps.ingest,
-    [{ ...body, idempotencyKey: body.idempotencyKey ?? headerKey }],
-    "api",
-  );
+  const item = { ...body, idempotencyKey: body.idempotencyKey ?? headerKey };
+  if (prefersRespondAsync(c.req.valid("header").prefer)) {
+    const [accepted] = await bufferEvents(c.var.deps.ingest, [item], "api");
+    return c.json(accepted!, 202, PREFERENCE_APPLIED);
+  }
+  const [result] = await ingestEvents(c.var.deps.ingest, [item], "api");
   if (!result?.stored) return c.json({ stored: false, journeys: [], exits: [], skipped: [] }, 202);
   return c.json(result, 202);
 });
@@ -134,6 +156,18 @@ ingestRoutes.openapi(batchRoute, async (c) => {
   const { events } = c.req.valid("json");
   const parsed = events.map((item) => IngestEventSchema.safeParse(item));
   const valid = parsed.flatMap((result, index) => (result.success ? [{ index, item: result.data }] : []));
+  if (prefersRespondAsync(c.req.valid("header").prefer)) {
+    const accepted = await bufferEvents(
+      c.var.deps.ingest,
+      valid.map((v) => v.item),
+      "batch",
+    );
+    const byIndex = new Map(valid.map((v, i) => [v.index, accepted[i]!]));
+    const results = parsed.map((result, index) =>
+      result.success ? { index, ...byIndex.get(index)! } : { index, error: describeZodError(result.error) },
+    );
+    return c.json({ results }, 202, PREFERENCE_APPLIED);
+  }
   const outcomes = await ingestEvents(
     c.var.deps.ingest,
     valid.map((v) => v.item),

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { CONTACT_CHANGE_SOURCES } from "../db/schema";
 import { ERROR_STATUS } from "../lib/errors";
+import { PROPERTIES_MAX_BYTES, PROPERTIES_MAX_DEPTH, propertiesProblem } from "../lib/properties";
 import { MAX_EMAIL_LENGTH } from "../lib/sql";
 
 export const ErrorBodySchema = z
@@ -38,7 +39,16 @@ export const EmailAddress = z.email().max(MAX_EMAIL_LENGTH);
 /** A search term over addresses and ids. */
 export const SearchParam = z.string().max(MAX_EMAIL_LENGTH).optional();
 
-export const PropertiesSchema = z.record(z.string(), z.unknown()).openapi({ example: { plan: "pro" } });
+export const PropertiesSchema = z
+  .record(z.string(), z.unknown())
+  .superRefine((value, ctx) => {
+    const problem = propertiesProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  })
+  .openapi({
+    example: { plan: "pro" },
+    description: `A JSON object, nested at most ${PROPERTIES_MAX_DEPTH} levels deep and at most ${PROPERTIES_MAX_BYTES / 1024} KB as JSON`,
+  });
 
 /** An optional validated ISO timestamp (from a query or body) as the Date services take. */
 export const toDate = (value: string | undefined): Date | undefined => (value ? new Date(value) : undefined);
@@ -106,6 +116,7 @@ export const EventSchema = z
     occurredAt: z.string(),
     receivedAt: z.string(),
     processedAt: z.string().nullable(),
+    healAttempts: z.number().int().openapi({ description: "Self-healing runs that tried this event" }),
     replayCount: z.number().int(),
     lastReplayedAt: z.string().nullable(),
   })

@@ -1,23 +1,89 @@
-import { and, asc, isNull, lt } from "drizzle-orm";
-import { events } from "../db/schema";
+import { and, asc, inArray, isNull, lt, sql } from "drizzle-orm";
+import { runBatch } from "../db/client";
+import { events, type StoredEvent } from "../db/schema";
+import { chunk } from "../lib/chunk";
+import { errorFields, log } from "../lib/log";
+import { chunkForParams } from "../lib/sql";
 import { processStoredEvents } from "../pipeline/ingest";
 import type { JourneyRoutingDeps } from "../pipeline/journey-routing";
+import { recordDeadLetter } from "../services/dead-letters";
 
 /** How long an event may sit unprocessed before healing assumes its request died. */
 export const UNPROCESSED_GRACE_MS = 2 * 60_000;
-const HEAL_BATCH = 200;
+/** Runs that may try one event; the last failure dead-letters it (GET /v1/admin/dead-letters). */
+export const HEAL_MAX_ATTEMPTS = 3;
+/** Where healing's dead letters are listed (`?queue=` on the admin list). */
+export const HEAL_DEAD_LETTER_QUEUE = "self-healing";
+const HEAL_SCAN = 100;
+/** Small groups: a failing event costs its group one extra round trip per member, never the run. */
+const HEAL_GROUP = 10;
+
+export type HealReport = { healed: number; deadLettered: number };
 
 /**
- * Finds events stored but never processed (a crash between storing and routing) and runs the rest
- * of the pipeline for them, oldest first, a bounded number per run.
+ * Finds events stored but never processed (a crash between storing and routing, a buffered batch
+ * that never got written through) and runs the rest of the pipeline for them, oldest first, in
+ * small groups. A group that fails is retried event by event, so one poison event never blocks
+ * the others; an event that fails HEAL_MAX_ATTEMPTS runs is dead-lettered with its error.
  */
-export async function healUnprocessedEvents(deps: JourneyRoutingDeps, now = Date.now()): Promise<number> {
+export async function healUnprocessedEvents(deps: JourneyRoutingDeps, now = Date.now()): Promise<HealReport> {
   const stuck = await deps.db
     .select()
     .from(events)
-    .where(and(isNull(events.processedAt), lt(events.receivedAt, new Date(now - UNPROCESSED_GRACE_MS))))
+    .where(
+      and(
+        isNull(events.processedAt),
+        lt(events.receivedAt, new Date(now - UNPROCESSED_GRACE_MS)),
+        lt(events.healAttempts, HEAL_MAX_ATTEMPTS),
+      ),
+    )
     .orderBy(asc(events.receivedAt))
-    .limit(HEAL_BATCH);
-  if (stuck.length) await processStoredEvents(deps, stuck, { onlyIfNewer: true });
-  return stuck.length;
+    .limit(HEAL_SCAN);
+  if (stuck.length === 0) return { healed: 0, deadLettered: 0 };
+  await countAttempt(deps, stuck);
+
+  const report: HealReport = { healed: 0, deadLettered: 0 };
+  for (const group of chunk(stuck, HEAL_GROUP)) {
+    try {
+      await processStoredEvents(deps, group, { onlyIfNewer: true });
+      report.healed += group.length;
+    } catch {
+      for (const event of group) await healOne(deps, event, report);
+    }
+  }
+  return report;
+}
+
+/** Counted before trying, so a run that crashes on an event still brings it closer to the cap. */
+async function countAttempt(deps: JourneyRoutingDeps, stuck: StoredEvent[]) {
+  await runBatch(
+    deps.db,
+    chunkForParams(
+      stuck.map((event) => event.id),
+      1,
+      99,
+    ).map((ids) =>
+      deps.db
+        .update(events)
+        .set({ healAttempts: sql`${events.healAttempts} + 1` })
+        .where(inArray(events.id, ids)),
+    ),
+  );
+}
+
+async function healOne(deps: JourneyRoutingDeps, event: StoredEvent, report: HealReport) {
+  try {
+    await processStoredEvents(deps, [event], { onlyIfNewer: true });
+    report.healed += 1;
+  } catch (error) {
+    const attempts = event.healAttempts + 1;
+    log.warn("self-healing failed for an event", { eventId: event.id, attempts, ...errorFields(error) });
+    if (attempts < HEAL_MAX_ATTEMPTS) return;
+    await recordDeadLetter(
+      deps.db,
+      { queue: HEAL_DEAD_LETTER_QUEUE, messageId: event.id, body: { eventId: event.id }, attempts },
+      { subject: `event:${event.id}`, error: `Event could not be processed: ${String(error)}` },
+    );
+    report.deadLettered += 1;
+  }
 }

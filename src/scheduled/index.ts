@@ -15,7 +15,10 @@ type Report = Record<string, number | string>;
 export async function runScheduled(env: Env): Promise<Report> {
   const deps = buildDeps(env);
   const tasks: Record<string, () => Promise<Report>> = {
-    events: async () => ({ healedEvents: await healUnprocessedEvents(deps.routing) }),
+    events: async () => {
+      const { healed, deadLettered } = await healUnprocessedEvents(deps.routing);
+      return { healedEvents: healed, deadLetteredEvents: deadLettered };
+    },
     imports: async () => {
       const { requeued, failed } = await healStalledImports(deps.imports);
       return { requeuedImports: requeued, failedStalledImports: failed };

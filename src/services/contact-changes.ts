@@ -1,5 +1,6 @@
 import { and, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
+import { eventPending } from "../db/guarded";
 import { type ContactChange, type ContactChangeSource, contactChanges } from "../db/schema";
 
 export const CHANGES_SHOWN = 20;
@@ -43,6 +44,8 @@ export type AddressWrite = {
   source: ContactChangeSource;
   eventId: string | null;
   seenAt: Date | null;
+  /** Record only while this event is stored and unprocessed (ingest's one-round-trip batch). */
+  pendingEventId?: string | null;
 };
 
 /** Rows per recording statement: they travel as one JSON parameter, not as bound parameters. */
@@ -60,17 +63,25 @@ export function recordAddressChangesStatement(
   options: { replace: boolean; onlyIfNewer: boolean; now: Date },
 ) {
   const rows = JSON.stringify(
-    writes.map((w) => [w.externalId, w.email, w.source, w.eventId, w.seenAt?.getTime() ?? null]),
+    writes.map((w) => [
+      w.externalId,
+      w.email,
+      w.source,
+      w.eventId,
+      w.seenAt?.getTime() ?? null,
+      w.pendingEventId ?? null,
+    ]),
   );
   return db.run(sql`WITH w AS (
       SELECT json_extract(value, '$[0]') AS external_id, json_extract(value, '$[1]') AS email,
         json_extract(value, '$[2]') AS source, json_extract(value, '$[3]') AS event_id,
-        json_extract(value, '$[4]') AS seen_at
+        json_extract(value, '$[4]') AS seen_at, json_extract(value, '$[5]') AS pending_event_id
       FROM json_each(${rows}))
     INSERT INTO contact_changes (contact_id, field, old_value, new_value, source, event_id, changed_at)
     SELECT c.id, 'email', c.email, w.email, w.source, w.event_id, ${options.now.getTime()}
     FROM w JOIN contacts c ON c.external_id = w.external_id
     WHERE c.email IS NOT w.email
+      AND (w.pending_event_id IS NULL OR ${eventPending(sql`w.pending_event_id`)})
       ${options.replace ? sql`` : sql`AND c.email IS NULL`}
       ${options.onlyIfNewer ? sql`AND (c.last_seen_at IS NULL OR c.last_seen_at <= w.seen_at)` : sql``}`);
 }

@@ -1,5 +1,6 @@
 import { and, asc, eq, gt, or, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
+import { pendingEventRows } from "../db/guarded";
 import { type Contact, type ContactChangeSource, contacts, type Properties } from "../db/schema";
 import { chunk, roundsByKey } from "../lib/chunk";
 import { notFound } from "../lib/errors";
@@ -20,6 +21,8 @@ export type ContactUpsert = {
   eventId?: string | null;
   /** `fill` only sets a missing address, never replaces one; default: the options' policy. */
   emailPolicy?: EmailPolicy;
+  /** Upsert (and record) only while this event is stored and unprocessed (ingest's one-round-trip batch). */
+  onlyIfEventPending?: string;
 };
 
 type UpsertOptions = {
@@ -54,12 +57,13 @@ export function contactUpsertStatements(db: Database, rows: ContactUpsert[], opt
     emailPolicy: row.emailPolicy ?? options.emailPolicy ?? "replace",
   }));
   const onlyIfNewer = !!options.onlyIfNewer;
+  const guarded = rows.some((row) => row.onlyIfEventPending);
   return roundsByKey(resolved, (row) => row.externalId).flatMap((round) =>
     (["replace", "fill"] as const).flatMap((policy) => {
       const group = round.filter((row) => row.emailPolicy === policy);
       return [
         ...addressChangeStatements(db, group, { replace: policy === "replace", onlyIfNewer, now }),
-        ...chunkForParams(group, paramsPerRow(contacts)).map((chunk) =>
+        ...chunkForParams(group, paramsPerRow(contacts) + (guarded ? 1 : 0)).map((chunk) =>
           upsertStatement(db, chunk, policy, { now, onlyIfNewer, importJobId: options.importJobId }),
         ),
       ];
@@ -82,6 +86,7 @@ function addressChangeStatements(
             source: row.source,
             eventId: row.eventId ?? null,
             seenAt: row.seenAt ?? null,
+            pendingEventId: row.onlyIfEventPending ?? null,
           },
         ]
       : [],
@@ -96,36 +101,40 @@ function upsertStatement(
   options: { now: Date; onlyIfNewer: boolean; importJobId?: string },
 ) {
   const { now } = options;
-  return db
-    .insert(contacts)
-    .values(
-      chunk.map((row) => ({
-        id: newId(),
-        externalId: row.externalId,
-        email: row.email ?? null,
-        properties: row.properties ?? {},
-        firstSeenAt: row.seenAt ?? null,
-        lastSeenAt: row.seenAt ?? null,
-        createdAt: now,
-        updatedAt: now,
-        importJobId: options.importJobId ?? null,
-      })),
-    )
-    .onConflictDoUpdate({
-      target: contacts.externalId,
-      set: {
-        email: EMAIL_SET[policy],
-        properties: sql`json_patch(${contacts.properties}, excluded.properties)`,
-        firstSeenAt: sql`coalesce(min(${contacts.firstSeenAt}, excluded.first_seen_at), ${contacts.firstSeenAt}, excluded.first_seen_at)`,
-        lastSeenAt: sql`coalesce(max(${contacts.lastSeenAt}, excluded.last_seen_at), ${contacts.lastSeenAt}, excluded.last_seen_at)`,
-        updatedAt: sql`excluded.updated_at`,
-        importJobId: sql`coalesce(excluded.import_job_id, ${contacts.importJobId})`,
-      },
-      // Late processing (self-healing) must not overwrite what newer events already set.
-      setWhere: options.onlyIfNewer
-        ? sql`${contacts.lastSeenAt} IS NULL OR ${contacts.lastSeenAt} <= excluded.last_seen_at`
-        : undefined,
-    });
+  const values = chunk.map((row) => ({
+    id: newId(),
+    externalId: row.externalId,
+    email: row.email ?? null,
+    properties: row.properties ?? {},
+    firstSeenAt: row.seenAt ?? null,
+    lastSeenAt: row.seenAt ?? null,
+    createdAt: now,
+    updatedAt: now,
+    importJobId: options.importJobId ?? null,
+  }));
+  const insert = chunk.some((row) => row.onlyIfEventPending)
+    ? db.insert(contacts).select(
+        pendingEventRows(
+          contacts,
+          values.map((v, i) => ({ values: v, eventId: chunk[i]!.onlyIfEventPending ?? "" })),
+        ),
+      )
+    : db.insert(contacts).values(values);
+  return insert.onConflictDoUpdate({
+    target: contacts.externalId,
+    set: {
+      email: EMAIL_SET[policy],
+      properties: sql`json_patch(${contacts.properties}, excluded.properties)`,
+      firstSeenAt: sql`coalesce(min(${contacts.firstSeenAt}, excluded.first_seen_at), ${contacts.firstSeenAt}, excluded.first_seen_at)`,
+      lastSeenAt: sql`coalesce(max(${contacts.lastSeenAt}, excluded.last_seen_at), ${contacts.lastSeenAt}, excluded.last_seen_at)`,
+      updatedAt: sql`excluded.updated_at`,
+      importJobId: sql`coalesce(excluded.import_job_id, ${contacts.importJobId})`,
+    },
+    // Late processing (self-healing) must not overwrite what newer events already set.
+    setWhere: options.onlyIfNewer
+      ? sql`${contacts.lastSeenAt} IS NULL OR ${contacts.lastSeenAt} <= excluded.last_seen_at`
+      : undefined,
+  });
 }
 
 export type ContactListQuery = { search?: string; limit: number; cursor?: string };

@@ -1,8 +1,9 @@
 import { and, desc, eq, inArray, lt } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { backfillJobs, deadLetters, emails, importJobs } from "../db/schema";
+import { backfillJobs, deadLetters, emails, events, importJobs } from "../db/schema";
 import { newId } from "../lib/ids";
-import { keysetPage } from "../lib/sql";
+import type { IngestEventsMessage } from "../lib/queues";
+import { chunkForParams, keysetPage } from "../lib/sql";
 import { finishEnrollment } from "./enrollments";
 import type { JourneyParams } from "./workflow-instances";
 
@@ -66,6 +67,24 @@ export async function settleDeadBackfillPage(db: Database, jobId: string, attemp
     .set({ status: "failed", error, finishedAt: now, updatedAt: now })
     .where(and(eq(backfillJobs.id, jobId), inArray(backfillJobs.status, ["pending", "processing"])));
   return { subject: `backfill:${jobId}`, error };
+}
+
+/**
+ * Buffered events that were never written: the dead letter keeps them (its body) for an admin to
+ * re-send; events of the message that did get stored are named so nobody sends them twice.
+ */
+export async function settleDeadIngestEvents(db: Database, message: Partial<IngestEventsMessage>): Promise<Settled> {
+  const ids = (message?.events ?? []).map((event) => event.id);
+  const stored = new Set<string>();
+  for (const chunk of chunkForParams(ids, 1, 99)) {
+    const rows = await db.select({ id: events.id }).from(events).where(inArray(events.id, chunk));
+    for (const row of rows) stored.add(row.id);
+  }
+  const lost = ids.filter((id) => !stored.has(id));
+  return {
+    subject: `events:${lost.length} not stored of ${ids.length}`,
+    error: `Buffered events could not be written; not stored: ${lost.join(",") || "none"}`,
+  };
 }
 
 export type DeadMessage = { queue: string; messageId: string; body: unknown; attempts: number };

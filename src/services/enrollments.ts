@@ -1,5 +1,6 @@
 import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
-import type { Database } from "../db/client";
+import { type Database, runBatch } from "../db/client";
+import { eventPending } from "../db/guarded";
 import { ENROLLMENT_STATUSES, type Enrollment, type EnrollmentStatus, enrollments } from "../db/schema";
 import { AppError, notFound } from "../lib/errors";
 import { chunkForParams, keysetPage } from "../lib/sql";
@@ -13,7 +14,7 @@ export function exitStatement(
   db: Database,
   journeyKey: string,
   userId: string,
-  exit: { reason: string; eventId?: string },
+  exit: { reason: string; eventId?: string; onlyIfEventPending?: boolean },
   now = new Date(),
 ) {
   return db
@@ -27,7 +28,12 @@ export function exitStatement(
       updatedAt: now,
     })
     .where(
-      and(eq(enrollments.journeyKey, journeyKey), eq(enrollments.userId, userId), inArray(enrollments.status, RUNNING)),
+      and(
+        eq(enrollments.journeyKey, journeyKey),
+        eq(enrollments.userId, userId),
+        inArray(enrollments.status, RUNNING),
+        exit.onlyIfEventPending && exit.eventId ? eventPending(exit.eventId) : undefined,
+      ),
     )
     .returning({ id: enrollments.id, journeyKey: enrollments.journeyKey });
 }
@@ -44,17 +50,55 @@ export function runningEnrollmentStatement(db: Database, journeyKey: string, use
     );
 }
 
-/** Running enrollments of these users that wait for these event names (statements to batch). */
-export function waitingForStatements(db: Database, pairs: Array<{ userId: string; event: string }>) {
-  return chunkForParams(pairs, 2).map((chunk) => {
+/**
+ * Running enrollments of these users that wait for these event names (statements to batch). With
+ * `onlyIfEventPending`, an event only counts while it is stored and unprocessed (see db/guarded).
+ */
+export function waitingForStatements(
+  db: Database,
+  events: Array<{ id: string; userId: string; event: string }>,
+  options: { onlyIfEventPending?: boolean } = {},
+) {
+  return chunkForParams(events, 3).map((chunk) => {
     const values = sql.join(
-      chunk.map((p) => sql`(${p.userId}, ${p.event})`),
+      chunk.map((e) => sql`(${e.userId}, ${e.event}, ${e.id})`),
       sql`, `,
     );
+    const guard = options.onlyIfEventPending ? sql`AND ${eventPending(sql.raw("v.column3"))}` : sql``;
     return db.all<WaitingEnrollment>(
-      sql`SELECT id, user_id, waiting_for FROM enrollments WHERE status = 'waiting' AND (user_id, waiting_for) IN (VALUES ${values})`,
+      sql`SELECT DISTINCT e.id, e.user_id, e.waiting_for FROM enrollments e JOIN (VALUES ${values}) v
+        ON e.user_id = v.column1 AND e.waiting_for = v.column2 WHERE e.status = 'waiting' ${guard}`,
     );
   });
+}
+
+/**
+ * Running enrollments these events triggered (to re-queue their workflow starts; starts are
+ * idempotent). Looked up through the user index: there is none on trigger_event_id.
+ */
+export async function activeEnrollmentsTriggeredBy(
+  db: Database,
+  events: Array<{ id: string; userId: string }>,
+): Promise<string[]> {
+  const results = (await runBatch(
+    db,
+    chunkForParams(events, 2, 96).map((chunk) =>
+      db
+        .select({ id: enrollments.id })
+        .from(enrollments)
+        .where(
+          and(
+            inArray(enrollments.userId, [...new Set(chunk.map((e) => e.userId))]),
+            inArray(enrollments.status, RUNNING),
+            inArray(
+              enrollments.triggerEventId,
+              chunk.map((e) => e.id),
+            ),
+          ),
+        ),
+    ),
+  )) as Array<Array<{ id: string }>>;
+  return results.flat().map((row) => row.id);
 }
 
 // ---- lifecycle transitions, used by the workflow; none of them revives a finished enrollment ----

@@ -1,6 +1,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import { type BatchPlan, plan } from "../db/batch-plan";
 import type { Database } from "../db/client";
+import { eventPending } from "../db/guarded";
 import type { JourneyDefinition } from "../journeys/define";
 import { durationMs } from "../journeys/duration";
 import { chunk, roundsByKey } from "../lib/chunk";
@@ -83,6 +84,8 @@ type EntryOptions = {
    * decided` prefix: lets a caller count outcomes in SQL, atomically with the enrollments.
    */
   afterChunk?: (decided: SQL) => SQL;
+  /** Enroll only while the trigger event is stored and unprocessed (ingest's one-round-trip batch). */
+  onlyIfEventPending?: boolean;
 };
 
 /**
@@ -100,14 +103,17 @@ function reasonsStatement(db: Database, journey: JourneyDefinition, candidates: 
   );
 }
 
-type Resolved = { source: EntryOptions["source"]; now: Date };
+type Resolved = { source: EntryOptions["source"]; now: Date; onlyIfEventPending: boolean };
 
 function enrollStatement(db: Database, journey: JourneyDefinition, candidates: Chunk, options: Resolved) {
   const at = options.now.getTime();
+  const guard = options.onlyIfEventPending
+    ? sql`AND (trigger_event_id IS NULL OR ${eventPending(sql.raw("decided.trigger_event_id"))})`
+    : sql``;
   return db.all<{ id: string }>(sql`${decidedCte(journey, candidates, options.now)}
     INSERT INTO enrollments (id, journey_key, user_id, status, trigger_event_id, source, enrolled_at, updated_at)
     SELECT enrollment_id, ${journey.key}, user_id, 'active', trigger_event_id, ${options.source}, ${at}, ${at}
-    FROM decided WHERE reason IS NULL
+    FROM decided WHERE reason IS NULL ${guard}
     ON CONFLICT DO NOTHING
     RETURNING id`);
 }
@@ -136,7 +142,11 @@ export function enterPlan(
   candidates: EntryCandidate[],
   options: EntryOptions,
 ): BatchPlan<EntryDecision[]> {
-  const resolved = { source: options.source, now: options.now ?? new Date() };
+  const resolved = {
+    source: options.source,
+    now: options.now ?? new Date(),
+    onlyIfEventPending: options.onlyIfEventPending ?? false,
+  };
   const chunks = entryChunks(candidates);
   const after = options.afterChunk;
   const statements = chunks.flatMap((c) => [

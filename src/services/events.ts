@@ -1,28 +1,69 @@
-import { and, desc, eq, gte, inArray, lt, lte, type SQL } from "drizzle-orm";
-import { type Database, runBatch } from "../db/client";
+import { and, desc, eq, gte, inArray, isNull, lt, lte, type SQL, sql } from "drizzle-orm";
+import { type BatchPlan, plan } from "../db/batch-plan";
+import type { Database } from "../db/client";
 import { events, type StoredEvent } from "../db/schema";
 import { notFound } from "../lib/errors";
-import { chunkForParams, keysetPage, paramsPerRow } from "../lib/sql";
+import { chunkForParams, keysetPage } from "../lib/sql";
 
 export type NewEvent = typeof events.$inferInsert;
 
-/**
- * Inserts events in multi-row statements, one D1 round trip for the whole set. A row whose
- * idempotency key already exists (earlier, concurrently, or earlier in the same set) is skipped
- * by the unique index; the returned ids are exactly the rows this call stored.
- */
-export async function insertEventsDeduplicated(db: Database, rows: NewEvent[]): Promise<Set<string>> {
-  if (rows.length === 0) return new Set();
-  const statements = chunkForParams(rows, paramsPerRow(events)).map((chunk) =>
-    db.insert(events).values(chunk).onConflictDoNothing({ target: events.idempotencyKey }).returning({ id: events.id }),
-  );
-  const results = (await runBatch(db, statements)) as Array<Array<{ id: string }>>;
-  return new Set(results.flat().map((row) => row.id));
+/** One bound JSON parameter stays well under D1's 2 MB value limit (properties are ≤ 64 KB each). */
+const INSERT_JSON_MAX_BYTES = 512 * 1024;
+
+const asJsonRow = (row: NewEvent) =>
+  JSON.stringify([
+    row.id,
+    row.event,
+    row.userId,
+    row.userEmail ?? null,
+    row.properties ?? {},
+    row.idempotencyKey ?? null,
+    row.source,
+    row.occurredAt.getTime(),
+    row.receivedAt.getTime(),
+  ]);
+
+/** Rows as JSON arrays of at most INSERT_JSON_MAX_BYTES each (UTF-16 length bounds UTF-8 bytes / 3). */
+function jsonChunks(rows: NewEvent[]): string[] {
+  const chunks: string[][] = [[]];
+  let size = 0;
+  for (const json of rows.map(asJsonRow)) {
+    if (size + json.length * 3 > INSERT_JSON_MAX_BYTES && chunks.at(-1)!.length) {
+      chunks.push([]);
+      size = 0;
+    }
+    chunks.at(-1)!.push(json);
+    size += json.length * 3;
+  }
+  return chunks.filter((c) => c.length).map((c) => `[${c.join(",")}]`);
 }
 
+/**
+ * Inserts for one D1 batch, the rows passed as one JSON parameter expanded by `json_each` (no
+ * 100-parameter tax: a 100-event write is one statement). A row whose idempotency key already
+ * exists (earlier, concurrently, or earlier in the same set) or whose id is already stored (a
+ * redelivered buffered event) is skipped; decodes to exactly the ids this batch stored.
+ */
+export function insertEventsPlan(db: Database, rows: NewEvent[]): BatchPlan<Set<string>> {
+  const statements = jsonChunks(rows).map((json) =>
+    db.all<{ id: string }>(sql`INSERT INTO events
+      (id, event, user_id, user_email, properties, idempotency_key, source, occurred_at, received_at)
+      SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+        json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
+        json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]')
+      FROM json_each(${json}) WHERE true
+      ON CONFLICT DO NOTHING RETURNING id`),
+  );
+  return plan(statements, (results) => new Set((results as Array<Array<{ id: string }>>).flat().map((r) => r.id)));
+}
+
+/** Sets processed_at once: a second processor's mark (or a redelivery's) is a no-op. */
 export function markProcessedStatements(db: Database, eventIds: string[], at = new Date()) {
-  return chunkForParams(eventIds, 1, 99).map((ids) =>
-    db.update(events).set({ processedAt: at }).where(inArray(events.id, ids)),
+  return chunkForParams(eventIds, 1, 98).map((ids) =>
+    db
+      .update(events)
+      .set({ processedAt: at })
+      .where(and(inArray(events.id, ids), isNull(events.processedAt))),
   );
 }
 

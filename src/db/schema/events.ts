@@ -17,6 +17,8 @@ export const events = sqliteTable(
     // Set once the pipeline (contact upsert, exits, journey routing) has finished for this event;
     // a NULL here long after receivedAt means a crash between storing and routing.
     processedAt: integer("processed_at", { mode: "timestamp_ms" }),
+    // Self-healing runs that tried this event; after a few it is dead-lettered, not retried forever.
+    healAttempts: integer("heal_attempts").notNull().default(0),
     replayCount: integer("replay_count").notNull().default(0),
     lastReplayedAt: integer("last_replayed_at", { mode: "timestamp_ms" }),
   },

@@ -6,6 +6,7 @@ import { matchesAnySecret } from "../../http/auth";
 import { validationHook } from "../../http/validation";
 import { AppError } from "../../lib/errors";
 import { type IngestItem, ingestEvents } from "../../pipeline/ingest";
+import { bufferEvents } from "../../pipeline/ingest-buffer";
 import { errorResponses, jsonBody, PropertiesSchema, rateLimitedResponse } from "../schemas";
 
 const PostHogWebhookSchema = z
@@ -30,15 +31,24 @@ const route = createRoute({
   tags: ["Webhooks"],
   summary: "PostHog webhook destination",
   description:
-    "Authenticated by the shared secret in `x-posthog-webhook-secret` (`POSTHOG_WEBHOOK_SECRET`; refused while unset). PostHog's event `uuid` is the idempotency key, so its retries never double-process.",
+    "Authenticated by the shared secret in `x-posthog-webhook-secret` (`POSTHOG_WEBHOOK_SECRET`; refused while unset). PostHog's event `uuid` is the idempotency key, so its retries never double-process. Buffered by default (`POSTHOG_WEBHOOK_MODE`): answered `{accepted, eventId}` after one queue send, written within seconds; `sync` answers after the write with `{stored, eventId}`.",
   request: {
     body: jsonBody(PostHogWebhookSchema),
   },
   responses: {
     ...rateLimitedResponse,
     202: {
-      description: "Stored (or dropped as a duplicate)",
-      content: { "application/json": { schema: z.object({ stored: z.boolean(), eventId: z.string().optional() }) } },
+      description: "Accepted (buffered), or stored / dropped as a duplicate (sync)",
+      content: {
+        "application/json": {
+          schema: z.object({
+            accepted: z.literal(true).optional(),
+            stored: z.boolean().optional(),
+            eventId: z.string().optional(),
+            duplicate: z.literal(true).optional(),
+          }),
+        },
+      },
     },
     ...errorResponses,
   },
@@ -75,6 +85,11 @@ export const postHogWebhookRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valid
 postHogWebhookRoutes.use("/v1/webhooks/posthog", requirePostHogSecret, bodyLimit({ maxSize: 1024 * 1024 }));
 
 postHogWebhookRoutes.openapi(route, async (c) => {
-  const [result] = await ingestEvents(c.var.deps.ingest, [fromPostHog(c.req.valid("json"))], "posthog");
+  const item = fromPostHog(c.req.valid("json"));
+  if (c.env.POSTHOG_WEBHOOK_MODE !== "sync") {
+    const [accepted] = await bufferEvents(c.var.deps.ingest, [item], "posthog");
+    return c.json(accepted!, 202);
+  }
+  const [result] = await ingestEvents(c.var.deps.ingest, [item], "posthog");
   return c.json(result?.stored ? { stored: true, eventId: result.eventId } : { stored: false }, 202);
 });

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import type { Properties } from "../../db/schema";
 import { restoreFormulaCell } from "../../lib/csv";
+import { propertiesProblem } from "../../lib/properties";
 import { MAX_EMAIL_LENGTH } from "../../lib/sql";
 import type { ContactUpsert } from "../contacts";
 
@@ -39,6 +40,8 @@ export function validateCandidate(candidate: Candidate): { contact: ContactUpser
 
   const properties = candidate.properties ?? {};
   if (typeof properties !== "object" || Array.isArray(properties)) return { error: "properties must be an object" };
+  const problem = propertiesProblem(properties);
+  if (problem) return { error: `properties ${problem}` };
   return { contact: { externalId, email, properties: properties as Properties } };
 }
 

@@ -1,0 +1,1 @@
+ALTER TABLE `events` ADD `heal_attempts` integer DEFAULT 0 NOT NULL;

@@ -1,0 +1,28 @@
+/**
+ * Caps on free-form properties wherever they come in (ingest, batch, PostHog, import rows, batch
+ * enrollment, replay). SQLite's JSON functions refuse nesting deeper than 1000 levels, and the
+ * contact merge (json_patch) runs on every later event for the user: one deep or huge object
+ * would otherwise be stored and then fail everything that touches that contact.
+ */
+export const PROPERTIES_MAX_DEPTH = 32;
+/** Serialized as JSON, in UTF-8 bytes. */
+export const PROPERTIES_MAX_BYTES = 64 * 1024;
+
+/** Depth of the deepest container, stopping as soon as it passes the cap (so it never recurses far). */
+function depthExceeds(value: unknown, max: number, depth = 1): boolean {
+  if (depth > max) return true;
+  if (typeof value !== "object" || value === null) return false;
+  const children = Array.isArray(value) ? value : Object.values(value);
+  return children.some((child) => typeof child === "object" && child !== null && depthExceeds(child, max, depth + 1));
+}
+
+/** Why these properties are refused, or null when they are within the caps. */
+export function propertiesProblem(properties: unknown): string | null {
+  if (depthExceeds(properties, PROPERTIES_MAX_DEPTH)) {
+    return `nested deeper than ${PROPERTIES_MAX_DEPTH} levels`;
+  }
+  const json = JSON.stringify(properties) ?? "";
+  const bytes = json.length * 3 <= PROPERTIES_MAX_BYTES ? json.length : new TextEncoder().encode(json).length;
+  if (bytes > PROPERTIES_MAX_BYTES) return `larger than ${PROPERTIES_MAX_BYTES / 1024} KB as JSON`;
+  return null;
+}
