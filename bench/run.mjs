@@ -7,6 +7,7 @@ const BENCHES = [
   "bench:ingest",
   "bench:recovery",
   "bench:import",
+  "bench:capacity",
 ];
 
 const PER_BENCH_TIMEOUT_MS = 15 * 60_000; // a backstop: each bench bounds its own phases
