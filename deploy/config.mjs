@@ -40,3 +40,8 @@ export function deployTargets(config) {
     placement: config.placement?.mode ?? null,
   };
 }
+
+/** The title wrangler gives a KV namespace it provisions for a binding (so either finds the other's). */
+export function kvNamespaceTitle(workerName, binding) {
+  return `${workerName}-${binding.toLowerCase().replaceAll("_", "-")}`;
+}

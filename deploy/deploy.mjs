@@ -2,18 +2,19 @@
 // binds, driven through wrangler's own commands (so it works with `wrangler login` or an API token).
 //
 // Order: refuse bad settings (before anything is touched) → queues wrangler does not provision →
-// D1 database → D1 migrations (before the new code serves) → upload with vars and secrets →
-// health check. Every step checks before it creates, so a second run creates nothing.
+// D1 database → KV namespaces → D1 migrations (before the new code serves) → upload with vars and
+// secrets → health check. Every step checks before it creates, so a second run creates nothing.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { deployTargets, readWranglerConfig } from "./config.mjs";
+import { deployTargets, kvNamespaceTitle, readWranglerConfig } from "./config.mjs";
 import { checkSettings, developmentValues, readEnvFile, splitSettings } from "./settings.mjs";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const WRANGLER_BIN = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+const GENERATED_CONFIG = ".deploy.wrangler.json"; // gitignored; exists only during the upload
 
 const USAGE = `Usage: npm run deploy -- --env-file FILE [--dry-run] [--allow-log-provider]
                                    [--skip-health-check] [--health-url URL]
@@ -120,23 +121,60 @@ async function ensureDatabases(targets, env) {
   }
 }
 
+/**
+ * KV bindings carry no name in wrangler.toml, so wrangler's own provisioning finds a namespace only
+ * through the deployed Worker: a first deploy that created the namespace and then failed would
+ * create it again next time (and fail, the title being taken). So the namespace is found or
+ * created here, by the title wrangler itself would give it, and its id goes to the upload.
+ */
+async function ensureKvNamespaces(targets, env) {
+  const unbound = targets.kvNamespaces.filter((kv) => !kv.id);
+  if (unbound.length === 0) return {};
+  const list = async () => JSON.parse((await wrangler(["kv", "namespace", "list"], { env, quiet: true })).stdout);
+  let namespaces = await list();
+  const ids = {};
+  for (const { binding } of unbound) {
+    const title = kvNamespaceTitle(targets.workerName, binding);
+    if (!namespaces.some((ns) => ns.title === title)) {
+      await wrangler(["kv", "namespace", "create", title], { env, quiet: true });
+      namespaces = await list();
+      console.log(`  KV ${title}: created`);
+    } else {
+      console.log(`  KV ${title}: exists`);
+    }
+    ids[binding] = namespaces.find((ns) => ns.title === title).id;
+  }
+  return ids;
+}
+
 async function applyMigrations(targets, env) {
   for (const db of targets.d1Databases) {
     await wrangler(["d1", "migrations", "apply", db.binding, "--remote"], { env });
   }
 }
 
-/** Secrets travel in a private temporary JSON file (JSON: no $VAR expansion), removed afterwards. */
-async function upload(vars, secrets, env) {
+/**
+ * Secrets travel in a private temporary JSON file (JSON: no $VAR expansion), removed afterwards.
+ * The config is wrangler.toml plus the KV ids found above, written next to it (its relative paths
+ * stay right) and removed afterwards.
+ */
+async function upload(config, kvIds, vars, secrets, env) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "hogsend-deploy-"));
   const secretsFile = path.join(dir, "secrets.json");
+  const configFile = path.join(ROOT, GENERATED_CONFIG);
   try {
     writeFileSync(secretsFile, JSON.stringify(secrets), { mode: 0o600 });
+    const withIds = {
+      ...config,
+      kv_namespaces: (config.kv_namespaces ?? []).map((kv) => (kvIds[kv.binding] ? { ...kv, id: kvIds[kv.binding] } : kv)),
+    };
+    writeFileSync(configFile, JSON.stringify(withIds, null, 2));
     const varArgs = Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
-    const { output } = await wrangler(["deploy", "--secrets-file", secretsFile, ...varArgs], { env });
+    const { output } = await wrangler(["deploy", "--config", configFile, "--secrets-file", secretsFile, ...varArgs], { env });
     return output.match(/https:\/\/\S+\.workers\.dev\b/)?.[0] ?? null;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    rmSync(configFile, { force: true });
   }
 }
 
@@ -167,9 +205,9 @@ function printPlan(targets, vars, options) {
     `  1. queues — create any that are missing (dead-letter and consume-only queues are never provisioned by wrangler):`,
     ...targets.queues.map((q) => `       ${q.name}${q.provisionedByWrangler ? "" : "  (consumed only)"}`),
     `  2. D1 — create if missing: ${targets.d1Databases.map((db) => `${db.name} (${db.binding})`).join(", ")}`,
-    `  3. D1 migrations — apply remotely, before the new code goes live: ${targets.d1Databases.map((db) => `${db.binding} ← ${db.migrationsDir}/`).join(", ")}`,
-    `  4. wrangler deploy — uploads the Worker${targets.placement ? ` (placement: ${targets.placement})` : ""}; wrangler provisions on first deploy and reuses afterwards:`,
-    ...targets.kvNamespaces.map((kv) => `       KV ${kv.binding}${kv.id ? ` (id ${kv.id})` : ` (created as ${targets.workerName}-${kv.binding.toLowerCase().replaceAll("_", "-")})`}`),
+    `  3. KV — create if missing: ${targets.kvNamespaces.map((kv) => (kv.id ? `${kv.binding} (id ${kv.id} from wrangler.toml)` : `${kvNamespaceTitle(targets.workerName, kv.binding)} (${kv.binding})`)).join(", ")}`,
+    `  4. D1 migrations — apply remotely, before the new code goes live: ${targets.d1Databases.map((db) => `${db.binding} ← ${db.migrationsDir}/`).join(", ")}`,
+    `  5. wrangler deploy — uploads the Worker${targets.placement ? ` (placement: ${targets.placement})` : ""}; wrangler creates the R2 bucket if missing and registers the rest:`,
     ...targets.r2Buckets.map((r2) => `       R2 ${r2.name} (${r2.binding})`),
     ...targets.workflows.map((wf) => `       workflow ${wf.name} (${wf.className})`),
     ...targets.consumers.map((c) => `       consumer of ${c.queue}${c.deadLetterQueue ? ` → dead letters to ${c.deadLetterQueue}` : ""}`),
@@ -177,8 +215,8 @@ function printPlan(targets, vars, options) {
     `       vars: ${Object.entries(vars).map(([k, v]) => `${k}=${v}`).join(", ")}`,
     `       secrets: ${targets.requiredSecrets.join(", ")}`,
     options["skip-health-check"]
-      ? `  5. health check — skipped`
-      : `  5. health check — GET ${options["health-url"] ?? "<workers.dev URL>"}/v1/health with the admin key`,
+      ? `  6. health check — skipped`
+      : `  6. health check — GET ${options["health-url"] ?? "<workers.dev URL>"}/v1/health with the admin key`,
   ];
   console.log(lines.join("\n"));
 }
@@ -206,10 +244,12 @@ export async function main(argv) {
   await ensureQueues(targets, wranglerEnv);
   step("D1 databases");
   await ensureDatabases(targets, wranglerEnv);
+  step("KV namespaces");
+  const kvIds = await ensureKvNamespaces(targets, wranglerEnv);
   step("D1 migrations (remote, before the upload)");
   await applyMigrations(targets, wranglerEnv);
   step("Upload");
-  const workersDevUrl = await upload(vars, secrets, wranglerEnv);
+  const workersDevUrl = await upload(config, kvIds, vars, secrets, wranglerEnv);
   if (options["skip-health-check"]) {
     console.log("\nHealth check skipped (--skip-health-check).");
   } else {

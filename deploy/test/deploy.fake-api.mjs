@@ -88,7 +88,10 @@ function inventory(state) {
   };
 }
 
-describe("deploy against a fake Cloudflare API", () => {
+// Generous: a deploy is ~10 wrangler processes, and CI machines are shared. Normally ~10 s each.
+const DEPLOY_TIMEOUT = { timeout: 300_000 };
+
+describe("deploy against a fake Cloudflare API", DEPLOY_TIMEOUT, () => {
   let fake;
   before(async () => {
     fake = await startFakeCloudflare();
@@ -182,6 +185,30 @@ describe("deploy against a fake Cloudflare API", () => {
     assert.equal(fake.state.scripts.get(config.name).versions.length, 2);
     assert.ok(!secondRun.some((r) => r.path === "/v1/health"), "--skip-health-check skips it");
     assert.match(output, /No migrations to apply/);
+  });
+});
+
+describe("a first deploy that fails at the upload", DEPLOY_TIMEOUT, () => {
+  let fake;
+  before(async () => {
+    fake = await startFakeCloudflare({ failUploads: 1 });
+  });
+  after(() => fake.close());
+
+  it("can simply be run again: it finishes without creating anything twice", async () => {
+    const file = envFile(prodSettings());
+    const failed = await runDeploy(fake, ["--env-file", file, "--skip-health-check"]);
+    assert.equal(failed.code, 1, failed.output);
+    assert.match(failed.output, /fake startup failure/);
+    assert.equal(fake.state.scripts.size, 0);
+    const created = inventory(fake.state);
+
+    const { code, output } = await runDeploy(fake, ["--env-file", file, "--skip-health-check"]);
+    assert.equal(code, 0, output);
+    const after = inventory(fake.state);
+    for (const kind of ["d1", "kv", "r2", "queues"]) assert.deepEqual(after[kind], created[kind], kind);
+    assert.equal(after.kv.length, targets.kvNamespaces.length, "one namespace per KV binding");
+    assert.deepEqual(after.scripts, [config.name]);
   });
 });
 

@@ -9,8 +9,17 @@ import { DatabaseSync } from "node:sqlite";
 const ok = (result, extra = {}) => ({ status: 200, body: { success: true, errors: [], messages: [], result, ...extra } });
 const fail = (status, code, message) => ({ status, body: { success: false, errors: [{ code, message }], messages: [], result: null } });
 const hex = () => randomUUID().replaceAll("-", "");
+/** One page of a list, with the result_info clients page by (they stop on an empty or last page). */
+function paged(all, query, defaultPerPage = 20) {
+  const perPage = Number(query.get("per_page") ?? defaultPerPage);
+  const page = Number(query.get("page") ?? 1);
+  const result = all.slice((page - 1) * perPage, page * perPage);
+  const totalPages = Math.max(1, Math.ceil(all.length / perPage));
+  return ok(result, { result_info: { page, per_page: perPage, count: result.length, total_count: all.length, total_pages: totalPages } });
+}
 
-export async function startFakeCloudflare({ accountId = "0123456789abcdef0123456789abcdef", subdomain = "hogsend-test" } = {}) {
+/** `failUploads`: how many Worker uploads to reject first (a Worker that fails to start, say). */
+export async function startFakeCloudflare({ accountId = "0123456789abcdef0123456789abcdef", subdomain = "hogsend-test", failUploads = 0 } = {}) {
   const state = {
     d1: new Map(), // name → { uuid, name, sqlite }
     kv: new Map(), // id → { id, title }
@@ -31,12 +40,7 @@ export async function startFakeCloudflare({ accountId = "0123456789abcdef0123456
   // ---- D1 ----
   const d1Info = (db) => ({ uuid: db.uuid, name: db.name, version: "production", created_at: db.createdAt, num_tables: 0, file_size: 0 });
   const findDb = (idOrName) => [...state.d1.values()].find((db) => db.uuid === idOrName || db.name === idOrName);
-  route("GET", `${acct}/d1/database`, ({ query }) => {
-    const all = [...state.d1.values()].map(d1Info);
-    const perPage = Number(query.get("per_page") ?? 10);
-    const page = Number(query.get("page") ?? 1);
-    return ok(all.slice((page - 1) * perPage, page * perPage));
-  });
+  route("GET", `${acct}/d1/database`, ({ query }) => paged([...state.d1.values()].map(d1Info), query, 10));
   route("POST", `${acct}/d1/database`, ({ json }) => {
     if (state.d1.has(json.name)) return fail(400, 7502, "A database with that name already exists");
     const db = { uuid: randomUUID(), name: json.name, createdAt: new Date().toISOString(), sqlite: new DatabaseSync(":memory:") };
@@ -79,7 +83,7 @@ export async function startFakeCloudflare({ accountId = "0123456789abcdef0123456
   });
 
   // ---- KV ----
-  route("GET", `${acct}/storage/kv/namespaces`, () => ok([...state.kv.values()]));
+  route("GET", `${acct}/storage/kv/namespaces`, ({ query }) => paged([...state.kv.values()], query));
   route("POST", `${acct}/storage/kv/namespaces`, ({ json }) => {
     if ([...state.kv.values()].some((ns) => ns.title === json.title)) return fail(400, 10014, "a namespace with this account ID and title already exists");
     const ns = { id: hex(), title: json.title, supports_url_encoding: true };
@@ -111,8 +115,7 @@ export async function startFakeCloudflare({ accountId = "0123456789abcdef0123456
   const findQueue = (id) => [...state.queues.values()].find((q) => q.queue_id === id);
   route("GET", `${acct}/queues`, ({ query }) => {
     const names = query.getAll("name");
-    const all = [...state.queues.values()].filter((q) => !names.length || names.includes(q.queue_name)).map(queueInfo);
-    return ok(all, { result_info: { page: 1, per_page: 100, count: all.length, total_count: all.length, total_pages: 1 } });
+    return paged([...state.queues.values()].filter((q) => !names.length || names.includes(q.queue_name)).map(queueInfo), query, 100);
   });
   route("POST", `${acct}/queues`, ({ json }) => {
     if (state.queues.has(json.queue_name)) return fail(409, 11009, "A queue with this name already exists");
@@ -187,6 +190,10 @@ export async function startFakeCloudflare({ accountId = "0123456789abcdef0123456
     });
   });
   route("PUT", `${acct}/workers/scripts/:name`, async (request) => {
+    if (failUploads > 0) {
+      failUploads--;
+      return fail(400, 10021, "Uncaught Error: fake startup failure");
+    }
     try {
       const { script, version } = await storeVersion(request.params.name, request);
       script.deployedVersion = version.id;
