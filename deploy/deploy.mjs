@@ -5,7 +5,7 @@
 // D1 database → KV namespaces → D1 migrations (before the new code serves) → upload with vars and
 // secrets → health check. Every step checks before it creates, so a second run creates nothing.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -226,7 +226,9 @@ export async function main(argv) {
   const config = readWranglerConfig(path.join(ROOT, "wrangler.toml"));
   const targets = deployTargets(config);
   // npm runs scripts from the project root; INIT_CWD is where the user typed the command.
-  const settings = readEnvFile(path.resolve(process.env.INIT_CWD ?? process.cwd(), options["env-file"]));
+  const envFile = path.resolve(process.env.INIT_CWD ?? process.cwd(), options["env-file"]);
+  if (!existsSync(envFile)) throw new Refusal(`${envFile} does not exist (start from deploy/prod.env.example)`);
+  const settings = readEnvFile(envFile);
   const devValues = developmentValues([path.join(ROOT, ".dev.vars.example"), path.join(ROOT, ".dev.vars")]);
   const problems = checkSettings(settings, { ...targets, devValues, allowLogProvider: options["allow-log-provider"] });
   if (problems.length > 0) {

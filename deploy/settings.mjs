@@ -49,6 +49,14 @@ export function checkSettings(settings, { vars, requiredSecrets, devValues, allo
     else if (devValues.has(value)) problems.push(`secret ${name} is a development value (from .dev.vars.example or .dev.vars)`);
     else if (value.length < MIN_SECRET_LENGTH) problems.push(`secret ${name} is shorter than ${MIN_SECRET_LENGTH} characters`);
   }
+  // One value serving two roles would, say, make the ingest key an admin key.
+  const seen = new Map();
+  for (const name of requiredSecrets) {
+    const value = settings[name];
+    if (!value) continue;
+    if (seen.has(value)) problems.push(`secrets ${seen.get(value)} and ${name} have the same value`);
+    else seen.set(value, name);
+  }
   for (const name of vars) {
     if (settings[name] === undefined) problems.push(`setting ${name} is missing (wrangler.toml only has its development value)`);
   }

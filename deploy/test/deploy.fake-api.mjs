@@ -232,6 +232,7 @@ describe("refusals, before anything is created", () => {
     ["the log provider without --allow-log-provider", { EMAIL_PROVIDER: "log" }, /EMAIL_PROVIDER=log/],
     ["a var left to wrangler.toml's development value", { EMAIL_FROM: undefined }, /EMAIL_FROM is missing/],
     ["an unknown key (a typo)", { ADMIN_API_KEYS: secret() }, /ADMIN_API_KEYS is neither/],
+    ["the same value for two secrets", { INGEST_API_KEY: "s".repeat(40), ADMIN_API_KEY: "s".repeat(40) }, /secrets ADMIN_API_KEY and INGEST_API_KEY have the same value/],
   ];
   for (const [what, overrides, reason] of cases) {
     it(`refuses ${what}`, async () => {
@@ -243,10 +244,16 @@ describe("refusals, before anything is created", () => {
     });
   }
 
-  it("refuses without --env-file", async () => {
-    const { code, output } = await runDeploy(fake, []);
-    assert.equal(code, 2, output);
-    assert.match(output, /--env-file is required/);
+  it("refuses without --env-file, or with one that does not exist", async () => {
+    const missing = await runDeploy(fake, []);
+    assert.equal(missing.code, 2, missing.output);
+    assert.match(missing.output, /--env-file is required/);
+    // Node 22 itself checks an `--env-file` argument even after the script name (exit 9, "not
+    // found") before the script runs; either way nothing starts.
+    const absent = await runDeploy(fake, ["--env-file", path.join(tmp, "nope.env")]);
+    assert.notEqual(absent.code, 0, absent.output);
+    assert.match(absent.output, /nope\.env(: not found| does not exist)/);
+    assert.equal(fake.requests.length, 0);
   });
 
   it("accepts the log provider when asked to", async () => {
