@@ -29,7 +29,9 @@ class Refusal extends Error {}
 
 function parseCli(argv) {
   const { values } = parseArgs({
-    args: argv,
+    // The npm script ends node's own options with "--": Node 22 otherwise checks an `--env-file`
+    // given to the script as if it were its own (resolved from the project root, not from INIT_CWD).
+    args: argv[0] === "--" ? argv.slice(1) : argv,
     options: {
       "env-file": { type: "string" },
       "dry-run": { type: "boolean", default: false },
