@@ -98,9 +98,22 @@ async function eachLimited(items, limit, task) {
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+/** Names on the first page of `wrangler queues list` (a table; the name is its second column). */
+async function listedQueueNames(env) {
+  const { stdout } = await wrangler(["queues", "list"], { env, quiet: true });
+  const names = stdout
+    .split("\n")
+    .filter((line) => line.startsWith("│"))
+    .map((line) => line.split("│")[2]?.trim());
+  return new Set(names.filter((name) => name && name !== "name"));
+}
+
 async function ensureQueues(targets, env) {
+  // One list call answers the usual case; a queue not on it may be on a later page, so it is
+  // looked up by name before being created.
+  const listed = await listedQueueNames(env);
   await eachLimited(targets.queues, 3, async ({ name }) => {
-    if (await queueExists(name, env)) {
+    if (listed.has(name) || (await queueExists(name, env))) {
       console.log(`  queue ${name}: exists`);
     } else {
       await wrangler(["queues", "create", name], { env, quiet: true });
