@@ -5,7 +5,8 @@
 // (same D1 binding name, no id, and --persist-to), and runs while the main dev server is stopped.
 import { v7 as uuidv7 } from "uuid";
 
-const COLUMNS = "id, external_id, email, properties, unsubscribed_at, first_seen_at, last_seen_at, created_at, updated_at";
+const COLUMNS =
+  "id, external_id, email, properties, unsubscribed_at, first_seen_at, last_seen_at, created_at, updated_at";
 const COLUMN_COUNT = COLUMNS.split(",").length;
 const UPSERT_TAIL =
   "ON CONFLICT (external_id) DO UPDATE SET email = coalesce(excluded.email, contacts.email), properties = json_patch(contacts.properties, excluded.properties), " +
@@ -23,7 +24,10 @@ export default {
     const perStatement = Number(url.searchParams.get("perStatement") ?? Math.floor(100 / COLUMN_COUNT));
     const statementsPerBatch = Number(url.searchParams.get("statementsPerBatch") ?? 500);
     const now = Date.now();
-    const sqlFor = (n) => `INSERT INTO contacts (${COLUMNS}) VALUES ${Array(n).fill(`(${Array(COLUMN_COUNT).fill("?").join(",")})`).join(",")} ${UPSERT_TAIL}`;
+    const sqlFor = (n) =>
+      `INSERT INTO contacts (${COLUMNS}) VALUES ${Array(n)
+        .fill(`(${Array(COLUMN_COUNT).fill("?").join(",")})`)
+        .join(",")} ${UPSERT_TAIL}`;
     const full = env.DB.prepare(sqlFor(perStatement));
 
     const started = performance.now();

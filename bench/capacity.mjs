@@ -9,8 +9,8 @@ import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { v7 as uuidv7 } from "uuid";
-import { fmt, machineFacts, table, writeSection } from "./lib/results.mjs";
 import { ROOT, TMP_DIR } from "./lib/dev-server.mjs";
+import { fmt, machineFacts, table, writeSection } from "./lib/results.mjs";
 
 const SCALE = Number(process.env.CAPACITY_SCALE ?? 1);
 const COUNTS = {
@@ -24,13 +24,34 @@ const DB_FILE = path.join(TMP_DIR, "capacity.sqlite");
 
 // ---- deterministic, realistic-looking rows ----
 let seed = 42;
-const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+const random = () => {
+  seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+  return seed / 2 ** 31;
+};
 const pick = (list) => list[Math.floor(random() * list.length)];
 const FIRST = ["ada", "grace", "alan", "linus", "barbara", "ken", "margaret", "dennis", "radia", "edsger"];
-const LAST = ["lovelace", "hopper", "turing", "torvalds", "liskov", "thompson", "hamilton", "ritchie", "perlman", "dijkstra"];
+const LAST = [
+  "lovelace",
+  "hopper",
+  "turing",
+  "torvalds",
+  "liskov",
+  "thompson",
+  "hamilton",
+  "ritchie",
+  "perlman",
+  "dijkstra",
+];
 const DOMAINS = ["gmail.com", "outlook.com", "acme.io", "example.org", "fastmail.com"];
 const PLANS = ["free", "starter", "pro", "enterprise"];
-const EVENTS = ["user:signed_up", "page:viewed", "feature:used", "cart:item_added", "checkout:completed", "session:started"];
+const EVENTS = [
+  "user:signed_up",
+  "page:viewed",
+  "feature:used",
+  "cart:item_added",
+  "checkout:completed",
+  "session:started",
+];
 const PATHS = ["/", "/pricing", "/docs/getting-started", "/settings/billing", "/dashboard", "/blog/launch-week"];
 const TEMPLATES = [
   ["welcome", "Welcome to Acme, {name}!", "activation-welcome", "welcome"],
@@ -51,7 +72,17 @@ function contactRow(i) {
     company: `${pick(LAST)} ${pick(["Labs", "Inc", "GmbH", "Ltd"])}`,
     signupSource: pick(["google", "direct", "referral", "posthog"]),
   });
-  return [uuidv7(), `user_${String(i).padStart(8, "0")}`, `${first}.${last}${i}@${pick(DOMAINS)}`, properties, null, seen, seen + Math.floor(random() * 30 * DAY), seen, seen];
+  return [
+    uuidv7(),
+    `user_${String(i).padStart(8, "0")}`,
+    `${first}.${last}${i}@${pick(DOMAINS)}`,
+    properties,
+    null,
+    seen,
+    seen + Math.floor(random() * 30 * DAY),
+    seen,
+    seen,
+  ];
 }
 
 function eventRow(i, contactCount) {
@@ -65,23 +96,64 @@ function eventRow(i, contactCount) {
   );
   // Most producers send an idempotency key (a UUID); webhooks from PostHog carry their own.
   const key = random() < 0.9 ? crypto.randomUUID() : null;
-  return [uuidv7(), event, `user_${String(user).padStart(8, "0")}`, random() < 0.3 ? `user${user}@${pick(DOMAINS)}` : null, properties, key, pick(["api", "batch", "posthog"]), occurred, occurred + 150, occurred + 900];
+  return [
+    uuidv7(),
+    event,
+    `user_${String(user).padStart(8, "0")}`,
+    random() < 0.3 ? `user${user}@${pick(DOMAINS)}` : null,
+    properties,
+    key,
+    pick(["api", "batch", "posthog"]),
+    occurred,
+    occurred + 150,
+    occurred + 900,
+  ];
 }
 
-function emailRow(i, contactCount) {
+function emailRow(_i, contactCount) {
   const user = Math.floor(random() * contactCount);
   const [template, subject, journey, step] = pick(TEMPLATES);
   const created = T0 + Math.floor(random() * 300 * DAY);
   const name = pick(FIRST);
   // As the Resend provider leaves it: delivered, no rendered copy kept (html/text null).
-  return [uuidv7(), `user_${String(user).padStart(8, "0")}`, `${name}${user}@${pick(DOMAINS)}`, template, JSON.stringify({ name }), subject.replace("{name}", name), null, null, "delivered", "resend", crypto.randomUUID(), journey, uuidv7(), step, created, created + 4000, created + 1000, created + 4000];
+  return [
+    uuidv7(),
+    `user_${String(user).padStart(8, "0")}`,
+    `${name}${user}@${pick(DOMAINS)}`,
+    template,
+    JSON.stringify({ name }),
+    subject.replace("{name}", name),
+    null,
+    null,
+    "delivered",
+    "resend",
+    crypto.randomUUID(),
+    journey,
+    uuidv7(),
+    step,
+    created,
+    created + 4000,
+    created + 1000,
+    created + 4000,
+  ];
 }
 
 function enrollmentRow(i, contactCount) {
   const user = i % contactCount; // at most one running enrollment per journey and user
   const enrolled = T0 + Math.floor(random() * 300 * DAY);
   const done = random() < 0.7;
-  return [uuidv7(), pick(["activation-welcome", "cart-recovery"]), `user_${String(user).padStart(8, "0")}`, done ? "completed" : "waiting", uuidv7(), "event", done ? null : "checkout:completed", enrolled, enrolled + 3 * DAY, done ? enrolled + 3 * DAY : null];
+  return [
+    uuidv7(),
+    pick(["activation-welcome", "cart-recovery"]),
+    `user_${String(user).padStart(8, "0")}`,
+    done ? "completed" : "waiting",
+    uuidv7(),
+    "event",
+    done ? null : "checkout:completed",
+    enrolled,
+    enrolled + 3 * DAY,
+    done ? enrolled + 3 * DAY : null,
+  ];
 }
 
 const INSERTS = {
@@ -116,14 +188,28 @@ function load(db) {
 
 /** Bytes of pages per table: the table itself plus every index on it (automatic ones included). */
 function measure(db) {
-  const pages = new Map(db.prepare("SELECT name, SUM(pgsize) AS bytes FROM dbstat GROUP BY name").all().map((r) => [r.name, r.bytes]));
+  const pages = new Map(
+    db
+      .prepare("SELECT name, SUM(pgsize) AS bytes FROM dbstat GROUP BY name")
+      .all()
+      .map((r) => [r.name, r.bytes]),
+  );
   const owners = db.prepare("SELECT name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index')").all();
   return Object.keys(COUNTS).map((tableName) => {
     const objects = owners.filter((o) => o.tbl_name === tableName);
     const tableBytes = pages.get(tableName) ?? 0;
-    const indexBytes = objects.filter((o) => o.name !== tableName).reduce((sum, o) => sum + (pages.get(o.name) ?? 0), 0);
+    const indexBytes = objects
+      .filter((o) => o.name !== tableName)
+      .reduce((sum, o) => sum + (pages.get(o.name) ?? 0), 0);
     const rows = COUNTS[tableName];
-    return { tableName, rows, tableBytes, indexBytes, perRow: (tableBytes + indexBytes) / rows, indexes: objects.length - 1 };
+    return {
+      tableName,
+      rows,
+      tableBytes,
+      indexBytes,
+      perRow: (tableBytes + indexBytes) / rows,
+      indexes: objects.length - 1,
+    };
   });
 }
 
@@ -133,13 +219,19 @@ async function main() {
   const db = new DatabaseSync(DB_FILE);
   db.exec("PRAGMA cache_size = -262144"); // 256 MiB: the load is one transaction per table
   const migrationsDir = path.join(ROOT, "migrations");
-  const migrations = readdirSync(migrationsDir).filter((f) => f.endsWith(".sql")).sort();
+  const migrations = readdirSync(migrationsDir)
+    .filter((f) => f.endsWith(".sql"))
+    .sort();
   for (const file of migrations) db.exec(readFileSync(path.join(migrationsDir, file), "utf8"));
   const pageSize = db.prepare("PRAGMA page_size").get().page_size;
-  console.log(`capacity: ${migrations.length} migrations applied to ${path.relative(ROOT, DB_FILE)} (page size ${pageSize} B); loading rows…`);
+  console.log(
+    `capacity: ${migrations.length} migrations applied to ${path.relative(ROOT, DB_FILE)} (page size ${pageSize} B); loading rows…`,
+  );
   load(db);
   const results = measure(db);
-  const fileBytes = db.prepare("SELECT page_count * page_size AS bytes FROM pragma_page_count(), pragma_page_size()").get().bytes;
+  const fileBytes = db
+    .prepare("SELECT page_count * page_size AS bytes FROM pragma_page_count(), pragma_page_size()")
+    .get().bytes;
   db.close();
   const facts = await machineFacts();
   writeSection("capacity", render({ facts, results, fileBytes, pageSize, migrations }));
@@ -160,7 +252,11 @@ function render({ facts, results, fileBytes, pageSize, migrations }) {
   const contactWithMail = per.contacts + per.enrollments + per.emails;
   const mixes = [100_000, 1_000_000, 5_000_000].map((contacts) => {
     const left = D1_LIMIT_BYTES - contacts * contactWithMail;
-    return [fmt.int(contacts), `${((contacts * contactWithMail) / 1e9).toFixed(2)} GB`, left > 0 ? fmt.int(left / per.events) : "none"];
+    return [
+      fmt.int(contacts),
+      `${((contacts * contactWithMail) / 1e9).toFixed(2)} GB`,
+      left > 0 ? fmt.int(left / per.events) : "none",
+    ];
   });
   return `## Capacity in D1 (\`npm run bench:capacity\`)
 

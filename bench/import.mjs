@@ -15,7 +15,9 @@ const ROOT = path.resolve(import.meta.dirname, "..");
 const TMP = path.join(ROOT, "bench", ".tmp");
 const PERSIST = path.join(TMP, "import-state");
 const SIZES = (process.env.BENCH_SIZES ?? "10000,100000,1000000").split(",").map(Number);
-const BASELINE_SIZES = (process.env.BENCH_BASELINE_SIZES ?? process.env.BENCH_SIZES ?? "10000,100000,1000000").split(",").map(Number);
+const BASELINE_SIZES = (process.env.BENCH_BASELINE_SIZES ?? process.env.BENCH_SIZES ?? "10000,100000,1000000")
+  .split(",")
+  .map(Number);
 /** Statements per db.batch in the baseline: 4500 rows, about what one import chunk commits. */
 const BASELINE_STATEMENTS_PER_BATCH = 500;
 const IMPORT_TIMEOUT_MS = 30 * 60 * 1000;
@@ -29,7 +31,13 @@ const log = (...args) => console.log(`[bench ${new Date().toISOString().slice(11
 // ---------- data ----------
 
 function rowOf(prefix, i) {
-  return { externalId: `${prefix}_${i}`, email: `${prefix}.${i}@example.com`, plan: PLANS[i % 3], company: `Company ${i % 1000}`, source: SOURCES[i % 4] };
+  return {
+    externalId: `${prefix}_${i}`,
+    email: `${prefix}.${i}@example.com`,
+    plan: PLANS[i % 3],
+    company: `Company ${i % 1000}`,
+    source: SOURCES[i % 4],
+  };
 }
 
 /** Writes a CSV of `rows` contacts in pieces (a 1M-row file is ~70 MB). */
@@ -40,7 +48,10 @@ function writeCsv(file, prefix, rows) {
   for (let i = 0; i < rows; i++) {
     const r = rowOf(prefix, i);
     buf.push(`${r.externalId},${r.email},${r.plan},${r.company},${r.source}\n`);
-    if (buf.length === 10_000) fs.writeSync(fd, buf.join("")), (buf = []);
+    if (buf.length === 10_000) {
+      fs.writeSync(fd, buf.join(""));
+      buf = [];
+    }
   }
   fs.writeSync(fd, buf.join(""));
   fs.closeSync(fd);
@@ -50,7 +61,12 @@ function writeCsv(file, prefix, rows) {
 // ---------- processes ----------
 
 function wrangler(args) {
-  return execFileSync("npx", ["wrangler", ...args], { cwd: ROOT, env: ENV, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024 }).toString();
+  return execFileSync("npx", ["wrangler", ...args], {
+    cwd: ROOT,
+    env: ENV,
+    stdio: ["ignore", "pipe", "pipe"],
+    maxBuffer: 64 * 1024 * 1024,
+  }).toString();
 }
 
 async function freePort() {
@@ -69,7 +85,18 @@ async function startDev(port, extraArgs = [], logName = "wrangler-dev.log") {
   // detached: a new session and process group, so the whole tree (npx → wrangler → workerd) stops together.
   const child = spawn(
     "npx",
-    ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", PERSIST, "--show-interactive-dev-session=false", ...extraArgs],
+    [
+      "wrangler",
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--persist-to",
+      PERSIST,
+      "--show-interactive-dev-session=false",
+      ...extraArgs,
+    ],
     { cwd: ROOT, env: ENV, detached: true, stdio: ["ignore", logFile, logFile] },
   );
   const base = `http://127.0.0.1:${port}`;
@@ -139,7 +166,12 @@ function sampleMemory(pgid) {
     stop() {
       clearInterval(timer);
       const hwmKb = Math.max(0, ...workerdPids(pgid).map((pid) => statusKb(pid, "VmHWM")));
-      return { peakRssMb: peak.VmRSS / 1024, peakAnonMb: peak.RssAnon / 1024, peakFileMb: peak.RssFile / 1024, hwmMb: hwmKb / 1024 };
+      return {
+        peakRssMb: peak.VmRSS / 1024,
+        peakAnonMb: peak.RssAnon / 1024,
+        peakFileMb: peak.RssFile / 1024,
+        hwmMb: hwmKb / 1024,
+      };
     },
   };
 }
@@ -163,7 +195,8 @@ async function importFile(base, file, bytes, rows, pgid) {
   for (;;) {
     job = await (await fetch(`${base}/v1/admin/contacts/import/${accepted.jobId}`, { headers: auth })).json();
     if (!["pending", "processing"].includes(job.status)) break;
-    if (performance.now() - started > IMPORT_TIMEOUT_MS) throw new Error(`import of ${rows} rows timed out: ${JSON.stringify(job)}`);
+    if (performance.now() - started > IMPORT_TIMEOUT_MS)
+      throw new Error(`import of ${rows} rows timed out: ${JSON.stringify(job)}`);
     if (performance.now() - lastLogged > 15_000) {
       log(`  ${rows} rows: ${job.status}, ${job.processedRows} processed`);
       lastLogged = performance.now();
@@ -181,7 +214,9 @@ async function importFile(base, file, bytes, rows, pgid) {
 async function exportCsv(base, limit, pgid) {
   const memory = sampleMemory(pgid);
   const started = performance.now();
-  const res = await fetch(`${base}/v1/admin/contacts/export?format=csv&limit=${limit}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+  const res = await fetch(`${base}/v1/admin/contacts/export?format=csv&limit=${limit}`, {
+    headers: { authorization: `Bearer ${ADMIN_KEY}` },
+  });
   const text = await res.text();
   const seconds = (performance.now() - started) / 1000;
   const lines = text.trimEnd().split("\n").length - 1;
@@ -221,7 +256,9 @@ async function main() {
       for (const rows of BASELINE_SIZES) {
         log(`baseline: ${rows} rows`);
         const started = performance.now();
-        const res = await fetch(`${base}/?rows=${rows}&prefix=base_${rows}&statementsPerBatch=${BASELINE_STATEMENTS_PER_BATCH}`);
+        const res = await fetch(
+          `${base}/?rows=${rows}&prefix=base_${rows}&statementsPerBatch=${BASELINE_STATEMENTS_PER_BATCH}`,
+        );
         const body = await res.json();
         const seconds = (performance.now() - started) / 1000;
         if (body.inserted !== rows) throw new Error(`baseline inserted ${body.inserted} of ${rows}`);
@@ -283,7 +320,10 @@ function report({ machine, baseline, imports, exported }) {
     "",
     "| rows | file | upload | total time | rows/s | s per 100k rows |",
     "|---:|---:|---:|---:|---:|---:|",
-    ...imports.map((r) => `| ${int(r.rows)} | ${f(r.bytes / 1024 / 1024)} MB | ${f(r.uploadSeconds, 2)} s | ${f(r.seconds)} s | ${int(r.rowsPerSecond)} | ${f((r.seconds / r.rows) * 100_000)} |`),
+    ...imports.map(
+      (r) =>
+        `| ${int(r.rows)} | ${f(r.bytes / 1024 / 1024)} MB | ${f(r.uploadSeconds, 2)} s | ${f(r.seconds)} s | ${int(r.rowsPerSecond)} | ${f((r.seconds / r.rows) * 100_000)} |`,
+    ),
     "",
     "### Baseline: the same rows upserted straight into the same local D1",
     "",
@@ -303,7 +343,10 @@ function report({ machine, baseline, imports, exported }) {
     "|---:|---:|---:|---:|",
     ...imports
       .filter((r) => baseOf(r.rows))
-      .map((r) => `| ${int(r.rows)} | ${int(r.rowsPerSecond)} | ${int(baseOf(r.rows).rowsPerSecond)} | ${f(r.rowsPerSecond / baseOf(r.rows).rowsPerSecond, 2)} |`),
+      .map(
+        (r) =>
+          `| ${int(r.rows)} | ${int(r.rowsPerSecond)} | ${int(baseOf(r.rows).rowsPerSecond)} | ${f(r.rowsPerSecond / baseOf(r.rows).rowsPerSecond, 2)} |`,
+      ),
     "",
     "### Memory of the runtime (workerd)",
     "",
@@ -315,7 +358,10 @@ function report({ machine, baseline, imports, exported }) {
     "",
     "| phase | peak VmRSS | peak RssAnon | peak RssFile | VmHWM at the end |",
     "|---|---:|---:|---:|---:|",
-    ...imports.map((r) => `| import ${int(r.rows)} rows | ${f(r.peakRssMb)} MB | ${f(r.peakAnonMb)} MB | ${f(r.peakFileMb)} MB | ${f(r.hwmMb)} MB |`),
+    ...imports.map(
+      (r) =>
+        `| import ${int(r.rows)} rows | ${f(r.peakRssMb)} MB | ${f(r.peakAnonMb)} MB | ${f(r.peakFileMb)} MB | ${f(r.hwmMb)} MB |`,
+    ),
     `| export ${int(exported.rows)} rows as CSV (${f(exported.bytes / 1024 / 1024, 2)} MB in ${f(exported.seconds, 2)} s) | ${f(exported.peakRssMb)} MB | ${f(exported.peakAnonMb)} MB | ${f(exported.peakFileMb)} MB | ${f(exported.hwmMb)} MB |`,
     "",
   ];

@@ -165,11 +165,20 @@ async function duplicatePhase(baseUrl) {
   const keys = [...acknowledged.keys()];
   const step = Math.max(1, Math.floor(keys.length / DUPLICATE_SAMPLE));
   const sample = keys.filter((_, i) => i % step === 0).slice(0, DUPLICATE_SAMPLE);
-  const bodies = sample.map((key) => ({ event: EVENT, userId: `bench-${runTag}-dup`, properties: { overwritten: true }, idempotencyKey: key }));
+  const bodies = sample.map((key) => ({
+    event: EVENT,
+    userId: `bench-${runTag}-dup`,
+    properties: { overwritten: true },
+    idempotencyKey: key,
+  }));
   const started = performance.now();
   const { answers, p50, p99 } = await sendAll(baseUrl, bodies, 16);
   const seconds = (performance.now() - started) / 1000;
-  const wrong = answers.flatMap((a, i) => (a.status === 202 && a.body?.stored === false ? [] : [{ key: sample[i], status: a.status, body: a.text.slice(0, 300) }]));
+  const wrong = answers.flatMap((a, i) =>
+    a.status === 202 && a.body?.stored === false
+      ? []
+      : [{ key: sample[i], status: a.status, body: a.text.slice(0, 300) }],
+  );
   return { sent: sample.length, refused: sample.length - wrong.length, wrong, p50, p99, rps: sample.length / seconds };
 }
 
@@ -236,7 +245,9 @@ async function main() {
       console.log(`    ${fmt.int(health.rps)} req/s, p50 ${health.p50} ms, p99 ${health.p99} ms`);
       console.log(`  ingest  c=${connections} …`);
       const ingest = await uniqueIngestPhase(server.baseUrl, connections, DURATION_S);
-      console.log(`    ${fmt.int(ingest.rps)} req/s, p50 ${ingest.p50} ms, p99 ${ingest.p99} ms, stored ${ingest.tally.stored}`);
+      console.log(
+        `    ${fmt.int(ingest.rps)} req/s, p50 ${ingest.p50} ms, p99 ${ingest.p99} ms, stored ${ingest.tally.stored}`,
+      );
       for (const [t, n] of ingest.tally.roundTrips) ingestTrips.set(t, (ingestTrips.get(t) ?? 0) + n);
       phases.push({ connections, health, ingest });
     }
@@ -294,7 +305,9 @@ function render({ facts, phases, duplicates, race, memory, ingestTrips, d1 }) {
     fmt.ratio(ingest.p99 / health.p99),
   ]);
   const trips = [...ingestTrips].map(([t, n]) => `${t ?? "(missing)"} (${fmt.int(n)} requests)`).join(", ");
-  const otherAnswers = phases.flatMap((p) => [...p.ingest.tally.other].map(([s, n]) => `c=${p.connections}: ${n} × ${s}`));
+  const otherAnswers = phases.flatMap((p) =>
+    [...p.ingest.tally.other].map(([s, n]) => `c=${p.connections}: ${n} × ${s}`),
+  );
   const samples = phases.flatMap((p) => p.ingest.tally.samples.map((s) => `c=${p.connections} ${s.status}: ${s.body}`));
 
   return `
@@ -335,16 +348,39 @@ ${table(
     ],
     ["rows never marked processed (stored but not routed)", String(d1.unprocessed)],
     ["contacts in D1 (one per unique userId)", fmt.int(d1.contacts)],
-    [`stored keys re-sent (${duplicates.sent}, 16 at a time): answered 202 \`stored: false\``, `**${duplicates.refused}/${duplicates.sent}**`],
-    ["duplicate re-send latency p50 / p99", `${fmt.ms(duplicates.p50)} / ${fmt.ms(duplicates.p99)} ms (${fmt.int(duplicates.rps)} req/s)`],
-    [`fresh keys sent ${race.copies}× concurrently (${race.keys} keys): stored exactly once`, `${race.storedOnce}/${race.keys} (twice: ${race.storedTwice.length}, never: ${race.neverStored}, other answers: ${race.wrong.length})`],
+    [
+      `stored keys re-sent (${duplicates.sent}, 16 at a time): answered 202 \`stored: false\``,
+      `**${duplicates.refused}/${duplicates.sent}**`,
+    ],
+    [
+      "duplicate re-send latency p50 / p99",
+      `${fmt.ms(duplicates.p50)} / ${fmt.ms(duplicates.p99)} ms (${fmt.int(duplicates.rps)} req/s)`,
+    ],
+    [
+      `fresh keys sent ${race.copies}× concurrently (${race.keys} keys): stored exactly once`,
+      `${race.storedOnce}/${race.keys} (twice: ${race.storedTwice.length}, never: ${race.neverStored}, other answers: ${race.wrong.length})`,
+    ],
   ],
 )}
 
 The check runs after the server stopped: \`wrangler d1 execute DB --local --persist-to … --json\`
 lists every event row, and each acknowledged idempotency key must be a row with the eventId the
 202 carried.
-${d1.lost.length ? `\nLost: ${d1.lost.slice(0, 10).map((l) => `\`${l.key}\``).join(", ")}\n` : ""}${duplicates.wrong.length ? `\nDuplicates not refused: ${duplicates.wrong.slice(0, 5).map((w) => `\`${w.key}\` → ${w.status} ${w.body}`).join("; ")}\n` : ""}`;
+${
+  d1.lost.length
+    ? `\nLost: ${d1.lost
+        .slice(0, 10)
+        .map((l) => `\`${l.key}\``)
+        .join(", ")}\n`
+    : ""
+}${
+  duplicates.wrong.length
+    ? `\nDuplicates not refused: ${duplicates.wrong
+        .slice(0, 5)
+        .map((w) => `\`${w.key}\` → ${w.status} ${w.body}`)
+        .join("; ")}\n`
+    : ""
+}`;
 }
 
 await main();

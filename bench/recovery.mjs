@@ -79,7 +79,12 @@ function workerDurations(logFile) {
 
 function expect(what, condition, request, response) {
   if (condition) return true;
-  const entry = { what, request: JSON.stringify(request).slice(0, 300), status: response.status, response: response.text.slice(0, 500) };
+  const entry = {
+    what,
+    request: JSON.stringify(request).slice(0, 300),
+    status: response.status,
+    response: response.text.slice(0, 500),
+  };
   problems.push(entry);
   console.error(`  ✗ ${what}: ${response.status} ${entry.response}`);
   return false;
@@ -110,9 +115,20 @@ async function enrollRun(baseUrl, size, rep) {
   }));
   const body = { users };
   const res = await call(baseUrl, "POST", `/v1/admin/journeys/${JOURNEY}/enroll/batch`, body);
-  expect(`enroll ${size}: 200 with enrolled ${size}, skipped 0`, res.status === 200 && res.json?.enrolled === size && res.json?.skipped === 0, { users: `${size} users` }, res);
+  expect(
+    `enroll ${size}: 200 with enrolled ${size}, skipped 0`,
+    res.status === 200 && res.json?.enrolled === size && res.json?.skipped === 0,
+    { users: `${size} users` },
+    res,
+  );
   const settled = await settle(baseUrl);
-  return { ms: res.ms, trips: res.trips, requestId: res.requestId, settleS: settled.seconds, enrolled: res.json?.enrolled ?? 0 };
+  return {
+    ms: res.ms,
+    trips: res.trips,
+    requestId: res.requestId,
+    settleS: settled.seconds,
+    enrolled: res.json?.enrolled ?? 0,
+  };
 }
 
 let seedWindow = 0;
@@ -141,7 +157,13 @@ async function seedSignups(baseUrl, size) {
     const json = await res.json();
     for (const r of json.results ?? []) if (r.stored && r.journeys.length === 0) eventIds.push(r.eventId);
   }
-  if (eventIds.length !== size) problems.push({ what: `seed ${size} sign-ups`, request: "POST /v1/ingest/batch", status: "-", response: `${eventIds.length} stored without enrolling` });
+  if (eventIds.length !== size)
+    problems.push({
+      what: `seed ${size} sign-ups`,
+      request: "POST /v1/ingest/batch",
+      status: "-",
+      response: `${eventIds.length} stored without enrolling`,
+    });
   const on = await call(baseUrl, "PATCH", `/v1/admin/journeys/${JOURNEY}`, { enabled: null });
   expect("re-enable journey", on.status === 200 && on.json?.enabled === true, { enabled: null }, on);
   return { eventIds, from: new Date(from).toISOString(), to: new Date(from + (size - 1) * 1000).toISOString() };
@@ -149,9 +171,10 @@ async function seedSignups(baseUrl, size) {
 
 async function replayRun(baseUrl, size, form) {
   const seed = await seedSignups(baseUrl, size);
-  const body = form === "ids"
-    ? { eventIds: seed.eventIds, limit: 1000 }
-    : { filter: { event: "user:signed_up", from: seed.from, to: seed.to }, limit: 1000 };
+  const body =
+    form === "ids"
+      ? { eventIds: seed.eventIds, limit: 1000 }
+      : { filter: { event: "user:signed_up", from: seed.from, to: seed.to }, limit: 1000 };
   const shown = form === "ids" ? { eventIds: `${size} ids`, limit: 1000 } : body;
 
   const dry = await call(baseUrl, "POST", "/v1/admin/events/replay", { ...body, dryRun: true });
@@ -166,7 +189,10 @@ async function replayRun(baseUrl, size, form) {
   const first = await call(baseUrl, "POST", "/v1/admin/events/replay", body);
   expect(
     `replay ${size} by ${form} (first): replayed ${size}, enrolled ${size}, no errors`,
-    first.status === 200 && first.json?.replayed === size && first.json?.enrolled === size && first.json?.errors?.length === 0,
+    first.status === 200 &&
+      first.json?.replayed === size &&
+      first.json?.enrolled === size &&
+      first.json?.errors?.length === 0,
     shown,
     first,
   );
@@ -174,18 +200,33 @@ async function replayRun(baseUrl, size, form) {
   const second = await call(baseUrl, "POST", "/v1/admin/events/replay", body);
   expect(
     `replay ${size} by ${form} (again): replayed ${size}, enrolled 0`,
-    second.status === 200 && second.json?.replayed === size && second.json?.enrolled === 0 && second.json?.errors?.length === 0,
+    second.status === 200 &&
+      second.json?.replayed === size &&
+      second.json?.enrolled === 0 &&
+      second.json?.errors?.length === 0,
     shown,
     second,
   );
   const timing = (r) => ({ ms: r.ms, trips: r.trips, requestId: r.requestId });
-  return { dry: timing(dry), first: timing(first), second: timing(second), settleS: settled.seconds, enrolled: first.json?.enrolled ?? 0 };
+  return {
+    dry: timing(dry),
+    first: timing(first),
+    second: timing(second),
+    settleS: settled.seconds,
+    enrolled: first.json?.enrolled ?? 0,
+  };
 }
 
 /** After the server stopped: replays made no event rows, counted each replay, enrolled each user once. */
 async function verifyAgainstD1(persistTo, expected) {
-  const [events] = await d1Query(persistTo, "SELECT count(*) AS rows, sum(replay_count) AS replays, sum(replay_count <> 2) AS notTwice FROM events");
-  const [enrollments] = await d1Query(persistTo, `SELECT count(*) AS rows, count(DISTINCT user_id) AS users FROM enrollments WHERE journey_key = '${JOURNEY}'`);
+  const [events] = await d1Query(
+    persistTo,
+    "SELECT count(*) AS rows, sum(replay_count) AS replays, sum(replay_count <> 2) AS notTwice FROM events",
+  );
+  const [enrollments] = await d1Query(
+    persistTo,
+    `SELECT count(*) AS rows, count(DISTINCT user_id) AS users FROM enrollments WHERE journey_key = '${JOURNEY}'`,
+  );
   return { events, enrollments, expected };
 }
 
@@ -194,7 +235,13 @@ function summarizeRuns(runs, pick, durations = new Map()) {
   const ms = runs.map((r) => pick(r).ms);
   const trips = [...new Set(runs.map((r) => pick(r).trips))];
   const worker = runs.map((r) => durations.get(pick(r).requestId)).filter((v) => v !== undefined);
-  return { median: median(ms), min: Math.min(...ms), max: Math.max(...ms), trips, workerMedian: worker.length ? median(worker) : NaN };
+  return {
+    median: median(ms),
+    min: Math.min(...ms),
+    max: Math.max(...ms),
+    trips,
+    workerMedian: worker.length ? median(worker) : NaN,
+  };
 }
 
 async function main() {
@@ -251,7 +298,12 @@ async function main() {
     problems.push({ what: "D1 after the run", request: "-", status: "-", response: JSON.stringify(d1) });
   }
   if (!roundTripsConstant(enroll, replay)) {
-    problems.push({ what: "D1 round trips grow with the item count", request: "-", status: "-", response: "see the table" });
+    problems.push({
+      what: "D1 round trips grow with the item count",
+      request: "-",
+      status: "-",
+      response: "see the table",
+    });
   }
   const totalS = (performance.now() - started) / 1000;
   writeSection("recovery", render({ facts, health, enroll, replay, finalCounts, d1, durations, totalS, memory }));
@@ -288,7 +340,9 @@ function render({ facts, health, enroll, replay, finalCounts, d1, durations, tot
   }
   const settleRows = [];
   for (const [size, runs] of enroll) settleRows.push(["batch enroll", fmt.int(size), settleText(runs)]);
-  for (const form of ["ids", "filter"]) for (const [size, runs] of replay[form]) settleRows.push([`first replay by ${forms[form]}`, fmt.int(size), settleText(runs)]);
+  for (const form of ["ids", "filter"])
+    for (const [size, runs] of replay[form])
+      settleRows.push([`first replay by ${forms[form]}`, fmt.int(size), settleText(runs)]);
 
   const tripsAt = (m, size, pick) => summarizeRuns(m.get(size), pick).trips.join("/");
   const tripsConstant = roundTripsConstant(enroll, replay);
@@ -345,7 +399,19 @@ ${fmt.int(d1.expected.seeded)} seeded (replays add none); ${d1.events.notTwice} 
 (two real replays each; dry runs must not count); ${fmt.int(d1.enrollments.rows)} enrollments for
 ${fmt.int(d1.enrollments.users)} distinct users (${fmt.int(d1.expected.enrolledTotal)} reported enrolled). Journey
 enrollment counts at the end: \`${JSON.stringify(finalCounts)}\`.
-${problems.length ? `\n${table(["what", "request", "status", "response"], problems.map((p) => [p.what, `\`${p.request}\``, String(p.status), `\`${String(p.response).replaceAll("|", "\\|")}\``]))}\n` : ""}`;
+${
+  problems.length
+    ? `\n${table(
+        ["what", "request", "status", "response"],
+        problems.map((p) => [
+          p.what,
+          `\`${p.request}\``,
+          String(p.status),
+          `\`${String(p.response).replaceAll("|", "\\|")}\``,
+        ]),
+      )}\n`
+    : ""
+}`;
 }
 
 const kinds = [
@@ -370,7 +436,8 @@ function replaySettledInRequest(replay) {
 
 function settleText(runs) {
   const values = runs.map((r) => r.settleS);
-  if (values.some((v) => v === null)) return `not settled within ${SETTLE_TIMEOUT_MS / 1000} s in ${values.filter((v) => v === null).length} run(s)`;
+  if (values.some((v) => v === null))
+    return `not settled within ${SETTLE_TIMEOUT_MS / 1000} s in ${values.filter((v) => v === null).length} run(s)`;
   return fmt.ms(median(values));
 }
 

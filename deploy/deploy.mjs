@@ -73,7 +73,8 @@ function wrangler(args, { env, quiet = false, allowFailure = false } = {}) {
     child.on("error", reject);
     child.on("close", (code) => {
       if (code === 0 || allowFailure) resolve({ code, output, stdout });
-      else reject(new Error(`wrangler ${args[0]} ${args[1] ?? ""} failed (exit ${code}):\n${quiet ? output : ""}`.trim()));
+      else
+        reject(new Error(`wrangler ${args[0]} ${args[1] ?? ""} failed (exit ${code}):\n${quiet ? output : ""}`.trim()));
     });
   });
 }
@@ -181,11 +182,15 @@ async function upload(config, kvIds, vars, secrets, env) {
     writeFileSync(secretsFile, JSON.stringify(secrets), { mode: 0o600 });
     const withIds = {
       ...config,
-      kv_namespaces: (config.kv_namespaces ?? []).map((kv) => (kvIds[kv.binding] ? { ...kv, id: kvIds[kv.binding] } : kv)),
+      kv_namespaces: (config.kv_namespaces ?? []).map((kv) =>
+        kvIds[kv.binding] ? { ...kv, id: kvIds[kv.binding] } : kv,
+      ),
     };
     writeFileSync(configFile, JSON.stringify(withIds, null, 2));
     const varArgs = Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
-    const { output } = await wrangler(["deploy", "--config", configFile, "--secrets-file", secretsFile, ...varArgs], { env });
+    const { output } = await wrangler(["deploy", "--config", configFile, "--secrets-file", secretsFile, ...varArgs], {
+      env,
+    });
     return output.match(/https:\/\/\S+\.workers\.dev\b/)?.[0] ?? null;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -225,9 +230,13 @@ function printPlan(targets, vars, options) {
     `  5. wrangler deploy — uploads the Worker${targets.placement ? ` (placement: ${targets.placement})` : ""}; wrangler creates the R2 bucket if missing and registers the rest:`,
     ...targets.r2Buckets.map((r2) => `       R2 ${r2.name} (${r2.binding})`),
     ...targets.workflows.map((wf) => `       workflow ${wf.name} (${wf.className})`),
-    ...targets.consumers.map((c) => `       consumer of ${c.queue}${c.deadLetterQueue ? ` → dead letters to ${c.deadLetterQueue}` : ""}`),
+    ...targets.consumers.map(
+      (c) => `       consumer of ${c.queue}${c.deadLetterQueue ? ` → dead letters to ${c.deadLetterQueue}` : ""}`,
+    ),
     ...targets.crons.map((cron) => `       cron "${cron}"`),
-    `       vars: ${Object.entries(vars).map(([k, v]) => `${k}=${v}`).join(", ")}`,
+    `       vars: ${Object.entries(vars)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(", ")}`,
     `       secrets: ${targets.requiredSecrets.join(", ")}`,
     options["skip-health-check"]
       ? `  6. health check — skipped`
@@ -247,7 +256,9 @@ export async function main(argv) {
   const devValues = developmentValues([path.join(ROOT, ".dev.vars.example"), path.join(ROOT, ".dev.vars")]);
   const problems = checkSettings(settings, { ...targets, devValues, allowLogProvider: options["allow-log-provider"] });
   if (problems.length > 0) {
-    throw new Refusal(`Refusing to deploy; nothing was created or changed:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    throw new Refusal(
+      `Refusing to deploy; nothing was created or changed:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
   }
   const { vars, secrets, wranglerEnv } = splitSettings(settings, targets);
 
@@ -271,7 +282,10 @@ export async function main(argv) {
     console.log("\nHealth check skipped (--skip-health-check).");
   } else {
     const baseUrl = options["health-url"] ?? workersDevUrl;
-    if (!baseUrl) throw new Error("deployed, but wrangler reported no workers.dev URL: pass --health-url URL or --skip-health-check");
+    if (!baseUrl)
+      throw new Error(
+        "deployed, but wrangler reported no workers.dev URL: pass --health-url URL or --skip-health-check",
+      );
     step("Health check");
     await checkHealth(baseUrl, secrets.ADMIN_API_KEY);
   }

@@ -27,7 +27,8 @@ function publicBaseUrlProblem(value) {
   } catch {
     return `PUBLIC_BASE_URL is not a URL: "${value}"`;
   }
-  if (url.protocol !== "https:") return `PUBLIC_BASE_URL must be https (unsubscribe links go out in every email): "${value}"`;
+  if (url.protocol !== "https:")
+    return `PUBLIC_BASE_URL must be https (unsubscribe links go out in every email): "${value}"`;
   if (LOCAL_HOSTS.test(url.hostname)) return `PUBLIC_BASE_URL points at this machine: "${value}"`;
   return null;
 }
@@ -46,8 +47,10 @@ export function checkSettings(settings, { vars, requiredSecrets, devValues, allo
     const value = settings[name];
     if (value === undefined) problems.push(`secret ${name} is missing`);
     else if (value === "") problems.push(`secret ${name} is empty`);
-    else if (devValues.has(value)) problems.push(`secret ${name} is a development value (from .dev.vars.example or .dev.vars)`);
-    else if (value.length < MIN_SECRET_LENGTH) problems.push(`secret ${name} is shorter than ${MIN_SECRET_LENGTH} characters`);
+    else if (devValues.has(value))
+      problems.push(`secret ${name} is a development value (from .dev.vars.example or .dev.vars)`);
+    else if (value.length < MIN_SECRET_LENGTH)
+      problems.push(`secret ${name} is shorter than ${MIN_SECRET_LENGTH} characters`);
   }
   // One value serving two roles would, say, make the ingest key an admin key.
   const seen = new Map();
@@ -58,14 +61,17 @@ export function checkSettings(settings, { vars, requiredSecrets, devValues, allo
     else seen.set(value, name);
   }
   for (const name of vars) {
-    if (settings[name] === undefined) problems.push(`setting ${name} is missing (wrangler.toml only has its development value)`);
+    if (settings[name] === undefined)
+      problems.push(`setting ${name} is missing (wrangler.toml only has its development value)`);
   }
   if (settings.PUBLIC_BASE_URL !== undefined) {
     const problem = publicBaseUrlProblem(settings.PUBLIC_BASE_URL);
     if (problem) problems.push(problem);
   }
   if (settings.EMAIL_PROVIDER === "log" && !allowLogProvider) {
-    problems.push("EMAIL_PROVIDER=log records emails and sends none: pass --allow-log-provider if that is what you want");
+    problems.push(
+      "EMAIL_PROVIDER=log records emails and sends none: pass --allow-log-provider if that is what you want",
+    );
   }
   const known = new Set([...vars, ...requiredSecrets]);
   for (const name of Object.keys(settings)) {
@@ -78,7 +84,8 @@ export function checkSettings(settings, { vars, requiredSecrets, devValues, allo
 
 /** The env file split into what goes where. */
 export function splitSettings(settings, { vars, requiredSecrets }) {
-  const pick = (names) => Object.fromEntries(names.filter((n) => settings[n] !== undefined).map((n) => [n, settings[n]]));
+  const pick = (names) =>
+    Object.fromEntries(names.filter((n) => settings[n] !== undefined).map((n) => [n, settings[n]]));
   const wranglerEnv = Object.fromEntries(Object.entries(settings).filter(([name]) => WRANGLER_KEYS.test(name)));
   return { vars: pick(vars), secrets: pick(requiredSecrets), wranglerEnv };
 }

@@ -2,19 +2,23 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { requestId } from "hono/request-id";
+import { buildDeps } from "./composition";
 import { createDb } from "./db/client";
 import { countRoundTrips } from "./db/round-trips";
-import type { AppEnv } from "./lib/app-env";
-import { requireAdminKey } from "./lib/auth";
+import type { AppEnv } from "./http/app-env";
+import { requireAdminKey } from "./http/auth";
+import { requestLog } from "./http/request-log";
+import { validationHook } from "./http/validation";
 import { AppError, errorResponse, toAppError } from "./lib/errors";
-import { validationHook } from "./lib/http";
-import { requestLog } from "./lib/request-log";
+import { errorFields, log } from "./lib/log";
 import { adminContactRoutes } from "./routes/admin/contacts";
 import { adminDeadLetterRoutes } from "./routes/admin/dead-letters";
 import { adminEmailRoutes } from "./routes/admin/emails";
 import { adminEventRoutes } from "./routes/admin/events";
 import { adminExportRoutes } from "./routes/admin/export";
+import { adminImportStartRoutes } from "./routes/admin/import-start";
 import { adminImportRoutes } from "./routes/admin/imports";
+import { adminJourneyEnrollmentRoutes } from "./routes/admin/journey-enrollment";
 import { adminJourneyRoutes } from "./routes/admin/journeys";
 import { adminMetricsRoutes } from "./routes/admin/metrics";
 import { adminReplayRoutes } from "./routes/admin/replay";
@@ -23,7 +27,7 @@ import { healthRoutes } from "./routes/health";
 import { ingestRoutes } from "./routes/ingest";
 import { unsubscribeRoutes } from "./routes/unsubscribe";
 import { postHogWebhookRoutes } from "./routes/webhooks/posthog";
-import { resendWebhookRoutes } from "./routes/webhooks/resend";
+import { resendWebhookRoutes } from "./routes/webhooks/resend-webhooks";
 
 export const ADMIN_BODY_MAX_BYTES = 5 * 1024 * 1024;
 
@@ -43,7 +47,9 @@ export function createApp() {
     "*",
     createMiddleware<AppEnv>(async (c, next) => {
       const roundTrips = { count: 0 };
-      c.set("db", createDb(countRoundTrips(c.env.DB, roundTrips)));
+      const db = createDb(countRoundTrips(c.env.DB, roundTrips));
+      c.set("db", db);
+      c.set("deps", buildDeps(c.env, { db, waitUntil: (promise) => c.executionCtx.waitUntil(promise) }));
       c.set("d1RoundTrips", roundTrips);
       await next();
       c.header("X-D1-Round-Trips", String(roundTrips.count));
@@ -59,12 +65,14 @@ export function createApp() {
   app.route("/", ingestRoutes);
   app.route("/", postHogWebhookRoutes);
   // Before adminContactRoutes: /contacts/imports and /contacts/export would match /contacts/{idOrExternalId}.
+  app.route("/", adminImportStartRoutes);
   app.route("/", adminImportRoutes);
   app.route("/", adminExportRoutes);
   app.route("/", adminContactRoutes);
   app.route("/", adminReplayRoutes);
   app.route("/", adminEventRoutes);
   app.route("/", adminJourneyRoutes);
+  app.route("/", adminJourneyEnrollmentRoutes);
   app.route("/", adminEmailRoutes);
   app.route("/", adminMetricsRoutes);
   app.route("/", adminDeadLetterRoutes);
@@ -82,7 +90,7 @@ export function createApp() {
   app.onError((err, c) => {
     const appError = toAppError(err);
     if (appError.code === "INTERNAL_ERROR") {
-      console.error(JSON.stringify({ level: "error", requestId: c.get("requestId"), error: String(err), stack: (err as Error)?.stack }));
+      log.error("unhandled error", { requestId: c.get("requestId"), ...errorFields(err) });
     }
     return errorResponse(c, appError);
   });

@@ -2,7 +2,7 @@ import { createApp } from "./app";
 import { dispatchQueue } from "./queues";
 import { runScheduled } from "./scheduled";
 
-export { JourneyWorkflow } from "./journeys/workflow";
+export { JourneyWorkflow } from "./workflows/journey-workflow";
 
 const app = createApp();
 

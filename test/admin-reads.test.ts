@@ -12,13 +12,19 @@ describe("admin reads", () => {
     await ingest({ event: "e", userId: `${tag}_100x_sure` });
     await ingest({ event: "e", userId: `${tag}_plain`, userEmail: `b${tag}@corp.example` });
 
-    const byPercent = (await (await adminGet(`/v1/admin/contacts?search=${encodeURIComponent(`${tag}_100%`)}`)).json()) as Page<"contacts">;
+    const byPercent = (await (
+      await adminGet(`/v1/admin/contacts?search=${encodeURIComponent(`${tag}_100%`)}`)
+    ).json()) as Page<"contacts">;
     expect(byPercent.contacts.map((c) => c.externalId)).toEqual([`${tag}_100%_sure`]);
 
-    const byUnderscore = (await (await adminGet(`/v1/admin/contacts?search=${encodeURIComponent(`a_${tag}`)}`)).json()) as Page<"contacts">;
+    const byUnderscore = (await (
+      await adminGet(`/v1/admin/contacts?search=${encodeURIComponent(`a_${tag}`)}`)
+    ).json()) as Page<"contacts">;
     expect(byUnderscore.contacts.map((c) => c.email)).toEqual([`a_${tag}@example.com`]);
 
-    const byDomain = (await (await adminGet(`/v1/admin/contacts?search=${encodeURIComponent(`${tag}@corp`)}`)).json()) as Page<"contacts">;
+    const byDomain = (await (
+      await adminGet(`/v1/admin/contacts?search=${encodeURIComponent(`${tag}@corp`)}`)
+    ).json()) as Page<"contacts">;
     expect(byDomain.contacts.map((c) => c.externalId)).toEqual([`${tag}_plain`]);
 
     const sqlish = await adminGet(`/v1/admin/contacts?search=${encodeURIComponent("' OR 1=1 --")}`);
@@ -62,23 +68,33 @@ describe("admin reads", () => {
     ).json()) as Page<"events">;
     expect(ranged.events.map((e) => e.event)).toEqual(["user:activated"]);
 
-    const named = (await (await adminGet(`/v1/admin/events?event=user:signed_up&userId=${userId}`)).json()) as Page<"events">;
+    const named = (await (
+      await adminGet(`/v1/admin/events?event=user:signed_up&userId=${userId}`)
+    ).json()) as Page<"events">;
     expect(named.events).toHaveLength(1);
   });
 
   it("treats SQL metacharacters in filters as plain values", async () => {
     const userId = unique("meta");
     await ingest({ event: "a'b", userId: `${userId}"; DROP TABLE events; --` });
-    const hostile = (await (await adminGet(`/v1/admin/events?event=${encodeURIComponent("' OR 1=1 --")}`)).json()) as Page<"events">;
+    const hostile = (await (
+      await adminGet(`/v1/admin/events?event=${encodeURIComponent("' OR 1=1 --")}`)
+    ).json()) as Page<"events">;
     expect(hostile.events).toEqual([]);
-    const exact = (await (await adminGet(`/v1/admin/events?userId=${encodeURIComponent(`${userId}"; DROP TABLE events; --`)}`)).json()) as Page<"events">;
+    const exact = (await (
+      await adminGet(`/v1/admin/events?userId=${encodeURIComponent(`${userId}"; DROP TABLE events; --`)}`)
+    ).json()) as Page<"events">;
     expect(exact.events.map((e) => e.event)).toEqual(["a'b"]);
-    const emails = (await (await adminGet(`/v1/admin/emails?to=${encodeURIComponent("x' OR '1'='1")}`)).json()) as Page<"emails">;
+    const emails = (await (
+      await adminGet(`/v1/admin/emails?to=${encodeURIComponent("x' OR '1'='1")}`)
+    ).json()) as Page<"emails">;
     expect(emails.emails).toEqual([]);
   });
 
   it("answers bad query parameters and unknown event ids in the error shape", async () => {
-    expect((await expectErrorShape(await adminGet("/v1/admin/events?from=yesterday"), 400, "VALIDATION_ERROR")).error).toContain("from");
+    expect(
+      (await expectErrorShape(await adminGet("/v1/admin/events?from=yesterday"), 400, "VALIDATION_ERROR")).error,
+    ).toContain("from");
     expect((await expectErrorShape(await adminGet("/v1/admin/contacts?limit=0"), 400)).error).toContain("limit");
     expect((await expectErrorShape(await adminGet("/v1/admin/contacts?limit=abc"), 400)).error).toContain("limit");
     await expectErrorShape(await adminGet(`/v1/admin/events/${crypto.randomUUID()}`), 404, "NOT_FOUND");

@@ -1,32 +1,48 @@
-import { createExecutionContext, createMessageBatch, getQueueResult, introspectWorkflow } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import worker from "../src/index";
+import { describe, expect, it } from "vitest";
+import { QUEUES } from "../src/lib/queues";
 import { adminAuth, adminPost, call, expectErrorShape, ingestAuth, unique } from "./helpers";
+import { deliver } from "./queues";
+import { introspectJourneysForFile } from "./workflows";
 
-let dispose: () => Promise<void>;
-beforeAll(async () => {
-  const wf = await introspectWorkflow(env.JOURNEY_WORKFLOW);
-  dispose = () => wf.dispose();
-});
-afterAll(() => dispose());
+introspectJourneysForFile();
 
 type Result = { userId: string; enrolled: boolean; reason?: string; enrollmentId?: string };
 type Body = { enrolled: number; skipped: number; results: Result[] };
 
 const enroll = (journey: string, json: unknown) => adminPost(`/v1/admin/journeys/${journey}/enroll/batch`, json);
-const user = (userId: string, properties?: Record<string, unknown>) => ({ userId, userEmail: `${userId}@example.com`, properties });
+const user = (userId: string, properties?: Record<string, unknown>) => ({
+  userId,
+  userEmail: `${userId}@example.com`,
+  properties,
+});
 const enrollmentsOf = async (userId: string) =>
-  (await env.DB.prepare("SELECT count(*) AS n FROM enrollments WHERE user_id = ?").bind(userId).first<{ n: number }>())!.n;
+  (await env.DB.prepare("SELECT count(*) AS n FROM enrollments WHERE user_id = ?").bind(userId).first<{ n: number }>())!
+    .n;
 
 describe("POST /v1/admin/journeys/:key/enroll/batch", () => {
   it("upserts contacts, enrolls who passes, and says why the others were skipped", async () => {
     const tag = unique("be");
-    const [fresh, again, unsub, supp] = ["fresh", "again", "unsub", "supp"].map((n) => `${tag}_${n}`) as [string, string, string, string];
-    await call("/v1/ingest", { method: "POST", headers: ingestAuth(), json: { event: "user:signed_up", userId: again } });
+    const [fresh, again, unsub, supp] = ["fresh", "again", "unsub", "supp"].map((n) => `${tag}_${n}`) as [
+      string,
+      string,
+      string,
+      string,
+    ];
+    await call("/v1/ingest", {
+      method: "POST",
+      headers: ingestAuth(),
+      json: { event: "user:signed_up", userId: again },
+    });
     await call("/v1/ingest", { method: "POST", headers: ingestAuth(), json: { event: "profile", userId: unsub } });
-    await call(`/v1/admin/contacts/${unsub}/preferences`, { method: "PUT", headers: adminAuth(), json: { unsubscribed: true } });
-    await env.DB.prepare("INSERT INTO suppressions (email, reason, created_at) VALUES (?, 'hard_bounce', ?)").bind(`${supp}@example.com`, Date.now()).run();
+    await call(`/v1/admin/contacts/${unsub}/preferences`, {
+      method: "PUT",
+      headers: adminAuth(),
+      json: { unsubscribed: true },
+    });
+    await env.DB.prepare("INSERT INTO suppressions (email, reason, created_at) VALUES (?, 'hard_bounce', ?)")
+      .bind(`${supp}@example.com`, Date.now())
+      .run();
 
     const res = await enroll("activation-welcome", {
       users: [user(fresh, { source: "migration" }), user(again), user(unsub), user(supp), user(fresh)],
@@ -43,35 +59,55 @@ describe("POST /v1/admin/journeys/:key/enroll/batch", () => {
       { userId: fresh, enrolled: false, reason: "already_entered_once" },
     ]);
     expect(await enrollmentsOf(fresh)).toBe(1);
-    const contact = await env.DB.prepare("SELECT email, properties FROM contacts WHERE external_id = ?").bind(fresh).first<{ email: string; properties: string }>();
+    const contact = await env.DB.prepare("SELECT email, properties FROM contacts WHERE external_id = ?")
+      .bind(fresh)
+      .first<{ email: string; properties: string }>();
     expect(contact).toEqual({ email: `${fresh}@example.com`, properties: JSON.stringify({ source: "migration" }) });
-    const row = await env.DB.prepare("SELECT source, status FROM enrollments WHERE id = ?").bind(body.results[0]!.enrollmentId).first();
+    const row = await env.DB.prepare("SELECT source, status FROM enrollments WHERE id = ?")
+      .bind(body.results[0]!.enrollmentId)
+      .first();
     expect(row).toEqual({ source: "batch", status: "active" });
   });
 
   it("checks trigger conditions against the given properties, and the entry period", async () => {
     const tag = unique("cart");
-    const res = await enroll("cart-recovery", { users: [user(`${tag}_a`, { cartValue: 20 }), user(`${tag}_b`, { cartValue: 0 }), user(`${tag}_c`)] });
+    const res = await enroll("cart-recovery", {
+      users: [user(`${tag}_a`, { cartValue: 20 }), user(`${tag}_b`, { cartValue: 0 }), user(`${tag}_c`)],
+    });
     const body = (await res.json()) as Body;
-    expect(body.results.map((r) => r.reason ?? "enrolled")).toEqual(["enrolled", "trigger_not_matched", "trigger_not_matched"]);
+    expect(body.results.map((r) => r.reason ?? "enrolled")).toEqual([
+      "enrolled",
+      "trigger_not_matched",
+      "trigger_not_matched",
+    ]);
     await env.DB.prepare("UPDATE enrollments SET status = 'completed' WHERE user_id = ?").bind(`${tag}_a`).run();
-    const again = (await (await enroll("cart-recovery", { users: [user(`${tag}_a`, { cartValue: 20 })] })).json()) as Body;
+    const again = (await (
+      await enroll("cart-recovery", { users: [user(`${tag}_a`, { cartValue: 20 })] })
+    ).json()) as Body;
     expect(again.results[0]!.reason).toBe("period_not_elapsed");
   });
 
   it("reports journey_disabled while an admin has the journey off", async () => {
     await call("/v1/admin/journeys/cart-recovery", { method: "PATCH", headers: adminAuth(), json: { enabled: false } });
     try {
-      const body = (await (await enroll("cart-recovery", { users: [user(unique("off"), { cartValue: 5 })] })).json()) as Body;
+      const body = (await (
+        await enroll("cart-recovery", { users: [user(unique("off"), { cartValue: 5 })] })
+      ).json()) as Body;
       expect(body.results[0]!.reason).toBe("journey_disabled");
     } finally {
-      await call("/v1/admin/journeys/cart-recovery", { method: "PATCH", headers: adminAuth(), json: { enabled: null } });
+      await call("/v1/admin/journeys/cart-recovery", {
+        method: "PATCH",
+        headers: adminAuth(),
+        json: { enabled: null },
+      });
     }
   });
 
   it("dry run answers the same shape and writes nothing", async () => {
     const userId = unique("dry");
-    const body = (await (await enroll("activation-welcome", { users: [user(userId), user(userId)], dryRun: true })).json()) as Body;
+    const body = (await (
+      await enroll("activation-welcome", { users: [user(userId), user(userId)], dryRun: true })
+    ).json()) as Body;
     expect(body).toEqual({
       enrolled: 1,
       skipped: 1,
@@ -87,7 +123,9 @@ describe("POST /v1/admin/journeys/:key/enroll/batch", () => {
   it("takes 500 users with the same number of D1 round trips as 5", async () => {
     const trips = async (count: number) => {
       const tag = unique("size");
-      const res = await enroll("activation-welcome", { users: Array.from({ length: count }, (_, i) => user(`${tag}_${i}`)) });
+      const res = await enroll("activation-welcome", {
+        users: Array.from({ length: count }, (_, i) => user(`${tag}_${i}`)),
+      });
       expect(((await res.json()) as Body).enrolled).toBe(count);
       return Number(res.headers.get("x-d1-round-trips"));
     };
@@ -97,7 +135,9 @@ describe("POST /v1/admin/journeys/:key/enroll/batch", () => {
 
   it("rejects 501 users, an empty list, bad emails, and unknown journeys", async () => {
     const many = Array.from({ length: 501 }, (_, i) => user(`u${i}`));
-    expect((await expectErrorShape(await enroll("activation-welcome", { users: many }), 400, "VALIDATION_ERROR")).error).toContain("users");
+    expect(
+      (await expectErrorShape(await enroll("activation-welcome", { users: many }), 400, "VALIDATION_ERROR")).error,
+    ).toContain("users");
     await expectErrorShape(await enroll("activation-welcome", { users: [] }), 400);
     const badEmail = await enroll("activation-welcome", { users: [{ userId: "u", userEmail: "nope" }] });
     expect((await expectErrorShape(badEmail, 400)).error).toContain("users.0.userEmail");
@@ -110,10 +150,9 @@ describe("journey-start queue consumer", () => {
     const body = (await (await enroll("activation-welcome", { users: [user(unique("q"))] })).json()) as Body;
     const enrollmentId = body.results[0]!.enrollmentId!;
     for (let attempt = 1; attempt <= 2; attempt++) {
-      const batch = createMessageBatch("hogsend-journey-starts", [{ id: `m${attempt}`, timestamp: new Date(), attempts: attempt, body: { enrollmentIds: [enrollmentId] } }]);
-      const ctx = createExecutionContext();
-      await worker.queue(batch, env, ctx);
-      const result = await getQueueResult(batch, ctx);
+      const result = await deliver(QUEUES.journeyStarts, [
+        { id: `m${attempt}`, attempts: attempt, body: { enrollmentIds: [enrollmentId] } },
+      ]);
       expect(result.explicitAcks).toEqual([`m${attempt}`]);
       expect(result.retryMessages).toEqual([]);
     }

@@ -4,9 +4,12 @@ import { adminAuth, call, expectErrorShape, ingestAuth } from "./helpers";
 
 const TABLES = ["events", "contacts", "enrollments", "emails", "import_jobs"];
 const counts = async () =>
-  (await env.DB.batch(TABLES.map((t) => env.DB.prepare(`SELECT count(*) AS n FROM ${t}`)))).map((r) => (r.results[0] as { n: number }).n);
+  (await env.DB.batch(TABLES.map((t) => env.DB.prepare(`SELECT count(*) AS n FROM ${t}`)))).map(
+    (r) => (r.results[0] as { n: number }).n,
+  );
 
-const big = (bytes: number) => JSON.stringify({ users: [{ userId: "u", userEmail: "u@example.com", properties: { blob: "x".repeat(bytes) } }] });
+const big = (bytes: number) =>
+  JSON.stringify({ users: [{ userId: "u", userEmail: "u@example.com", properties: { blob: "x".repeat(bytes) } }] });
 
 describe("request bodies over the limit", () => {
   it.each([
@@ -18,7 +21,11 @@ describe("request bodies over the limit", () => {
     ["/v1/admin/contacts/import", adminAuth, 11 * 1024 * 1024],
   ] as const)("%s answers 413 and writes nothing", async (path, auth, bytes) => {
     const before = await counts();
-    const res = await call(path, { method: "POST", headers: { ...auth(), "content-type": "application/json" }, body: big(bytes) });
+    const res = await call(path, {
+      method: "POST",
+      headers: { ...auth(), "content-type": "application/json" },
+      body: big(bytes),
+    });
     await expectErrorShape(res, 413, "PAYLOAD_TOO_LARGE");
     expect(await counts()).toEqual(before);
   });
@@ -30,7 +37,11 @@ describe("request bodies over the limit", () => {
       body: big(2 * 1024 * 1024),
     });
     await expectErrorShape(posthog, 413);
-    const resend = await call("/v1/webhooks/resend", { method: "POST", headers: { "content-type": "application/json" }, body: big(300 * 1024) });
+    const resend = await call("/v1/webhooks/resend", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: big(300 * 1024),
+    });
     await expectErrorShape(resend, 413);
   });
 });

@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../src/db/client";
-import { resendProvider } from "../src/emails/providers/resend";
-import { ProviderError } from "../src/emails/providers";
 import { verifyUnsubscribeToken } from "../src/lib/tokens";
-import { deliverEmail, type DeliveryDeps } from "../src/services/emails";
+import { ProviderError } from "../src/providers/email";
+import { resendProvider } from "../src/providers/email/resend-api";
+import { type DeliveryDeps, deliverEmail } from "../src/services/emails";
 import { call, ingestAuth, unique } from "./helpers";
 
 type Captured = { url: string; headers: Headers; body: Record<string, unknown> };
@@ -15,7 +15,10 @@ function fakeResend(...statuses: number[]) {
   const fetcher = (async (url: string, init: RequestInit) => {
     requests.push({ url, headers: new Headers(init.headers), body: JSON.parse(init.body as string) });
     const status = statuses[Math.min(requests.length - 1, statuses.length - 1)]!;
-    const body = status < 300 ? { id: `re_${requests.length}` } : { name: "error", message: status === 422 ? "Invalid `to` field" : "Server error" };
+    const body =
+      status < 300
+        ? { id: `re_${requests.length}` }
+        : { name: "error", message: status === 422 ? "Invalid `to` field" : "Server error" };
     return new Response(JSON.stringify(body), { status });
   }) as typeof fetch;
   return { requests, fetcher };
@@ -23,9 +26,15 @@ function fakeResend(...statuses: number[]) {
 
 async function queuedEmail(template = "welcome") {
   const userId = unique("deliv");
-  await call("/v1/ingest", { method: "POST", headers: ingestAuth(), json: { event: "profile", userId, userEmail: `${userId}@example.com` } });
+  await call("/v1/ingest", {
+    method: "POST",
+    headers: ingestAuth(),
+    json: { event: "profile", userId, userEmail: `${userId}@example.com` },
+  });
   const id = crypto.randomUUID();
-  await env.DB.prepare("INSERT INTO emails (id, user_id, template_key, props, status, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)")
+  await env.DB.prepare(
+    "INSERT INTO emails (id, user_id, template_key, props, status, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+  )
     .bind(id, userId, template, JSON.stringify({ name: "Grace" }), Date.now(), Date.now())
     .run();
   return { id, userId };
@@ -44,7 +53,13 @@ describe("delivery through Resend", () => {
     const { id, userId } = await queuedEmail();
     const resend = fakeResend(200);
     const email = await deliverEmail(deps(resend.fetcher), id);
-    expect(email).toMatchObject({ status: "sent", providerMessageId: "re_1", provider: "resend", toAddress: `${userId}@example.com`, html: null });
+    expect(email).toMatchObject({
+      status: "sent",
+      providerMessageId: "re_1",
+      provider: "resend",
+      toAddress: `${userId}@example.com`,
+      html: null,
+    });
 
     const [request] = resend.requests;
     expect(request!.url).toBe("https://api.resend.com/emails");
@@ -54,7 +69,9 @@ describe("delivery through Resend", () => {
     const link = headers["List-Unsubscribe"]!.slice(1, -1);
     expect(link).toMatch(/^https:\/\/mail\.example\.com\/v1\/email\/unsubscribe\?token=/);
     expect(request!.body.html as string).toContain(link.replaceAll("&", "&amp;"));
-    expect(await verifyUnsubscribeToken(env.TOKEN_SIGNING_SECRET, new URL(link).searchParams.get("token")!)).toMatch(/.+/);
+    expect(await verifyUnsubscribeToken(env.TOKEN_SIGNING_SECRET, new URL(link).searchParams.get("token")!)).toMatch(
+      /.+/,
+    );
   });
 
   it("never sends twice: a second delivery of a sent email does nothing", async () => {
@@ -71,7 +88,9 @@ describe("delivery through Resend", () => {
       const error = await deliverEmail(deps(fakeResend(status).fetcher), id).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ProviderError);
       expect((error as ProviderError).retryable).toBe(true);
-      const row = await env.DB.prepare("SELECT status, error FROM emails WHERE id = ?").bind(id).first<{ status: string; error: string }>();
+      const row = await env.DB.prepare("SELECT status, error FROM emails WHERE id = ?")
+        .bind(id)
+        .first<{ status: string; error: string }>();
       expect(row).toMatchObject({ status: "queued", error: expect.stringContaining(String(status)) });
     }
   });
@@ -85,9 +104,14 @@ describe("delivery through Resend", () => {
 
   it("blocks unsubscribed contacts before the provider is called", async () => {
     const { id, userId } = await queuedEmail();
-    await env.DB.prepare("UPDATE contacts SET unsubscribed_at = ? WHERE external_id = ?").bind(Date.now(), userId).run();
+    await env.DB.prepare("UPDATE contacts SET unsubscribed_at = ? WHERE external_id = ?")
+      .bind(Date.now(), userId)
+      .run();
     const resend = fakeResend(200);
-    expect(await deliverEmail(deps(resend.fetcher), id)).toMatchObject({ status: "suppressed", error: "Contact unsubscribed" });
+    expect(await deliverEmail(deps(resend.fetcher), id)).toMatchObject({
+      status: "suppressed",
+      error: "Contact unsubscribed",
+    });
     expect(resend.requests).toHaveLength(0);
   });
 });

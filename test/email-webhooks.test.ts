@@ -41,7 +41,8 @@ const event = (type: string, messageId: string, extra: Record<string, unknown> =
   data: { email_id: messageId, to: ["x@example.com"], ...extra },
 });
 
-const suppression = (address: string) => env.DB.prepare("SELECT * FROM suppressions WHERE email = ?").bind(address).first<{ reason: string }>();
+const suppression = (address: string) =>
+  env.DB.prepare("SELECT * FROM suppressions WHERE email = ?").bind(address).first<{ reason: string }>();
 
 describe("POST /v1/webhooks/resend", () => {
   it("marks an email delivered", async () => {
@@ -56,7 +57,9 @@ describe("POST /v1/webhooks/resend", () => {
   it("suppresses the address on a hard bounce and on a complaint", async () => {
     const bounced = `${unique("hb")}@example.com`;
     const first = await sentEmail(bounced);
-    const res = await postWebhook(signed(event("email.bounced", first.messageId, { bounce: { type: "Permanent", message: "mailbox unknown" } })));
+    const res = await postWebhook(
+      signed(event("email.bounced", first.messageId, { bounce: { type: "Permanent", message: "mailbox unknown" } })),
+    );
     expect(await res.json()).toMatchObject({ status: "bounced", suppressed: true });
     expect(await suppression(bounced)).toMatchObject({ reason: "hard_bounce" });
 
@@ -85,17 +88,26 @@ describe("POST /v1/webhooks/resend", () => {
 
   it("acknowledges events it doesn't track and emails it doesn't know, so Resend stops retrying", async () => {
     expect(await (await postWebhook(signed(event("email.opened", "re_x")))).json()).toMatchObject({ handled: false });
-    expect(await (await postWebhook(signed(event("email.delivered", "re_unknown")))).json()).toMatchObject({ handled: false, emailId: null });
+    expect(await (await postWebhook(signed(event("email.delivered", "re_unknown")))).json()).toMatchObject({
+      handled: false,
+      emailId: null,
+    });
   });
 
   it("refuses unsigned, badly signed, tampered and stale requests", async () => {
     const { messageId } = await sentEmail(`${unique("sig")}@example.com`);
     const good = signed(event("email.delivered", messageId));
 
-    const unsigned = await call("/v1/webhooks/resend", { method: "POST", body: good.body, headers: { "content-type": "application/json" } });
+    const unsigned = await call("/v1/webhooks/resend", {
+      method: "POST",
+      body: good.body,
+      headers: { "content-type": "application/json" },
+    });
     await expectErrorShape(unsigned, 401, "UNAUTHORIZED");
 
-    const wrongSecret = signed(event("email.delivered", messageId), { secret: "whsec_d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA==" });
+    const wrongSecret = signed(event("email.delivered", messageId), {
+      secret: "whsec_d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA==",
+    });
     await expectErrorShape(await postWebhook(wrongSecret), 401, "UNAUTHORIZED");
 
     const tampered = { ...good, body: good.body.replace("email.delivered", "email.complained") };
@@ -105,7 +117,9 @@ describe("POST /v1/webhooks/resend", () => {
     const body = await expectErrorShape(await postWebhook(stale), 401, "UNAUTHORIZED");
     expect(body.error).toContain("too old");
 
-    const status = await env.DB.prepare("SELECT status FROM emails WHERE provider_message_id = ?").bind(messageId).first<{ status: string }>();
+    const status = await env.DB.prepare("SELECT status FROM emails WHERE provider_message_id = ?")
+      .bind(messageId)
+      .first<{ status: string }>();
     expect(status!.status).toBe("sent");
   });
 

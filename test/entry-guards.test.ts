@@ -1,26 +1,27 @@
-import { introspectWorkflow } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb, runBatch } from "../src/db/client";
+import { describe, expect, it } from "vitest";
+import { runPlans } from "../src/db/batch-plan";
+import { createDb } from "../src/db/client";
 import type { JourneyDefinition } from "../src/journeys/define";
-import { entryStatements } from "../src/services/enrollments";
+import { enterPlan, previewEntriesPlan } from "../src/services/entry-guards";
 import { adminAuth, call, ingestAuth, testJourney, unique } from "./helpers";
+import { introspectJourneysForFile } from "./workflows";
 
-type IngestBody = { journeys: Array<{ journey: string; enrollmentId: string }>; skipped: Array<{ journey: string; reason: string }> };
+type IngestBody = {
+  journeys: Array<{ journey: string; enrollmentId: string }>;
+  skipped: Array<{ journey: string; reason: string }>;
+};
 
 const ingest = async (json: Record<string, unknown>) =>
   (await (await call("/v1/ingest", { method: "POST", headers: ingestAuth(), json })).json()) as IngestBody;
 const signUp = (userId: string) => ingest({ event: "user:signed_up", userId, userEmail: `${userId}@example.com` });
 const enrollmentCount = async (journey: string, userId: string) =>
-  (await env.DB.prepare("SELECT count(*) AS n FROM enrollments WHERE journey_key = ? AND user_id = ?").bind(journey, userId).first<{ n: number }>())!.n;
+  (await env.DB.prepare("SELECT count(*) AS n FROM enrollments WHERE journey_key = ? AND user_id = ?")
+    .bind(journey, userId)
+    .first<{ n: number }>())!.n;
 
 // Workflows started by these tests just sleep; nothing here waits on them.
-let dispose: () => Promise<void>;
-beforeAll(async () => {
-  const wf = await introspectWorkflow(env.JOURNEY_WORKFLOW);
-  dispose = () => wf.dispose();
-});
-afterAll(() => dispose());
+introspectJourneysForFile();
 
 describe("entry guards, each with its reason", () => {
   it("already_entered_once: a `once` journey never takes a user twice, even after completing", async () => {
@@ -55,12 +56,18 @@ describe("entry guards, each with its reason", () => {
   it("unsubscribed and suppressed contacts never enter", async () => {
     const unsubscribed = unique("unsub");
     await ingest({ event: "profile", userId: unsubscribed, userEmail: `${unsubscribed}@example.com` });
-    await call(`/v1/admin/contacts/${unsubscribed}/preferences`, { method: "PUT", headers: adminAuth(), json: { unsubscribed: true } });
+    await call(`/v1/admin/contacts/${unsubscribed}/preferences`, {
+      method: "PUT",
+      headers: adminAuth(),
+      json: { unsubscribed: true },
+    });
     expect((await signUp(unsubscribed)).skipped).toEqual([{ journey: "activation-welcome", reason: "unsubscribed" }]);
 
     const suppressed = unique("supp");
     await ingest({ event: "profile", userId: suppressed, userEmail: `${suppressed.toUpperCase()}@Example.com` });
-    await env.DB.prepare("INSERT INTO suppressions (email, reason, created_at) VALUES (?, 'complaint', ?)").bind(`${suppressed}@example.com`, Date.now()).run();
+    await env.DB.prepare("INSERT INTO suppressions (email, reason, created_at) VALUES (?, 'complaint', ?)")
+      .bind(`${suppressed}@example.com`, Date.now())
+      .run();
     expect((await signUp(suppressed)).skipped).toEqual([{ journey: "activation-welcome", reason: "suppressed" }]);
   });
 
@@ -71,7 +78,9 @@ describe("entry guards, each with its reason", () => {
     await env.DB.prepare("UPDATE enrollments SET status = 'completed' WHERE user_id = ?").bind(userId).run();
     expect((await abandon()).skipped).toEqual([{ journey: "cart-recovery", reason: "period_not_elapsed" }]);
     // Eight days later the period has passed.
-    await env.DB.prepare("UPDATE enrollments SET enrolled_at = enrolled_at - ? WHERE user_id = ?").bind(8 * 86_400_000, userId).run();
+    await env.DB.prepare("UPDATE enrollments SET enrolled_at = enrolled_at - ? WHERE user_id = ?")
+      .bind(8 * 86_400_000, userId)
+      .run();
     expect((await abandon()).journeys).toHaveLength(1);
   });
 
@@ -80,8 +89,11 @@ describe("entry guards, each with its reason", () => {
     const repeatable = testJourney({ key: "test-repeatable", entryLimit: "unlimited" });
     const userId = unique("active");
     const decide = async () => {
-      const plan = entryStatements(db, repeatable, [{ userId, triggerEventId: null, triggerMatched: true }], { source: "event" });
-      return plan.decisions(await runBatch(db, plan.statements))[0]!;
+      const [decisions] = await runPlans(
+        db,
+        enterPlan(db, repeatable, [{ userId, triggerEventId: null, triggerMatched: true }], { source: "event" }),
+      );
+      return decisions[0]!;
     };
     expect((await decide()).enrolled).toBe(true);
     expect(await decide()).toMatchObject({ enrolled: false, reason: "already_active" });
@@ -94,14 +106,19 @@ describe("entry guards, each with its reason", () => {
     const base = testJourney({ key: "test-order", enabled: false });
     const userId = unique("order");
     const decideWith = async (journey: JourneyDefinition, triggerMatched: boolean) => {
-      const plan = entryStatements(db, journey, [{ userId, triggerEventId: null, triggerMatched }], { source: "event", dryRun: true });
-      return plan.decisions(await runBatch(db, plan.statements))[0]!;
+      const [decisions] = await runPlans(
+        db,
+        previewEntriesPlan(db, journey, [{ userId, triggerEventId: null, triggerMatched }]),
+      );
+      return decisions[0]!;
     };
     expect(await decideWith(base, false)).toMatchObject({ reason: "journey_disabled" });
     expect(await decideWith({ ...base, enabled: true }, false)).toMatchObject({ reason: "trigger_not_matched" });
     await ingest({ event: "profile", userId });
     await env.DB.prepare("UPDATE contacts SET unsubscribed_at = 1 WHERE external_id = ?").bind(userId).run();
-    await env.DB.prepare("INSERT INTO enrollments (id, journey_key, user_id, status, source, enrolled_at, updated_at) VALUES (?, 'test-order', ?, 'completed', 'event', 1, 1)")
+    await env.DB.prepare(
+      "INSERT INTO enrollments (id, journey_key, user_id, status, source, enrolled_at, updated_at) VALUES (?, 'test-order', ?, 'completed', 'event', 1, 1)",
+    )
       .bind(crypto.randomUUID(), userId)
       .run();
     expect(await decideWith({ ...base, enabled: true }, true)).toMatchObject({ reason: "unsubscribed" });
@@ -122,7 +139,12 @@ describe("concurrency", () => {
     const res = await call("/v1/ingest/batch", {
       method: "POST",
       headers: ingestAuth(),
-      json: { events: [{ event: "user:signed_up", userId }, { event: "user:signed_up", userId }] },
+      json: {
+        events: [
+          { event: "user:signed_up", userId },
+          { event: "user:signed_up", userId },
+        ],
+      },
     });
     const { results } = (await res.json()) as { results: IngestBody[] };
     expect(results[0]!.journeys).toHaveLength(1);

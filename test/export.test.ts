@@ -17,12 +17,19 @@ const exportOf = (query: string) => adminGet(`/v1/admin/contacts/export?${query}
 describe("GET /v1/admin/contacts/export", () => {
   it("defaults to JSON with the contacts and a null cursor, filtered by search", async () => {
     const t = unique("exj");
-    await seed([{ externalId: `${t}_1`, email: "one@example.com", properties: { plan: "pro" } }, { externalId: `${t}_2` }, { externalId: unique("other") }]);
+    await seed([
+      { externalId: `${t}_1`, email: "one@example.com", properties: { plan: "pro" } },
+      { externalId: `${t}_2` },
+      { externalId: unique("other") },
+    ]);
     const res = await exportOf(`search=${t}`);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("application/json");
     expect(res.headers.get("x-next-cursor")).toBeNull();
-    const body = (await res.json()) as { contacts: Array<Contact & { id: string; createdAt: string }>; nextCursor: string | null };
+    const body = (await res.json()) as {
+      contacts: Array<Contact & { id: string; createdAt: string }>;
+      nextCursor: string | null;
+    };
     expect(body.nextCursor).toBeNull();
     expect(body.contacts.map((c) => [c.externalId, c.email, c.properties])).toEqual([
       [`${t}_1`, "one@example.com", { plan: "pro" }],
@@ -35,7 +42,9 @@ describe("GET /v1/admin/contacts/export", () => {
     const t = unique("exs");
     await seed([{ externalId: `${t}_50%_off` }, { externalId: `${t}_50x_off` }, { externalId: `${t}x50%_off` }]);
     const ids = async (search: string) =>
-      ((await (await exportOf(`format=json&search=${encodeURIComponent(search)}`)).json()) as { contacts: Contact[] }).contacts.map((c) => c.externalId);
+      (
+        (await (await exportOf(`format=json&search=${encodeURIComponent(search)}`)).json()) as { contacts: Contact[] }
+      ).contacts.map((c) => c.externalId);
     expect(await ids(`${t}_50%`)).toEqual([`${t}_50%_off`]);
     expect(await ids(`${t}_50`)).toEqual([`${t}_50%_off`, `${t}_50x_off`]);
   });
@@ -44,7 +53,7 @@ describe("GET /v1/admin/contacts/export", () => {
     const t = unique("exc");
     await seed([
       { externalId: `${t}_1`, email: "a@example.com", properties: { plan: "pro", seats: 3, meta: { tier: 1 } } },
-      { externalId: `${t}_2`, properties: { company: "=HYPERLINK(\"http://evil\")", note: "-5", plain: "@home" } },
+      { externalId: `${t}_2`, properties: { company: '=HYPERLINK("http://evil")', note: "-5", plain: "@home" } },
     ]);
     const res = await exportOf(`format=csv&search=${t}`);
     expect(res.headers.get("content-type")).toContain("text/csv");
@@ -61,7 +70,11 @@ describe("GET /v1/admin/contacts/export", () => {
     const originals: Contact[] = [
       { externalId: `${t}_1`, email: "one@example.com", properties: { plan: "pro", company: "Acme, Inc." } },
       { externalId: `${t}_2`, email: null, properties: { note: 'says "hi"\nand leaves', formula: "=1+1" } },
-      { externalId: `${t}_3`, email: "three@example.com", properties: { formula: "'=already quoted", neg: "-5", city: "Zürich" } },
+      {
+        externalId: `${t}_3`,
+        email: "three@example.com",
+        properties: { formula: "'=already quoted", neg: "-5", city: "Zürich" },
+      },
       { externalId: `${t}_4`, email: null, properties: {} },
     ];
     await seed(originals.map((c) => ({ ...c, email: c.email ?? undefined })));
@@ -76,12 +89,16 @@ describe("GET /v1/admin/contacts/export", () => {
 
   it("round-trips typed values through NDJSON", async () => {
     const t = unique("rtn");
-    await seed([{ externalId: `${t}_1`, email: "n@example.com", properties: { seats: 3, beta: true, tags: ["a", "b"] } }]);
+    await seed([
+      { externalId: `${t}_1`, email: "n@example.com", properties: { seats: 3, beta: true, tags: ["a", "b"] } },
+    ]);
     const ndjson = await (await exportOf(`format=ndjson&search=${t}`)).text();
     expect(ndjson.trim().split("\n")).toHaveLength(1);
     await env.DB.prepare("DELETE FROM contacts WHERE external_id LIKE ?").bind(`${t}%`).run();
     await drainImport(await startImport({ format: "ndjson", data: ndjson }));
-    expect(await contactsTagged(t)).toEqual([{ externalId: `${t}_1`, email: "n@example.com", properties: { seats: 3, beta: true, tags: ["a", "b"] } }]);
+    expect(await contactsTagged(t)).toEqual([
+      { externalId: `${t}_1`, email: "n@example.com", properties: { seats: 3, beta: true, tags: ["a", "b"] } },
+    ]);
   });
 
   it("walks all contacts with the cursor, in header and JSON body", async () => {
@@ -103,12 +120,20 @@ describe("GET /v1/admin/contacts/export", () => {
 
     const nd = await exportOf(`format=ndjson&search=${t}&limit=4`);
     expect(nd.headers.get("x-next-cursor")).not.toBeNull();
-    expect((await nd.text()).trim().split("\n").map((l) => (JSON.parse(l) as Contact).externalId)).toEqual(seen.slice(0, 4));
+    expect(
+      (await nd.text())
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as Contact).externalId),
+    ).toEqual(seen.slice(0, 4));
   });
 
   it("streams more rows than one page, in order, up to the limit", async () => {
     const t = unique("exbig");
-    const rows = Array.from({ length: 1203 }, (_, i) => ({ externalId: `${t}_${String(i).padStart(5, "0")}`, properties: { i: String(i) } }));
+    const rows = Array.from({ length: 1203 }, (_, i) => ({
+      externalId: `${t}_${String(i).padStart(5, "0")}`,
+      properties: { i: String(i) },
+    }));
     await seed(rows);
     const csv = await (await exportOf(`format=csv&search=${t}&limit=1201`)).text();
     const lines = csv.trim().split("\n");

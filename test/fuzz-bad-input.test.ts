@@ -9,7 +9,12 @@ const WRITE_METHODS = ["post", "put", "patch"];
 const TABLES = ["events", "contacts", "enrollments", "emails", "suppressions", "journey_settings"];
 const ALLOWED = new Set([200, 202, 400, 401, 404, 409, 413, 415, 422]);
 
-const PATH_VALUES: Record<string, string> = { key: "activation-welcome", id: "fuzz_user", idOrExternalId: "fuzz_user", jobId: crypto.randomUUID() };
+const PATH_VALUES: Record<string, string> = {
+  key: "activation-welcome",
+  id: "fuzz_user",
+  idOrExternalId: "fuzz_user",
+  jobId: crypto.randomUUID(),
+};
 
 function authFor(path: string): Record<string, string> {
   if (path.startsWith("/v1/admin/")) return adminAuth();
@@ -26,9 +31,26 @@ async function tableCounts(): Promise<number[]> {
 /** Bodies that are not what any route wants: random JSON, wrong types, huge strings, deep nesting, broken JSON. */
 const hostileBody = fc.oneof(
   fc.jsonValue().map((v) => JSON.stringify(v)),
-  fc.dictionary(fc.constantFrom("event", "userId", "users", "eventIds", "filter", "enabled", "format", "data", "limit", "dryRun", "unsubscribed"), fc.anything()).map((v) => JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? String(x) : x))),
+  fc
+    .dictionary(
+      fc.constantFrom(
+        "event",
+        "userId",
+        "users",
+        "eventIds",
+        "filter",
+        "enabled",
+        "format",
+        "data",
+        "limit",
+        "dryRun",
+        "unsubscribed",
+      ),
+      fc.anything(),
+    )
+    .map((v) => JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? String(x) : x))),
   fc.nat({ max: 300 }).map((depth) => "[".repeat(depth) + "]".repeat(depth)),
-  fc.nat({ max: 60 }).map((depth) => '{"a":'.repeat(depth) + "1" + "}".repeat(depth)),
+  fc.nat({ max: 60 }).map((depth) => `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`),
   fc.constantFrom('{"event":', "{", "nul", '{"a":1,}', "\u0000\u0001", "", '"just a string"', "1e999999"),
   fc.string({ maxLength: 50 }),
   fc.constant(JSON.stringify({ event: "x".repeat(300_000), userId: "u" })),
@@ -37,12 +59,20 @@ const hostileBody = fc.oneof(
 let routes: Array<{ method: string; path: string; template: string }> = [];
 
 beforeAll(async () => {
-  await call("/v1/ingest", { method: "POST", headers: ingestAuth(), json: { event: "profile", userId: "fuzz_user", userEmail: "fuzz@example.com" } });
+  await call("/v1/ingest", {
+    method: "POST",
+    headers: ingestAuth(),
+    json: { event: "profile", userId: "fuzz_user", userEmail: "fuzz@example.com" },
+  });
   const doc = (await (await call("/openapi.json")).json()) as OpenApi;
   routes = Object.entries(doc.paths).flatMap(([template, ops]) =>
     Object.keys(ops)
       .filter((m) => WRITE_METHODS.includes(m))
-      .map((method) => ({ method: method.toUpperCase(), template, path: template.replace(/\{([^}]+)\}/g, (_m, name: string) => PATH_VALUES[name] ?? "x") })),
+      .map((method) => ({
+        method: method.toUpperCase(),
+        template,
+        path: template.replace(/\{([^}]+)\}/g, (_m, name: string) => PATH_VALUES[name] ?? "x"),
+      })),
   );
 });
 

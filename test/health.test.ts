@@ -11,7 +11,11 @@ describe("front door", () => {
   it("reports the database and migrations to the admin key only", async () => {
     const res = await call("/v1/health", { headers: adminAuth() });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { status: string; database: string; migrations: { applied: number; latest: string; missingTables: string[] } };
+    const body = (await res.json()) as {
+      status: string;
+      database: string;
+      migrations: { applied: number; latest: string; missingTables: string[] };
+    };
     expect(body.status).toBe("ok");
     expect(body.database).toBe("reachable");
     expect(body.migrations.applied).toBeGreaterThan(0);
@@ -20,7 +24,11 @@ describe("front door", () => {
   });
 
   it("refuses a wrong key rather than quietly answering the public status", async () => {
-    await expectErrorShape(await call("/v1/health", { headers: { authorization: "Bearer not-the-key" } }), 401, "UNAUTHORIZED");
+    await expectErrorShape(
+      await call("/v1/health", { headers: { authorization: "Bearer not-the-key" } }),
+      401,
+      "UNAUTHORIZED",
+    );
     await expectErrorShape(await call("/v1/health", { headers: ingestAuth() }), 401, "UNAUTHORIZED");
   });
 
@@ -40,7 +48,9 @@ describe("front door", () => {
     const res = await call("/openapi.json");
     const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown> };
     expect(doc.openapi).toBe("3.1.0");
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/v1/ingest", "/v1/ingest/batch", "/v1/admin/contacts"]));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(["/v1/ingest", "/v1/ingest/batch", "/v1/admin/contacts"]),
+    );
     const health = (doc.paths["/v1/health"] as { get: { security: unknown[] } }).get;
     expect(health.security).toEqual([{}, { bearerAuth: [] }]);
     const page = await call("/docs");

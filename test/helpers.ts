@@ -1,11 +1,12 @@
 import { env, exports } from "cloudflare:workers";
 import type { JourneyDefinition } from "../src/journeys/define";
+import { assertConforms } from "./conformance";
 
 export const adminAuth = () => ({ authorization: `Bearer ${env.ADMIN_API_KEY}` });
 export const ingestAuth = () => ({ authorization: `Bearer ${env.INGEST_API_KEY}` });
 
 /** Sends a request through the Worker's real fetch handler. */
-export function call(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
+export async function call(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
   const { json, headers, ...rest } = init;
   const finalHeaders = new Headers(headers);
   let body = rest.body;
@@ -13,12 +14,16 @@ export function call(path: string, init: RequestInit & { json?: unknown } = {}):
     finalHeaders.set("content-type", "application/json");
     body = JSON.stringify(json);
   }
-  return exports.default.fetch(new Request(`http://localhost${path}`, { ...rest, headers: finalHeaders, body }));
+  const method = (rest.method ?? "GET").toUpperCase();
+  const response = await exports.default.fetch(
+    new Request(`http://localhost${path}`, { ...rest, headers: finalHeaders, body }),
+  );
+  await assertConforms(method, new URL(path, "http://localhost").pathname, response);
+  return response;
 }
 
 export const adminGet = (path: string) => call(path, { headers: adminAuth() });
-export const adminPost = (path: string, json?: unknown) =>
-  call(path, { method: "POST", headers: adminAuth(), json });
+export const adminPost = (path: string, json?: unknown) => call(path, { method: "POST", headers: adminAuth(), json });
 
 export const unique = (prefix: string) => `${prefix}_${crypto.randomUUID().slice(0, 8)}`;
 

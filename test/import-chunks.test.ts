@@ -1,25 +1,27 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import worker from "../src/index";
-import { QUEUES } from "../src/queues";
+import { QUEUES } from "../src/lib/queues";
 import { processImportChunk } from "../src/services/imports/chunk";
 import { call, ingestAuth, unique } from "./helpers";
 import { contactsTagged, drainImport, getJob, jobRow, seedJob, testDeps } from "./imports-helpers";
+import { deliver } from "./queues";
 
-const chunk = (jobId: string, offset: number, chunkRows = 2) => processImportChunk(testDeps(), { jobId, offset }, { chunkRows });
+const chunk = (jobId: string, offset: number, chunkRows = 2) =>
+  processImportChunk(testDeps(), { jobId, offset }, { chunkRows });
 const ledger = async (jobId: string) =>
-  (await env.DB.prepare("SELECT start_offset, end_offset, rows FROM import_chunks WHERE job_id = ? ORDER BY start_offset").bind(jobId).all<{ start_offset: number; end_offset: number; rows: number }>()).results;
+  (
+    await env.DB.prepare(
+      "SELECT start_offset, end_offset, rows FROM import_chunks WHERE job_id = ? ORDER BY start_offset",
+    )
+      .bind(jobId)
+      .all<{ start_offset: number; end_offset: number; rows: number }>()
+  ).results;
 const storedErrors = async (jobId: string) =>
-  (await env.DB.prepare("SELECT count(*) AS n FROM import_errors WHERE job_id = ?").bind(jobId).first<{ n: number }>())!.n;
+  (await env.DB.prepare("SELECT count(*) AS n FROM import_errors WHERE job_id = ?").bind(jobId).first<{ n: number }>())!
+    .n;
 
 /** Delivers one message to the Worker's real queue handler, as the queue would. */
-async function deliver(body: unknown, attempts = 1) {
-  const batch = createMessageBatch(QUEUES.importChunks, [{ id: crypto.randomUUID(), timestamp: new Date(), attempts, body }]);
-  const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
-  return getQueueResult(batch, ctx);
-}
+const deliverChunk = (body: unknown, attempts = 1) => deliver(QUEUES.importChunks, [{ body, attempts }]);
 
 describe("import chunk consumer", () => {
   it("works through a file in chunks, each starting at a record boundary, with progress moving", async () => {
@@ -32,7 +34,7 @@ describe("import chunk consumer", () => {
     const jobId = await seedJob("csv", csv);
 
     expect(await chunk(jobId, 0)).toBe("continued");
-    let job = await getJob(jobId);
+    const job = await getJob(jobId);
     expect(job).toMatchObject({ status: "processing", processedRows: 2, failedRows: 0, totalRows: null });
     expect(job.bytesProcessed).toBeGreaterThan(0);
     expect(job.bytesProcessed).toBeLessThan(job.bytesTotal);
@@ -54,29 +56,47 @@ describe("import chunk consumer", () => {
     expect(job).toMatchObject({ processedRows: 4, failedRows: 1, errors: [{ row: 4, error: "Duplicate externalId" }] });
     expect((await contactsTagged(`${t}_a`))[0]!.properties).toEqual({ plan: "first" });
     // The ids kept for duplicate detection are gone once the job ends.
-    const left = await env.DB.prepare("SELECT count(*) AS n FROM import_seen_ids WHERE job_id = ?").bind(jobId).first<{ n: number }>();
+    const left = await env.DB.prepare("SELECT count(*) AS n FROM import_seen_ids WHERE job_id = ?")
+      .bind(jobId)
+      .first<{ n: number }>();
     expect(left!.n).toBe(0);
   });
 
   it("reads NDJSON in chunks with CRLF, blank lines and a malformed line", async () => {
     const t = unique("ndj");
-    const lines = [`{"externalId":"${t}_1"}`, "", `{"externalId":"${t}_2","properties":{"n":2}}`, "{oops", `{"externalId":"${t}_3"}`];
+    const lines = [
+      `{"externalId":"${t}_1"}`,
+      "",
+      `{"externalId":"${t}_2","properties":{"n":2}}`,
+      "{oops",
+      `{"externalId":"${t}_3"}`,
+    ];
     const job = await drainImport(await seedJob("ndjson", lines.join("\r\n")), 1);
-    expect(job).toMatchObject({ status: "completed", totalRows: 4, processedRows: 3, failedRows: 1, errors: [{ row: 3, error: "Malformed JSON" }] });
+    expect(job).toMatchObject({
+      status: "completed",
+      totalRows: 4,
+      processedRows: 3,
+      failedRows: 1,
+      errors: [{ row: 3, error: "Malformed JSON" }],
+    });
     expect((await contactsTagged(t))[1]!.properties).toEqual({ n: 2 });
   });
 
   it("a redelivered message for a committed chunk changes nothing", async () => {
     const t = unique("redeliver");
     const jobId = await seedJob("csv", `externalId,plan\n${t}_1,imported\n,bad-row\n`);
-    const first = await deliver({ jobId, offset: 0 });
+    const first = await deliverChunk({ jobId, offset: 0 });
     expect(first.explicitAcks).toHaveLength(1);
     const after = await getJob(jobId);
     expect(after).toMatchObject({ status: "completed", processedRows: 1, failedRows: 1, totalRows: 2 });
 
     // Someone changes the contact; a replay of the import chunk must not overwrite it.
-    await call("/v1/ingest", { method: "POST", headers: ingestAuth(), json: { event: "e", userId: `${t}_1`, properties: { plan: "changed" } } });
-    const again = await deliver({ jobId, offset: 0 });
+    await call("/v1/ingest", {
+      method: "POST",
+      headers: ingestAuth(),
+      json: { event: "e", userId: `${t}_1`, properties: { plan: "changed" } },
+    });
+    const again = await deliverChunk({ jobId, offset: 0 });
     expect(again.explicitAcks).toHaveLength(1);
     expect(again.retryMessages).toHaveLength(0);
     expect(await getJob(jobId)).toMatchObject({ processedRows: 1, failedRows: 1, totalRows: 2 });
@@ -102,7 +122,11 @@ describe("import chunk consumer", () => {
     await chunk(jobId, 0);
     await env.DB.prepare("UPDATE import_chunks SET follow_up_sent = 0 WHERE job_id = ?").bind(jobId).run();
     expect(await chunk(jobId, 0)).toBe("stale");
-    expect((await env.DB.prepare("SELECT follow_up_sent AS s FROM import_chunks WHERE job_id = ?").bind(jobId).first<{ s: number }>())!.s).toBe(1);
+    expect(
+      (await env.DB.prepare("SELECT follow_up_sent AS s FROM import_chunks WHERE job_id = ?")
+        .bind(jobId)
+        .first<{ s: number }>())!.s,
+    ).toBe(1);
   });
 
   it("fails a JSON array too big to rewrite, telling the user to send NDJSON", async () => {
@@ -113,13 +137,16 @@ describe("import chunk consumer", () => {
   });
 
   it("acks malformed messages and messages for unknown jobs", async () => {
-    expect((await deliver({ nope: true })).explicitAcks).toHaveLength(1);
-    expect((await deliver({ jobId: crypto.randomUUID(), offset: 0 })).explicitAcks).toHaveLength(1);
+    expect((await deliverChunk({ nope: true })).explicitAcks).toHaveLength(1);
+    expect((await deliverChunk({ jobId: crypto.randomUUID(), offset: 0 })).explicitAcks).toHaveLength(1);
   });
 
   it("marks the job failed when its upload is gone", async () => {
     const jobId = await seedJob("csv", "externalId\nx\n");
     await env.IMPORT_UPLOADS.delete(`imports/${jobId}/upload`);
-    expect(await drainImport(jobId)).toMatchObject({ status: "failed", error: "The uploaded file is missing from storage" });
+    expect(await drainImport(jobId)).toMatchObject({
+      status: "failed",
+      error: "The uploaded file is missing from storage",
+    });
   });
 });

@@ -1,31 +1,36 @@
-import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import worker from "../src/index";
+import { deadLetterQueue, IMPORT_CHUNK_MAX_RETRIES, QUEUES } from "../src/lib/queues";
 import { processImportChunk } from "../src/services/imports/chunk";
 import { unique } from "./helpers";
 import { contactsTagged, drainImport, getJob, jobRow, seedJob, testDeps } from "./imports-helpers";
+import { deliver, runCron } from "./queues";
 
-const csv = (tag: string, n: number) => ["externalId,email,plan", ...Array.from({ length: n }, (_, i) => `${tag}_${i},${tag}_${i}@example.com,pro`)].join("\n");
-
-async function runCron() {
-  const ctx = createExecutionContext();
-  await worker.scheduled(createScheduledController({ cron: "*/2 * * * *" }), env, ctx);
-  await waitOnExecutionContext(ctx);
-}
+const csv = (tag: string, n: number) =>
+  ["externalId,email,plan", ...Array.from({ length: n }, (_, i) => `${tag}_${i},${tag}_${i}@example.com,pro`)].join(
+    "\n",
+  );
 
 describe("import faults", () => {
   it("a chunk that throws half-way through the file is retried and the final counts are exact", async () => {
     const tag = unique("fault");
     const jobId = await seedJob("csv", csv(tag, 6));
     // A real fault at the database boundary: inserting this contact aborts, like a D1 error would.
-    await env.DB.exec(`CREATE TRIGGER fault_${tag} BEFORE INSERT ON contacts WHEN NEW.external_id = '${tag}_3' BEGIN SELECT RAISE(ABORT, 'injected fault'); END`);
-    const step = async () => processImportChunk(testDeps(), { jobId, offset: (await jobRow(jobId))!.checkpoint_offset }, { chunkRows: 2 });
+    await env.DB.exec(
+      `CREATE TRIGGER fault_${tag} BEFORE INSERT ON contacts WHEN NEW.external_id = '${tag}_3' BEGIN SELECT RAISE(ABORT, 'injected fault'); END`,
+    );
+    const step = async () =>
+      processImportChunk(testDeps(), { jobId, offset: (await jobRow(jobId))!.checkpoint_offset }, { chunkRows: 2 });
 
     expect(await step()).toBe("continued");
     await expect(step()).rejects.toThrow(/injected fault/);
-    expect(await jobRow(jobId)).toMatchObject({ status: "processing", processed_rows: 2, failed_rows: 0, checkpoint_row: 2 });
+    expect(await jobRow(jobId)).toMatchObject({
+      status: "processing",
+      processed_rows: 2,
+      failed_rows: 0,
+      checkpoint_row: 2,
+    });
     expect(await contactsTagged(`${tag}_`)).toHaveLength(2);
 
     await env.DB.exec(`DROP TRIGGER fault_${tag}`);
@@ -37,16 +42,14 @@ describe("import faults", () => {
   it("a chunk that keeps failing fails the job with the reason on its last delivery", async () => {
     const tag = unique("poison");
     const jobId = await seedJob("csv", csv(tag, 2));
-    await env.DB.exec(`CREATE TRIGGER poison_${tag} BEFORE INSERT ON contacts WHEN NEW.external_id = '${tag}_0' BEGIN SELECT RAISE(ABORT, 'constraint broken'); END`);
+    await env.DB.exec(
+      `CREATE TRIGGER poison_${tag} BEFORE INSERT ON contacts WHEN NEW.external_id = '${tag}_0' BEGIN SELECT RAISE(ABORT, 'constraint broken'); END`,
+    );
     try {
-      const deliver = async (attempts: number) => {
-        const batch = createMessageBatch("hogsend-import-chunks", [{ id: `m${attempts}`, timestamp: new Date(), attempts, body: { jobId, offset: 0 } }]);
-        const ctx = createExecutionContext();
-        await worker.queue(batch, env, ctx);
-        return getQueueResult(batch, ctx);
-      };
-      expect((await deliver(1)).retryMessages).toHaveLength(1);
-      expect((await deliver(6)).explicitAcks).toEqual(["m6"]);
+      const attempt = (attempts: number) =>
+        deliver(QUEUES.importChunks, [{ id: `m${attempts}`, attempts, body: { jobId, offset: 0 } }]);
+      expect((await attempt(1)).retryMessages).toHaveLength(1);
+      expect((await attempt(IMPORT_CHUNK_MAX_RETRIES + 1)).explicitAcks).toEqual([`m${IMPORT_CHUNK_MAX_RETRIES + 1}`]);
     } finally {
       await env.DB.exec(`DROP TRIGGER poison_${tag}`);
     }
@@ -57,14 +60,20 @@ describe("import faults", () => {
 
   it("a dead-lettered import message fails its job, even one whose row can't be read", async () => {
     const jobId = await seedJob("csv", csv(unique("dlq"), 1));
-    await env.DB.prepare("UPDATE import_jobs SET status = 'processing', header = 'not json' WHERE id = ?").bind(jobId).run();
-    const batch = createMessageBatch("hogsend-import-chunks-dlq", [{ id: "dead-1", timestamp: new Date(), attempts: 6, body: { jobId, offset: 0 } }]);
-    const ctx = createExecutionContext();
-    await worker.queue(batch, env, ctx);
-    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["dead-1"]);
-    const row = await env.DB.prepare("SELECT status, error FROM import_jobs WHERE id = ?").bind(jobId).first<{ status: string; error: string }>();
+    await env.DB.prepare("UPDATE import_jobs SET status = 'processing', header = 'not json' WHERE id = ?")
+      .bind(jobId)
+      .run();
+    const result = await deliver(deadLetterQueue(QUEUES.importChunks), [
+      { id: "dead-1", attempts: 6, body: { jobId, offset: 0 } },
+    ]);
+    expect(result.explicitAcks).toEqual(["dead-1"]);
+    const row = await env.DB.prepare("SELECT status, error FROM import_jobs WHERE id = ?")
+      .bind(jobId)
+      .first<{ status: string; error: string }>();
     expect(row).toMatchObject({ status: "failed", error: expect.stringContaining("dead-lettered") });
-    const dead = await env.DB.prepare("SELECT subject FROM dead_letters WHERE message_id = 'dead-1'").first<{ subject: string }>();
+    const dead = await env.DB.prepare("SELECT subject FROM dead_letters WHERE message_id = 'dead-1'").first<{
+      subject: string;
+    }>();
     expect(dead!.subject).toBe(`import:${jobId}`);
   });
 });
@@ -78,11 +87,17 @@ describe("self-healing of stalled imports", () => {
     await env.DB.prepare("UPDATE import_jobs SET updated_at = ? WHERE id = ?").bind(stalledAt, jobId).run();
 
     await runCron();
-    const requeued = await env.DB.prepare("SELECT recovery_attempts, status FROM import_jobs WHERE id = ?").bind(jobId).first();
+    const requeued = await env.DB.prepare("SELECT recovery_attempts, status FROM import_jobs WHERE id = ?")
+      .bind(jobId)
+      .first();
     expect(requeued).toMatchObject({ recovery_attempts: 1 });
 
     // No progress through three recoveries: the job fails with a message instead of hanging.
-    await env.DB.prepare("UPDATE import_jobs SET status = 'processing', recovery_attempts = 3, updated_at = ? WHERE id = ?").bind(stalledAt, jobId).run();
+    await env.DB.prepare(
+      "UPDATE import_jobs SET status = 'processing', recovery_attempts = 3, updated_at = ? WHERE id = ?",
+    )
+      .bind(stalledAt, jobId)
+      .run();
     await runCron();
     const job = await getJob(jobId);
     expect(job.status).toBe("failed");
@@ -93,7 +108,11 @@ describe("self-healing of stalled imports", () => {
     const jobId = await seedJob("csv", csv(unique("moving"), 4));
     await processImportChunk(testDeps(), { jobId, offset: 0 }, { chunkRows: 2 });
     await runCron();
-    expect((await env.DB.prepare("SELECT recovery_attempts FROM import_jobs WHERE id = ?").bind(jobId).first<{ recovery_attempts: number }>())!.recovery_attempts).toBe(0);
+    expect(
+      (await env.DB.prepare("SELECT recovery_attempts FROM import_jobs WHERE id = ?")
+        .bind(jobId)
+        .first<{ recovery_attempts: number }>())!.recovery_attempts,
+    ).toBe(0);
   });
 });
 
@@ -104,14 +123,18 @@ describe("random bytes as a CSV import", () => {
         fc.oneof(
           fc.uint8Array({ minLength: 1, maxLength: 2000 }),
           fc.string({ maxLength: 500 }).map((s) => new TextEncoder().encode(`externalId,email\n${s}`)),
-          fc.array(fc.tuple(fc.string({ maxLength: 12 }), fc.string({ maxLength: 12 })), { maxLength: 30 }).map((rows) =>
-            new TextEncoder().encode(["externalId,email", ...rows.map(([a, b]) => `${a},${b}`)].join("\r\n")),
-          ),
+          fc
+            .array(fc.tuple(fc.string({ maxLength: 12 }), fc.string({ maxLength: 12 })), { maxLength: 30 })
+            .map((rows) =>
+              new TextEncoder().encode(["externalId,email", ...rows.map(([a, b]) => `${a},${b}`)].join("\r\n")),
+            ),
         ),
         async (bytes) => {
           const jobId = await seedJob("csv", "");
           await env.IMPORT_UPLOADS.put(`imports/${jobId}/upload`, bytes);
-          await env.DB.prepare("UPDATE import_jobs SET source_bytes = ? WHERE id = ?").bind(bytes.byteLength, jobId).run();
+          await env.DB.prepare("UPDATE import_jobs SET source_bytes = ? WHERE id = ?")
+            .bind(bytes.byteLength, jobId)
+            .run();
           const job = await drainImport(jobId, 7);
           expect(["completed", "failed"]).toContain(job.status);
           if (job.status === "failed") expect(job.error).toMatch(/\S/);

@@ -1,8 +1,17 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { adminAuth, adminGet, adminPost, call, expectErrorShape, ingestAuth, unique } from "./helpers";
 import { processImportChunk } from "../src/services/imports/chunk";
-import { contactsTagged, drainImport, getJob, jobRow, seedJob, startImport, testDeps, uploadRaw } from "./imports-helpers";
+import { adminAuth, adminGet, adminPost, call, expectErrorShape, ingestAuth, unique } from "./helpers";
+import {
+  contactsTagged,
+  drainImport,
+  getJob,
+  jobRow,
+  seedJob,
+  startImport,
+  testDeps,
+  uploadRaw,
+} from "./imports-helpers";
 
 const countJobs = async () => (await env.DB.prepare("SELECT count(*) AS n FROM import_jobs").first<{ n: number }>())!.n;
 const countUploads = async () => (await env.IMPORT_UPLOADS.list({ prefix: "imports/" })).objects.length;
@@ -61,7 +70,13 @@ describe("POST /v1/admin/contacts/import", () => {
       { externalId: `${t}_002` },
     ]);
     const jobId = await startImport({ format: "json", data });
-    expect(await drainImport(jobId)).toMatchObject({ status: "completed", totalRows: 2, processedRows: 2, format: "json", fileName: null });
+    expect(await drainImport(jobId)).toMatchObject({
+      status: "completed",
+      totalRows: 2,
+      processedRows: 2,
+      format: "json",
+      fileName: null,
+    });
     expect(await contactsTagged(t)).toEqual([
       { externalId: `${t}_001`, email: "user1@example.com", properties: { plan: "pro", seats: 3 } },
       { externalId: `${t}_002`, email: null, properties: {} },
@@ -74,7 +89,13 @@ describe("POST /v1/admin/contacts/import", () => {
     const res = await uploadRaw(ndjson, "application/x-ndjson", "?fileName=users.ndjson");
     expect(res.status).toBe(202);
     const { jobId } = (await res.json()) as { jobId: string };
-    expect(await drainImport(jobId)).toMatchObject({ status: "completed", format: "ndjson", fileName: "users.ndjson", totalRows: 2, processedRows: 2 });
+    expect(await drainImport(jobId)).toMatchObject({
+      status: "completed",
+      format: "ndjson",
+      fileName: "users.ndjson",
+      totalRows: 2,
+      processedRows: 2,
+    });
 
     const json = JSON.stringify([{ externalId: `${t}_j1`, properties: { plan: "team" } }]);
     const res2 = await uploadRaw(json, "application/json", "?format=json&fileName=users.json");
@@ -119,12 +140,22 @@ describe("POST /v1/admin/contacts/import", () => {
       headers: ingestAuth(),
       json: { event: "e", userId, userEmail: "first@example.com", properties: { plan: "free", company: "Acme" } },
     });
-    await drainImport(await startImport({ format: "csv", data: `externalId,email,plan,company,seats\n${userId},,pro,,5\n` }));
+    await drainImport(
+      await startImport({ format: "csv", data: `externalId,email,plan,company,seats\n${userId},,pro,,5\n` }),
+    );
     expect(await contactsTagged(userId)).toEqual([
       { externalId: userId, email: "first@example.com", properties: { plan: "pro", company: "Acme", seats: "5" } },
     ]);
-    await drainImport(await startImport({ format: "json", data: JSON.stringify([{ externalId: userId, email: "second@example.com" }]) }));
-    expect((await contactsTagged(userId))[0]).toMatchObject({ email: "second@example.com", properties: { plan: "pro", company: "Acme" } });
+    await drainImport(
+      await startImport({
+        format: "json",
+        data: JSON.stringify([{ externalId: userId, email: "second@example.com" }]),
+      }),
+    );
+    expect((await contactsTagged(userId))[0]).toMatchObject({
+      email: "second@example.com",
+      properties: { plan: "pro", company: "Acme" },
+    });
   });
 
   it("parses real-world CSV: BOM, CRLF, quoted commas and newlines, escaped quotes, neutralised formulas", async () => {
@@ -137,9 +168,17 @@ describe("POST /v1/admin/contacts/import", () => {
     const job = await drainImport(await startImport({ format: "csv", data: csv }), 1);
     expect(job).toMatchObject({ status: "completed", totalRows: 3, processedRows: 3, failedRows: 0 });
     expect(await contactsTagged(t)).toEqual([
-      { externalId: `${t}_1`, email: "a@example.com", properties: { company: "Acme, Inc.", note: "line one\r\nline two" } },
+      {
+        externalId: `${t}_1`,
+        email: "a@example.com",
+        properties: { company: "Acme, Inc.", note: "line one\r\nline two" },
+      },
       { externalId: `${t}_2`, email: null, properties: { company: 'The "Best" Co', note: "=SUM(A1:A2)" } },
-      { externalId: `${t}_3`, email: "b@example.com", properties: { company: "Zürich GmbH", note: 'multi\nline, "quoted"' } },
+      {
+        externalId: `${t}_3`,
+        email: "b@example.com",
+        properties: { company: "Zürich GmbH", note: 'multi\nline, "quoted"' },
+      },
     ]);
   });
 
@@ -155,7 +194,9 @@ describe("POST /v1/admin/contacts/import", () => {
     const notArray = await drainImport(await startImport({ format: "json", data: '{"externalId": "x"}' }));
     expect(notArray).toMatchObject({ status: "failed", error: "A JSON import must be an array of contact objects" });
 
-    const unclosed = await drainImport(await startImport({ format: "csv", data: 'externalId,note\nu1,"never closed\n' }));
+    const unclosed = await drainImport(
+      await startImport({ format: "csv", data: 'externalId,note\nu1,"never closed\n' }),
+    );
     expect(unclosed.status).toBe("failed");
     expect(unclosed.error).toMatch(/^Unreadable CSV/);
   });
@@ -165,11 +206,23 @@ describe("POST /v1/admin/contacts/import", () => {
     const post = (body: BodyInit, contentType: string, query = "") => uploadRaw(body, contentType, query);
 
     await expectErrorShape(await post("{not json", "application/json"), 400, "BAD_REQUEST");
-    const wrongTypes = await expectErrorShape(await post(JSON.stringify({ format: "xml", data: 5 }), "application/json"), 400, "VALIDATION_ERROR");
+    const wrongTypes = await expectErrorShape(
+      await post(JSON.stringify({ format: "xml", data: 5 }), "application/json"),
+      400,
+      "VALIDATION_ERROR",
+    );
     expect(wrongTypes.error).toContain("format");
     expect(wrongTypes.error).toContain("data");
-    await expectErrorShape(await post(JSON.stringify({ format: "csv", data: "" }), "application/json"), 400, "VALIDATION_ERROR");
-    const longName = await expectErrorShape(await post("externalId\nu1\n", "text/csv", `?fileName=${"n".repeat(300)}`), 400, "VALIDATION_ERROR");
+    await expectErrorShape(
+      await post(JSON.stringify({ format: "csv", data: "" }), "application/json"),
+      400,
+      "VALIDATION_ERROR",
+    );
+    const longName = await expectErrorShape(
+      await post("externalId\nu1\n", "text/csv", `?fileName=${"n".repeat(300)}`),
+      400,
+      "VALIDATION_ERROR",
+    );
     expect(longName.error).toContain("fileName");
     await expectErrorShape(await post("<html>", "text/html"), 415, "UNSUPPORTED_MEDIA_TYPE");
     await expectErrorShape(await post("externalId\nu1\n", "text/plain"), 400, "VALIDATION_ERROR");
@@ -205,10 +258,16 @@ describe("import jobs", () => {
 
   it("lists jobs newest first, paged", async () => {
     const ids = [];
-    for (let i = 0; i < 3; i++) ids.push(await startImport({ format: "csv", data: "externalId\nx\n", fileName: `list-${i}.csv` }));
-    const page1 = (await (await adminGet("/v1/admin/contacts/imports?limit=2")).json()) as { imports: Array<{ id: string }>; nextCursor: string };
+    for (let i = 0; i < 3; i++)
+      ids.push(await startImport({ format: "csv", data: "externalId\nx\n", fileName: `list-${i}.csv` }));
+    const page1 = (await (await adminGet("/v1/admin/contacts/imports?limit=2")).json()) as {
+      imports: Array<{ id: string }>;
+      nextCursor: string;
+    };
     expect(page1.imports.map((j) => j.id)).toEqual([ids[2], ids[1]]);
-    const page2 = (await (await adminGet(`/v1/admin/contacts/imports?limit=2&cursor=${page1.nextCursor}`)).json()) as { imports: Array<{ id: string }> };
+    const page2 = (await (await adminGet(`/v1/admin/contacts/imports?limit=2&cursor=${page1.nextCursor}`)).json()) as {
+      imports: Array<{ id: string }>;
+    };
     expect(page2.imports[0]!.id).toBe(ids[0]);
   });
 
@@ -251,20 +310,38 @@ describe("import jobs", () => {
     // Fix the address, drop row/error, import again.
     const fixed = `externalId,email,plan\n${t}_2,good@example.com,"free, for now"\n`;
     await drainImport(await startImport({ format: "csv", data: fixed }));
-    expect((await contactsTagged(`${t}_2`))[0]).toEqual({ externalId: `${t}_2`, email: "good@example.com", properties: { plan: "free, for now" } });
+    expect((await contactsTagged(`${t}_2`))[0]).toEqual({
+      externalId: `${t}_2`,
+      email: "good@example.com",
+      properties: { plan: "free, for now" },
+    });
   });
 
   it("keeps the original object for failed JSON rows in errors.csv", async () => {
-    const jobId = await startImport({ format: "ndjson", data: '{"externalId":"ok_row"}\n{"email":"x@example.com"}\nnot json\n' });
-    expect(await drainImport(jobId)).toMatchObject({ failedRows: 2, errors: [{ row: 2, error: "Missing externalId" }, { row: 3, error: "Malformed JSON" }] });
+    const jobId = await startImport({
+      format: "ndjson",
+      data: '{"externalId":"ok_row"}\n{"email":"x@example.com"}\nnot json\n',
+    });
+    expect(await drainImport(jobId)).toMatchObject({
+      failedRows: 2,
+      errors: [
+        { row: 2, error: "Missing externalId" },
+        { row: 3, error: "Malformed JSON" },
+      ],
+    });
     const text = await (await call(`/v1/admin/contacts/import/${jobId}/errors.csv`, { headers: adminAuth() })).text();
-    expect(text).toBe('data,row,error\n"{""email"":""x@example.com""}",2,Missing externalId\nnot json,3,Malformed JSON\n');
+    expect(text).toBe(
+      'data,row,error\n"{""email"":""x@example.com""}",2,Missing externalId\nnot json,3,Malformed JSON\n',
+    );
   });
 });
 
 describe("OpenAPI", () => {
   it("documents the import and export routes, and every $ref resolves", async () => {
-    const doc = (await (await call("/openapi.json")).json()) as { paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } };
+    const doc = (await (await call("/openapi.json")).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+      components: { schemas: Record<string, unknown> };
+    };
     for (const path of [
       "/v1/admin/contacts/import",
       "/v1/admin/contacts/imports",

@@ -1,10 +1,11 @@
-import { createDb } from "../src/db/client";
-import { importJobs, type ImportFormat } from "../src/db/schema";
-import { importDeps } from "../src/queues/import-chunks";
-import { processImportChunk } from "../src/services/imports/chunk";
-import { uploadKey, type ImportChunkMessage } from "../src/services/imports/jobs";
-import { newId } from "../src/lib/ids";
 import { env } from "cloudflare:workers";
+import { buildDeps } from "../src/composition";
+import { createDb } from "../src/db/client";
+import { type ImportFormat, importJobs } from "../src/db/schema";
+import { newId } from "../src/lib/ids";
+import type { ImportChunkMessage } from "../src/lib/queues";
+import { processImportChunk } from "../src/services/imports/chunk";
+import { uploadKey } from "../src/services/imports/jobs";
 import { adminAuth, adminGet, adminPost, call } from "./helpers";
 
 export type JobBody = {
@@ -25,11 +26,20 @@ export type JobBody = {
   finishedAt: string | null;
 };
 
-export type JobRow = { id: string; status: string; checkpoint_offset: number; checkpoint_row: number; processed_rows: number; failed_rows: number; total_rows: number | null };
+export type JobRow = {
+  id: string;
+  status: string;
+  checkpoint_offset: number;
+  checkpoint_row: number;
+  processed_rows: number;
+  failed_rows: number;
+  total_rows: number | null;
+};
 
 export const jobRow = (id: string) => env.DB.prepare("SELECT * FROM import_jobs WHERE id = ?").bind(id).first<JobRow>();
 
-export const getJob = async (id: string) => (await (await adminGet(`/v1/admin/contacts/import/${id}`)).json()) as JobBody;
+export const getJob = async (id: string) =>
+  (await (await adminGet(`/v1/admin/contacts/import/${id}`)).json()) as JobBody;
 
 /** Starts an import with the documented JSON envelope and returns the job id. */
 export async function startImport(envelope: { format: string; data: string; fileName?: string }) {
@@ -39,11 +49,15 @@ export async function startImport(envelope: { format: string; data: string; file
 }
 
 export function uploadRaw(body: BodyInit, contentType: string, query = "") {
-  return call(`/v1/admin/contacts/import${query}`, { method: "POST", headers: { ...adminAuth(), "content-type": contentType }, body });
+  return call(`/v1/admin/contacts/import${query}`, {
+    method: "POST",
+    headers: { ...adminAuth(), "content-type": contentType },
+    body,
+  });
 }
 
 /** The real bindings, except that follow-up messages go to a queue nobody consumes, so the test alone drives chunks. */
-export const testDeps = () => ({ ...importDeps(env), queue: env.TEST_IDLE_QUEUE as Queue<ImportChunkMessage> });
+export const testDeps = () => ({ ...buildDeps(env).imports, queue: env.TEST_IDLE_QUEUE as Queue<ImportChunkMessage> });
 
 /**
  * Runs a job's chunks to the end in this test, chunk by chunk from its checkpoint, rather than
@@ -65,23 +79,31 @@ export async function seedJob(format: ImportFormat, content: string, { sourceByt
   const bytes = new TextEncoder().encode(content);
   await env.IMPORT_UPLOADS.put(uploadKey(id), bytes);
   const now = new Date();
-  await createDb(env.DB).insert(importJobs).values({
-    id,
-    status: "pending",
-    format,
-    fileName: `${format}-seed`,
-    sourceKey: uploadKey(id),
-    sourceBytes: sourceBytes ?? bytes.byteLength,
-    createdAt: now,
-    updatedAt: now,
-  });
+  await createDb(env.DB)
+    .insert(importJobs)
+    .values({
+      id,
+      status: "pending",
+      format,
+      fileName: `${format}-seed`,
+      sourceKey: uploadKey(id),
+      sourceBytes: sourceBytes ?? bytes.byteLength,
+      createdAt: now,
+      updatedAt: now,
+    });
   return id;
 }
 
 export type ContactRow = { external_id: string; email: string | null; properties: string };
 export async function contactsTagged(tag: string) {
-  const { results } = await env.DB.prepare("SELECT external_id, email, properties FROM contacts WHERE external_id LIKE ? ORDER BY external_id")
+  const { results } = await env.DB.prepare(
+    "SELECT external_id, email, properties FROM contacts WHERE external_id LIKE ? ORDER BY external_id",
+  )
     .bind(`${tag}%`)
     .all<ContactRow>();
-  return results.map((r) => ({ externalId: r.external_id, email: r.email, properties: JSON.parse(r.properties) as Record<string, unknown> }));
+  return results.map((r) => ({
+    externalId: r.external_id,
+    email: r.email,
+    properties: JSON.parse(r.properties) as Record<string, unknown>,
+  }));
 }

@@ -6,15 +6,29 @@ const ingest = (json: unknown, headers: Record<string, string> = {}) =>
   call("/v1/ingest", { method: "POST", headers: { ...ingestAuth(), ...headers }, json });
 
 const countEvents = async (where: string, ...binds: unknown[]) =>
-  (await env.DB.prepare(`SELECT count(*) AS n FROM events WHERE ${where}`).bind(...binds).first<{ n: number }>())!.n;
+  (await env.DB.prepare(`SELECT count(*) AS n FROM events WHERE ${where}`)
+    .bind(...binds)
+    .first<{ n: number }>())!.n;
 
-type Contact = { externalId: string; email: string | null; properties: Record<string, unknown>; firstSeenAt: string; lastSeenAt: string };
-const contact = async (externalId: string) => (await (await adminGet(`/v1/admin/contacts/${externalId}`)).json()) as Contact;
+type Contact = {
+  externalId: string;
+  email: string | null;
+  properties: Record<string, unknown>;
+  firstSeenAt: string;
+  lastSeenAt: string;
+};
+const contact = async (externalId: string) =>
+  (await (await adminGet(`/v1/admin/contacts/${externalId}`)).json()) as Contact;
 
 describe("POST /v1/ingest", () => {
   it("stores the event, upserts the contact and answers 202", async () => {
     const userId = unique("user");
-    const res = await ingest({ event: "user:signed_up", userId, userEmail: "ada@example.com", properties: { plan: "pro" } });
+    const res = await ingest({
+      event: "user:signed_up",
+      userId,
+      userEmail: "ada@example.com",
+      properties: { plan: "pro" },
+    });
     expect(res.status).toBe(202);
     const body = (await res.json()) as { stored: boolean; eventId: string; exits: unknown[] };
     expect(body).toMatchObject({ stored: true, exits: [] });
@@ -23,7 +37,11 @@ describe("POST /v1/ingest", () => {
     const stored = (await (await adminGet(`/v1/admin/events/${body.eventId}`)).json()) as Record<string, unknown>;
     expect(stored).toMatchObject({ event: "user:signed_up", userId, properties: { plan: "pro" }, source: "api" });
     expect(stored.processedAt).not.toBeNull();
-    expect(await contact(userId)).toMatchObject({ externalId: userId, email: "ada@example.com", properties: { plan: "pro" } });
+    expect(await contact(userId)).toMatchObject({
+      externalId: userId,
+      email: "ada@example.com",
+      properties: { plan: "pro" },
+    });
   });
 
   it("uses the given timestamp as the occurrence time and widens first/last seen", async () => {
@@ -54,7 +72,13 @@ describe("POST /v1/ingest", () => {
     const first = await ingest({ event: "user:signed_up", userId, properties: { plan: "free" }, idempotencyKey: key });
     expect((await first.json()) as object).toMatchObject({ stored: true });
 
-    const again = await ingest({ event: "user:signed_up", userId, properties: { plan: "HACKED" }, userEmail: "x@example.com", idempotencyKey: key });
+    const again = await ingest({
+      event: "user:signed_up",
+      userId,
+      properties: { plan: "HACKED" },
+      userEmail: "x@example.com",
+      idempotencyKey: key,
+    });
     expect(again.status).toBe(202);
     expect(await again.json()).toEqual({ stored: false, journeys: [], exits: [], skipped: [] });
     expect(await countEvents("idempotency_key = ?", key)).toBe(1);
@@ -78,7 +102,9 @@ describe("POST /v1/ingest", () => {
     const key = unique("race");
     const userId = unique("user");
     const responses = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => ingest({ event: "race", userId, idempotencyKey: key, properties: { n: i } })),
+      Array.from({ length: 100 }, (_, i) =>
+        ingest({ event: "race", userId, idempotencyKey: key, properties: { n: i } }),
+      ),
     );
     const bodies = (await Promise.all(responses.map((r) => r.json()))) as Array<{ stored: boolean }>;
     expect(responses.every((r) => r.status === 202)).toBe(true);
@@ -100,8 +126,15 @@ describe("POST /v1/ingest", () => {
     it("refuses a missing or wrong ingest key, and accepts the admin key", async () => {
       const json = { event: "e", userId: unique("user") };
       await expectErrorShape(await call("/v1/ingest", { method: "POST", json }), 401, "UNAUTHORIZED");
-      await expectErrorShape(await call("/v1/ingest", { method: "POST", json, headers: { authorization: "Bearer nope" } }), 401, "UNAUTHORIZED");
-      await expectErrorShape(await call("/v1/ingest", { method: "POST", json, headers: { authorization: env.INGEST_API_KEY } }), 401);
+      await expectErrorShape(
+        await call("/v1/ingest", { method: "POST", json, headers: { authorization: "Bearer nope" } }),
+        401,
+        "UNAUTHORIZED",
+      );
+      await expectErrorShape(
+        await call("/v1/ingest", { method: "POST", json, headers: { authorization: env.INGEST_API_KEY } }),
+        401,
+      );
       expect((await call("/v1/ingest", { method: "POST", json, headers: adminAuth() })).status).toBe(202);
     });
 
@@ -119,14 +152,24 @@ describe("POST /v1/ingest", () => {
     it("names the failing field for wrong types and missing fields", async () => {
       expect((await expectErrorShape(await ingest({ event: "e" }), 400, "VALIDATION_ERROR")).error).toContain("userId");
       expect((await expectErrorShape(await ingest({ event: 42, userId: "u" }), 400)).error).toContain("event");
-      expect((await expectErrorShape(await ingest({ event: "e", userId: "u", userEmail: "not-an-email" }), 400)).error).toContain("userEmail");
-      expect((await expectErrorShape(await ingest({ event: "e", userId: "u", timestamp: "yesterday" }), 400)).error).toContain("timestamp");
-      expect((await expectErrorShape(await ingest({ event: "e", userId: "u", properties: [1, 2] }), 400)).error).toContain("properties");
+      expect(
+        (await expectErrorShape(await ingest({ event: "e", userId: "u", userEmail: "not-an-email" }), 400)).error,
+      ).toContain("userEmail");
+      expect(
+        (await expectErrorShape(await ingest({ event: "e", userId: "u", timestamp: "yesterday" }), 400)).error,
+      ).toContain("timestamp");
+      expect(
+        (await expectErrorShape(await ingest({ event: "e", userId: "u", properties: [1, 2] }), 400)).error,
+      ).toContain("properties");
       expect((await expectErrorShape(await ingest([1, 2, 3]), 400)).code).toBe("VALIDATION_ERROR");
     });
 
     it("refuses a body that isn't JSON with 415", async () => {
-      const res = await call("/v1/ingest", { method: "POST", headers: { ...ingestAuth(), "content-type": "text/plain" }, body: "hello" });
+      const res = await call("/v1/ingest", {
+        method: "POST",
+        headers: { ...ingestAuth(), "content-type": "text/plain" },
+        body: "hello",
+      });
       await expectErrorShape(res, 415, "UNSUPPORTED_MEDIA_TYPE");
     });
 
@@ -140,12 +183,17 @@ describe("POST /v1/ingest", () => {
 });
 
 describe("POST /v1/ingest/batch", () => {
-  const batch = (events: unknown) => call("/v1/ingest/batch", { method: "POST", headers: ingestAuth(), json: { events } });
+  const batch = (events: unknown) =>
+    call("/v1/ingest/batch", { method: "POST", headers: ingestAuth(), json: { events } });
 
   it("answers per item: stored, duplicate, or the item's own error", async () => {
     const userId = unique("user");
     const key = unique("dup");
-    await call("/v1/ingest", { method: "POST", headers: ingestAuth(), json: { event: "seen", userId, idempotencyKey: key } });
+    await call("/v1/ingest", {
+      method: "POST",
+      headers: ingestAuth(),
+      json: { event: "seen", userId, idempotencyKey: key },
+    });
 
     const res = await batch([
       { event: "a", userId, properties: { step: 1 } },
@@ -197,11 +245,19 @@ describe("POST /v1/ingest/batch", () => {
   it("uses as many D1 round trips for 500 events as for 5, and 3 for a single ingest", async () => {
     const trips = async (count: number) => {
       const prefix = unique("trips");
-      const events = Array.from({ length: count }, (_, i) => ({ event: "history", userId: `${prefix}_${i}`, idempotencyKey: `${prefix}-${i}` }));
+      const events = Array.from({ length: count }, (_, i) => ({
+        event: "history",
+        userId: `${prefix}_${i}`,
+        idempotencyKey: `${prefix}-${i}`,
+      }));
       return Number((await batch(events)).headers.get("x-d1-round-trips"));
     };
     expect(await trips(500)).toBe(await trips(5));
-    const single = await call("/v1/ingest", { method: "POST", headers: ingestAuth(), json: { event: "history", userId: unique("one") } });
+    const single = await call("/v1/ingest", {
+      method: "POST",
+      headers: ingestAuth(),
+      json: { event: "history", userId: unique("one") },
+    });
     expect(single.headers.get("x-d1-round-trips")).toBe("3");
   });
 

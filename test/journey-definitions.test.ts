@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { templates } from "../src/emails/registry";
-import { defineJourney, validateCall, type JourneyContext, type JourneyDefinition } from "../src/journeys/define";
-import { durationMs } from "../src/journeys/duration";
 import { conditionsHold } from "../src/journeys/conditions";
+import { defineJourney, type JourneyContext, type JourneyDefinition, validateCall } from "../src/journeys/define";
+import { durationMs } from "../src/journeys/duration";
 import { journeys } from "../src/journeys/registry";
 import { testJourney } from "./helpers";
 
@@ -67,9 +67,15 @@ describe("journey definitions", () => {
   it("rejects bad definitions at start-up", () => {
     expect(() => defineJourney({ ...base, key: "Bad Key" })).toThrow(/key/);
     expect(() => defineJourney({ ...base, entryLimit: "once_per_period" })).toThrow(/entryPeriod/);
-    expect(() => defineJourney({ ...base, entryLimit: "once_per_period", entryPeriod: "7 dayz" as never })).toThrow(/duration/);
-    expect(() => defineJourney({ ...base, trigger: { event: "e", where: [{ property: "p", op: "like" as never, value: 1 }] } })).toThrow(/op/);
-    expect(() => defineJourney({ ...base, exitOn: [{ event: "x", where: [{ property: "p", op: "eq" }] }] })).toThrow(/value/);
+    expect(() => defineJourney({ ...base, entryLimit: "once_per_period", entryPeriod: "7 dayz" as never })).toThrow(
+      /duration/,
+    );
+    expect(() =>
+      defineJourney({ ...base, trigger: { event: "e", where: [{ property: "p", op: "like" as never, value: 1 }] } }),
+    ).toThrow(/op/);
+    expect(() => defineJourney({ ...base, exitOn: [{ event: "x", where: [{ property: "p", op: "eq" }] }] })).toThrow(
+      /value/,
+    );
     expect(() => validateCall("sendEmail", "no-such-template")).toThrow(/unknown email template/);
     expect(() => validateCall("sleep", "soon")).toThrow(/Invalid duration/);
   });
@@ -83,7 +89,8 @@ describe("journey definitions", () => {
 
   it("evaluates every condition operator", () => {
     const props = { plan: "pro", seats: 5, tags: ["a", "b"], nested: { country: "FR" }, note: "hello world" };
-    const holds = (op: string, property: string, value?: unknown) => conditionsHold(props, [{ property, op: op as never, value }]);
+    const holds = (op: string, property: string, value?: unknown) =>
+      conditionsHold(props, [{ property, op: op as never, value }]);
     expect(holds("eq", "plan", "pro")).toBe(true);
     expect(holds("neq", "plan", "free")).toBe(true);
     expect(holds("gt", "seats", 4)).toBe(true);
@@ -95,6 +102,11 @@ describe("journey definitions", () => {
     expect(holds("not_exists", "nested.city")).toBe(true);
     expect(holds("contains", "tags", "b")).toBe(true);
     expect(holds("contains", "note", "world")).toBe(true);
-    expect(conditionsHold(props, [{ property: "plan", op: "eq", value: "pro" }, { property: "seats", op: "gt", value: 10 }])).toBe(false);
+    expect(
+      conditionsHold(props, [
+        { property: "plan", op: "eq", value: "pro" },
+        { property: "seats", op: "gt", value: 10 },
+      ]),
+    ).toBe(false);
   });
 });

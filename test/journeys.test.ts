@@ -1,9 +1,15 @@
-import { introspectWorkflow } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { adminGet, call, ingestAuth, unique } from "./helpers";
+import { introspectJourneysPerTest } from "./workflows";
 
-type IngestBody = { stored: boolean; eventId: string; journeys: Array<{ journey: string; enrollmentId: string }>; exits: Array<{ journey: string; enrollmentId: string }>; skipped: Array<{ journey: string; reason: string }> };
+type IngestBody = {
+  stored: boolean;
+  eventId: string;
+  journeys: Array<{ journey: string; enrollmentId: string }>;
+  exits: Array<{ journey: string; enrollmentId: string }>;
+  skipped: Array<{ journey: string; reason: string }>;
+};
 
 const ingest = async (json: Record<string, unknown>) => {
   const res = await call("/v1/ingest", { method: "POST", headers: ingestAuth(), json });
@@ -11,22 +17,16 @@ const ingest = async (json: Record<string, unknown>) => {
   return (await res.json()) as IngestBody;
 };
 
-const enrollment = (id: string) => env.DB.prepare("SELECT * FROM enrollments WHERE id = ?").bind(id).first<Record<string, unknown>>();
+const enrollment = (id: string) =>
+  env.DB.prepare("SELECT * FROM enrollments WHERE id = ?").bind(id).first<Record<string, unknown>>();
 const emailsOf = async (userId: string) =>
-  (await env.DB.prepare("SELECT * FROM emails WHERE user_id = ? ORDER BY created_at").bind(userId).all<Record<string, unknown>>()).results;
+  (
+    await env.DB.prepare("SELECT * FROM emails WHERE user_id = ? ORDER BY created_at")
+      .bind(userId)
+      .all<Record<string, unknown>>()
+  ).results;
 
-let disposers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const dispose of disposers) await dispose();
-  disposers = [];
-});
-
-async function workflows(modify?: Parameters<Awaited<ReturnType<typeof introspectWorkflow>>["modifyAll"]>[0]) {
-  const introspector = await introspectWorkflow(env.JOURNEY_WORKFLOW);
-  disposers.push(() => introspector.dispose());
-  if (modify) await introspector.modifyAll(modify);
-  return introspector;
-}
+const workflows = introspectJourneysPerTest();
 
 describe("activation-welcome", () => {
   it("enrolls a new sign-up, sends the welcome email, and sends tips when activation never comes", async () => {
@@ -35,7 +35,12 @@ describe("activation-welcome", () => {
       await m.forceEventTimeout({ name: "2:waitForEvent:user:activated" });
     });
     const userId = unique("signup");
-    const body = await ingest({ event: "user:signed_up", userId, userEmail: `${userId}@example.com`, properties: { name: "Ada" } });
+    const body = await ingest({
+      event: "user:signed_up",
+      userId,
+      userEmail: `${userId}@example.com`,
+      properties: { name: "Ada" },
+    });
     expect(body.journeys).toEqual([{ journey: "activation-welcome", enrollmentId: expect.any(String) }]);
     const enrollmentId = body.journeys[0]!.enrollmentId;
 
@@ -43,7 +48,10 @@ describe("activation-welcome", () => {
     await instance!.waitForStatus("complete");
 
     const sent = await emailsOf(userId);
-    expect(sent.map((e) => [e.template_key, e.status])).toEqual([["welcome", "sent"], ["activation-tips", "sent"]]);
+    expect(sent.map((e) => [e.template_key, e.status])).toEqual([
+      ["welcome", "sent"],
+      ["activation-tips", "sent"],
+    ]);
     expect(sent[0]!.to_address).toBe(`${userId}@example.com`);
     expect(sent[0]!.html).toContain("Welcome, Ada!");
     expect(JSON.parse(sent[0]!.props as string)).toEqual({ name: "Ada" });
@@ -69,7 +77,10 @@ describe("waiting for events", () => {
 
   it("counts an event that arrived before the wait began", async () => {
     const wf = await workflows(async (m) => {
-      await m.mockStepResult({ name: "1:sendEmail:welcome" }, JSON.stringify({ running: true, emailId: null, status: "sent" }));
+      await m.mockStepResult(
+        { name: "1:sendEmail:welcome" },
+        JSON.stringify({ running: true, emailId: null, status: "sent" }),
+      );
     });
     const userId = unique("early");
     const body = await ingest({ event: "user:signed_up", userId, userEmail: `${userId}@example.com` });
@@ -85,7 +96,12 @@ describe("exits", () => {
   it("exits on the journey's exit event during a sleep, stops the workflow, and sends nothing more", async () => {
     const wf = await workflows();
     const userId = unique("cart");
-    const body = await ingest({ event: "cart:abandoned", userId, userEmail: `${userId}@example.com`, properties: { cartValue: 42 } });
+    const body = await ingest({
+      event: "cart:abandoned",
+      userId,
+      userEmail: `${userId}@example.com`,
+      properties: { cartValue: 42 },
+    });
     expect(body.journeys).toEqual([{ journey: "cart-recovery", enrollmentId: expect.any(String) }]);
     const enrollmentId = body.journeys[0]!.enrollmentId;
     const [instance] = await wf.get();
@@ -94,7 +110,11 @@ describe("exits", () => {
     const exit = await ingest({ event: "order:completed", userId });
     expect(exit.exits).toEqual([{ journey: "cart-recovery", enrollmentId }]);
     await instance!.waitForStatus("terminated");
-    expect(await enrollment(enrollmentId)).toMatchObject({ status: "exited", exit_reason: "event:order:completed", exit_event_id: exit.eventId });
+    expect(await enrollment(enrollmentId)).toMatchObject({
+      status: "exited",
+      exit_reason: "event:order:completed",
+      exit_event_id: exit.eventId,
+    });
     expect(await emailsOf(userId)).toEqual([]);
   });
 
@@ -103,7 +123,12 @@ describe("exits", () => {
       await m.disableSleeps();
     });
     const userId = unique("inflight");
-    const body = await ingest({ event: "cart:abandoned", userId, userEmail: `${userId}@example.com`, properties: { cartValue: 5 } });
+    const body = await ingest({
+      event: "cart:abandoned",
+      userId,
+      userEmail: `${userId}@example.com`,
+      properties: { cartValue: 5 },
+    });
     const enrollmentId = body.journeys[0]!.enrollmentId;
     // Exit in D1 only (as if the terminate call was lost): the send step must still refuse.
     await env.DB.prepare("UPDATE enrollments SET status = 'exited' WHERE id = ?").bind(enrollmentId).run();
@@ -140,8 +165,13 @@ describe("sending", () => {
     const body = await ingest({ event: "user:signed_up", userId, userEmail: `${userId}@example.com` });
     const [instance] = await wf.get();
     await instance!.waitForStatus("errored");
-    expect(await enrollment(body.journeys[0]!.enrollmentId)).toMatchObject({ status: "failed", error: "provider down" });
-    const listed = (await (await adminGet("/v1/admin/journeys/activation-welcome/enrollments?status=failed")).json()) as {
+    expect(await enrollment(body.journeys[0]!.enrollmentId)).toMatchObject({
+      status: "failed",
+      error: "provider down",
+    });
+    const listed = (await (
+      await adminGet("/v1/admin/journeys/activation-welcome/enrollments?status=failed")
+    ).json()) as {
       enrollments: Array<{ id: string; error: string }>;
     };
     expect(listed.enrollments.find((e) => e.id === body.journeys[0]!.enrollmentId)?.error).toBe("provider down");
@@ -154,7 +184,9 @@ describe("sending", () => {
     const userId = unique("supp");
     const email = `${userId}@example.com`;
     await ingest({ event: "cart:abandoned", userId, userEmail: email, properties: { cartValue: 9 } });
-    await env.DB.prepare("INSERT INTO suppressions (email, reason, created_at) VALUES (?, 'hard_bounce', ?)").bind(email, Date.now()).run();
+    await env.DB.prepare("INSERT INTO suppressions (email, reason, created_at) VALUES (?, 'hard_bounce', ?)")
+      .bind(email, Date.now())
+      .run();
     const [instance] = await wf.get();
     await instance!.waitForStatus("complete");
     const [row] = await emailsOf(userId);

@@ -9,28 +9,51 @@ const DAY = 24 * HOUR;
 async function seed() {
   const now = Date.now();
   const contact = (id: string, unsubscribed: boolean) =>
-    env.DB.prepare("INSERT INTO contacts (id, external_id, properties, unsubscribed_at, created_at, updated_at) VALUES (?, ?, '{}', ?, ?, ?)").bind(
-      id, id, unsubscribed ? now : null, now, now,
-    );
+    env.DB.prepare(
+      "INSERT INTO contacts (id, external_id, properties, unsubscribed_at, created_at, updated_at) VALUES (?, ?, '{}', ?, ?, ?)",
+    ).bind(id, id, unsubscribed ? now : null, now, now);
   const enrollment = (journey: string, status: string) =>
-    env.DB.prepare("INSERT INTO enrollments (id, journey_key, user_id, status, source, enrolled_at, updated_at) VALUES (?, ?, ?, ?, 'batch', ?, ?)").bind(
-      crypto.randomUUID(), journey, crypto.randomUUID(), status, now, now,
-    );
+    env.DB.prepare(
+      "INSERT INTO enrollments (id, journey_key, user_id, status, source, enrolled_at, updated_at) VALUES (?, ?, ?, ?, 'batch', ?, ?)",
+    ).bind(crypto.randomUUID(), journey, crypto.randomUUID(), status, now, now);
   const email = (status: string, sentAgo: number | null, bouncedAgo: number | null = null) =>
-    env.DB.prepare("INSERT INTO emails (id, user_id, status, props, sent_at, bounced_at, created_at, updated_at) VALUES (?, 'u', ?, '{}', ?, ?, ?, ?)").bind(
-      crypto.randomUUID(), status, sentAgo === null ? null : now - sentAgo, bouncedAgo === null ? null : now - bouncedAgo, now, now,
+    env.DB.prepare(
+      "INSERT INTO emails (id, user_id, status, props, sent_at, bounced_at, created_at, updated_at) VALUES (?, 'u', ?, '{}', ?, ?, ?, ?)",
+    ).bind(
+      crypto.randomUUID(),
+      status,
+      sentAgo === null ? null : now - sentAgo,
+      bouncedAgo === null ? null : now - bouncedAgo,
+      now,
+      now,
     );
   const job = (status: string, createdAgo: number, finishedAt: number | null, failedRows: number) =>
     env.DB.prepare(
       "INSERT INTO import_jobs (id, status, format, source_key, source_bytes, failed_rows, created_at, finished_at, updated_at) VALUES (?, ?, 'csv', 'k', 1, ?, ?, ?, ?)",
     ).bind(crypto.randomUUID(), status, failedRows, now - createdAgo, finishedAt, now);
   await env.DB.batch([
-    contact("c1", false), contact("c2", false), contact("c3", true), contact("c4", false),
-    enrollment("activation-welcome", "active"), enrollment("activation-welcome", "waiting"), enrollment("activation-welcome", "completed"),
-    enrollment("activation-welcome", "exited"), enrollment("cart-recovery", "failed"), enrollment("cart-recovery", "completed"),
-    email("sent", HOUR), email("delivered", 2 * DAY), email("bounced", 3 * DAY, 3 * DAY), email("sent", 20 * DAY),
-    email("sent", 40 * DAY), email("failed", null), email("queued", null),
-    job("processing", 0, null, 3), job("pending", 0, null, 0), job("completed", 0, now, 7), job("completed", 2 * DAY, now - 2 * DAY, 50), job("failed", 0, now, 2),
+    contact("c1", false),
+    contact("c2", false),
+    contact("c3", true),
+    contact("c4", false),
+    enrollment("activation-welcome", "active"),
+    enrollment("activation-welcome", "waiting"),
+    enrollment("activation-welcome", "completed"),
+    enrollment("activation-welcome", "exited"),
+    enrollment("cart-recovery", "failed"),
+    enrollment("cart-recovery", "completed"),
+    email("sent", HOUR),
+    email("delivered", 2 * DAY),
+    email("bounced", 3 * DAY, 3 * DAY),
+    email("sent", 20 * DAY),
+    email("sent", 40 * DAY),
+    email("failed", null),
+    email("queued", null),
+    job("processing", 0, null, 3),
+    job("pending", 0, null, 0),
+    job("completed", 0, now, 7),
+    job("completed", 2 * DAY, now - 2 * DAY, 50),
+    job("failed", 0, now, 2),
   ]);
 }
 

@@ -42,7 +42,9 @@ describe("POST /v1/webhooks/posthog", () => {
     await postHog(body);
     const retry = await postHog(body);
     expect(await retry.json()).toEqual({ stored: false });
-    const n = await env.DB.prepare("SELECT count(*) AS n FROM events WHERE idempotency_key = ?").bind(body.event.uuid).first<{ n: number }>();
+    const n = await env.DB.prepare("SELECT count(*) AS n FROM events WHERE idempotency_key = ?")
+      .bind(body.event.uuid)
+      .first<{ n: number }>();
     expect(n!.n).toBe(1);
   });
 

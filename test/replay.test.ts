@@ -1,29 +1,37 @@
-import { introspectWorkflow } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { adminAuth, adminGet, adminPost, call, expectErrorShape, ingestAuth, unique } from "./helpers";
+import { introspectJourneysForFile } from "./workflows";
 
-let dispose: () => Promise<void>;
-beforeAll(async () => {
-  const wf = await introspectWorkflow(env.JOURNEY_WORKFLOW);
-  dispose = () => wf.dispose();
-});
-afterAll(() => dispose());
+introspectJourneysForFile();
 
 const ingest = async (json: Record<string, unknown>) =>
-  (await (await call("/v1/ingest", { method: "POST", headers: ingestAuth(), json })).json()) as { eventId: string; journeys: unknown[] };
+  (await (await call("/v1/ingest", { method: "POST", headers: ingestAuth(), json })).json()) as {
+    eventId: string;
+    journeys: unknown[];
+  };
 const setEnabled = (enabled: boolean | null) =>
   call("/v1/admin/journeys/activation-welcome", { method: "PATCH", headers: adminAuth(), json: { enabled } });
 const replay = (json: unknown) => adminPost("/v1/admin/events/replay", json);
 const enrollments = async (userId: string) =>
-  (await env.DB.prepare("SELECT count(*) AS n FROM enrollments WHERE user_id = ?").bind(userId).first<{ n: number }>())!.n;
+  (await env.DB.prepare("SELECT count(*) AS n FROM enrollments WHERE user_id = ?").bind(userId).first<{ n: number }>())!
+    .n;
 
 /** Sign-ups stored while the journey was off: the "added a new journey, backfill it" case. */
 async function missedSignups(count: number, tag = unique("missed")) {
   await setEnabled(false);
   try {
     const ids: string[] = [];
-    for (let i = 0; i < count; i++) ids.push((await ingest({ event: "user:signed_up", userId: `${tag}_${i}`, timestamp: `2025-01-0${1 + (i % 9)}T00:00:00Z` })).eventId);
+    for (let i = 0; i < count; i++)
+      ids.push(
+        (
+          await ingest({
+            event: "user:signed_up",
+            userId: `${tag}_${i}`,
+            timestamp: `2025-01-0${1 + (i % 9)}T00:00:00Z`,
+          })
+        ).eventId,
+      );
     return { ids, tag };
   } finally {
     await setEnabled(null);
@@ -44,7 +52,9 @@ describe("POST /v1/admin/events/replay", () => {
     const event = (await (await adminGet(`/v1/admin/events/${ids[0]}`)).json()) as Record<string, unknown>;
     expect(event).toMatchObject({ replayCount: 2, occurredAt: "2025-01-01T00:00:00.000Z" });
     expect(event.lastReplayedAt).not.toBeNull();
-    const rows = await env.DB.prepare("SELECT count(*) AS n FROM events WHERE user_id LIKE ?").bind(`${tag}_%`).first<{ n: number }>();
+    const rows = await env.DB.prepare("SELECT count(*) AS n FROM events WHERE user_id LIKE ?")
+      .bind(`${tag}_%`)
+      .first<{ n: number }>();
     expect(rows!.n).toBe(2);
   });
 
@@ -61,7 +71,16 @@ describe("POST /v1/admin/events/replay", () => {
 
   it("replays by filter: event, user and occurrence range", async () => {
     const { tag } = await missedSignups(3);
-    const body = await (await replay({ filter: { event: "user:signed_up", userId: `${tag}_1`, from: "2025-01-01T00:00:00Z", to: "2025-01-31T00:00:00Z" } })).json();
+    const body = await (
+      await replay({
+        filter: {
+          event: "user:signed_up",
+          userId: `${tag}_1`,
+          from: "2025-01-01T00:00:00Z",
+          to: "2025-01-31T00:00:00Z",
+        },
+      })
+    ).json();
     expect(body).toEqual({ replayed: 1, enrolled: 1, exits: 0, errors: [] });
     expect(await enrollments(`${tag}_1`)).toBe(1);
     expect(await enrollments(`${tag}_0`)).toBe(0);
@@ -79,10 +98,18 @@ describe("POST /v1/admin/events/replay", () => {
 
   it("never rewrites the contact with an old event's data", async () => {
     const userId = unique("fresh");
-    const { eventId } = await ingest({ event: "plan:changed", userId, userEmail: "old@example.com", properties: { plan: "free" } });
+    const { eventId } = await ingest({
+      event: "plan:changed",
+      userId,
+      userEmail: "old@example.com",
+      properties: { plan: "free" },
+    });
     await ingest({ event: "plan:changed", userId, userEmail: "new@example.com", properties: { plan: "pro" } });
     await replay({ eventIds: [eventId] });
-    expect(await (await adminGet(`/v1/admin/contacts/${userId}`)).json()).toMatchObject({ email: "new@example.com", properties: { plan: "pro" } });
+    expect(await (await adminGet(`/v1/admin/contacts/${userId}`)).json()).toMatchObject({
+      email: "new@example.com",
+      properties: { plan: "pro" },
+    });
   });
 
   it("dry run: says what would happen per event and changes nothing", async () => {
@@ -108,7 +135,9 @@ describe("POST /v1/admin/events/replay", () => {
     const second = await ingest({ event: "user:signed_up", userId });
     await setEnabled(null);
     const ids = [first.eventId, second.eventId];
-    const preview = (await (await replay({ eventIds: ids, dryRun: true })).json()) as { results: Array<{ journeys: Array<{ outcome: string }> }> };
+    const preview = (await (await replay({ eventIds: ids, dryRun: true })).json()) as {
+      results: Array<{ journeys: Array<{ outcome: string }> }>;
+    };
     expect(preview.results.map((r) => r.journeys[0]!.outcome)).toEqual(["would_enroll", "already_entered_once"]);
     expect(await (await replay({ eventIds: ids })).json()).toMatchObject({ replayed: 2, enrolled: 1 });
   });
@@ -116,9 +145,15 @@ describe("POST /v1/admin/events/replay", () => {
   it("starts the workflows of a large replay through the journey-start queue", async () => {
     const { ids, tag } = await missedSignups(12);
     expect(await (await replay({ eventIds: ids })).json()).toMatchObject({ enrolled: 12 });
-    const { results } = await env.DB.prepare("SELECT id FROM enrollments WHERE user_id LIKE ?").bind(`${tag}_%`).all<{ id: string }>();
+    const { results } = await env.DB.prepare("SELECT id FROM enrollments WHERE user_id LIKE ?")
+      .bind(`${tag}_%`)
+      .all<{ id: string }>();
     expect(results).toHaveLength(12);
-    const started = async (id: string) => env.JOURNEY_WORKFLOW.get(id).then(() => true, () => false);
+    const started = async (id: string) =>
+      env.JOURNEY_WORKFLOW.get(id).then(
+        () => true,
+        () => false,
+      );
     for (let i = 0; i < 100 && !(await Promise.all(results.map((r) => started(r.id)))).every(Boolean); i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -128,7 +163,8 @@ describe("POST /v1/admin/events/replay", () => {
   it("keeps D1 round trips constant in the number of events", async () => {
     const small = await missedSignups(5);
     const large = await missedSignups(120);
-    const trips = async (ids: string[]) => Number((await replay({ eventIds: ids, limit: 1000 })).headers.get("x-d1-round-trips"));
+    const trips = async (ids: string[]) =>
+      Number((await replay({ eventIds: ids, limit: 1000 })).headers.get("x-d1-round-trips"));
     const [a, b] = [await trips(small.ids), await trips(large.ids)];
     expect(a).toBeGreaterThan(0);
     expect(b).toBe(a);

@@ -6,7 +6,11 @@ import { adminGet, call, expectErrorShape, ingestAuth, unique } from "./helpers"
 
 async function contactWithToken() {
   const userId = unique("unsub");
-  await call("/v1/ingest", { method: "POST", headers: ingestAuth(), json: { event: "profile", userId, userEmail: `${userId}@example.com` } });
+  await call("/v1/ingest", {
+    method: "POST",
+    headers: ingestAuth(),
+    json: { event: "profile", userId, userEmail: `${userId}@example.com` },
+  });
   const { id } = (await (await adminGet(`/v1/admin/contacts/${userId}`)).json()) as { id: string };
   return { userId, id, token: await signUnsubscribeToken(env.TOKEN_SIGNING_SECRET, id) };
 }
@@ -42,13 +46,20 @@ describe("unsubscribe", () => {
     const { userId, id, token } = await contactWithToken();
     const forged = await signUnsubscribeToken("not-the-secret", id);
     const tampered = `${token.slice(0, -2)}xx`;
-    const expired = await sign({ sub: id, purpose: "unsubscribe", exp: Math.floor(Date.now() / 1000) - 60 }, env.TOKEN_SIGNING_SECRET, "HS256");
-    const otherPurpose = await sign({ sub: id, exp: Math.floor(Date.now() / 1000) + 60 }, env.TOKEN_SIGNING_SECRET, "HS256");
+    const expired = await sign(
+      { sub: id, purpose: "unsubscribe", exp: Math.floor(Date.now() / 1000) - 60 },
+      env.TOKEN_SIGNING_SECRET,
+      "HS256",
+    );
+    const otherPurpose = await sign(
+      { sub: id, exp: Math.floor(Date.now() / 1000) + 60 },
+      env.TOKEN_SIGNING_SECRET,
+      "HS256",
+    );
     for (const bad of [forged, tampered, expired, otherPurpose, ""]) {
       await expectErrorShape(await call(`/v1/email/unsubscribe?token=${bad}`, { method: "POST" }), 400, "BAD_REQUEST");
       expect((await call(`/v1/email/unsubscribe?token=${bad}`)).status).toBe(400);
     }
     expect((await preferences(userId)).unsubscribed).toBe(false);
   });
-
 });

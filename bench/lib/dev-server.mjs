@@ -4,8 +4,8 @@
 // Why a process group: `wrangler` spawns workerd as a child; killing wrangler alone (or the npx
 // wrapper) can leave workerd serving. The child is spawned detached (setsid), so its pid is the
 // group id, and stop() signals the whole group, then waits until no member is left.
-import { spawn, execFile } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -30,7 +30,9 @@ const HOST = "127.0.0.1";
 export function assertNode22() {
   const [major, minor] = process.versions.node.split(".").map(Number);
   if (major < 22 || (major === 22 && minor < 12)) {
-    console.error(`Node ${process.versions.node} is too old: run benches through npm (npm run bench), which uses the project's Node 22.`);
+    console.error(
+      `Node ${process.versions.node} is too old: run benches through npm (npm run bench), which uses the project's Node 22.`,
+    );
     process.exit(1);
   }
 }
@@ -75,7 +77,7 @@ function installExitHandlers() {
       console.error(`\nbench: ${signal}, stopping dev servers`);
       for (const pgid of running) signalGroup(pgid, "SIGKILL");
       running.clear();
-      process.exit(128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 })[signal]);
+      process.exit(128 + { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 }[signal]);
     });
   }
 }
@@ -168,7 +170,12 @@ function tail(file, lines = 40) {
 
 /** Runs a wrangler subcommand to completion (bounded), returning stdout. */
 export async function wrangler(args, { timeoutMs = 120_000, maxBuffer = 256 * 1024 * 1024 } = {}) {
-  const { stdout } = await execFileAsync(WRANGLER, args, { cwd: ROOT, env: WRANGLER_ENV, timeout: timeoutMs, maxBuffer });
+  const { stdout } = await execFileAsync(WRANGLER, args, {
+    cwd: ROOT,
+    env: WRANGLER_ENV,
+    timeout: timeoutMs,
+    maxBuffer,
+  });
   return stdout;
 }
 
@@ -204,11 +211,16 @@ export async function startDevServer(name, { readyTimeoutMs = 90_000 } = {}) {
     WRANGLER,
     [
       "dev",
-      "--ip", HOST,
-      "--port", String(port),
-      "--inspector-ip", HOST,
-      "--inspector-port", String(inspectorPort),
-      "--persist-to", persistTo,
+      "--ip",
+      HOST,
+      "--port",
+      String(port),
+      "--inspector-ip",
+      HOST,
+      "--inspector-port",
+      String(inspectorPort),
+      "--persist-to",
+      persistTo,
       "--show-interactive-dev-session=false",
       "--live-reload=false",
     ],

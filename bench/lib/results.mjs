@@ -19,13 +19,16 @@ function cpuModel() {
   const line = readFileSync("/proc/cpuinfo", "utf8")
     .split("\n")
     .find((l) => l.startsWith("model name"));
-  return line ? line.split(":")[1].trim() : os.cpus()[0]?.model ?? "unknown";
+  return line ? line.split(":")[1].trim() : (os.cpus()[0]?.model ?? "unknown");
 }
 
 function gitHead() {
   try {
     const sha = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src", "migrations", "wrangler.toml"], { cwd: ROOT, encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src", "migrations", "wrangler.toml"], {
+      cwd: ROOT,
+      encoding: "utf8",
+    }).trim();
     return dirty ? `${sha} (+ uncommitted changes in src/)` : sha;
   } catch {
     return "unknown";
@@ -34,7 +37,9 @@ function gitHead() {
 
 export async function machineFacts() {
   const wranglerVersion = (await wrangler(["--version"])).trim().split("\n").pop();
-  const autocannonVersion = JSON.parse(readFileSync(path.join(ROOT, "node_modules", "autocannon", "package.json"), "utf8")).version;
+  const autocannonVersion = JSON.parse(
+    readFileSync(path.join(ROOT, "node_modules", "autocannon", "package.json"), "utf8"),
+  ).version;
   return {
     date: new Date().toISOString(),
     uname: execFileSync("uname", ["-srm"], { encoding: "utf8" }).trim(),
@@ -45,7 +50,10 @@ export async function machineFacts() {
     wrangler: wranglerVersion,
     autocannon: autocannonVersion,
     commit: gitHead(),
-    load: os.loadavg().map((n) => n.toFixed(2)).join(", "),
+    load: os
+      .loadavg()
+      .map((n) => n.toFixed(2))
+      .join(", "),
   };
 }
 

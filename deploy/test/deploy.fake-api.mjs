@@ -15,7 +15,10 @@ import { startFakeCloudflare } from "./fake-cloudflare.mjs";
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const config = readWranglerConfig(path.join(ROOT, "wrangler.toml"));
 const targets = deployTargets(config);
-const migrationFiles = (dir) => readdirSync(path.join(ROOT, dir)).filter((f) => f.endsWith(".sql")).sort();
+const migrationFiles = (dir) =>
+  readdirSync(path.join(ROOT, dir))
+    .filter((f) => f.endsWith(".sql"))
+    .sort();
 const tmp = mkdtempSync(path.join(os.tmpdir(), "hogsend-deploy-test-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -39,7 +42,12 @@ function prodSettings(overrides = {}) {
 let fileCount = 0;
 function envFile(settings) {
   const file = path.join(tmp, `prod-${++fileCount}.env`);
-  writeFileSync(file, Object.entries(settings).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join("\n"));
+  writeFileSync(
+    file,
+    Object.entries(settings)
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join("\n"),
+  );
   return file;
 }
 
@@ -74,7 +82,8 @@ function runDeploy(fake, args) {
 const isCreate = ({ method, path: p }) =>
   method === "POST" && /\/(queues|d1\/database|storage\/kv\/namespaces|r2\/buckets|queues\/[^/]+\/consumers)$/.test(p);
 const isUpload = ({ method, path: p }) =>
-  (method === "PUT" && /\/workers\/scripts\/[^/]+$/.test(p)) || (method === "POST" && /\/workers\/scripts\/[^/]+\/versions$/.test(p));
+  (method === "PUT" && /\/workers\/scripts\/[^/]+$/.test(p)) ||
+  (method === "POST" && /\/workers\/scripts\/[^/]+\/versions$/.test(p));
 const isD1Query = ({ path: p }) => /\/d1\/database\/[^/]+\/query$/.test(p);
 
 function inventory(state) {
@@ -112,7 +121,12 @@ describe("deploy against a fake Cloudflare API", DEPLOY_TIMEOUT, () => {
   });
 
   it("creates everything wrangler.toml names on an empty account, migrating before the upload", async () => {
-    const { code, output } = await runDeploy(fake, ["--env-file", envFile(settings), "--health-url", new URL(fake.url).origin]);
+    const { code, output } = await runDeploy(fake, [
+      "--env-file",
+      envFile(settings),
+      "--health-url",
+      new URL(fake.url).origin,
+    ]);
     assert.equal(code, 0, output);
     firstRun = fake.requests.slice();
     const { state } = fake;
@@ -134,7 +148,11 @@ describe("deploy against a fake Cloudflare API", DEPLOY_TIMEOUT, () => {
     for (const db of targets.d1Databases) {
       assert.ok(state.d1.has(db.name), `D1 ${db.name} created`);
       assert.equal(binding(db.binding).id, state.d1.get(db.name).uuid);
-      const applied = state.d1.get(db.name).sqlite.prepare("SELECT name FROM d1_migrations ORDER BY id").all().map((r) => r.name);
+      const applied = state.d1
+        .get(db.name)
+        .sqlite.prepare("SELECT name FROM d1_migrations ORDER BY id")
+        .all()
+        .map((r) => r.name);
       assert.deepEqual(applied, migrationFiles(db.migrationsDir));
     }
     for (const kv of targets.kvNamespaces) {
@@ -152,12 +170,17 @@ describe("deploy against a fake Cloudflare API", DEPLOY_TIMEOUT, () => {
       assert.equal(state.workflows.get(wf.name)?.class_name, wf.className);
       assert.equal(state.workflows.get(wf.name)?.script_name, config.name);
     }
-    assert.deepEqual(script.schedules.map((s) => s.cron), targets.crons);
+    assert.deepEqual(
+      script.schedules.map((s) => s.cron),
+      targets.crons,
+    );
     assert.deepEqual(script.placement, { mode: config.placement.mode });
 
     // Production settings and secrets from the env file, never wrangler.toml's development values.
-    for (const name of targets.vars) assert.deepEqual([binding(name).type, binding(name).text], ["plain_text", settings[name]]);
-    for (const name of targets.requiredSecrets) assert.deepEqual([binding(name).type, binding(name).text], ["secret_text", settings[name]]);
+    for (const name of targets.vars)
+      assert.deepEqual([binding(name).type, binding(name).text], ["plain_text", settings[name]]);
+    for (const name of targets.requiredSecrets)
+      assert.deepEqual([binding(name).type, binding(name).text], ["secret_text", settings[name]]);
 
     // Migrations before the new code: every D1 query precedes the upload, and the database had
     // every migration at the moment the version was uploaded.
@@ -223,7 +246,11 @@ describe("refusals, before anything is created", () => {
   const [firstSecret] = targets.requiredSecrets;
   const cases = [
     ["a development secret", { ADMIN_API_KEY: "dev-admin-key" }, /ADMIN_API_KEY is a development value/],
-    ["the development token secret", { TOKEN_SIGNING_SECRET: "dev-token-signing-secret-change-me" }, /TOKEN_SIGNING_SECRET is a development value/],
+    [
+      "the development token secret",
+      { TOKEN_SIGNING_SECRET: "dev-token-signing-secret-change-me" },
+      /TOKEN_SIGNING_SECRET is a development value/,
+    ],
     ["a missing secret", { [firstSecret]: undefined }, new RegExp(`${firstSecret} is missing`)],
     ["an empty secret", { [firstSecret]: "" }, new RegExp(`${firstSecret} is empty`)],
     ["a short secret", { [firstSecret]: "x".repeat(31) }, new RegExp(`${firstSecret} is shorter than 32`)],
@@ -233,7 +260,11 @@ describe("refusals, before anything is created", () => {
     ["the log provider without --allow-log-provider", { EMAIL_PROVIDER: "log" }, /EMAIL_PROVIDER=log/],
     ["a var left to wrangler.toml's development value", { EMAIL_FROM: undefined }, /EMAIL_FROM is missing/],
     ["an unknown key (a typo)", { ADMIN_API_KEYS: secret() }, /ADMIN_API_KEYS is neither/],
-    ["the same value for two secrets", { INGEST_API_KEY: "s".repeat(40), ADMIN_API_KEY: "s".repeat(40) }, /secrets ADMIN_API_KEY and INGEST_API_KEY have the same value/],
+    [
+      "the same value for two secrets",
+      { INGEST_API_KEY: "s".repeat(40), ADMIN_API_KEY: "s".repeat(40) },
+      /secrets ADMIN_API_KEY and INGEST_API_KEY have the same value/,
+    ],
   ];
   for (const [what, overrides, reason] of cases) {
     it(`refuses ${what}`, async () => {
@@ -272,7 +303,8 @@ describe("reading wrangler.toml generically", () => {
     extended.secrets.required.push("NEW_SECRET");
     const t = deployTargets(extended);
     const names = t.queues.map((q) => q.name);
-    for (const name of ["hogsend-ingest", "hogsend-ingest-dlq", "hogsend-backfill"]) assert.ok(names.includes(name), name);
+    for (const name of ["hogsend-ingest", "hogsend-ingest-dlq", "hogsend-backfill"])
+      assert.ok(names.includes(name), name);
     assert.equal(t.queues.find((q) => q.name === "hogsend-backfill").provisionedByWrangler, false);
     assert.equal(t.queues.find((q) => q.name === "hogsend-ingest").provisionedByWrangler, true);
     assert.ok(t.requiredSecrets.includes("NEW_SECRET"));

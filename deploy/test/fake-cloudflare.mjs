@@ -6,8 +6,14 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import { DatabaseSync } from "node:sqlite";
 
-const ok = (result, extra = {}) => ({ status: 200, body: { success: true, errors: [], messages: [], result, ...extra } });
-const fail = (status, code, message) => ({ status, body: { success: false, errors: [{ code, message }], messages: [], result: null } });
+const ok = (result, extra = {}) => ({
+  status: 200,
+  body: { success: true, errors: [], messages: [], result, ...extra },
+});
+const fail = (status, code, message) => ({
+  status,
+  body: { success: false, errors: [{ code, message }], messages: [], result: null },
+});
 const hex = () => randomUUID().replaceAll("-", "");
 /** One page of a list, with the result_info clients page by (they stop on an empty or last page). */
 function paged(all, query, defaultPerPage = 20) {
@@ -15,11 +21,17 @@ function paged(all, query, defaultPerPage = 20) {
   const page = Number(query.get("page") ?? 1);
   const result = all.slice((page - 1) * perPage, page * perPage);
   const totalPages = Math.max(1, Math.ceil(all.length / perPage));
-  return ok(result, { result_info: { page, per_page: perPage, count: result.length, total_count: all.length, total_pages: totalPages } });
+  return ok(result, {
+    result_info: { page, per_page: perPage, count: result.length, total_count: all.length, total_pages: totalPages },
+  });
 }
 
 /** `failUploads`: how many Worker uploads to reject first (a Worker that fails to start, say). */
-export async function startFakeCloudflare({ accountId = "0123456789abcdef0123456789abcdef", subdomain = "hogsend-test", failUploads = 0 } = {}) {
+export async function startFakeCloudflare({
+  accountId = "0123456789abcdef0123456789abcdef",
+  subdomain = "hogsend-test",
+  failUploads = 0,
+} = {}) {
   const state = {
     d1: new Map(), // name → { uuid, name, sqlite }
     kv: new Map(), // id → { id, title }
@@ -32,18 +44,34 @@ export async function startFakeCloudflare({ accountId = "0123456789abcdef0123456
   const routes = [];
   const route = (method, pattern, handler) => {
     const keys = [];
-    const regex = new RegExp(`^${pattern.replace(/:(\w+)/g, (_, key) => (keys.push(key), "([^/]+)"))}$`);
+    const source = pattern.replace(/:(\w+)/g, (_, key) => {
+      keys.push(key);
+      return "([^/]+)";
+    });
+    const regex = new RegExp(`^${source}$`);
     routes.push({ method, regex, keys, handler });
   };
   const acct = `/accounts/${accountId}`;
 
   // ---- D1 ----
-  const d1Info = (db) => ({ uuid: db.uuid, name: db.name, version: "production", created_at: db.createdAt, num_tables: 0, file_size: 0 });
+  const d1Info = (db) => ({
+    uuid: db.uuid,
+    name: db.name,
+    version: "production",
+    created_at: db.createdAt,
+    num_tables: 0,
+    file_size: 0,
+  });
   const findDb = (idOrName) => [...state.d1.values()].find((db) => db.uuid === idOrName || db.name === idOrName);
   route("GET", `${acct}/d1/database`, ({ query }) => paged([...state.d1.values()].map(d1Info), query, 10));
   route("POST", `${acct}/d1/database`, ({ json }) => {
     if (state.d1.has(json.name)) return fail(400, 7502, "A database with that name already exists");
-    const db = { uuid: randomUUID(), name: json.name, createdAt: new Date().toISOString(), sqlite: new DatabaseSync(":memory:") };
+    const db = {
+      uuid: randomUUID(),
+      name: json.name,
+      createdAt: new Date().toISOString(),
+      sqlite: new DatabaseSync(":memory:"),
+    };
     state.d1.set(db.name, db);
     return ok({ ...d1Info(db), created_in_region: "WEUR" });
   });
@@ -54,17 +82,28 @@ export async function startFakeCloudflare({ accountId = "0123456789abcdef0123456
   const runQuery = (db, sql, params = []) => {
     const started = performance.now();
     const rows = db.sqlite.prepare(sql).all(...params);
-    return { results: rows, success: true, meta: { duration: performance.now() - started, changes: 0, rows_read: 0, rows_written: 0 } };
+    return {
+      results: rows,
+      success: true,
+      meta: { duration: performance.now() - started, changes: 0, rows_read: 0, rows_written: 0 },
+    };
   };
   const appliedMigrationNames = (db) => {
     if (!db) return null;
-    const table = db.sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'd1_migrations'").get();
-    return table ? db.sqlite.prepare("SELECT name FROM d1_migrations ORDER BY id").all().map((row) => row.name) : [];
+    const table = db.sqlite
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'd1_migrations'")
+      .get();
+    return table
+      ? db.sqlite
+          .prepare("SELECT name FROM d1_migrations ORDER BY id")
+          .all()
+          .map((row) => row.name)
+      : [];
   };
   route("POST", `${acct}/d1/database/:id/query`, ({ params, json }) => {
     const db = findDb(params.id);
     if (!db) return fail(404, 7404, "database not found");
-    const batch = Array.isArray(json) ? json : json.batch ?? [json];
+    const batch = Array.isArray(json) ? json : (json.batch ?? [json]);
     try {
       const results = [];
       for (const { sql, params: values } of batch) {
@@ -85,7 +124,8 @@ export async function startFakeCloudflare({ accountId = "0123456789abcdef0123456
   // ---- KV ----
   route("GET", `${acct}/storage/kv/namespaces`, ({ query }) => paged([...state.kv.values()], query));
   route("POST", `${acct}/storage/kv/namespaces`, ({ json }) => {
-    if ([...state.kv.values()].some((ns) => ns.title === json.title)) return fail(400, 10014, "a namespace with this account ID and title already exists");
+    if ([...state.kv.values()].some((ns) => ns.title === json.title))
+      return fail(400, 10014, "a namespace with this account ID and title already exists");
     const ns = { id: hex(), title: json.title, supports_url_encoding: true };
     state.kv.set(ns.id, ns);
     return ok(ns);
@@ -94,10 +134,13 @@ export async function startFakeCloudflare({ accountId = "0123456789abcdef0123456
   // ---- R2 ----
   route("GET", `${acct}/r2/buckets`, () => ok({ buckets: [...state.r2.values()] }));
   route("GET", `${acct}/r2/buckets/:name`, ({ params }) =>
-    state.r2.has(params.name) ? ok(state.r2.get(params.name)) : fail(404, 10006, "The specified bucket does not exist."),
+    state.r2.has(params.name)
+      ? ok(state.r2.get(params.name))
+      : fail(404, 10006, "The specified bucket does not exist."),
   );
   route("POST", `${acct}/r2/buckets`, ({ json }) => {
-    if (state.r2.has(json.name)) return fail(409, 10004, "The bucket you tried to create already exists, and you own it.");
+    if (state.r2.has(json.name))
+      return fail(409, 10004, "The bucket you tried to create already exists, and you own it.");
     const bucket = { name: json.name, creation_date: new Date().toISOString(), location: "WEUR" };
     state.r2.set(json.name, bucket);
     return ok(bucket);
@@ -115,7 +158,11 @@ export async function startFakeCloudflare({ accountId = "0123456789abcdef0123456
   const findQueue = (id) => [...state.queues.values()].find((q) => q.queue_id === id);
   route("GET", `${acct}/queues`, ({ query }) => {
     const names = query.getAll("name");
-    return paged([...state.queues.values()].filter((q) => !names.length || names.includes(q.queue_name)).map(queueInfo), query, 100);
+    return paged(
+      [...state.queues.values()].filter((q) => !names.length || names.includes(q.queue_name)).map(queueInfo),
+      query,
+      100,
+    );
   });
   route("POST", `${acct}/queues`, ({ json }) => {
     if (state.queues.has(json.queue_name)) return fail(409, 11009, "A queue with this name already exists");
@@ -132,7 +179,13 @@ export async function startFakeCloudflare({ accountId = "0123456789abcdef0123456
     const q = findQueue(params.id);
     if (!q) return fail(404, 11000, "queue not found");
     // The API answers a worker consumer with `script` (it is created with `script_name`).
-    const consumer = { ...json, script: json.script_name, consumer_id: hex(), type: json.type ?? "worker", created_on: new Date().toISOString() };
+    const consumer = {
+      ...json,
+      script: json.script_name,
+      consumer_id: hex(),
+      type: json.type ?? "worker",
+      created_on: new Date().toISOString(),
+    };
     q.consumers.push(consumer);
     return ok(consumer);
   });
@@ -149,7 +202,11 @@ export async function startFakeCloudflare({ accountId = "0123456789abcdef0123456
   const scriptOf = (name) => state.scripts.get(name);
   /** A multipart Worker upload: the metadata part (bindings, placement, …) and the module names. */
   async function readUpload({ raw, headers }) {
-    const form = await new Request("http://fake/", { method: "POST", body: raw, headers: { "content-type": headers["content-type"] } }).formData();
+    const form = await new Request("http://fake/", {
+      method: "POST",
+      body: raw,
+      headers: { "content-type": headers["content-type"] },
+    }).formData();
     const part = form.get("metadata");
     const metadata = JSON.parse(typeof part === "string" ? part : await part.text());
     return { metadata, modules: [...form.keys()].filter((k) => k !== "metadata") };
@@ -172,21 +229,32 @@ export async function startFakeCloudflare({ accountId = "0123456789abcdef0123456
       bindings.filter((b) => b.type === "d1").map((b) => [b.name, appliedMigrationNames(findDb(b.id))]),
     );
     const version = { id: randomUUID(), metadata, modules, bindings, appliedMigrations };
-    const script = existing ?? { name, tag: hex(), versions: [], schedules: [], subdomainEnabled: false, createdOn: new Date().toISOString() };
+    const script = existing ?? {
+      name,
+      tag: hex(),
+      versions: [],
+      schedules: [],
+      subdomainEnabled: false,
+      createdOn: new Date().toISOString(),
+    };
     script.versions.push(version);
     script.bindings = bindings;
     script.placement = metadata.placement;
     state.scripts.set(name, script);
     return { script, version };
   }
-  const publicBindings = (bindings) => bindings.map(({ text, ...rest }) => (rest.type === "secret_text" ? rest : { ...rest, text }));
+  const publicBindings = (bindings) =>
+    bindings.map(({ text, ...rest }) => (rest.type === "secret_text" ? rest : { ...rest, text }));
 
   route("GET", `${acct}/workers/services/:name`, ({ params }) => {
     const script = scriptOf(params.name);
     if (!script) return notFound();
     return ok({
       id: params.name,
-      default_environment: { environment: "production", script: { id: params.name, tag: script.tag, tags: [], last_deployed_from: "wrangler" } },
+      default_environment: {
+        environment: "production",
+        script: { id: params.name, tag: script.tag, tags: [], last_deployed_from: "wrangler" },
+      },
     });
   });
   route("PUT", `${acct}/workers/scripts/:name`, async (request) => {
@@ -197,7 +265,13 @@ export async function startFakeCloudflare({ accountId = "0123456789abcdef0123456
     try {
       const { script, version } = await storeVersion(request.params.name, request);
       script.deployedVersion = version.id;
-      return ok({ id: script.name, etag: hex(), deployment_id: version.id, startup_time_ms: 5, placement: script.placement });
+      return ok({
+        id: script.name,
+        etag: hex(),
+        deployment_id: version.id,
+        startup_time_ms: 5,
+        placement: script.placement,
+      });
     } catch (error) {
       return fail(400, error.code ?? 10021, error.message);
     }
@@ -215,12 +289,19 @@ export async function startFakeCloudflare({ accountId = "0123456789abcdef0123456
     const script = scriptOf(params.name);
     if (!script) return notFound();
     script.deployedVersion = json.versions[0].version_id;
-    return ok({ id: randomUUID(), versions: json.versions, strategy: json.strategy, created_on: new Date().toISOString() });
+    return ok({
+      id: randomUUID(),
+      versions: json.versions,
+      strategy: json.strategy,
+      created_on: new Date().toISOString(),
+    });
   });
   route("GET", `${acct}/workers/scripts/:name/deployments`, ({ params }) => {
     const script = scriptOf(params.name);
     if (!script) return notFound();
-    return ok({ deployments: [{ id: randomUUID(), versions: [{ version_id: script.deployedVersion, percentage: 100 }] }] });
+    return ok({
+      deployments: [{ id: randomUUID(), versions: [{ version_id: script.deployedVersion, percentage: 100 }] }],
+    });
   });
   route("GET", `${acct}/workers/scripts/:name/settings`, ({ params }) => {
     const script = scriptOf(params.name);
@@ -243,11 +324,17 @@ export async function startFakeCloudflare({ accountId = "0123456789abcdef0123456
     script.schedules = json;
     return ok({ schedules: json });
   });
-  route("GET", `${acct}/workers/scripts/:name/schedules`, ({ params }) => ok({ schedules: scriptOf(params.name)?.schedules ?? [] }));
+  route("GET", `${acct}/workers/scripts/:name/schedules`, ({ params }) =>
+    ok({ schedules: scriptOf(params.name)?.schedules ?? [] }),
+  );
   route("GET", `${acct}/workers/workers/:name`, ({ params }) => {
     const script = scriptOf(params.name);
     if (!script) return notFound();
-    return ok({ id: script.tag, name: script.name, subdomain: { enabled: script.subdomainEnabled, previews_enabled: false } });
+    return ok({
+      id: script.tag,
+      name: script.name,
+      subdomain: { enabled: script.subdomainEnabled, previews_enabled: false },
+    });
   });
   route("GET", `${acct}/workers/subdomain`, () => ok({ subdomain }));
   route("GET", `${acct}/workers/scripts/:name/subdomain`, ({ params }) =>
@@ -264,16 +351,29 @@ export async function startFakeCloudflare({ accountId = "0123456789abcdef0123456
   route("GET", "/v1/health", ({ headers }) => {
     const script = [...state.scripts.values()][0];
     const adminKey = script?.bindings.find((b) => b.name === "ADMIN_API_KEY")?.text;
-    if (!adminKey || headers.authorization !== `Bearer ${adminKey}`) return fail(401, "UNAUTHORIZED", "Missing or invalid API key");
+    if (!adminKey || headers.authorization !== `Bearer ${adminKey}`)
+      return fail(401, "UNAUTHORIZED", "Missing or invalid API key");
     const db = findDb(script.bindings.find((b) => b.type === "d1")?.id);
     const applied = appliedMigrationNames(db) ?? [];
-    return { status: 200, body: { status: "ok", database: "reachable", migrations: { applied: applied.length, latest: applied.at(-1) ?? null, missingTables: [] } } };
+    return {
+      status: 200,
+      body: {
+        status: "ok",
+        database: "reachable",
+        migrations: { applied: applied.length, latest: applied.at(-1) ?? null, missingTables: [] },
+      },
+    };
   });
 
   // ---- Workflows ----
   route("PUT", `${acct}/workflows/:name`, ({ params, json }) => {
     const existing = state.workflows.get(params.name);
-    const workflow = { id: existing?.id ?? randomUUID(), name: params.name, ...json, created_on: existing?.created_on ?? new Date().toISOString() };
+    const workflow = {
+      id: existing?.id ?? randomUUID(),
+      name: params.name,
+      ...json,
+      created_on: existing?.created_on ?? new Date().toISOString(),
+    };
     state.workflows.set(params.name, workflow);
     return ok(workflow);
   });
@@ -288,7 +388,11 @@ export async function startFakeCloudflare({ accountId = "0123456789abcdef0123456
     const raw = Buffer.concat(chunks);
     const contentType = req.headers["content-type"] ?? "";
     let json;
-    if (contentType.includes("application/json") || (raw.length && raw[0] === 0x7b) || (raw.length && raw[0] === 0x5b)) {
+    if (
+      contentType.includes("application/json") ||
+      (raw.length && raw[0] === 0x7b) ||
+      (raw.length && raw[0] === 0x5b)
+    ) {
       try {
         json = JSON.parse(raw.toString("utf8"));
       } catch {}
@@ -297,15 +401,20 @@ export async function startFakeCloudflare({ accountId = "0123456789abcdef0123456
     const record = { method: req.method, path, query: url.search };
     requests.push(record);
     let response;
-    const match = routes
-      .map((r) => ({ r, m: r.method === req.method && r.regex.exec(path) }))
-      .find(({ m }) => m);
+    const match = routes.map((r) => ({ r, m: r.method === req.method && r.regex.exec(path) })).find(({ m }) => m);
     if (!match) {
       response = fail(404, 404, `fake Cloudflare API: no route for ${req.method} ${path}`);
     } else {
       const params = Object.fromEntries(match.r.keys.map((k, i) => [k, decodeURIComponent(match.m[i + 1])]));
       try {
-        response = await match.r.handler({ params, query: url.searchParams, json, raw, contentType, headers: req.headers });
+        response = await match.r.handler({
+          params,
+          query: url.searchParams,
+          json,
+          raw,
+          contentType,
+          headers: req.headers,
+        });
       } catch (error) {
         response = fail(500, 500, `fake Cloudflare API: ${error.stack}`);
       }

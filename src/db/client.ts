@@ -16,6 +16,20 @@ type PreparedForBatch = {
 };
 
 /**
+ * drizzle's private `_prepare()` → `{ getQuery(), mapResult() }`, checked on every call so a drizzle
+ * upgrade that changes it fails with this message instead of a wrong result
+ * (test/run-batch.test.ts pins the behaviour).
+ */
+function prepareForBatch(statement: BatchStatement): PreparedForBatch {
+  const prepare = (statement as unknown as { _prepare?: () => Partial<PreparedForBatch> })._prepare;
+  const prepared = typeof prepare === "function" ? prepare.call(statement) : undefined;
+  if (typeof prepared?.getQuery !== "function" || typeof prepared.mapResult !== "function") {
+    throw new Error("runBatch: drizzle's _prepare()/getQuery()/mapResult() changed; see src/db/client.ts");
+  }
+  return prepared as PreparedForBatch;
+}
+
+/**
  * One D1 round trip for any number of statements, atomically; a no-op for none.
  *
  * Same as drizzle's `db.batch`, except each statement is prepared from its SQL text: drizzle's own
@@ -26,7 +40,7 @@ type PreparedForBatch = {
  */
 export async function runBatch(db: Database, statements: BatchStatement[]): Promise<unknown[]> {
   if (statements.length === 0) return [];
-  const prepared = statements.map((statement) => (statement as unknown as { _prepare(): PreparedForBatch })._prepare());
+  const prepared = statements.map(prepareForBatch);
   const d1 = db.$client;
   const results = await d1.batch(
     prepared.map((p) => {

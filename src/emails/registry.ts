@@ -8,7 +8,9 @@ const all = [welcome, activationTips, cartReminder] as const;
 
 export type TemplateKey = (typeof all)[number]["key"];
 
-export const templates: ReadonlyMap<string, EmailTemplate> = new Map(all.map((t) => [t.key, t as unknown as EmailTemplate]));
+export const templates: ReadonlyMap<string, EmailTemplate> = new Map(
+  all.map((t) => [t.key, t as unknown as EmailTemplate]),
+);
 
 export function getTemplate(key: string): EmailTemplate {
   const template = templates.get(key);
@@ -17,11 +19,19 @@ export function getTemplate(key: string): EmailTemplate {
 }
 
 /** Validates props against the template's schema and renders subject, HTML and text. */
-export async function renderTemplate(key: string, props: Record<string, unknown>, ctx: TemplateContext): Promise<RenderedEmail> {
+export async function renderTemplate(
+  key: string,
+  props: Record<string, unknown>,
+  ctx: TemplateContext,
+): Promise<RenderedEmail> {
   const template = getTemplate(key);
   const parsed = template.props.safeParse(props);
-  if (!parsed.success) throw new AppError("UNPROCESSABLE", `Invalid props for template "${key}": ${parsed.error.issues[0]?.message}`);
+  if (!parsed.success)
+    throw new AppError("UNPROCESSABLE", `Invalid props for template "${key}": ${parsed.error.issues[0]?.message}`);
   const html = await template.html(parsed.data, ctx)?.toString();
-  return { subject: template.subject(parsed.data), html: `<!doctype html>${html ?? ""}`, text: template.text(parsed.data, ctx) };
+  return {
+    subject: template.subject(parsed.data),
+    html: `<!doctype html>${html ?? ""}`,
+    text: template.text(parsed.data, ctx),
+  };
 }
-

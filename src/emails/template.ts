@@ -1,5 +1,5 @@
-import type { z } from "zod";
 import type { Child } from "hono/jsx";
+import type { z } from "zod";
 
 export type TemplateContext = { unsubscribeUrl: string };
 

@@ -2,7 +2,7 @@ import type { Properties } from "../db/schema";
 import type { TemplateKey } from "../emails/registry";
 import { templates } from "../emails/registry";
 import { CONDITION_OPS, type Condition, type EventMatcher } from "./conditions";
-import { durationMs, type Duration } from "./duration";
+import { type Duration, durationMs } from "./duration";
 
 export type JourneyUser = { userId: string; email: string | null; properties: Properties };
 
@@ -52,7 +52,7 @@ export function validateJourney(def: JourneyDefinition): void {
   if (!KEY_PATTERN.test(def.key)) throw new Error(`${at}: key must be lowercase letters, digits and dashes`);
   if (!def.trigger.event) throw new Error(`${at}: trigger.event is required`);
   validateConditions(def.trigger.where, `${at} trigger`);
-  def.exitOn.forEach((exit, i) => validateConditions(exit.where, `${at} exitOn[${i}]`));
+  for (const [i, exit] of def.exitOn.entries()) validateConditions(exit.where, `${at} exitOn[${i}]`);
   if (def.entryLimit === "once_per_period") {
     if (!def.entryPeriod) throw new Error(`${at}: entryLimit "once_per_period" needs an entryPeriod`);
     durationMs(def.entryPeriod);

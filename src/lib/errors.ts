@@ -61,7 +61,8 @@ export function toAppError(err: unknown): AppError {
   if (err instanceof HTTPException) {
     // Hono's own middleware (body limit, JSON parsing, media-type gate) speaks HTTPException.
     if (err.status === 413) return new AppError("PAYLOAD_TOO_LARGE", "Request body is too large");
-    if (err.status === 415) return new AppError("UNSUPPORTED_MEDIA_TYPE", "Unsupported Content-Type: send application/json");
+    if (err.status === 415)
+      return new AppError("UNSUPPORTED_MEDIA_TYPE", "Unsupported Content-Type: send application/json");
     if (err.status === 401) return new AppError("UNAUTHORIZED", "Missing or invalid API key");
     if (err.status === 404) return new AppError("NOT_FOUND", err.message || "Not found");
     if (err.status === 400) return new AppError("BAD_REQUEST", err.message || "Malformed request body");

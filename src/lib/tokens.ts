@@ -6,7 +6,11 @@ type UnsubscribeClaims = { sub: string; purpose: "unsubscribe"; exp: number };
 
 /** A signed, expiring token naming the contact an unsubscribe link is for. */
 export async function signUnsubscribeToken(secret: string, contactId: string, now = Date.now()): Promise<string> {
-  const claims: UnsubscribeClaims = { sub: contactId, purpose: "unsubscribe", exp: Math.floor(now / 1000) + UNSUBSCRIBE_TTL_SECONDS };
+  const claims: UnsubscribeClaims = {
+    sub: contactId,
+    purpose: "unsubscribe",
+    exp: Math.floor(now / 1000) + UNSUBSCRIBE_TTL_SECONDS,
+  };
   return sign(claims, secret, "HS256");
 }
 

@@ -4,7 +4,13 @@ import { newId } from "../lib/ids";
 import { contactUpsertStatements } from "../services/contacts";
 import { insertEventsDeduplicated, markProcessedStatements, type NewEvent } from "../services/events";
 import { findKnownKeys, rememberKeys } from "../services/idempotency";
-import { routeEvents, type JourneyEntry, type JourneyExit, type JourneySkip, type RouteDeps } from "./route";
+import {
+  type JourneyEntry,
+  type JourneyExit,
+  type JourneyRoutingDeps,
+  type JourneySkip,
+  routeToJourneys,
+} from "./journey-routing";
 
 export type IngestItem = {
   event: string;
@@ -17,7 +23,7 @@ export type IngestItem = {
 
 export type IngestSource = NewEvent["source"];
 
-export type IngestDeps = RouteDeps & {
+export type IngestDeps = JourneyRoutingDeps & {
   idempotencyKeys: KVNamespace;
   idempotencyTtlSeconds: number;
   /** Lets KV writes finish after the response (ctx.waitUntil); awaited inline when absent. */
@@ -35,15 +41,30 @@ const DUPLICATE: IngestResult = { stored: false, duplicate: true, journeys: [], 
  * self-healing for events whose processing never finished (`onlyIfNewer` then keeps a late event
  * from overwriting newer contact data).
  */
-export async function processStoredEvents(deps: RouteDeps, stored: StoredEvent[], options: { now?: Date; onlyIfNewer?: boolean } = {}) {
+export async function processStoredEvents(
+  deps: JourneyRoutingDeps,
+  stored: StoredEvent[],
+  options: { now?: Date; onlyIfNewer?: boolean } = {},
+) {
   const { db } = deps;
   const contactUpserts = contactUpsertStatements(
     db,
-    stored.map((event) => ({ externalId: event.userId, email: event.userEmail, properties: event.properties, seenAt: event.occurredAt })),
+    stored.map((event) => ({
+      externalId: event.userId,
+      email: event.userEmail,
+      properties: event.properties,
+      seenAt: event.occurredAt,
+    })),
     options,
   );
-  const routing = await routeEvents(deps, stored, { before: contactUpserts });
-  await runBatch(db, markProcessedStatements(db, stored.map((event) => event.id)));
+  const routing = await routeToJourneys(deps, stored, { before: contactUpserts });
+  await runBatch(
+    db,
+    markProcessedStatements(
+      db,
+      stored.map((event) => event.id),
+    ),
+  );
   return routing;
 }
 
@@ -52,7 +73,11 @@ export async function processStoredEvents(deps: RouteDeps, stored: StoredEvent[]
  * A duplicate is dropped before anything else happens. D1 round trips are constant in the number
  * of items: one batch stores the events, one upserts contacts and routes them, one marks them processed.
  */
-export async function ingestEvents(deps: IngestDeps, items: IngestItem[], source: IngestSource): Promise<IngestResult[]> {
+export async function ingestEvents(
+  deps: IngestDeps,
+  items: IngestItem[],
+  source: IngestSource,
+): Promise<IngestResult[]> {
   const { db } = deps;
   const receivedAt = new Date();
   const keyed = items.flatMap((item) => (item.idempotencyKey ? [item.idempotencyKey] : []));
@@ -73,7 +98,10 @@ export async function ingestEvents(deps: IngestDeps, items: IngestItem[], source
           receivedAt,
         },
   );
-  const storedIds = await insertEventsDeduplicated(db, rows.filter((row): row is NewEvent => row !== null));
+  const storedIds = await insertEventsDeduplicated(
+    db,
+    rows.filter((row): row is NewEvent => row !== null),
+  );
   const stored = rows.filter((row): row is NewEvent => row !== null && storedIds.has(row.id)) as StoredEvent[];
 
   const routing = await processStoredEvents(deps, stored, { now: receivedAt });

@@ -1,17 +1,16 @@
-import { deliveryDepsFromEnv } from "../emails/deps";
+import type { Deps } from "../composition";
+import { errorFields, log } from "../lib/log";
+import type { EmailSendMessage } from "../lib/queues";
 import { deliverEmail } from "../services/emails";
 
-export type EmailSendMessage = { emailId: string };
-
 /** Sends queued emails (resends); retryable provider errors come back with backoff. */
-export async function consumeEmailSends(batch: MessageBatch<EmailSendMessage>, env: Env): Promise<void> {
-  const deps = deliveryDepsFromEnv(env);
+export async function consumeEmailSends(batch: MessageBatch<EmailSendMessage>, deps: Deps): Promise<void> {
   for (const message of batch.messages) {
     try {
-      await deliverEmail(deps, message.body.emailId);
+      await deliverEmail(deps.delivery, message.body.emailId);
       message.ack();
     } catch (error) {
-      console.warn(JSON.stringify({ level: "warn", queue: batch.queue, emailId: message.body.emailId, error: String(error) }));
+      log.warn("email send failed", { queue: batch.queue, emailId: message.body.emailId, ...errorFields(error) });
       message.retry({ delaySeconds: Math.min(600, 2 ** message.attempts * 10) });
     }
   }

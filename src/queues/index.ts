@@ -1,35 +1,28 @@
+import { buildDeps, type Deps } from "../composition";
+import { log } from "../lib/log";
+import { deadLetterQueue, QUEUES } from "../lib/queues";
 import { consumeDeadLetters } from "./dead-letters";
 import { consumeEmailSends } from "./email-sends";
-import { consumeJourneyStarts } from "./journey-starts";
 import { consumeImportChunks } from "./import-chunks";
+import { consumeJourneyStarts } from "./journey-starts";
 
-/** Queue names as declared in wrangler.toml; a consumer is chosen by the batch's queue. */
-export const QUEUES = {
-  importChunks: "hogsend-import-chunks",
-  journeyStarts: "hogsend-journey-starts",
-  emailSends: "hogsend-email-sends",
-} as const;
+type Consumer = (batch: MessageBatch<unknown>, deps: Deps) => Promise<void>;
 
-const dlq = (queue: string) => `${queue}-dlq`;
-
-export type QueueHandler = (batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext) => Promise<void>;
-
-const consumers: Record<string, QueueHandler> = {
+/** A consumer per queue name (wrangler.toml); every dead-letter queue shares one. */
+const consumers: Record<string, Consumer> = {
   [QUEUES.importChunks]: consumeImportChunks,
-  [QUEUES.journeyStarts]: consumeJourneyStarts as QueueHandler,
-  [QUEUES.emailSends]: consumeEmailSends as QueueHandler,
-  [dlq(QUEUES.importChunks)]: consumeDeadLetters,
-  [dlq(QUEUES.journeyStarts)]: consumeDeadLetters,
-  [dlq(QUEUES.emailSends)]: consumeDeadLetters,
+  [QUEUES.journeyStarts]: consumeJourneyStarts as Consumer,
+  [QUEUES.emailSends]: consumeEmailSends as Consumer,
+  ...Object.fromEntries(Object.values(QUEUES).map((queue) => [deadLetterQueue(queue), consumeDeadLetters])),
 };
 
-export async function dispatchQueue(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext) {
+export async function dispatchQueue(batch: MessageBatch<unknown>, env: Env) {
   const consumer = consumers[batch.queue];
   if (!consumer) {
     // A queue with no consumer yet: retry rather than drop, so nothing is lost.
-    console.error(JSON.stringify({ level: "error", queue: batch.queue, error: "no consumer for queue" }));
+    log.error("no consumer for queue", { queue: batch.queue });
     batch.retryAll();
     return;
   }
-  await consumer(batch, env, ctx);
+  await consumer(batch, buildDeps(env));
 }

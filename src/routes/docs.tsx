@@ -25,25 +25,47 @@ const OperationView: FC<{ method: string; path: string; op: Operation }> = ({ me
       <span class={`m ${method}`}>{method.toUpperCase()}</span> <code>{path}</code>
       {op.security?.length ? <small> · admin/ingest key</small> : null}
     </h3>
-    <p><b>{op.summary}</b></p>
+    <p>
+      <b>{op.summary}</b>
+    </p>
     {op.description ? <p>{op.description}</p> : null}
     {op.parameters?.length ? (
       <table>
-        <tr><th>parameter</th><th>in</th><th>required</th><th>schema</th></tr>
+        <tr>
+          <th>parameter</th>
+          <th>in</th>
+          <th>required</th>
+          <th>schema</th>
+        </tr>
         {op.parameters.map((p) => (
-          <tr><td><code>{p.name}</code></td><td>{p.in}</td><td>{p.required ? "yes" : "no"}</td><td><code>{JSON.stringify(p.schema)}</code></td></tr>
+          <tr>
+            <td>
+              <code>{p.name}</code>
+            </td>
+            <td>{p.in}</td>
+            <td>{p.required ? "yes" : "no"}</td>
+            <td>
+              <code>{JSON.stringify(p.schema)}</code>
+            </td>
+          </tr>
         ))}
       </table>
     ) : null}
     {op.requestBody?.content
       ? Object.entries(op.requestBody.content).map(([type, body]) => (
-          <details><summary>Request body ({type})</summary><Json value={body.schema} /></details>
+          <details>
+            <summary>Request body ({type})</summary>
+            <Json value={body.schema} />
+          </details>
         ))
       : null}
     <details>
       <summary>Responses: {Object.keys(op.responses ?? {}).join(", ")}</summary>
       {Object.entries(op.responses ?? {}).map(([status, r]) => (
-        <div><b>{status}</b> {r.description}{r.content ? <Json value={Object.values(r.content)[0]?.schema} /> : null}</div>
+        <div>
+          <b>{status}</b> {r.description}
+          {r.content ? <Json value={Object.values(r.content)[0]?.schema} /> : null}
+        </div>
       ))}
     </details>
   </section>
@@ -67,19 +89,38 @@ section{border-top:1px solid #eee;padding:.4rem 0}.m{font-family:monospace;paddi
 .get{background:#2b7}.post{background:#27c}.put,.patch{background:#c80}.delete{background:#c33}`}</style>
       </head>
       <body>
-        <h1>{doc.info.title} <small>{doc.info.version}</small></h1>
+        <h1>
+          {doc.info.title} <small>{doc.info.version}</small>
+        </h1>
         <p>{doc.info.description}</p>
-        <p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>
-        <nav><ul>{tags.map((t) => <li><a href={`#tag-${t}`}>{t}</a></li>)}</ul></nav>
+        <p>
+          Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).
+        </p>
+        <nav>
+          <ul>
+            {tags.map((t) => (
+              <li>
+                <a href={`#tag-${t}`}>{t}</a>
+              </li>
+            ))}
+          </ul>
+        </nav>
         {tags.map((tag) => (
           <div>
             <h2 id={`tag-${tag}`}>{tag}</h2>
-            {operations.filter((o) => (o.op.tags?.[0] ?? "Other") === tag).map((o) => <OperationView {...o} />)}
+            {operations
+              .filter((o) => (o.op.tags?.[0] ?? "Other") === tag)
+              .map((o) => (
+                <OperationView {...o} />
+              ))}
           </div>
         ))}
         <h2>Schemas</h2>
         {Object.entries(doc.components?.schemas ?? {}).map(([name, schema]) => (
-          <details><summary>{name}</summary><Json value={schema} /></details>
+          <details>
+            <summary>{name}</summary>
+            <Json value={schema} />
+          </details>
         ))}
       </body>
     </html>

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { AppEnv } from "../lib/app-env";
-import { matchesAnySecret } from "../lib/auth";
+import type { AppEnv } from "../http/app-env";
+import { matchesAnySecret } from "../http/auth";
 import { AppError } from "../lib/errors";
 import { checkHealth } from "../services/health";
 import { errorResponses } from "./schemas";
@@ -13,7 +13,11 @@ const HealthDetailsSchema = z
   .object({
     status: StatusSchema,
     database: z.enum(["reachable", "unreachable"]),
-    migrations: z.object({ applied: z.number().int(), latest: z.string().nullable(), missingTables: z.array(z.string()) }),
+    migrations: z.object({
+      applied: z.number().int(),
+      latest: z.string().nullable(),
+      missingTables: z.array(z.string()),
+    }),
   })
   .openapi("HealthDetails");
 
@@ -29,8 +33,14 @@ const route = createRoute({
   security: [{}, { bearerAuth: [] }],
   responses: {
     200: { description: "Healthy", content: { "application/json": { schema: HealthSchema } } },
-    401: { ...errorResponses[401], description: "An Authorization header with a wrong key (send none for the public status)" },
-    503: { description: "Database unreachable or migrations missing", content: { "application/json": { schema: HealthSchema } } },
+    401: {
+      ...errorResponses[401],
+      description: "An Authorization header with a wrong key (send none for the public status)",
+    },
+    503: {
+      description: "Database unreachable or migrations missing",
+      content: { "application/json": { schema: HealthSchema } },
+    },
   },
 });
 
@@ -41,7 +51,9 @@ healthRoutes.openapi(route, async (c) => {
   const withDetails = authorization !== undefined;
   if (withDetails) {
     const token = authorization.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
-    if (!(await matchesAnySecret(token, [c.env.ADMIN_API_KEY]))) throw new AppError("UNAUTHORIZED", "Missing or invalid API key");
+    if (!(await matchesAnySecret(token, [c.env.ADMIN_API_KEY]))) {
+      throw new AppError("UNAUTHORIZED", "Missing or invalid API key");
+    }
   }
   const { ok, ...report } = await checkHealth(c.get("db"));
   const status = ok ? ("ok" as const) : ("degraded" as const);

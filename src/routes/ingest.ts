@@ -1,13 +1,12 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import type { AppEnv } from "../http/app-env";
+import { requireIngestKey } from "../http/auth";
+import { validationHook } from "../http/validation";
 import { AppError, describeZodError } from "../lib/errors";
-import type { AppEnv } from "../lib/app-env";
-import { requireIngestKey } from "../lib/auth";
-import { validationHook } from "../lib/http";
 import { ingestEvents } from "../pipeline/ingest";
-import { ingestDeps } from "./deps";
-import { SKIP_REASONS } from "../services/enrollments";
-import { bearerSecurity, errorResponses, IsoDateTime, PropertiesSchema, jsonBody } from "./schemas";
+import { SKIP_REASONS } from "../services/entry-guards";
+import { bearerSecurity, EmailAddress, errorResponses, IsoDateTime, jsonBody, PropertiesSchema } from "./schemas";
 
 export const MAX_BATCH_EVENTS = 500;
 
@@ -15,7 +14,7 @@ export const IngestEventSchema = z
   .object({
     event: z.string().min(1).max(200).openapi({ example: "user:signed_up" }),
     userId: z.string().min(1).max(255).openapi({ example: "user_abc123" }),
-    userEmail: z.email().max(320).optional().openapi({ example: "ada@example.com" }),
+    userEmail: EmailAddress.optional().openapi({ example: "ada@example.com" }),
     properties: PropertiesSchema.optional(),
     idempotencyKey: z.string().min(1).max(255).optional().openapi({ example: "signup_user_abc123_2025-01-15" }),
     timestamp: IsoDateTime.optional().openapi({ description: "When the event happened; defaults to now" }),
@@ -34,7 +33,9 @@ const IngestResponseSchema = z
     eventId: z.string().optional(),
     journeys: z.array(JourneyRefSchema).openapi({ description: "Journeys the event entered the user into" }),
     exits: z.array(JourneyRefSchema).openapi({ description: "Journey enrollments the event ended" }),
-    skipped: z.array(JourneySkipSchema).openapi({ description: "Journeys this event triggers that the user did not enter, with why" }),
+    skipped: z
+      .array(JourneySkipSchema)
+      .openapi({ description: "Journeys this event triggers that the user did not enter, with why" }),
   })
   .openapi("IngestResponse");
 
@@ -64,7 +65,10 @@ const ingestRoute = createRoute({
     body: jsonBody(IngestEventSchema),
   },
   responses: {
-    202: { description: "Stored (or dropped as a duplicate)", content: { "application/json": { schema: IngestResponseSchema } } },
+    202: {
+      description: "Stored (or dropped as a duplicate)",
+      content: { "application/json": { schema: IngestResponseSchema } },
+    },
     ...errorResponses,
   },
 });
@@ -77,7 +81,15 @@ const batchRoute = createRoute({
   description: "Each item is validated and deduplicated on its own; one bad item doesn't reject the others.",
   security: bearerSecurity,
   request: {
-    body: jsonBody(z.object({ events: z.array(z.unknown()).min(1).max(MAX_BATCH_EVENTS).openapi({ type: "array", items: { $ref: "#/components/schemas/IngestEvent" } }) })),
+    body: jsonBody(
+      z.object({
+        events: z
+          .array(z.unknown())
+          .min(1)
+          .max(MAX_BATCH_EVENTS)
+          .openapi({ type: "array", items: { $ref: "#/components/schemas/IngestEvent" } }),
+      }),
+    ),
   },
   responses: {
     202: {
@@ -99,7 +111,11 @@ ingestRoutes.openapi(ingestRoute, async (c) => {
   if (headerKey && body.idempotencyKey && headerKey !== body.idempotencyKey) {
     throw new AppError("VALIDATION_ERROR", "idempotencyKey: differs from the Idempotency-Key header");
   }
-  const [result] = await ingestEvents(ingestDeps(c), [{ ...body, idempotencyKey: body.idempotencyKey ?? headerKey }], "api");
+  const [result] = await ingestEvents(
+    c.var.deps.ingest,
+    [{ ...body, idempotencyKey: body.idempotencyKey ?? headerKey }],
+    "api",
+  );
   if (!result?.stored) return c.json({ stored: false, journeys: [], exits: [], skipped: [] }, 202);
   return c.json(result, 202);
 });
@@ -108,14 +124,25 @@ ingestRoutes.openapi(batchRoute, async (c) => {
   const { events } = c.req.valid("json");
   const parsed = events.map((item) => IngestEventSchema.safeParse(item));
   const valid = parsed.flatMap((result, index) => (result.success ? [{ index, item: result.data }] : []));
-  const outcomes = await ingestEvents(ingestDeps(c), valid.map((v) => v.item), "batch");
+  const outcomes = await ingestEvents(
+    c.var.deps.ingest,
+    valid.map((v) => v.item),
+    "batch",
+  );
   const byIndex = new Map(valid.map((v, i) => [v.index, outcomes[i]!]));
 
   const results = parsed.map((result, index) => {
     if (!result.success) return { index, error: describeZodError(result.error) };
     const outcome = byIndex.get(index)!;
     return outcome.stored
-      ? { index, stored: true, eventId: outcome.eventId, journeys: outcome.journeys, exits: outcome.exits, skipped: outcome.skipped }
+      ? {
+          index,
+          stored: true,
+          eventId: outcome.eventId,
+          journeys: outcome.journeys,
+          exits: outcome.exits,
+          skipped: outcome.skipped,
+        }
       : { index, stored: false, duplicate: true };
   });
   return c.json({ results }, 202);

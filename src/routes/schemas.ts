@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { ERROR_STATUS } from "../lib/errors";
+import { MAX_EMAIL_LENGTH } from "../lib/sql";
 
 export const ErrorBodySchema = z
   .object({
@@ -23,6 +24,11 @@ export const errorResponses = {
 };
 export const notFoundResponse = { 404: errorResponse("Not found") };
 export const conflictResponse = { 409: errorResponse("Conflicts with the resource's state") };
+
+/** An email address as the API accepts it. */
+export const EmailAddress = z.email().max(MAX_EMAIL_LENGTH);
+/** A search term over addresses and ids. */
+export const SearchParam = z.string().max(MAX_EMAIL_LENGTH).optional();
 
 export const PropertiesSchema = z.record(z.string(), z.unknown()).openapi({ example: { plan: "pro" } });
 

@@ -1,6 +1,6 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Child } from "hono/jsx";
-import type { AppEnv } from "../lib/app-env";
+import type { AppEnv } from "../http/app-env";
 import { AppError } from "../lib/errors";
 import { verifyUnsubscribeToken } from "../lib/tokens";
 import { unsubscribeContact } from "../services/preferences";
@@ -57,7 +57,9 @@ unsubscribeRoutes.get(PATH, async (c) => {
   return c.html(
     <Page title="Unsubscribe from these emails?">
       <form method="post" action={`${PATH}?token=${encodeURIComponent(token)}`}>
-        <button type="submit" style="font-size:1rem;padding:.6rem 1.2rem">Unsubscribe</button>
+        <button type="submit" style="font-size:1rem;padding:.6rem 1.2rem">
+          Unsubscribe
+        </button>
       </form>
     </Page>,
   );

@@ -1,7 +1,7 @@
 import { and, asc, isNull, lt } from "drizzle-orm";
 import { events } from "../db/schema";
 import { processStoredEvents } from "../pipeline/ingest";
-import type { RouteDeps } from "../pipeline/route";
+import type { JourneyRoutingDeps } from "../pipeline/journey-routing";
 
 /** How long an event may sit unprocessed before healing assumes its request died. */
 export const UNPROCESSED_GRACE_MS = 2 * 60_000;
@@ -11,7 +11,7 @@ const HEAL_BATCH = 200;
  * Finds events stored but never processed (a crash between storing and routing) and runs the rest
  * of the pipeline for them, oldest first, a bounded number per run.
  */
-export async function healUnprocessedEvents(deps: RouteDeps, now = Date.now()): Promise<number> {
+export async function healUnprocessedEvents(deps: JourneyRoutingDeps, now = Date.now()): Promise<number> {
   const stuck = await deps.db
     .select()
     .from(events)

@@ -1,7 +1,7 @@
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import { importJobs } from "../db/schema";
-import type { ImportDeps } from "../services/imports/jobs";
 import { failJob } from "../services/imports/chunk";
+import type { ImportDeps } from "../services/imports/jobs";
 
 /** No chunk committed for this long means the job's message chain broke (lost, dead, crashed). */
 export const IMPORT_STALL_MS = 5 * 60_000;
@@ -14,17 +14,30 @@ export const MAX_RECOVERY_ATTEMPTS = 3;
  * a message. A re-sent checkpoint that was in fact still running is harmless: the chunk ledger
  * lets only one commit through.
  */
-export async function healStalledImports(deps: ImportDeps, now = Date.now()): Promise<{ requeued: number; failed: number }> {
+export async function healStalledImports(
+  deps: ImportDeps,
+  now = Date.now(),
+): Promise<{ requeued: number; failed: number }> {
   const stalled = await deps.db
     .select()
     .from(importJobs)
-    .where(and(inArray(importJobs.status, ["pending", "processing"]), lt(importJobs.updatedAt, new Date(now - IMPORT_STALL_MS))))
+    .where(
+      and(
+        inArray(importJobs.status, ["pending", "processing"]),
+        lt(importJobs.updatedAt, new Date(now - IMPORT_STALL_MS)),
+      ),
+    )
     .limit(100);
   let requeued = 0;
   let failed = 0;
   for (const job of stalled) {
     if (job.recoveryAttempts >= MAX_RECOVERY_ATTEMPTS) {
-      await failJob(deps.db, job, `Import stalled at data row ${job.checkpointRow}: no progress after ${job.recoveryAttempts} recovery attempts`, new Date(now));
+      await failJob(
+        deps.db,
+        job,
+        `Import stalled at data row ${job.checkpointRow}: no progress after ${job.recoveryAttempts} recovery attempts`,
+        new Date(now),
+      );
       failed += 1;
       continue;
     }

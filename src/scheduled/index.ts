@@ -1,5 +1,5 @@
-import { routeDepsFromEnv } from "../pipeline/route";
-import { importDeps } from "../queues/import-chunks";
+import { buildDeps } from "../composition";
+import { log } from "../lib/log";
 import { healUnprocessedEvents } from "./heal-events";
 import { healStalledImports } from "./heal-imports";
 
@@ -10,11 +10,11 @@ type Report = Record<string, number | string>;
  * and independent; one failing doesn't stop the others.
  */
 export async function runScheduled(env: Env): Promise<Report> {
-  const routeDeps = routeDepsFromEnv(env);
+  const deps = buildDeps(env);
   const tasks: Record<string, () => Promise<Report>> = {
-    events: async () => ({ healedEvents: await healUnprocessedEvents(routeDeps) }),
+    events: async () => ({ healedEvents: await healUnprocessedEvents(deps.routing) }),
     imports: async () => {
-      const { requeued, failed } = await healStalledImports(importDeps(env));
+      const { requeued, failed } = await healStalledImports(deps.imports);
       return { requeuedImports: requeued, failedStalledImports: failed };
     },
   };
@@ -26,6 +26,6 @@ export async function runScheduled(env: Env): Promise<Report> {
       report[`${name}Error`] = String(error);
     }
   }
-  console.log(JSON.stringify({ level: "info", scheduled: true, ...report }));
+  log.info("scheduled", { scheduled: true, ...report });
   return report;
 }

@@ -1,6 +1,6 @@
 import { and, asc, lte, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { contacts, type Contact } from "../db/schema";
+import { type Contact, contacts } from "../db/schema";
 import { csvLine } from "../lib/csv";
 import { textStream } from "../lib/stream";
 import { contactFilter } from "./contacts";
@@ -56,14 +56,25 @@ export async function exportContacts(db: Database, query: ExportQuery) {
   return { nextCursor, body: render(query.format, nextPage, propertyKeys, nextCursor) };
 }
 
-function render(format: ExportFormat, nextPage: () => Promise<Contact[] | null>, keys: string[], nextCursor: string | null) {
+function render(
+  format: ExportFormat,
+  nextPage: () => Promise<Contact[] | null>,
+  keys: string[],
+  nextCursor: string | null,
+) {
   let started = false;
   let ended = false;
   // Dates serialise to ISO strings: the same contact shape as GET /v1/admin/contacts/:id.
   const json = (row: Contact) => JSON.stringify(row);
   return textStream(async () => {
     if (ended) return null;
-    const opening = started ? null : format === "csv" ? csvLine(["externalId", "email", ...keys]) : format === "json" ? '{"contacts":[' : "";
+    const opening = started
+      ? null
+      : format === "csv"
+        ? csvLine(["externalId", "email", ...keys])
+        : format === "json"
+          ? '{"contacts":['
+          : "";
     const page = await nextPage();
     let text: string;
     if (format === "csv") text = (page ?? []).map((row) => csvLine(csvCells(row, keys))).join("");

@@ -1,9 +1,10 @@
-import { and, asc, eq, gt, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, or, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { contacts, type Contact, type Properties } from "../db/schema";
-import { newId } from "../lib/ids";
-import { chunkForParams, escapeLike, paramsPerRow, keysetPage } from "../lib/sql";
+import { type Contact, contacts, type Properties } from "../db/schema";
+import { roundsByKey } from "../lib/chunk";
 import { notFound } from "../lib/errors";
+import { newId } from "../lib/ids";
+import { chunkForParams, escapeLike, keysetPage, paramsPerRow } from "../lib/sql";
 
 export type ContactUpsert = {
   externalId: string;
@@ -26,14 +27,7 @@ export function contactUpsertStatements(
   options: { now?: Date; onlyIfNewer?: boolean } = {},
 ) {
   const now = options.now ?? new Date();
-  const rounds: ContactUpsert[][] = [];
-  const seenCount = new Map<string, number>();
-  for (const row of rows) {
-    const round = seenCount.get(row.externalId) ?? 0;
-    seenCount.set(row.externalId, round + 1);
-    (rounds[round] ??= []).push(row);
-  }
-  return rounds.flatMap((round) =>
+  return roundsByKey(rows, (row) => row.externalId).flatMap((round) =>
     chunkForParams(round, paramsPerRow(contacts)).map((chunk) =>
       db
         .insert(contacts)
@@ -75,10 +69,7 @@ export function contactFilter(query: { search?: string; cursor?: string }): SQL 
   if (query.search) {
     const pattern = `%${escapeLike(query.search)}%`;
     conditions.push(
-      or(
-        sql`${contacts.email} LIKE ${pattern} ESCAPE '\\'`,
-        sql`${contacts.externalId} LIKE ${pattern} ESCAPE '\\'`,
-      ),
+      or(sql`${contacts.email} LIKE ${pattern} ESCAPE '\\'`, sql`${contacts.externalId} LIKE ${pattern} ESCAPE '\\'`),
     );
   }
   if (query.cursor) conditions.push(gt(contacts.id, query.cursor));

@@ -1,14 +1,83 @@
-import { and, desc, eq, lt } from "drizzle-orm";
+import { and, desc, eq, inArray, lt } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { deadLetters } from "../db/schema";
+import { deadLetters, emails, importJobs } from "../db/schema";
+import { newId } from "../lib/ids";
 import { keysetPage } from "../lib/sql";
+import { finishEnrollment } from "./enrollments";
+import type { JourneyParams } from "./workflow-instances";
+
+/** What a dead message was about, and why it died: recorded for GET /v1/admin/dead-letters. */
+export type Settled = { subject: string | null; error: string };
+
+export const exhausted = (attempts: number) => `Retries exhausted after ${attempts} attempts`;
+
+/** A send that never got through: the email is `failed` (when still queued), with its last error. */
+export async function settleDeadEmailSend(db: Database, emailId: string, attempts: number): Promise<Settled> {
+  const now = new Date();
+  const [email] = await db
+    .update(emails)
+    .set({ status: "failed", failedAt: now, updatedAt: now })
+    .where(and(eq(emails.id, emailId), eq(emails.status, "queued")))
+    .returning();
+  return { subject: `email:${emailId}`, error: `${exhausted(attempts)}${email?.error ? `: ${email.error}` : ""}` };
+}
+
+/** Workflows that never started: their enrollments end `failed` (started ones keep running). */
+export async function settleDeadJourneyStart(
+  deps: { db: Database; workflow: Workflow<JourneyParams> },
+  enrollmentIds: string[],
+  attempts: number,
+): Promise<Settled> {
+  const notStarted: string[] = [];
+  for (const id of enrollmentIds) {
+    try {
+      await deps.workflow.get(id);
+    } catch {
+      notStarted.push(id); // no instance: the enrollment never started
+    }
+  }
+  const error = `Workflow could not be started (${exhausted(attempts)})`;
+  await Promise.all(notStarted.map((id) => finishEnrollment(deps.db, id, { status: "failed", error })));
+  return { subject: `enrollments:${enrollmentIds.join(",")}`, error };
+}
+
+/** An import chunk that kept failing: the job ends `failed` instead of hanging in `processing`. */
+export async function settleDeadImportChunk(db: Database, jobId: string, attempts: number): Promise<Settled> {
+  const now = new Date();
+  // Plain columns only: a job row that can't even be read must still end up failed.
+  await db
+    .update(importJobs)
+    .set({
+      status: "failed",
+      error: `Import chunk was dead-lettered (${exhausted(attempts)})`,
+      finishedAt: now,
+      updatedAt: now,
+    })
+    .where(and(eq(importJobs.id, jobId), inArray(importJobs.status, ["pending", "processing"])));
+  return { subject: `import:${jobId}`, error: `Import chunk dead-lettered (${exhausted(attempts)})` };
+}
+
+export type DeadMessage = { queue: string; messageId: string; body: unknown; attempts: number };
+
+/** Records a dead message once (a redelivered dead letter is recorded once). */
+export async function recordDeadLetter(db: Database, message: DeadMessage, settled: Settled): Promise<void> {
+  await db
+    .insert(deadLetters)
+    .values({ id: newId(), ...message, subject: settled.subject, error: settled.error, createdAt: new Date() })
+    .onConflictDoNothing();
+}
 
 /** Newest first, keyset-paged. */
 export async function listDeadLetters(db: Database, query: { queue?: string; limit: number; cursor?: string }) {
   const rows = await db
     .select()
     .from(deadLetters)
-    .where(and(query.queue ? eq(deadLetters.queue, query.queue) : undefined, query.cursor ? lt(deadLetters.id, query.cursor) : undefined))
+    .where(
+      and(
+        query.queue ? eq(deadLetters.queue, query.queue) : undefined,
+        query.cursor ? lt(deadLetters.id, query.cursor) : undefined,
+      ),
+    )
     .orderBy(desc(deadLetters.id))
     .limit(query.limit + 1);
   const { page, nextCursor } = keysetPage(rows, query.limit);

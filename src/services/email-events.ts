@@ -1,7 +1,7 @@
 import { and, eq, inArray } from "drizzle-orm";
-import { runBatch, type Database } from "../db/client";
-import { emails, type Email, type EmailStatus } from "../db/schema";
-import { softBounceCount, SOFT_BOUNCES_BEFORE_SUPPRESSION, suppressStatement } from "./suppressions";
+import { type Database, runBatch } from "../db/client";
+import { type Email, type EmailStatus, emails } from "../db/schema";
+import { SOFT_BOUNCES_BEFORE_SUPPRESSION, softBounceCount, suppressStatement } from "./suppressions";
 
 export type ProviderEvent =
   | { type: "delivered"; messageId: string; at: Date }
@@ -27,7 +27,13 @@ export async function applyProviderEvent(db: Database, event: ProviderEvent): Pr
 
   const patch: Partial<Email> = { updatedAt: new Date() };
   if (event.type === "delivered") Object.assign(patch, { status: "delivered", deliveredAt: event.at });
-  if (event.type === "bounced") Object.assign(patch, { status: "bounced", bouncedAt: event.at, bounceType: event.bounce, error: event.detail ?? null });
+  if (event.type === "bounced")
+    Object.assign(patch, {
+      status: "bounced",
+      bouncedAt: event.at,
+      bounceType: event.bounce,
+      error: event.detail ?? null,
+    });
   if (event.type === "complained") Object.assign(patch, { status: "complained", complainedAt: event.at });
 
   const [updated] = await db

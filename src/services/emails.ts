@@ -1,14 +1,15 @@
 import { and, desc, eq, gte, lt, lte, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { contacts, emails, type Email, type Properties } from "../db/schema";
+import { contacts, type Email, emails, type Properties } from "../db/schema";
 import { renderTemplate } from "../emails/registry";
-import { ProviderError, type EmailProvider } from "../emails/providers";
+import type { RenderedEmail } from "../emails/template";
 import { notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
+import { keysetPage } from "../lib/sql";
 import { signUnsubscribeToken } from "../lib/tokens";
+import { type EmailProvider, ProviderError } from "../providers/email";
 import { isRunning } from "./enrollments";
 import { suppressionOf } from "./suppressions";
-import { keysetPage } from "../lib/sql";
 
 export type DeliveryDeps = {
   db: Database;
@@ -49,7 +50,11 @@ export async function journeyEmailRow(db: Database, input: JourneyEmailInput): P
 }
 
 async function setStatus(db: Database, id: string, patch: Partial<Email>): Promise<Email> {
-  const [row] = await db.update(emails).set({ ...patch, updatedAt: new Date() }).where(eq(emails.id, id)).returning();
+  const [row] = await db
+    .update(emails)
+    .set({ ...patch, updatedAt: new Date() })
+    .where(eq(emails.id, id))
+    .returning();
   return row!;
 }
 
@@ -70,18 +75,21 @@ export async function deliverEmail(deps: DeliveryDeps, emailId: string): Promise
   const now = new Date();
   const block = (reason: string) => setStatus(db, email.id, { status: "suppressed", suppressedAt: now, error: reason });
 
-  if (email.enrollmentId && !(await isRunning(db, email.enrollmentId))) return block("Journey enrollment ended before sending");
+  if (email.enrollmentId && !(await isRunning(db, email.enrollmentId)))
+    return block("Journey enrollment ended before sending");
   const [contact] = await db.select().from(contacts).where(eq(contacts.externalId, email.userId)).limit(1);
   const to = email.toAddress ?? contact?.email ?? null;
-  if (!contact || !to) return setStatus(db, email.id, { status: "failed", failedAt: now, error: "Contact has no email address" });
+  if (!contact || !to)
+    return setStatus(db, email.id, { status: "failed", failedAt: now, error: "Contact has no email address" });
   if (contact.unsubscribedAt) return block("Contact unsubscribed");
   const suppression = await suppressionOf(db, to);
   if (suppression) return block(`Address suppressed: ${suppression.reason}`);
-  if (!email.templateKey) return setStatus(db, email.id, { status: "failed", failedAt: now, error: "Email has no template" });
+  if (!email.templateKey)
+    return setStatus(db, email.id, { status: "failed", failedAt: now, error: "Email has no template" });
 
   const token = await signUnsubscribeToken(deps.tokenSecret, contact.id);
   const unsubscribeUrl = `${deps.publicBaseUrl}/v1/email/unsubscribe?token=${token}`;
-  let rendered;
+  let rendered: RenderedEmail;
   try {
     rendered = await renderTemplate(email.templateKey, email.props, { unsubscribeUrl });
   } catch (error) {
@@ -111,7 +119,14 @@ export async function deliverEmail(deps: DeliveryDeps, emailId: string): Promise
     });
   } catch (error) {
     if (error instanceof ProviderError && !error.retryable) {
-      return setStatus(db, email.id, { status: "failed", failedAt: new Date(), toAddress: to, subject: rendered.subject, provider: deps.provider.name, error: error.message });
+      return setStatus(db, email.id, {
+        status: "failed",
+        failedAt: new Date(),
+        toAddress: to,
+        subject: rendered.subject,
+        provider: deps.provider.name,
+        error: error.message,
+      });
     }
     await setStatus(db, email.id, { error: (error as Error).message });
     throw error;

@@ -1,138 +1,34 @@
-import { and, desc, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { enrollments, type Enrollment, type EnrollmentStatus } from "../db/schema";
+import { ENROLLMENT_STATUSES, type Enrollment, type EnrollmentStatus, enrollments } from "../db/schema";
 import { AppError, notFound } from "../lib/errors";
-import { newId } from "../lib/ids";
 import { chunkForParams, keysetPage } from "../lib/sql";
-import type { JourneyDefinition } from "../journeys/define";
-import { durationMs } from "../journeys/duration";
-
-/** Entry guards in the order they are checked; the first that fails is the reason. */
-export const SKIP_REASONS = [
-  "journey_disabled",
-  "trigger_not_matched",
-  "unsubscribed",
-  "suppressed",
-  "already_entered_once",
-  "period_not_elapsed",
-  "already_active",
-] as const;
-export type SkipReason = (typeof SKIP_REASONS)[number];
-
-export type EntryCandidate = { userId: string; triggerEventId: string | null; triggerMatched: boolean };
-export type EntryDecision = { userId: string; triggerEventId: string | null } & (
-  | { enrolled: true; enrollmentId: string }
-  | { enrolled: false; reason: SkipReason }
-);
+import { stopInstances, type WorkflowDeps } from "./workflow-instances";
 
 export const RUNNING: EnrollmentStatus[] = ["active", "waiting"];
-const CANDIDATES_PER_STATEMENT = 16; // 5 bound params each, plus the journey's own, under D1's 100
-
-/** The reason a real run gives a user's second entry in one call, by entry limit. */
-const REPEAT_REASON: Record<JourneyDefinition["entryLimit"], SkipReason> = {
-  once: "already_entered_once",
-  once_per_period: "period_not_elapsed",
-  unlimited: "already_active",
-};
-
-type Chunk = Array<EntryCandidate & { idx: number; enrollmentId: string }>;
-
-/**
- * The entry guards as one SQL expression per candidate, evaluated inside D1 so the decision and the
- * enrollment insert happen in one transaction: two concurrent triggers can never both pass.
- */
-function decidedCte(journey: JourneyDefinition, chunk: Chunk, now: Date): SQL {
-  const since = journey.entryPeriod ? now.getTime() - durationMs(journey.entryPeriod) : 0;
-  const values = sql.join(
-    chunk.map((c) => sql`(${c.idx}, ${c.enrollmentId}, ${c.userId}, ${c.triggerEventId}, ${c.triggerMatched ? 1 : 0})`),
-    sql`, `,
-  );
-  return sql`WITH cand(idx, enrollment_id, user_id, trigger_event_id, trigger_matched) AS (VALUES ${values}),
-  decided AS (
-    SELECT cand.*, CASE
-      WHEN coalesce((SELECT enabled FROM journey_settings WHERE journey_key = ${journey.key}), ${journey.enabled ? 1 : 0}) = 0 THEN 'journey_disabled'
-      WHEN cand.trigger_matched = 0 THEN 'trigger_not_matched'
-      WHEN EXISTS (SELECT 1 FROM contacts c WHERE c.external_id = cand.user_id AND c.unsubscribed_at IS NOT NULL) THEN 'unsubscribed'
-      WHEN EXISTS (SELECT 1 FROM contacts c JOIN suppressions s ON s.email = lower(c.email) WHERE c.external_id = cand.user_id) THEN 'suppressed'
-      WHEN ${journey.entryLimit} = 'once' AND EXISTS (SELECT 1 FROM enrollments e WHERE e.journey_key = ${journey.key} AND e.user_id = cand.user_id) THEN 'already_entered_once'
-      WHEN ${journey.entryLimit} = 'once_per_period' AND EXISTS (SELECT 1 FROM enrollments e WHERE e.journey_key = ${journey.key} AND e.user_id = cand.user_id AND e.enrolled_at > ${since}) THEN 'period_not_elapsed'
-      WHEN EXISTS (SELECT 1 FROM enrollments e WHERE e.journey_key = ${journey.key} AND e.user_id = cand.user_id AND e.status IN ('active', 'waiting')) THEN 'already_active'
-    END AS reason
-    FROM cand
-  )`;
-}
-
-/**
- * Statements that decide (and unless dryRun, insert) entries for candidates of one journey. A user
- * listed twice is decided in order (the second sees the first's enrollment), because each
- * occurrence goes into a later round of statements.
- */
-export function entryStatements(
-  db: Database,
-  journey: JourneyDefinition,
-  candidates: EntryCandidate[],
-  options: { source: "event" | "batch"; dryRun?: boolean; now?: Date },
-) {
-  const now = options.now ?? new Date();
-  const rounds: Chunk[] = [];
-  const occurrences = new Map<string, number>();
-  candidates.forEach((candidate, idx) => {
-    const round = occurrences.get(candidate.userId) ?? 0;
-    occurrences.set(candidate.userId, round + 1);
-    (rounds[round] ??= []).push({ ...candidate, idx, enrollmentId: newId() });
-  });
-  const chunks = rounds.flatMap((round) =>
-    Array.from({ length: Math.ceil(round.length / CANDIDATES_PER_STATEMENT) }, (_, i) =>
-      round.slice(i * CANDIDATES_PER_STATEMENT, (i + 1) * CANDIDATES_PER_STATEMENT),
-    ),
-  );
-  const statements = chunks.flatMap((chunk) => {
-    const reasons = db.all<{ idx: number; reason: SkipReason | null }>(sql`${decidedCte(journey, chunk, now)} SELECT idx, reason FROM decided`);
-    if (options.dryRun) return [reasons];
-    const insert = db.all<{ id: string }>(sql`${decidedCte(journey, chunk, now)}
-      INSERT INTO enrollments (id, journey_key, user_id, status, trigger_event_id, source, enrolled_at, updated_at)
-      SELECT enrollment_id, ${journey.key}, user_id, 'active', trigger_event_id, ${options.source}, ${now.getTime()}, ${now.getTime()}
-      FROM decided WHERE reason IS NULL
-      ON CONFLICT DO NOTHING
-      RETURNING id`);
-    return [reasons, insert];
-  });
-  const enrollmentIds = chunks.flat().sort((a, b) => a.idx - b.idx);
-
-  /** Reads the batch results of `statements` back into one decision per candidate, in input order. */
-  function decisions(results: unknown[]): EntryDecision[] {
-    const reasonByIdx = new Map<number, SkipReason | null>();
-    const inserted = new Set<string>();
-    for (const rows of results as Array<Array<{ idx?: number; reason?: SkipReason | null; id?: string }>>) {
-      for (const row of rows) {
-        if (row.idx !== undefined) reasonByIdx.set(row.idx, row.reason ?? null);
-        if (row.id !== undefined) inserted.add(row.id);
-      }
-    }
-    const wouldEnroll = new Set<string>();
-    return enrollmentIds.map((c): EntryDecision => {
-      const reason = reasonByIdx.get(c.idx) ?? null;
-      const base = { userId: c.userId, triggerEventId: c.triggerEventId };
-      if (options.dryRun) {
-        // Nothing was inserted, so a user's later occurrence must be refused as the real run would.
-        if (!reason && wouldEnroll.has(c.userId)) return { ...base, enrolled: false, reason: REPEAT_REASON[journey.entryLimit] };
-        if (!reason) wouldEnroll.add(c.userId);
-        return reason ? { ...base, enrolled: false, reason } : { ...base, enrolled: true, enrollmentId: "" };
-      }
-      if (inserted.has(c.enrollmentId)) return { ...base, enrolled: true, enrollmentId: c.enrollmentId };
-      // Decided "enter" but the one-running index refused it: someone else entered first.
-      return { ...base, enrolled: false, reason: reason ?? "already_active" };
-    });
-  }
-  return { statements, decisions };
-}
+export const isRunningStatus = (status: EnrollmentStatus) => RUNNING.includes(status);
 
 /** Ends a user's running enrollment in a journey; returns the ids it ended. */
-export function exitStatement(db: Database, journeyKey: string, userId: string, exit: { reason: string; eventId?: string }, now = new Date()) {
+export function exitStatement(
+  db: Database,
+  journeyKey: string,
+  userId: string,
+  exit: { reason: string; eventId?: string },
+  now = new Date(),
+) {
   return db
     .update(enrollments)
-    .set({ status: "exited", exitReason: exit.reason, exitEventId: exit.eventId ?? null, waitingFor: null, finishedAt: now, updatedAt: now })
-    .where(and(eq(enrollments.journeyKey, journeyKey), eq(enrollments.userId, userId), inArray(enrollments.status, RUNNING)))
+    .set({
+      status: "exited",
+      exitReason: exit.reason,
+      exitEventId: exit.eventId ?? null,
+      waitingFor: null,
+      finishedAt: now,
+      updatedAt: now,
+    })
+    .where(
+      and(eq(enrollments.journeyKey, journeyKey), eq(enrollments.userId, userId), inArray(enrollments.status, RUNNING)),
+    )
     .returning({ id: enrollments.id, journeyKey: enrollments.journeyKey });
 }
 
@@ -143,13 +39,18 @@ export function runningEnrollmentStatement(db: Database, journeyKey: string, use
   return db
     .select({ id: enrollments.id, journeyKey: enrollments.journeyKey })
     .from(enrollments)
-    .where(and(eq(enrollments.journeyKey, journeyKey), eq(enrollments.userId, userId), inArray(enrollments.status, RUNNING)));
+    .where(
+      and(eq(enrollments.journeyKey, journeyKey), eq(enrollments.userId, userId), inArray(enrollments.status, RUNNING)),
+    );
 }
 
 /** Running enrollments of these users that wait for these event names (statements to batch). */
 export function waitingForStatements(db: Database, pairs: Array<{ userId: string; event: string }>) {
   return chunkForParams(pairs, 2).map((chunk) => {
-    const values = sql.join(chunk.map((p) => sql`(${p.userId}, ${p.event})`), sql`, `);
+    const values = sql.join(
+      chunk.map((p) => sql`(${p.userId}, ${p.event})`),
+      sql`, `,
+    );
     return db.all<WaitingEnrollment>(
       sql`SELECT id, user_id, waiting_for FROM enrollments WHERE status = 'waiting' AND (user_id, waiting_for) IN (VALUES ${values})`,
     );
@@ -164,26 +65,48 @@ export async function getEnrollment(db: Database, id: string): Promise<Enrollmen
   return row;
 }
 
-export async function setRunningState(db: Database, id: string, state: { status: "active" } | { status: "waiting"; waitingFor: string | null }) {
+export async function setRunningState(
+  db: Database,
+  id: string,
+  state: { status: "active" } | { status: "waiting"; waitingFor: string | null },
+) {
   const [row] = await db
     .update(enrollments)
-    .set({ status: state.status, waitingFor: state.status === "waiting" ? state.waitingFor : null, updatedAt: new Date() })
+    .set({
+      status: state.status,
+      waitingFor: state.status === "waiting" ? state.waitingFor : null,
+      updatedAt: new Date(),
+    })
     .where(and(eq(enrollments.id, id), inArray(enrollments.status, RUNNING)))
     .returning({ id: enrollments.id });
   return Boolean(row);
 }
 
-export async function finishEnrollment(db: Database, id: string, outcome: { status: "completed" } | { status: "failed"; error: string }) {
+export async function finishEnrollment(
+  db: Database,
+  id: string,
+  outcome: { status: "completed" } | { status: "failed"; error: string },
+) {
   const now = new Date();
   await db
     .update(enrollments)
-    .set({ status: outcome.status, error: outcome.status === "failed" ? outcome.error : null, waitingFor: null, finishedAt: now, updatedAt: now })
+    .set({
+      status: outcome.status,
+      error: outcome.status === "failed" ? outcome.error : null,
+      waitingFor: null,
+      finishedAt: now,
+      updatedAt: now,
+    })
     .where(and(eq(enrollments.id, id), inArray(enrollments.status, RUNNING)));
 }
 
 export async function isRunning(db: Database, id: string): Promise<boolean> {
-  const [row] = await db.select({ status: enrollments.status }).from(enrollments).where(eq(enrollments.id, id)).limit(1);
-  return row ? RUNNING.includes(row.status) : false;
+  const [row] = await db
+    .select({ status: enrollments.status })
+    .from(enrollments)
+    .where(eq(enrollments.id, id))
+    .limit(1);
+  return row ? isRunningStatus(row.status) : false;
 }
 
 // ---- admin reads ----
@@ -195,10 +118,15 @@ export function countByJourneyStatusStatement(db: Database) {
     .groupBy(enrollments.journeyKey, enrollments.status);
 }
 
+export type EnrollmentCounts = Record<EnrollmentStatus, number>;
+
+export const noEnrollments = (): EnrollmentCounts =>
+  Object.fromEntries(ENROLLMENT_STATUSES.map((status) => [status, 0])) as EnrollmentCounts;
+
 export function countsByJourney(rows: Array<{ journeyKey: string; status: EnrollmentStatus; n: number }>) {
-  const counts = new Map<string, Record<EnrollmentStatus, number>>();
+  const counts = new Map<string, EnrollmentCounts>();
   for (const row of rows) {
-    const entry = counts.get(row.journeyKey) ?? { active: 0, waiting: 0, completed: 0, exited: 0, failed: 0 };
+    const entry = counts.get(row.journeyKey) ?? noEnrollments();
     entry[row.status] = row.n;
     counts.set(row.journeyKey, entry);
   }
@@ -209,7 +137,10 @@ export async function countByJourneyAndStatus(db: Database) {
   return countsByJourney(await countByJourneyStatusStatement(db));
 }
 
-export async function listEnrollments(db: Database, query: { journeyKey: string; status?: EnrollmentStatus; limit: number; cursor?: string }) {
+export async function listEnrollments(
+  db: Database,
+  query: { journeyKey: string; status?: EnrollmentStatus; limit: number; cursor?: string },
+) {
   const rows = await db
     .select()
     .from(enrollments)
@@ -226,8 +157,14 @@ export async function listEnrollments(db: Database, query: { journeyKey: string;
   return { enrollments: page, nextCursor };
 }
 
-/** An admin ends one enrollment by hand. */
-export async function exitEnrollmentManually(db: Database, journeyKey: string, id: string): Promise<Enrollment> {
+/** An admin ends one enrollment by hand and stops its workflow; no further email is sent. */
+export async function exitEnrollmentManually(deps: WorkflowDeps & { db: Database }, journeyKey: string, id: string) {
+  const enrollment = await markExitedByHand(deps.db, journeyKey, id);
+  await stopInstances(deps.workflow, [id]);
+  return enrollment;
+}
+
+async function markExitedByHand(db: Database, journeyKey: string, id: string): Promise<Enrollment> {
   const now = new Date();
   const [row] = await db
     .update(enrollments)

@@ -1,8 +1,8 @@
 import { and, desc, eq, gte, inArray, lt, lte, type SQL } from "drizzle-orm";
-import { runBatch, type Database } from "../db/client";
+import { type Database, runBatch } from "../db/client";
 import { events, type StoredEvent } from "../db/schema";
 import { notFound } from "../lib/errors";
-import { chunkForParams, paramsPerRow, keysetPage } from "../lib/sql";
+import { chunkForParams, keysetPage, paramsPerRow } from "../lib/sql";
 
 export type NewEvent = typeof events.$inferInsert;
 
@@ -14,11 +14,7 @@ export type NewEvent = typeof events.$inferInsert;
 export async function insertEventsDeduplicated(db: Database, rows: NewEvent[]): Promise<Set<string>> {
   if (rows.length === 0) return new Set();
   const statements = chunkForParams(rows, paramsPerRow(events)).map((chunk) =>
-    db
-      .insert(events)
-      .values(chunk)
-      .onConflictDoNothing({ target: events.idempotencyKey })
-      .returning({ id: events.id }),
+    db.insert(events).values(chunk).onConflictDoNothing({ target: events.idempotencyKey }).returning({ id: events.id }),
   );
   const results = (await runBatch(db, statements)) as Array<Array<{ id: string }>>;
   return new Set(results.flat().map((row) => row.id));
@@ -67,4 +63,3 @@ export async function getEvent(db: Database, id: string): Promise<StoredEvent> {
   if (!row) throw notFound("Event");
   return row;
 }
-

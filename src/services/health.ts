@@ -1,7 +1,7 @@
 import { getTableName, sql } from "drizzle-orm";
+import { SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { Database } from "../db/client";
 import * as schema from "../db/schema";
-import { SQLiteTable } from "drizzle-orm/sqlite-core";
 
 const expectedTables = Object.values(schema as Record<string, unknown>)
   .filter((value): value is SQLiteTable => value instanceof SQLiteTable)
@@ -28,6 +28,10 @@ export async function checkHealth(db: Database): Promise<HealthReport> {
       migrations: { applied: applied.length, latest: applied.at(-1)?.name ?? null, missingTables },
     };
   } catch {
-    return { ok: false, database: "unreachable", migrations: { applied: 0, latest: null, missingTables: expectedTables } };
+    return {
+      ok: false,
+      database: "unreachable",
+      migrations: { applied: 0, latest: null, missingTables: expectedTables },
+    };
   }
 }

@@ -1,3 +1,5 @@
+import { chunk } from "../lib/chunk";
+
 /**
  * The KV fast path for idempotency keys. KV is eventually consistent and has no compare-and-set,
  * so it only ever short-circuits keys already known; the D1 unique index stays the real guard.
@@ -10,8 +12,7 @@ const kvKey = (idempotencyKey: string) => `idem:${idempotencyKey}`;
 export async function findKnownKeys(kv: KVNamespace, keys: string[]): Promise<Set<string>> {
   const known = new Set<string>();
   const unique = [...new Set(keys)];
-  for (let i = 0; i < unique.length; i += KV_BULK_GET_MAX) {
-    const slice = unique.slice(i, i + KV_BULK_GET_MAX);
+  for (const slice of chunk(unique, KV_BULK_GET_MAX)) {
     const values = await kv.get(slice.map(kvKey), "text");
     for (const key of slice) if (values.get(kvKey(key)) != null) known.add(key);
   }

@@ -1,13 +1,11 @@
 import { eq } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { journeySettings, type EnrollmentStatus } from "../db/schema";
+import { journeySettings } from "../db/schema";
 import type { JourneyDefinition } from "../journeys/define";
-import { journeys, getJourney } from "../journeys/registry";
-import { countByJourneyAndStatus } from "./enrollments";
+import { getJourney, journeys } from "../journeys/registry";
+import { countByJourneyAndStatus, noEnrollments } from "./enrollments";
 
-const NO_COUNTS: Record<EnrollmentStatus, number> = { active: 0, waiting: 0, completed: 0, exited: 0, failed: 0 };
-
-function describe(journey: JourneyDefinition, override: boolean | undefined, counts = NO_COUNTS) {
+function describe(journey: JourneyDefinition, override: boolean | undefined, counts = noEnrollments()) {
   return {
     key: journey.key,
     name: journey.name,

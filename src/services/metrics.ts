@@ -1,8 +1,8 @@
 import { sql } from "drizzle-orm";
-import { runBatch, type Database } from "../db/client";
+import { type Database, runBatch } from "../db/client";
 import { contacts, emails, importJobs } from "../db/schema";
 import { journeys } from "../journeys/registry";
-import { countByJourneyStatusStatement, countsByJourney } from "./enrollments";
+import { countByJourneyStatusStatement, countsByJourney, noEnrollments } from "./enrollments";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -33,8 +33,14 @@ export async function metricsOverview(db: Database, now = Date.now()) {
     db
       .select({
         running: sql<number>`coalesce(sum(${importJobs.status} IN ('pending', 'processing')), 0)`.as("running"),
-        completedToday: sql<number>`coalesce(sum(${importJobs.status} = 'completed' AND ${importJobs.finishedAt} >= ${startOfDay}), 0)`.as("completed_today"),
-        failedRowsToday: sql<number>`coalesce(sum(CASE WHEN ${importJobs.createdAt} >= ${startOfDay} THEN ${importJobs.failedRows} ELSE 0 END), 0)`.as("failed_rows_today"),
+        completedToday:
+          sql<number>`coalesce(sum(${importJobs.status} = 'completed' AND ${importJobs.finishedAt} >= ${startOfDay}), 0)`.as(
+            "completed_today",
+          ),
+        failedRowsToday:
+          sql<number>`coalesce(sum(CASE WHEN ${importJobs.createdAt} >= ${startOfDay} THEN ${importJobs.failedRows} ELSE 0 END), 0)`.as(
+            "failed_rows_today",
+          ),
       })
       .from(importJobs),
   ])) as [
@@ -48,7 +54,7 @@ export async function metricsOverview(db: Database, now = Date.now()) {
   const emailStats = emailRows[0]!;
   const counts = countsByJourney(enrollmentRows);
   const perJourney = journeys.map((journey) => {
-    const c = counts.get(journey.key) ?? { active: 0, waiting: 0, completed: 0, exited: 0, failed: 0 };
+    const c = counts.get(journey.key) ?? noEnrollments();
     return {
       key: journey.key,
       enrolled: c.active + c.waiting + c.completed + c.exited + c.failed,

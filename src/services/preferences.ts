@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import { runBatch, type Database } from "../db/client";
+import { type Database, runBatch } from "../db/client";
 import { contacts } from "../db/schema";
 import { AppError } from "../lib/errors";
 import { getContact } from "./contacts";
@@ -33,11 +33,15 @@ export async function updatePreferences(
   const statements = [];
   if (change.unsubscribed !== undefined) {
     const unsubscribedAt = change.unsubscribed ? (contact.unsubscribedAt ?? new Date()) : null;
-    statements.push(db.update(contacts).set({ unsubscribedAt, updatedAt: new Date() }).where(eq(contacts.id, contact.id)));
+    statements.push(
+      db.update(contacts).set({ unsubscribedAt, updatedAt: new Date() }).where(eq(contacts.id, contact.id)),
+    );
   }
   if (change.suppressed !== undefined) {
     if (!contact.email) throw new AppError("UNPROCESSABLE", "suppressed: the contact has no email address to suppress");
-    statements.push(change.suppressed ? suppressStatement(db, contact.email, "admin") : unsuppressStatement(db, contact.email));
+    statements.push(
+      change.suppressed ? suppressStatement(db, contact.email, "admin") : unsuppressStatement(db, contact.email),
+    );
   }
   await runBatch(db, statements);
   return getPreferences(db, contact.id);
@@ -46,6 +50,10 @@ export async function updatePreferences(
 /** One-click unsubscribe from an email link; idempotent. Returns false for an unknown contact. */
 export async function unsubscribeContact(db: Database, contactId: string): Promise<boolean> {
   const now = new Date();
-  const [row] = await db.update(contacts).set({ unsubscribedAt: now, updatedAt: now }).where(eq(contacts.id, contactId)).returning({ id: contacts.id });
+  const [row] = await db
+    .update(contacts)
+    .set({ unsubscribedAt: now, updatedAt: now })
+    .where(eq(contacts.id, contactId))
+    .returning({ id: contacts.id });
   return Boolean(row);
 }

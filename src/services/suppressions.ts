@@ -6,13 +6,20 @@ const normalize = (email: string) => email.trim().toLowerCase();
 
 export async function suppressionOf(db: Database, email: string | null) {
   if (!email) return null;
-  const [row] = await db.select().from(suppressions).where(eq(suppressions.email, normalize(email))).limit(1);
+  const [row] = await db
+    .select()
+    .from(suppressions)
+    .where(eq(suppressions.email, normalize(email)))
+    .limit(1);
   return row ?? null;
 }
 
 /** Keeps the first reason an address was suppressed for. */
 export function suppressStatement(db: Database, email: string, reason: string, now = new Date()) {
-  return db.insert(suppressions).values({ email: normalize(email), reason, createdAt: now }).onConflictDoNothing();
+  return db
+    .insert(suppressions)
+    .values({ email: normalize(email), reason, createdAt: now })
+    .onConflictDoNothing();
 }
 
 export function unsuppressStatement(db: Database, email: string) {

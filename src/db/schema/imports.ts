@@ -5,7 +5,6 @@ export const IMPORT_FORMATS = ["csv", "json", "ndjson"] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
 
 export const IMPORT_STATUSES = ["pending", "processing", "completed", "failed", "cancelled"] as const;
-export type ImportStatus = (typeof IMPORT_STATUSES)[number];
 
 /**
  * One contact import. The checkpoint (`checkpoint_offset` bytes into the object at `source_key`,

@@ -11,7 +11,11 @@ export const activationTips = defineTemplate({
   html: ({ name }, { unsubscribeUrl }) => (
     <Layout unsubscribeUrl={unsubscribeUrl}>
       <p>Hi{name ? ` ${name}` : ""}, you haven't activated yet. Three things that help:</p>
-      <ol>{TIPS.map((tip) => <li>{tip}</li>)}</ol>
+      <ol>
+        {TIPS.map((tip) => (
+          <li>{tip}</li>
+        ))}
+      </ol>
     </Layout>
   ),
   text: ({ name }, { unsubscribeUrl }) =>

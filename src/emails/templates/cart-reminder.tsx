@@ -8,7 +8,9 @@ export const cartReminder = defineTemplate({
   subject: () => "You left something in your cart",
   html: ({ cartValue, currency }, { unsubscribeUrl }) => (
     <Layout unsubscribeUrl={unsubscribeUrl}>
-      <p>Your cart ({cartValue.toFixed(2)} {currency}) is still waiting for you.</p>
+      <p>
+        Your cart ({cartValue.toFixed(2)} {currency}) is still waiting for you.
+      </p>
     </Layout>
   ),
   text: ({ cartValue, currency }, { unsubscribeUrl }) =>

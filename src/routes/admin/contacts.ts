@@ -1,20 +1,32 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { AppEnv } from "../../lib/app-env";
-import { validationHook } from "../../lib/http";
+import type { AppEnv } from "../../http/app-env";
+import { validationHook } from "../../http/validation";
 import { getContact, listContacts } from "../../services/contacts";
 import { getPreferences, updatePreferences } from "../../services/preferences";
-import { bearerSecurity, ContactSchema, ErrorBodySchema, CursorParam, errorResponses, LimitParam, notFoundResponse, serialize, jsonBody } from "../schemas";
+import {
+  bearerSecurity,
+  ContactSchema,
+  CursorParam,
+  ErrorBodySchema,
+  errorResponses,
+  jsonBody,
+  LimitParam,
+  notFoundResponse,
+  SearchParam,
+  serialize,
+} from "../schemas";
 
 const listRoute = createRoute({
   method: "get",
   path: "/v1/admin/contacts",
   tags: ["Contacts"],
   summary: "List contacts",
-  description: "Oldest first, keyset-paged with `cursor`. `search` matches email or externalId; `%` and `_` match literally.",
+  description:
+    "Oldest first, keyset-paged with `cursor`. `search` matches email or externalId; `%` and `_` match literally.",
   security: bearerSecurity,
   request: {
     query: z.object({
-      search: z.string().max(320).optional(),
+      search: SearchParam,
       limit: LimitParam(1000, 50),
       cursor: CursorParam,
     }),
@@ -23,7 +35,9 @@ const listRoute = createRoute({
     200: {
       description: "A page of contacts",
       content: {
-        "application/json": { schema: z.object({ contacts: z.array(ContactSchema), nextCursor: z.string().nullable() }) },
+        "application/json": {
+          schema: z.object({ contacts: z.array(ContactSchema), nextCursor: z.string().nullable() }),
+        },
       },
     },
     ...errorResponses,
@@ -53,7 +67,9 @@ const PreferencesSchema = z
   })
   .openapi("Preferences");
 
-const preferencesParams = z.object({ id: z.string().min(1).max(255).openapi({ description: "Contact id or externalId" }) });
+const preferencesParams = z.object({
+  id: z.string().min(1).max(255).openapi({ description: "Contact id or externalId" }),
+});
 
 const getPreferencesRoute = createRoute({
   method: "get",
@@ -74,16 +90,23 @@ const putPreferencesRoute = createRoute({
   path: "/v1/admin/contacts/{id}/preferences",
   tags: ["Contacts"],
   summary: "Unsubscribe or suppress a contact (or undo it)",
-  description: "Unsubscribed or suppressed contacts are never emailed and never enter journeys. Suppression applies to the address.",
+  description:
+    "Unsubscribed or suppressed contacts are never emailed and never enter journeys. Suppression applies to the address.",
   security: bearerSecurity,
   request: {
     params: preferencesParams,
     body: jsonBody(z.object({ unsubscribed: z.boolean().optional(), suppressed: z.boolean().optional() }).strict()),
   },
   responses: {
-    200: { description: "Preferences after the change", content: { "application/json": { schema: PreferencesSchema } } },
+    200: {
+      description: "Preferences after the change",
+      content: { "application/json": { schema: PreferencesSchema } },
+    },
     ...notFoundResponse,
-    422: { description: "Suppression asked for a contact without an address", content: { "application/json": { schema: ErrorBodySchema } } },
+    422: {
+      description: "Suppression asked for a contact without an address",
+      content: { "application/json": { schema: ErrorBodySchema } },
+    },
     ...errorResponses,
   },
 });

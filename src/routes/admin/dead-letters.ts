@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { AppEnv } from "../../lib/app-env";
-import { validationHook } from "../../lib/http";
+import type { AppEnv } from "../../http/app-env";
+import { validationHook } from "../../http/validation";
 import { listDeadLetters } from "../../services/dead-letters";
 import { bearerSecurity, CursorParam, errorResponses, LimitParam, serialize } from "../schemas";
 
@@ -22,13 +22,20 @@ const route = createRoute({
   path: "/v1/admin/dead-letters",
   tags: ["Reliability"],
   summary: "Queue messages that exhausted their retries",
-  description: "Newest first. What died, from which queue, about what (job, enrollments, email) and why; the thing it was about has been settled (email or job `failed`, unstarted enrollments `failed`).",
+  description:
+    "Newest first. What died, from which queue, about what (job, enrollments, email) and why; the thing it was about has been settled (email or job `failed`, unstarted enrollments `failed`).",
   security: bearerSecurity,
-  request: { query: z.object({ queue: z.string().max(100).optional(), limit: LimitParam(1000, 50), cursor: CursorParam }) },
+  request: {
+    query: z.object({ queue: z.string().max(100).optional(), limit: LimitParam(1000, 50), cursor: CursorParam }),
+  },
   responses: {
     200: {
       description: "A page of dead letters",
-      content: { "application/json": { schema: z.object({ deadLetters: z.array(DeadLetterSchema), nextCursor: z.string().nullable() }) } },
+      content: {
+        "application/json": {
+          schema: z.object({ deadLetters: z.array(DeadLetterSchema), nextCursor: z.string().nullable() }),
+        },
+      },
     },
     ...errorResponses,
   },
@@ -36,4 +43,6 @@ const route = createRoute({
 
 export const adminDeadLetterRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-adminDeadLetterRoutes.openapi(route, async (c) => c.json(serialize(await listDeadLetters(c.get("db"), c.req.valid("query"))), 200));
+adminDeadLetterRoutes.openapi(route, async (c) =>
+  c.json(serialize(await listDeadLetters(c.get("db"), c.req.valid("query"))), 200),
+);

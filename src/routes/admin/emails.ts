@@ -1,11 +1,23 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { EMAIL_STATUSES } from "../../db/schema";
-import type { AppEnv } from "../../lib/app-env";
-import { validationHook } from "../../lib/http";
-import type { Context } from "hono";
+import type { AppEnv } from "../../http/app-env";
+import { validationHook } from "../../http/validation";
+import { bulkResend, RESENDABLE, resendEmail } from "../../services/email-resends";
 import { getEmail, listEmails } from "../../services/emails";
-import { bulkResend, resendEmail, RESENDABLE } from "../../services/resend";
-import { bearerSecurity, conflictResponse, CursorParam, errorResponses, IsoDateTime, LimitParam, notFoundResponse, PropertiesSchema, serialize, jsonBody, toDate } from "../schemas";
+import {
+  bearerSecurity,
+  CursorParam,
+  conflictResponse,
+  errorResponses,
+  IsoDateTime,
+  jsonBody,
+  LimitParam,
+  notFoundResponse,
+  PropertiesSchema,
+  SearchParam,
+  serialize,
+  toDate,
+} from "../schemas";
 
 const EmailSummarySchema = z
   .object({
@@ -51,7 +63,7 @@ const listRoute = createRoute({
     query: z.object({
       status: z.enum(EMAIL_STATUSES).optional(),
       templateKey: z.string().max(100).optional(),
-      to: z.string().max(320).optional(),
+      to: SearchParam,
       from: IsoDateTime.optional(),
       until: IsoDateTime.optional(),
       limit: LimitParam(1000, 50),
@@ -61,7 +73,11 @@ const listRoute = createRoute({
   responses: {
     200: {
       description: "A page of emails",
-      content: { "application/json": { schema: z.object({ emails: z.array(EmailSummarySchema), nextCursor: z.string().nullable() }) } },
+      content: {
+        "application/json": {
+          schema: z.object({ emails: z.array(EmailSummarySchema), nextCursor: z.string().nullable() }),
+        },
+      },
     },
     ...errorResponses,
   },
@@ -93,7 +109,9 @@ adminEmailRoutes.openapi(listRoute, async (c) => {
   return c.json(serialize(page), 200);
 });
 
-adminEmailRoutes.openapi(getRoute, async (c) => c.json(serialize(await getEmail(c.get("db"), c.req.valid("param").id)), 200));
+adminEmailRoutes.openapi(getRoute, async (c) =>
+  c.json(serialize(await getEmail(c.get("db"), c.req.valid("param").id)), 200),
+);
 
 const resendRoute = createRoute({
   method: "post",
@@ -124,23 +142,25 @@ const bulkResendRoute = createRoute({
     "Oldest first, up to `limit` (default 100, max 1000). Skips, with a reason per email: `unsubscribed`, `suppressed` (the address it would go to now), `already_resent` (so running it twice doesn't send twice). `from`/`to` bound the original's creation time. `dryRun` answers without sending.",
   security: bearerSecurity,
   request: {
-    body: jsonBody(z
+    body: jsonBody(
+      z
+        .object({
+          filter: z
             .object({
-              filter: z
-                .object({
-                  status: z.enum(RESENDABLE).optional(),
-                  templateKey: z.string().max(100).optional(),
-                  journeyKey: z.string().max(64).optional(),
-                  from: IsoDateTime.optional(),
-                  to: IsoDateTime.optional(),
-                })
-                .strict()
-                .default({}),
-              limit: z.number().int().min(1).max(1000).default(100),
-              dryRun: z.boolean().default(false),
+              status: z.enum(RESENDABLE).optional(),
+              templateKey: z.string().max(100).optional(),
+              journeyKey: z.string().max(64).optional(),
+              from: IsoDateTime.optional(),
+              to: IsoDateTime.optional(),
             })
             .strict()
-            .openapi("BulkResendRequest")),
+            .default({}),
+          limit: z.number().int().min(1).max(1000).default(100),
+          dryRun: z.boolean().default(false),
+        })
+        .strict()
+        .openapi("BulkResendRequest"),
+    ),
   },
   responses: {
     200: {
@@ -167,13 +187,13 @@ const bulkResendRoute = createRoute({
   },
 });
 
-const resendDeps = (c: Context<AppEnv>) => ({ db: c.get("db"), emailSends: c.env.EMAIL_SENDS_QUEUE });
-
-adminEmailRoutes.openapi(resendRoute, async (c) => c.json(await resendEmail(resendDeps(c), c.req.valid("param").id), 202));
+adminEmailRoutes.openapi(resendRoute, async (c) =>
+  c.json(await resendEmail(c.var.deps.emailResends, c.req.valid("param").id), 202),
+);
 
 adminEmailRoutes.openapi(bulkResendRoute, async (c) => {
   const { filter, limit, dryRun } = c.req.valid("json");
-  const result = await bulkResend(resendDeps(c), {
+  const result = await bulkResend(c.var.deps.emailResends, {
     filter: { ...filter, from: toDate(filter.from), to: toDate(filter.to) },
     limit,
     dryRun,

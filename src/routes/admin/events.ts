@@ -1,8 +1,18 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { AppEnv } from "../../lib/app-env";
-import { validationHook } from "../../lib/http";
+import type { AppEnv } from "../../http/app-env";
+import { validationHook } from "../../http/validation";
 import { getEvent, listEvents } from "../../services/events";
-import { bearerSecurity, CursorParam, errorResponses, EventSchema, IsoDateTime, LimitParam, notFoundResponse, serialize, toDate } from "../schemas";
+import {
+  bearerSecurity,
+  CursorParam,
+  EventSchema,
+  errorResponses,
+  IsoDateTime,
+  LimitParam,
+  notFoundResponse,
+  serialize,
+  toDate,
+} from "../schemas";
 
 export const EventFilterSchema = z.object({
   event: z.string().min(1).max(200).optional(),
@@ -22,7 +32,9 @@ const listRoute = createRoute({
   responses: {
     200: {
       description: "A page of events",
-      content: { "application/json": { schema: z.object({ events: z.array(EventSchema), nextCursor: z.string().nullable() }) } },
+      content: {
+        "application/json": { schema: z.object({ events: z.array(EventSchema), nextCursor: z.string().nullable() }) },
+      },
     },
     ...errorResponses,
   },

@@ -1,8 +1,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { AppEnv } from "../../lib/app-env";
-import { validationHook } from "../../lib/http";
+import type { AppEnv } from "../../http/app-env";
+import { validationHook } from "../../http/validation";
 import { EXPORT_FORMATS, exportContacts } from "../../services/contacts-export";
-import { bearerSecurity, ContactSchema, CursorParam, errorResponses, LimitParam } from "../schemas";
+import { bearerSecurity, ContactSchema, CursorParam, errorResponses, LimitParam, SearchParam } from "../schemas";
 
 export const MAX_EXPORT_ROWS = 10_000;
 
@@ -26,7 +26,7 @@ const exportRoute = createRoute({
   request: {
     query: z.object({
       format: z.enum(EXPORT_FORMATS).default("json"),
-      search: z.string().max(320).optional(),
+      search: SearchParam,
       limit: LimitParam(MAX_EXPORT_ROWS, MAX_EXPORT_ROWS),
       cursor: CursorParam,
     }),
@@ -36,7 +36,9 @@ const exportRoute = createRoute({
       description: "The contacts",
       headers: { "X-Next-Cursor": { description: "Present when more contacts follow", schema: { type: "string" } } },
       content: {
-        "application/json": { schema: z.object({ contacts: z.array(ContactSchema), nextCursor: z.string().nullable() }) },
+        "application/json": {
+          schema: z.object({ contacts: z.array(ContactSchema), nextCursor: z.string().nullable() }),
+        },
         "text/csv": { schema: { type: "string", example: "externalId,email,plan\nuser_001,ada@example.com,pro\n" } },
         "application/x-ndjson": { schema: { type: "string" } },
       },

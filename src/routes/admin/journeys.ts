@@ -1,18 +1,30 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ENROLLMENT_STATUSES } from "../../db/schema";
-import type { AppEnv } from "../../lib/app-env";
-import { validationHook } from "../../lib/http";
+import type { AppEnv } from "../../http/app-env";
+import { validationHook } from "../../http/validation";
 import { getJourney } from "../../journeys/registry";
-import { stopInstances } from "../../journeys/starter";
-import { batchEnroll } from "../../services/batch-enroll";
-import { routeDeps } from "../deps";
-import { exitEnrollmentManually, listEnrollments, SKIP_REASONS } from "../../services/enrollments";
+import { exitEnrollmentManually, listEnrollments } from "../../services/enrollments";
 import { describeJourney, listJourneys, setJourneyEnabled } from "../../services/journeys";
-import { bearerSecurity, conflictResponse, CursorParam, errorResponses, LimitParam, notFoundResponse, PropertiesSchema, serialize, jsonBody } from "../schemas";
+import {
+  bearerSecurity,
+  CursorParam,
+  conflictResponse,
+  errorResponses,
+  jsonBody,
+  LimitParam,
+  notFoundResponse,
+  serialize,
+} from "../schemas";
 
 const ConditionSchema = z.object({ property: z.string(), op: z.string(), value: z.unknown().optional() });
 const MatcherSchema = z.object({ event: z.string(), where: z.array(ConditionSchema).optional() });
-const CountsSchema = z.object({ active: z.number(), waiting: z.number(), completed: z.number(), exited: z.number(), failed: z.number() });
+const CountsSchema = z.object({
+  active: z.number(),
+  waiting: z.number(),
+  completed: z.number(),
+  exited: z.number(),
+  failed: z.number(),
+});
 
 export const JourneySchema = z
   .object({
@@ -48,7 +60,7 @@ export const EnrollmentSchema = z
   })
   .openapi("Enrollment");
 
-const KeyParam = z.object({ key: z.string().min(1).max(64) });
+export const KeyParam = z.object({ key: z.string().min(1).max(64) });
 
 const listRoute = createRoute({
   method: "get",
@@ -57,7 +69,10 @@ const listRoute = createRoute({
   summary: "List journeys with enrollment counts by status",
   security: bearerSecurity,
   responses: {
-    200: { description: "Every journey defined in code", content: { "application/json": { schema: z.object({ journeys: z.array(JourneySchema) }) } } },
+    200: {
+      description: "Every journey defined in code",
+      content: { "application/json": { schema: z.object({ journeys: z.array(JourneySchema) }) } },
+    },
     ...errorResponses,
   },
 });
@@ -81,7 +96,8 @@ const patchRoute = createRoute({
   path: "/v1/admin/journeys/{key}",
   tags: ["Journeys"],
   summary: "Enable or disable a journey (admin override)",
-  description: "`enabled: false` stops new entries (reason `journey_disabled`); running enrollments continue. `enabled: null` removes the override.",
+  description:
+    "`enabled: false` stops new entries (reason `journey_disabled`); running enrollments continue. `enabled: null` removes the override.",
   security: bearerSecurity,
   request: {
     params: KeyParam,
@@ -102,12 +118,20 @@ const enrollmentsRoute = createRoute({
   security: bearerSecurity,
   request: {
     params: KeyParam,
-    query: z.object({ status: z.enum(ENROLLMENT_STATUSES).optional(), limit: LimitParam(1000, 50), cursor: CursorParam }),
+    query: z.object({
+      status: z.enum(ENROLLMENT_STATUSES).optional(),
+      limit: LimitParam(1000, 50),
+      cursor: CursorParam,
+    }),
   },
   responses: {
     200: {
       description: "A page of enrollments",
-      content: { "application/json": { schema: z.object({ enrollments: z.array(EnrollmentSchema), nextCursor: z.string().nullable() }) } },
+      content: {
+        "application/json": {
+          schema: z.object({ enrollments: z.array(EnrollmentSchema), nextCursor: z.string().nullable() }),
+        },
+      },
     },
     ...notFoundResponse,
     ...errorResponses,
@@ -119,7 +143,8 @@ const exitRoute = createRoute({
   path: "/v1/admin/journeys/{key}/enrollments/{id}",
   tags: ["Journeys"],
   summary: "Exit a user from a journey by hand",
-  description: "Marks the enrollment `exited` (reason `manual`) and stops its workflow; no further email is sent. 409 when it already finished.",
+  description:
+    "Marks the enrollment `exited` (reason `manual`) and stops its workflow; no further email is sent. 409 when it already finished.",
   security: bearerSecurity,
   request: { params: KeyParam.extend({ id: z.string().min(1).max(64) }) },
   responses: {
@@ -134,7 +159,9 @@ export const adminJourneyRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validat
 
 adminJourneyRoutes.openapi(listRoute, async (c) => c.json({ journeys: await listJourneys(c.get("db")) }, 200));
 
-adminJourneyRoutes.openapi(getRoute, async (c) => c.json(await describeJourney(c.get("db"), c.req.valid("param").key), 200));
+adminJourneyRoutes.openapi(getRoute, async (c) =>
+  c.json(await describeJourney(c.get("db"), c.req.valid("param").key), 200),
+);
 
 adminJourneyRoutes.openapi(patchRoute, async (c) => {
   const journey = await setJourneyEnabled(c.get("db"), c.req.valid("param").key, c.req.valid("json").enabled);
@@ -151,68 +178,6 @@ adminJourneyRoutes.openapi(enrollmentsRoute, async (c) => {
 adminJourneyRoutes.openapi(exitRoute, async (c) => {
   const { key, id } = c.req.valid("param");
   getJourney(key);
-  const enrollment = await exitEnrollmentManually(c.get("db"), key, id);
-  await stopInstances(c.env.JOURNEY_WORKFLOW, [id]);
+  const enrollment = await exitEnrollmentManually(c.var.deps.routing, key, id);
   return c.json(serialize(enrollment), 200);
-});
-
-export const MAX_BATCH_ENROLL = 500;
-
-const batchEnrollRoute = createRoute({
-  method: "post",
-  path: "/v1/admin/journeys/{key}/enroll/batch",
-  tags: ["Journeys"],
-  summary: "Enroll up to 500 users into a journey",
-  description:
-    "Upserts each user as a contact and applies every entry guard (trigger conditions against the given properties, unsubscribed or suppressed, entry limit, already active), decided atomically; `enrolled: true` means an enrollment row exists. A user listed twice enrolls once. Workflows start through the journey-start queue. `dryRun` answers the same without writing.",
-  security: bearerSecurity,
-  request: {
-    params: KeyParam,
-    body: jsonBody(z
-            .object({
-              users: z
-                .array(
-                  z.object({
-                    userId: z.string().min(1).max(255),
-                    userEmail: z.email().max(320),
-                    properties: PropertiesSchema.optional(),
-                  }),
-                )
-                .min(1)
-                .max(MAX_BATCH_ENROLL),
-              dryRun: z.boolean().default(false),
-            })
-            .strict()
-            .openapi("BatchEnrollRequest")),
-  },
-  responses: {
-    200: {
-      description: "Per user, in input order",
-      content: {
-        "application/json": {
-          schema: z
-            .object({
-              enrolled: z.number().int(),
-              skipped: z.number().int(),
-              results: z.array(
-                z.object({
-                  userId: z.string(),
-                  enrolled: z.boolean(),
-                  enrollmentId: z.string().optional(),
-                  reason: z.enum(SKIP_REASONS).optional(),
-                }),
-              ),
-            })
-            .openapi("BatchEnrollResponse"),
-        },
-      },
-    },
-    ...notFoundResponse,
-    ...errorResponses,
-  },
-});
-
-adminJourneyRoutes.openapi(batchEnrollRoute, async (c) => {
-  const { users, dryRun } = c.req.valid("json");
-  return c.json(await batchEnroll(routeDeps(c), c.req.valid("param").key, users, { dryRun }), 200);
 });

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { AppEnv } from "../../lib/app-env";
+import type { AppEnv } from "../../http/app-env";
 import { metricsOverview } from "../../services/metrics";
 import { bearerSecurity, errorResponses } from "../schemas";
 
@@ -10,7 +10,9 @@ const MetricsSchema = z
     emailsSent24h: z.number().int(),
     emailsSent7d: z.number().int(),
     emailsSent30d: z.number().int(),
-    bounceRate30d: z.number().openapi({ description: "Bounced ÷ sent over 30 days, a fraction; 0 when nothing was sent" }),
+    bounceRate30d: z
+      .number()
+      .openapi({ description: "Bounced ÷ sent over 30 days, a fraction; 0 when nothing was sent" }),
     unsubscribeRate: z.number().openapi({ description: "Unsubscribed ÷ all contacts, a fraction" }),
     journeys: z.array(
       z.object({

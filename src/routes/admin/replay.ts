@@ -1,8 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { AppEnv } from "../../lib/app-env";
-import { validationHook } from "../../lib/http";
-import { replayEvents } from "../../services/replay";
-import { routeDeps } from "../deps";
+import type { AppEnv } from "../../http/app-env";
+import { validationHook } from "../../http/validation";
+import { replayEvents } from "../../pipeline/replay";
 import { bearerSecurity, errorResponses, jsonBody, toDate } from "../schemas";
 import { EventFilterSchema } from "./events";
 
@@ -12,8 +11,17 @@ const ReplayRequestSchema = z
   .object({
     eventIds: z.array(z.string().min(1).max(64)).min(1).max(MAX_REPLAY).optional(),
     filter: EventFilterSchema.strict().optional(),
-    limit: z.number().int().min(1).max(MAX_REPLAY).default(100).openapi({ description: "At most this many events (both forms); default 100, max 1000" }),
-    dryRun: z.boolean().default(false).openapi({ description: "Answer what would happen, per event, with no side effects" }),
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_REPLAY)
+      .default(100)
+      .openapi({ description: "At most this many events (both forms); default 100, max 1000" }),
+    dryRun: z
+      .boolean()
+      .default(false)
+      .openapi({ description: "Answer what would happen, per event, with no side effects" }),
   })
   .strict()
   .refine((body) => (body.eventIds === undefined) !== (body.filter === undefined), {
@@ -25,7 +33,12 @@ const ReplayRequestSchema = z
 const ErrorItem = z.object({ eventId: z.string(), error: z.string() });
 
 const ReplaySummarySchema = z
-  .object({ replayed: z.number().int(), enrolled: z.number().int(), exits: z.number().int(), errors: z.array(ErrorItem) })
+  .object({
+    replayed: z.number().int(),
+    enrolled: z.number().int(),
+    exits: z.number().int(),
+    errors: z.array(ErrorItem),
+  })
   .openapi("ReplaySummary");
 
 const ReplayPreviewSchema = z
@@ -72,7 +85,7 @@ adminReplayRoutes.openapi(route, async (c) => {
     },
     limit,
   };
-  const deps = routeDeps(c);
+  const deps = c.var.deps.routing;
   return dryRun
     ? c.json(await replayEvents(deps, { ...input, dryRun: true }), 200)
     : c.json(await replayEvents(deps, { ...input, dryRun: false }), 200);

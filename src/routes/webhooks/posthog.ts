@@ -1,13 +1,12 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "../../http/app-env";
+import { matchesAnySecret } from "../../http/auth";
+import { validationHook } from "../../http/validation";
 import { AppError } from "../../lib/errors";
-import type { AppEnv } from "../../lib/app-env";
-import { matchesAnySecret } from "../../lib/auth";
-import { validationHook } from "../../lib/http";
-import { ingestEvents, type IngestItem } from "../../pipeline/ingest";
-import { ingestDeps } from "../deps";
-import { errorResponses, PropertiesSchema, jsonBody } from "../schemas";
+import { type IngestItem, ingestEvents } from "../../pipeline/ingest";
+import { errorResponses, jsonBody, PropertiesSchema } from "../schemas";
 
 const PostHogWebhookSchema = z
   .object({
@@ -56,7 +55,10 @@ const requirePostHogSecret = createMiddleware<AppEnv>(async (c, next) => {
 /** PostHog's shapes → the pipeline's: distinct_id is the user, the person's email the address. */
 export function fromPostHog(payload: z.infer<typeof PostHogWebhookSchema>): IngestItem {
   const email = payload.person?.properties?.email ?? undefined;
-  const timestamp = payload.event.timestamp && !Number.isNaN(Date.parse(payload.event.timestamp)) ? new Date(payload.event.timestamp).toISOString() : undefined;
+  const timestamp =
+    payload.event.timestamp && !Number.isNaN(Date.parse(payload.event.timestamp))
+      ? new Date(payload.event.timestamp).toISOString()
+      : undefined;
   return {
     event: payload.event.event,
     userId: payload.event.distinct_id,
@@ -72,6 +74,6 @@ export const postHogWebhookRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valid
 postHogWebhookRoutes.use("/v1/webhooks/posthog", requirePostHogSecret, bodyLimit({ maxSize: 1024 * 1024 }));
 
 postHogWebhookRoutes.openapi(route, async (c) => {
-  const [result] = await ingestEvents(ingestDeps(c), [fromPostHog(c.req.valid("json"))], "posthog");
+  const [result] = await ingestEvents(c.var.deps.ingest, [fromPostHog(c.req.valid("json"))], "posthog");
   return c.json(result?.stored ? { stored: true, eventId: result.eventId } : { stored: false }, 202);
 });

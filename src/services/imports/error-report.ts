@@ -36,7 +36,9 @@ export async function importErrorsCsv(db: Database, jobId: string): Promise<Read
       .limit(PAGE_ROWS);
     if (page.length === 0) return null;
     afterRow = page.length < PAGE_ROWS ? -1 : page.at(-1)!.row;
-    return page.map((e) => csvLine([...originalCells(job.format, columns.length, e.data), String(e.row), e.error])).join("");
+    return page
+      .map((e) => csvLine([...originalCells(job.format, columns.length, e.data), String(e.row), e.error]))
+      .join("");
   });
 }
 

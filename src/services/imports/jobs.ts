@@ -1,11 +1,11 @@
 import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
-import { importErrors, importJobs, importSeenIds, type ImportFormat, type ImportJob } from "../../db/schema";
+import { type ImportFormat, type ImportJob, importErrors, importJobs, importSeenIds } from "../../db/schema";
 import { AppError, notFound } from "../../lib/errors";
 import { newId } from "../../lib/ids";
-
-/** What a chunk message carries: a pointer to the job and the checkpoint it continues from. */
-export type ImportChunkMessage = { jobId: string; offset: number };
+import { errorFields, log } from "../../lib/log";
+import type { ImportChunkMessage } from "../../lib/queues";
+import { keysetPage } from "../../lib/sql";
 
 export type ImportDeps = {
   db: Database;
@@ -65,12 +65,10 @@ async function putUpload(bucket: R2Bucket, key: string, body: string | ReadableS
     await Promise.all([body.pipeTo(writable), bucket.put(key, readable)]);
   } catch (err) {
     await bucket.delete(key);
-    console.error(JSON.stringify({ level: "warn", error: `upload to R2 failed: ${String(err)}` }));
+    log.warn("upload to R2 failed", errorFields(err));
     throw new AppError("BAD_REQUEST", "The request body ended before Content-Length bytes (or R2 refused it)");
   }
 }
-
-export type ImportJobView = ReturnType<typeof jobView>;
 
 function jobView(job: ImportJob) {
   return {
@@ -109,8 +107,8 @@ export async function listImportJobs(db: Database, query: { limit: number; curso
     .where(query.cursor ? lt(importJobs.id, query.cursor) : undefined)
     .orderBy(desc(importJobs.id))
     .limit(query.limit + 1);
-  const page = rows.slice(0, query.limit);
-  return { imports: page.map(jobView), nextCursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null };
+  const { page, nextCursor } = keysetPage(rows, query.limit);
+  return { imports: page.map(jobView), nextCursor };
 }
 
 /**

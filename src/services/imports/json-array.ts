@@ -1,6 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import type { Database } from "../../db/client";
-import { importJobs, type ImportJob } from "../../db/schema";
+import { type ImportJob, importJobs } from "../../db/schema";
 
 /** JSON arrays are parsed whole (they can't be cut at a record boundary), so they are capped. */
 export const MAX_JSON_ARRAY_BYTES = 10 * 1024 * 1024;

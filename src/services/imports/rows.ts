@@ -1,17 +1,17 @@
 import { z } from "@hono/zod-openapi";
 import type { Properties } from "../../db/schema";
 import { restoreFormulaCell } from "../../lib/csv";
+import { MAX_EMAIL_LENGTH } from "../../lib/sql";
 import type { ContactUpsert } from "../contacts";
 
 export const MAX_EXTERNAL_ID_LENGTH = 255;
-const MAX_EMAIL_LENGTH = 320;
 const EmailSchema = z.email();
 
 /** One data row of an import, numbered from 1 (a CSV header is not a row). */
 export type ImportRow = { row: number } & ({ contact: ContactUpsert } | { error: string }) & {
-  /** The original row for the error report: CSV cells as a JSON array, or the JSON text. */
-  data: string;
-};
+    /** The original row for the error report: CSV cells as a JSON array, or the JSON text. */
+    data: string;
+  };
 
 type Candidate = { externalId?: unknown; email?: unknown; properties?: unknown };
 
@@ -30,7 +30,8 @@ export function validateCandidate(candidate: Candidate): { contact: ContactUpser
   if (candidate.email !== undefined && candidate.email !== null && candidate.email !== "") {
     if (typeof candidate.email !== "string") return { error: "Invalid email format" };
     email = candidate.email.trim();
-    if (email.length > MAX_EMAIL_LENGTH || !EmailSchema.safeParse(email).success) return { error: "Invalid email format" };
+    if (email.length > MAX_EMAIL_LENGTH || !EmailSchema.safeParse(email).success)
+      return { error: "Invalid email format" };
   }
 
   const properties = candidate.properties ?? {};

@@ -1,9 +1,9 @@
-import { asc, and, inArray, sql } from "drizzle-orm";
+import { and, asc, inArray, sql } from "drizzle-orm";
 import { runBatch } from "../db/client";
 import { events, type StoredEvent } from "../db/schema";
 import { chunkForParams } from "../lib/sql";
-import { routeEvents, type RouteDeps } from "../pipeline/route";
-import { eventFilter } from "./events";
+import { eventFilter } from "../services/events";
+import { type JourneyRoutingDeps, routeToJourneys } from "./journey-routing";
 
 export type ReplayInput = {
   eventIds?: string[];
@@ -24,12 +24,18 @@ export type ReplayPreview = {
 };
 
 /** Stored events by id (unknown ids reported) or by filter, oldest occurrence first; one D1 round trip. */
-async function loadEvents(deps: RouteDeps, input: ReplayInput): Promise<{ found: StoredEvent[]; errors: ReplayError[] }> {
+async function loadEvents(
+  deps: JourneyRoutingDeps,
+  input: ReplayInput,
+): Promise<{ found: StoredEvent[]; errors: ReplayError[] }> {
   const { db } = deps;
   if (input.eventIds) {
     const ids = [...new Set(input.eventIds)].slice(0, input.limit);
     const chunks = chunkForParams(ids, 1, 99);
-    const results = (await runBatch(db, chunks.map((chunk) => db.select().from(events).where(inArray(events.id, chunk))))) as StoredEvent[][];
+    const results = (await runBatch(
+      db,
+      chunks.map((chunk) => db.select().from(events).where(inArray(events.id, chunk))),
+    )) as StoredEvent[][];
     const byId = new Map(results.flat().map((event) => [event.id, event]));
     const found = ids.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : []));
     const errors = ids.filter((id) => !byId.has(id)).map((eventId) => ({ eventId, error: "Event not found" }));
@@ -49,11 +55,20 @@ async function loadEvents(deps: RouteDeps, input: ReplayInput): Promise<{ found:
  * entry guard included. The events are the stored rows (no new rows, original occurrence time);
  * contacts are not touched, so newer values are never overwritten by old events.
  */
-export async function replayEvents(deps: RouteDeps, input: ReplayInput & { dryRun: false }): Promise<ReplaySummary>;
-export async function replayEvents(deps: RouteDeps, input: ReplayInput & { dryRun: true }): Promise<ReplayPreview>;
-export async function replayEvents(deps: RouteDeps, input: ReplayInput): Promise<ReplaySummary | ReplayPreview> {
+export async function replayEvents(
+  deps: JourneyRoutingDeps,
+  input: ReplayInput & { dryRun: false },
+): Promise<ReplaySummary>;
+export async function replayEvents(
+  deps: JourneyRoutingDeps,
+  input: ReplayInput & { dryRun: true },
+): Promise<ReplayPreview>;
+export async function replayEvents(
+  deps: JourneyRoutingDeps,
+  input: ReplayInput,
+): Promise<ReplaySummary | ReplayPreview> {
   const { found, errors } = await loadEvents(deps, input);
-  const outcomes = await routeEvents(deps, found, { dryRun: input.dryRun });
+  const outcomes = await routeToJourneys(deps, found, { dryRun: input.dryRun });
 
   if (input.dryRun) {
     return {
@@ -75,11 +90,19 @@ export async function replayEvents(deps: RouteDeps, input: ReplayInput): Promise
   const now = new Date();
   await runBatch(
     deps.db,
-    chunkForParams(found.map((e) => e.id), 1, 98).map((ids) =>
+    chunkForParams(
+      found.map((e) => e.id),
+      1,
+      98,
+    ).map((ids) =>
       deps.db
         .update(events)
         // A replay also completes routing for an event that was stored but never processed.
-        .set({ replayCount: sql`${events.replayCount} + 1`, lastReplayedAt: now, processedAt: sql`coalesce(${events.processedAt}, ${now.getTime()})` })
+        .set({
+          replayCount: sql`${events.replayCount} + 1`,
+          lastReplayedAt: now,
+          processedAt: sql`coalesce(${events.processedAt}, ${now.getTime()})`,
+        })
         .where(inArray(events.id, ids)),
     ),
   );

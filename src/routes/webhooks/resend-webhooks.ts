@@ -1,7 +1,7 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { Webhook } from "standardwebhooks";
-import type { AppEnv } from "../../lib/app-env";
+import type { AppEnv } from "../../http/app-env";
 import { AppError, describeZodError } from "../../lib/errors";
 import { applyProviderEvent, type ProviderEvent } from "../../services/email-events";
 import { errorResponses, jsonBody } from "../schemas";
@@ -12,7 +12,10 @@ const ResendEventSchema = z.object({
   data: z
     .object({
       email_id: z.string(),
-      bounce: z.object({ type: z.string().optional(), subType: z.string().optional(), message: z.string().optional() }).loose().optional(),
+      bounce: z
+        .object({ type: z.string().optional(), subType: z.string().optional(), message: z.string().optional() })
+        .loose()
+        .optional(),
     })
     .loose(),
 });
@@ -32,7 +35,12 @@ const route = {
       description: "Applied (or ignored: an event type we don't track, or an email we don't know)",
       content: {
         "application/json": {
-          schema: z.object({ handled: z.boolean(), emailId: z.string().nullable(), status: z.string().nullable(), suppressed: z.boolean() }),
+          schema: z.object({
+            handled: z.boolean(),
+            emailId: z.string().nullable(),
+            status: z.string().nullable(),
+            suppressed: z.boolean(),
+          }),
         },
       },
     },

@@ -1,18 +1,20 @@
 import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep, type WorkflowStepConfig } from "cloudflare:workers";
 import { NonRetryableError } from "cloudflare:workflows";
 import { and, eq, gte, sql } from "drizzle-orm";
-import { createDb, type Database } from "../db/client";
+import { buildDeps, type Deps } from "../composition";
 import { contacts, events, type Properties } from "../db/schema";
-import { deliveryDepsFromEnv } from "../emails/deps";
-import { journeyEmailRow, deliverEmail } from "../services/emails";
-import { finishEnrollment, getEnrollment, isRunning, setRunningState } from "../services/enrollments";
-import { validateCall, type JourneyContext, type JourneyUser, type ReceivedEvent, type SendEmailResult } from "./define";
-import type { Duration } from "./duration";
-import { findJourney } from "./registry";
-import type { JourneyParams } from "./starter";
-import { workflowEventType } from "./workflow-events";
-
-export type { JourneyParams } from "./starter";
+import {
+  type JourneyContext,
+  type JourneyUser,
+  type ReceivedEvent,
+  type SendEmailResult,
+  validateCall,
+} from "../journeys/define";
+import type { Duration } from "../journeys/duration";
+import { findJourney } from "../journeys/registry";
+import { deliverEmail, journeyEmailRow } from "../services/emails";
+import { finishEnrollment, getEnrollment, isRunning, isRunningStatus, setRunningState } from "../services/enrollments";
+import { type JourneyParams, workflowEventType } from "../services/workflow-instances";
 
 const SEND_STEP: WorkflowStepConfig = {
   retries: { limit: 5, delay: "30 seconds", backoff: "exponential" },
@@ -23,7 +25,12 @@ const SEND_STEP: WorkflowStepConfig = {
  * step.do whose result travels as JSON text: step results must be serializable, and typing
  * free-form properties as such would leak into every type that carries them.
  */
-async function doJson<T>(step: WorkflowStep, name: string, config: WorkflowStepConfig, fn: () => Promise<T>): Promise<T> {
+async function doJson<T>(
+  step: WorkflowStep,
+  name: string,
+  config: WorkflowStepConfig,
+  fn: () => Promise<T>,
+): Promise<T> {
   const text = await step.do(name, config, async () => JSON.stringify((await fn()) ?? null));
   return JSON.parse(text) as T;
 }
@@ -40,7 +47,8 @@ type Start = { journeyKey: string; user: JourneyUser; enrolledAt: number; runnin
 export class JourneyWorkflow extends WorkflowEntrypoint<Env, JourneyParams> {
   async run(event: WorkflowEvent<JourneyParams>, step: WorkflowStep) {
     const { enrollmentId } = event.payload;
-    const db = createDb(this.env.DB);
+    const deps = buildDeps(this.env);
+    const { db } = deps;
 
     const start = await doJson(step, "load enrollment", {}, async (): Promise<Start> => {
       const enrollment = await getEnrollment(db, enrollmentId);
@@ -49,7 +57,7 @@ export class JourneyWorkflow extends WorkflowEntrypoint<Env, JourneyParams> {
         journeyKey: enrollment.journeyKey,
         user: { userId: enrollment.userId, email: contact?.email ?? null, properties: contact?.properties ?? {} },
         enrolledAt: enrollment.enrolledAt.getTime(),
-        running: enrollment.status === "active" || enrollment.status === "waiting",
+        running: isRunningStatus(enrollment.status),
       };
     });
     if (!start.running) return { enrollmentId, outcome: "not running" };
@@ -57,11 +65,13 @@ export class JourneyWorkflow extends WorkflowEntrypoint<Env, JourneyParams> {
     const journey = findJourney(start.journeyKey);
     try {
       if (!journey) throw new NonRetryableError(`Unknown journey "${start.journeyKey}"`);
-      await journey.run(start.user, new StepJourneyContext(step, this.env, db, enrollmentId, start));
+      await journey.run(start.user, new StepJourneyContext(step, deps, enrollmentId, start));
     } catch (error) {
       if (error instanceof JourneyStopped) return { enrollmentId, outcome: "stopped" };
       const message = error instanceof Error ? error.message : String(error);
-      await step.do("mark failed", async () => finishEnrollment(db, enrollmentId, { status: "failed", error: message }));
+      await step.do("mark failed", async () =>
+        finishEnrollment(db, enrollmentId, { status: "failed", error: message }),
+      );
       throw error;
     }
     await step.do("mark completed", async () => finishEnrollment(db, enrollmentId, { status: "completed" }));
@@ -74,8 +84,7 @@ class StepJourneyContext implements JourneyContext {
 
   constructor(
     private readonly step: WorkflowStep,
-    private readonly env: Env,
-    private readonly db: Database,
+    private readonly deps: Deps,
     private readonly enrollmentId: string,
     private readonly start: Start,
   ) {}
@@ -100,19 +109,25 @@ class StepJourneyContext implements JourneyContext {
   async sendEmail({ template, props = {} }: { template: string; props?: Properties }): Promise<SendEmailResult> {
     this.checkCall("sendEmail", template);
     const name = this.name("sendEmail", template);
-    const result = await doJson(this.step, name, SEND_STEP, async (): Promise<{ running: boolean } & SendEmailResult> => {
-      if (!(await isRunning(this.db, this.enrollmentId))) return { running: false, emailId: null, status: "skipped" };
-      const row = await journeyEmailRow(this.db, {
-        enrollmentId: this.enrollmentId,
-        journeyKey: this.start.journeyKey,
-        stepKey: name,
-        userId: this.start.user.userId,
-        templateKey: template,
-        props: JSON.parse(JSON.stringify(props)) as Properties,
-      });
-      const email = await deliverEmail(deliveryDepsFromEnv(this.env), row.id);
-      return { running: true, emailId: email.id, status: email.status };
-    });
+    const result = await doJson(
+      this.step,
+      name,
+      SEND_STEP,
+      async (): Promise<{ running: boolean } & SendEmailResult> => {
+        if (!(await isRunning(this.deps.db, this.enrollmentId)))
+          return { running: false, emailId: null, status: "skipped" };
+        const row = await journeyEmailRow(this.deps.db, {
+          enrollmentId: this.enrollmentId,
+          journeyKey: this.start.journeyKey,
+          stepKey: name,
+          userId: this.start.user.userId,
+          templateKey: template,
+          props: JSON.parse(JSON.stringify(props)) as Properties,
+        });
+        const email = await deliverEmail(this.deps.delivery, row.id);
+        return { running: true, emailId: email.id, status: email.status };
+      },
+    );
     this.continueIf(result.running);
     return { emailId: result.emailId, status: result.status };
   }
@@ -120,9 +135,17 @@ class StepJourneyContext implements JourneyContext {
   async sleep(duration: Duration): Promise<void> {
     this.checkCall("sleep", duration);
     const name = this.name("sleep", duration);
-    this.continueIf(await this.step.do(`${name}:begin`, async () => setRunningState(this.db, this.enrollmentId, { status: "waiting", waitingFor: null })));
+    this.continueIf(
+      await this.step.do(`${name}:begin`, async () =>
+        setRunningState(this.deps.db, this.enrollmentId, { status: "waiting", waitingFor: null }),
+      ),
+    );
     await this.step.sleep(name, duration);
-    this.continueIf(await this.step.do(`${name}:end`, async () => setRunningState(this.db, this.enrollmentId, { status: "active" })));
+    this.continueIf(
+      await this.step.do(`${name}:end`, async () =>
+        setRunningState(this.deps.db, this.enrollmentId, { status: "active" }),
+      ),
+    );
   }
 
   async waitForEvent(eventName: string, { timeout }: { timeout: Duration }): Promise<ReceivedEvent | null> {
@@ -131,7 +154,10 @@ class StepJourneyContext implements JourneyContext {
     // Mark the wait in D1 first (ingest forwards events to waiting rows), then look for an event
     // that arrived before the mark, so an event can't slip between the two.
     const begin = await doJson(this.step, `${name}:begin`, {}, async () => {
-      const running = await setRunningState(this.db, this.enrollmentId, { status: "waiting", waitingFor: eventName });
+      const running = await setRunningState(this.deps.db, this.enrollmentId, {
+        status: "waiting",
+        waitingFor: eventName,
+      });
       return { running, earlier: running ? await this.eventSinceEnrollment(eventName) : null };
     });
     this.continueIf(begin.running);
@@ -145,7 +171,11 @@ class StepJourneyContext implements JourneyContext {
         received = null; // timed out: the journey's "not done" branch
       }
     }
-    this.continueIf(await this.step.do(`${name}:end`, async () => setRunningState(this.db, this.enrollmentId, { status: "active" })));
+    this.continueIf(
+      await this.step.do(`${name}:end`, async () =>
+        setRunningState(this.deps.db, this.enrollmentId, { status: "active" }),
+      ),
+    );
     return received;
   }
 
@@ -155,12 +185,20 @@ class StepJourneyContext implements JourneyContext {
   }
 
   private async eventSinceEnrollment(eventName: string): Promise<ReceivedEvent | null> {
-    const [row] = await this.db
+    const [row] = await this.deps.db
       .select()
       .from(events)
-      .where(and(eq(events.userId, this.start.user.userId), eq(events.event, eventName), gte(events.occurredAt, new Date(this.start.enrolledAt))))
+      .where(
+        and(
+          eq(events.userId, this.start.user.userId),
+          eq(events.event, eventName),
+          gte(events.occurredAt, new Date(this.start.enrolledAt)),
+        ),
+      )
       .orderBy(sql`${events.occurredAt} ASC`)
       .limit(1);
-    return row ? { eventId: row.id, event: row.event, properties: row.properties, occurredAt: row.occurredAt.toISOString() } : null;
+    return row
+      ? { eventId: row.id, event: row.event, properties: row.properties, occurredAt: row.occurredAt.toISOString() }
+      : null;
   }
 }

@@ -1,5 +1,5 @@
 import { logProvider } from "./log";
-import { resendProvider } from "./resend";
+import { resendProvider } from "./resend-api";
 import type { EmailProvider } from "./types";
 
 export type ProviderConfig = { EMAIL_PROVIDER: string; RESEND_API_KEY?: string };

@@ -1,3 +1,4 @@
+import { log } from "../../lib/log";
 import type { EmailProvider } from "./types";
 
 /**
@@ -7,7 +8,7 @@ import type { EmailProvider } from "./types";
 export const logProvider: EmailProvider = {
   name: "log",
   async send(email) {
-    console.log(JSON.stringify({ level: "info", provider: "log", to: email.to, subject: email.subject, emailId: email.idempotencyKey }));
+    log.info("email sent (log provider)", { to: email.to, subject: email.subject, emailId: email.idempotencyKey });
     return { messageId: `log_${email.idempotencyKey}`, keepsRenderedCopy: true };
   },
 };

@@ -1,6 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import { timingSafeEqual } from "hono/utils/buffer";
-import { AppError } from "./errors";
+import { AppError } from "../lib/errors";
 import type { AppEnv } from "./app-env";
 
 /** Constant-time comparison of a presented secret against each accepted one (hono hashes both sides). */

@@ -1,11 +1,12 @@
-import { runBatch } from "../db/client";
+import { runPlans, writes } from "../db/batch-plan";
+import type { Database } from "../db/client";
 import type { Properties } from "../db/schema";
 import { conditionsHold } from "../journeys/conditions";
 import { getJourney } from "../journeys/registry";
-import { enqueueStarts, type JourneyStartMessage } from "../journeys/starter";
-import type { RouteDeps } from "../pipeline/route";
-import { contactUpsertStatements } from "./contacts";
-import { entryStatements, type SkipReason } from "./enrollments";
+import type { JourneyStartMessage } from "../lib/queues";
+import { contactUpsertStatements } from "../services/contacts";
+import { enterPlan, previewEntriesPlan, type SkipReason } from "../services/entry-guards";
+import { enqueueStarts } from "../services/workflow-instances";
 
 export type BatchEnrollUser = { userId: string; userEmail?: string; properties?: Properties };
 
@@ -13,27 +14,36 @@ export type BatchEnrollResult =
   | { userId: string; enrolled: true; enrollmentId?: string }
   | { userId: string; enrolled: false; reason: SkipReason };
 
-export type BatchEnrollDeps = Pick<RouteDeps, "db"> & { journeyStarts: Queue<JourneyStartMessage> };
+export type BatchEnrollDeps = { db: Database; journeyStarts: Queue<JourneyStartMessage> };
 
 /**
  * Upserts the users as contacts and decides every entry guard of the journey for them, atomically
  * and in one D1 round trip, so each `enrolled: true` is an enrollment row. Trigger conditions are
  * checked against the given properties. Workflows start through the journey-start queue.
  */
-export async function batchEnroll(deps: BatchEnrollDeps, journeyKey: string, users: BatchEnrollUser[], options: { dryRun: boolean }) {
+export async function batchEnroll(
+  deps: BatchEnrollDeps,
+  journeyKey: string,
+  users: BatchEnrollUser[],
+  options: { dryRun: boolean },
+) {
   const { db } = deps;
   const journey = getJourney(journeyKey);
-  const plan = entryStatements(
-    db,
-    journey,
-    users.map((user) => ({ userId: user.userId, triggerEventId: null, triggerMatched: conditionsHold(user.properties ?? {}, journey.trigger.where) })),
-    { source: "batch", dryRun: options.dryRun },
-  );
+  const candidates = users.map((user) => ({
+    userId: user.userId,
+    triggerEventId: null,
+    triggerMatched: conditionsHold(user.properties ?? {}, journey.trigger.where),
+  }));
   const upserts = options.dryRun
     ? []
-    : contactUpsertStatements(db, users.map((u) => ({ externalId: u.userId, email: u.userEmail, properties: u.properties })));
-  const results = await runBatch(db, [...upserts, ...plan.statements]);
-  const decisions = plan.decisions(results.slice(upserts.length));
+    : contactUpsertStatements(
+        db,
+        users.map((u) => ({ externalId: u.userId, email: u.userEmail, properties: u.properties })),
+      );
+  const decide = options.dryRun
+    ? previewEntriesPlan(db, journey, candidates)
+    : enterPlan(db, journey, candidates, { source: "batch" });
+  const [, decisions] = await runPlans(db, writes(upserts), decide);
 
   const enrollmentIds = decisions.flatMap((d) => (d.enrolled ? [d.enrollmentId] : []));
   if (!options.dryRun) await enqueueStarts(deps.journeyStarts, enrollmentIds);

@@ -1,9 +1,10 @@
-import { sendAll } from "../queues/send";
+import { chunk } from "../lib/chunk";
+import { errorFields, log } from "../lib/log";
+import { type JourneyStartMessage, sendAll } from "../lib/queues";
 
 export type JourneyParams = { enrollmentId: string };
-export type JourneyStartMessage = { enrollmentIds: string[] };
 
-export type StarterDeps = { workflow: Workflow<JourneyParams>; journeyStarts: Queue<JourneyStartMessage> };
+export type WorkflowDeps = { workflow: Workflow<JourneyParams>; journeyStarts: Queue<JourneyStartMessage> };
 
 const CREATE_BATCH_MAX = 100;
 
@@ -16,8 +17,7 @@ const alreadyExists = (message: string) => /already.?exist/i.test(message);
  */
 export async function createInstances(workflow: Workflow<JourneyParams>, enrollmentIds: string[]): Promise<string[]> {
   const failed: string[] = [];
-  for (let i = 0; i < enrollmentIds.length; i += CREATE_BATCH_MAX) {
-    const ids = enrollmentIds.slice(i, i + CREATE_BATCH_MAX);
+  for (const ids of chunk(enrollmentIds, CREATE_BATCH_MAX)) {
     try {
       const result = await workflow.createBatch({ instances: ids.map((id) => ({ id, params: { enrollmentId: id } })) });
       for (const error of result.errors) {
@@ -39,7 +39,7 @@ export async function createInstances(workflow: Workflow<JourneyParams>, enrollm
 export const INLINE_START_MAX = 1;
 
 /** Starts instances now (few) or through the journey-start queue (many); failed inline starts are queued too. */
-export async function startEnrollments(deps: StarterDeps, enrollmentIds: string[]): Promise<void> {
+export async function startEnrollments(deps: WorkflowDeps, enrollmentIds: string[]): Promise<void> {
   if (enrollmentIds.length === 0) return;
   if (enrollmentIds.length > INLINE_START_MAX) return enqueueStarts(deps.journeyStarts, enrollmentIds);
   const failed = await createInstances(deps.workflow, enrollmentIds);
@@ -48,9 +48,10 @@ export async function startEnrollments(deps: StarterDeps, enrollmentIds: string[
 
 /** One message per createBatch's worth of enrollments, so the consumer makes one call per message. */
 export async function enqueueStarts(queue: Queue<JourneyStartMessage>, enrollmentIds: string[]): Promise<void> {
-  const bodies: JourneyStartMessage[] = [];
-  for (let i = 0; i < enrollmentIds.length; i += CREATE_BATCH_MAX) bodies.push({ enrollmentIds: enrollmentIds.slice(i, i + CREATE_BATCH_MAX) });
-  await sendAll(queue, bodies);
+  await sendAll(
+    queue,
+    chunk(enrollmentIds, CREATE_BATCH_MAX).map((ids) => ({ enrollmentIds: ids })),
+  );
 }
 
 /** Stops enrollments' workflows. Failures are logged, not thrown: the exited row already keeps sends from happening. */
@@ -60,7 +61,38 @@ export async function stopInstances(workflow: Workflow<JourneyParams>, enrollmen
       try {
         await (await workflow.get(id)).terminate();
       } catch (error) {
-        console.warn(JSON.stringify({ level: "warn", enrollmentId: id, message: "terminate failed (finished or not started)", error: String(error) }));
+        log.warn("terminate failed (finished or not started)", { enrollmentId: id, ...errorFields(error) });
+      }
+    }),
+  );
+}
+
+/**
+ * Workflow event types allow fewer characters than product event names ("user:activated"), so a
+ * name is mapped to a safe type. Collisions don't matter: events are only sent to an enrollment
+ * whose D1 row waits for that exact name.
+ */
+export function workflowEventType(eventName: string): string {
+  return `ev-${eventName.replace(/[^a-zA-Z0-9_-]/g, "_")}`.slice(0, 100);
+}
+
+export type WaitingDelivery = { enrollmentId: string; event: string; payload: unknown };
+
+/** Hands events to the workflows waiting for them. Failures are logged: the wait times out into its "not done" branch. */
+export async function deliverToWaiting(
+  workflow: Workflow<JourneyParams>,
+  deliveries: WaitingDelivery[],
+): Promise<void> {
+  await Promise.all(
+    deliveries.map(async ({ enrollmentId, event, payload }) => {
+      try {
+        // The payload travels as JSON text, as the workflow's steps keep it (see doJson).
+        await (await workflow.get(enrollmentId)).sendEvent({
+          type: workflowEventType(event),
+          payload: JSON.stringify(payload),
+        });
+      } catch (error) {
+        log.warn("sendEvent failed", { enrollmentId, ...errorFields(error) });
       }
     }),
   );

@@ -1,4 +1,4 @@
-import { ProviderError, type EmailProvider } from "./types";
+import { type EmailProvider, ProviderError } from "./types";
 
 const RESEND_API = "https://api.resend.com/emails";
 

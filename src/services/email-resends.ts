@@ -1,14 +1,14 @@
 import { and, asc, eq, gte, inArray, lte, sql } from "drizzle-orm";
-import { runBatch, type Database } from "../db/client";
-import { contacts, emails, suppressions, type Email } from "../db/schema";
+import { type Database, runBatch } from "../db/client";
+import { contacts, type Email, emails, suppressions } from "../db/schema";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
+import { type EmailSendMessage, sendAll } from "../lib/queues";
 import { chunkForParams, paramsPerRow } from "../lib/sql";
-import type { EmailSendMessage } from "../queues/email-sends";
-import { sendAll } from "../queues/send";
+
 import { getEmail } from "./emails";
 
-export type ResendDeps = { db: Database; emailSends: Queue<EmailSendMessage> };
+export type EmailResendDeps = { db: Database; emailSends: Queue<EmailSendMessage> };
 
 export const RESENDABLE = ["failed", "bounced"] as const;
 
@@ -34,10 +34,14 @@ function resendRow(original: Email, now: Date): typeof emails.$inferInsert {
   };
 }
 
-const enqueueSends = (queue: Queue<EmailSendMessage>, emailIds: string[]) => sendAll(queue, emailIds.map((emailId) => ({ emailId })));
+const enqueueSends = (queue: Queue<EmailSendMessage>, emailIds: string[]) =>
+  sendAll(
+    queue,
+    emailIds.map((emailId) => ({ emailId })),
+  );
 
 /** Resends one failed or bounced email through the email-send queue (suppression is checked when it is sent). */
-export async function resendEmail(deps: ResendDeps, emailId: string) {
+export async function resendEmail(deps: EmailResendDeps, emailId: string) {
   const original = await getEmail(deps.db, emailId);
   assertResendable(original);
   const row = resendRow(original, new Date());
@@ -60,7 +64,7 @@ export type BulkResendResult = { emailId: string; outcome: BulkResendOutcome; ne
  * except to unsubscribed contacts, suppressed addresses (checked on the address it would go to
  * now), and emails already resent — so running it twice doesn't send twice.
  */
-export async function bulkResend(deps: ResendDeps, input: BulkResendInput) {
+export async function bulkResend(deps: EmailResendDeps, input: BulkResendInput) {
   const { db } = deps;
   const { filter } = input;
   const candidates = await db
@@ -98,8 +102,14 @@ export async function bulkResend(deps: ResendDeps, input: BulkResendInput) {
     return { emailId: email.id, outcome: "resent", newEmailId: row.id };
   });
 
-  await runBatch(db, chunkForParams(toResend, paramsPerRow(emails)).map((chunk) => db.insert(emails).values(chunk)));
-  await enqueueSends(deps.emailSends, toResend.map((row) => row.id!));
+  await runBatch(
+    db,
+    chunkForParams(toResend, paramsPerRow(emails)).map((chunk) => db.insert(emails).values(chunk)),
+  );
+  await enqueueSends(
+    deps.emailSends,
+    toResend.map((row) => row.id!),
+  );
   const resent = results.filter((r) => r.outcome === "resent" || r.outcome === "would_resend").length;
   return { resent, skipped: results.length - resent, results };
 }

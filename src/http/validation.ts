@@ -1,5 +1,5 @@
 import type { Hook } from "@hono/zod-openapi";
-import { AppError, describeZodError } from "./errors";
+import { AppError, describeZodError } from "../lib/errors";
 import type { AppEnv } from "./app-env";
 
 /** zod failures from any route validator become one 400 that names the failing field. */

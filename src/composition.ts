@@ -1,0 +1,58 @@
+import { createDb, type Database } from "./db/client";
+import type { BatchEnrollDeps } from "./pipeline/batch-enroll";
+import type { IngestDeps } from "./pipeline/ingest";
+import type { JourneyRoutingDeps } from "./pipeline/journey-routing";
+import { providerFromEnv } from "./providers/email";
+import type { EmailResendDeps } from "./services/email-resends";
+import type { DeliveryDeps } from "./services/emails";
+import type { ImportDeps } from "./services/imports/jobs";
+import type { WorkflowDeps } from "./services/workflow-instances";
+
+const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;
+
+export type DepsOptions = {
+  /** A request passes its round-trip-counted database; everyone else gets one on the binding. */
+  db?: Database;
+  /** Lets work finish after the response (`ctx.waitUntil`); awaited inline when absent. */
+  waitUntil?: (promise: Promise<unknown>) => void;
+};
+
+/**
+ * The composition root: every dependency the entry points (routes, queue consumers, the workflow,
+ * the cron) hand to the layers below, built from the Worker's bindings in this one place.
+ */
+export function buildDeps(env: Env, options: DepsOptions = {}) {
+  const db = options.db ?? createDb(env.DB);
+  const workflows: WorkflowDeps = { workflow: env.JOURNEY_WORKFLOW, journeyStarts: env.JOURNEY_STARTS_QUEUE };
+  const routing: JourneyRoutingDeps = { db, ...workflows };
+  const ingest: IngestDeps = {
+    ...routing,
+    idempotencyKeys: env.IDEMPOTENCY_KEYS,
+    idempotencyTtlSeconds: Number(env.IDEMPOTENCY_TTL_SECONDS) || DEFAULT_IDEMPOTENCY_TTL_SECONDS,
+    waitUntil: options.waitUntil,
+  };
+  const batchEnroll: BatchEnrollDeps = { db, journeyStarts: env.JOURNEY_STARTS_QUEUE };
+  const imports: ImportDeps = { db, bucket: env.IMPORT_UPLOADS, queue: env.IMPORT_CHUNKS_QUEUE };
+  const emailResends: EmailResendDeps = { db, emailSends: env.EMAIL_SENDS_QUEUE };
+  return {
+    db,
+    workflows,
+    routing,
+    ingest,
+    batchEnroll,
+    imports,
+    emailResends,
+    /** Built on first use: a misconfigured provider fails email delivery, not every request. */
+    get delivery(): DeliveryDeps {
+      return {
+        db,
+        provider: providerFromEnv(env),
+        from: env.EMAIL_FROM,
+        publicBaseUrl: env.PUBLIC_BASE_URL,
+        tokenSecret: env.TOKEN_SIGNING_SECRET,
+      };
+    },
+  };
+}
+
+export type Deps = ReturnType<typeof buildDeps>;

@@ -1,0 +1,72 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AppEnv } from "../../http/app-env";
+import { validationHook } from "../../http/validation";
+import { batchEnroll } from "../../pipeline/batch-enroll";
+import { SKIP_REASONS } from "../../services/entry-guards";
+import { bearerSecurity, EmailAddress, errorResponses, jsonBody, notFoundResponse, PropertiesSchema } from "../schemas";
+import { KeyParam } from "./journeys";
+
+export const MAX_BATCH_ENROLL = 500;
+
+const batchEnrollRoute = createRoute({
+  method: "post",
+  path: "/v1/admin/journeys/{key}/enroll/batch",
+  tags: ["Journeys"],
+  summary: "Enroll up to 500 users into a journey",
+  description:
+    "Upserts each user as a contact and applies every entry guard (trigger conditions against the given properties, unsubscribed or suppressed, entry limit, already active), decided atomically; `enrolled: true` means an enrollment row exists. A user listed twice enrolls once. Workflows start through the journey-start queue. `dryRun` answers the same without writing.",
+  security: bearerSecurity,
+  request: {
+    params: KeyParam,
+    body: jsonBody(
+      z
+        .object({
+          users: z
+            .array(
+              z.object({
+                userId: z.string().min(1).max(255),
+                userEmail: EmailAddress,
+                properties: PropertiesSchema.optional(),
+              }),
+            )
+            .min(1)
+            .max(MAX_BATCH_ENROLL),
+          dryRun: z.boolean().default(false),
+        })
+        .strict()
+        .openapi("BatchEnrollRequest"),
+    ),
+  },
+  responses: {
+    200: {
+      description: "Per user, in input order",
+      content: {
+        "application/json": {
+          schema: z
+            .object({
+              enrolled: z.number().int(),
+              skipped: z.number().int(),
+              results: z.array(
+                z.object({
+                  userId: z.string(),
+                  enrolled: z.boolean(),
+                  enrollmentId: z.string().optional(),
+                  reason: z.enum(SKIP_REASONS).optional(),
+                }),
+              ),
+            })
+            .openapi("BatchEnrollResponse"),
+        },
+      },
+    },
+    ...notFoundResponse,
+    ...errorResponses,
+  },
+});
+
+export const adminJourneyEnrollmentRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+adminJourneyEnrollmentRoutes.openapi(batchEnrollRoute, async (c) => {
+  const { users, dryRun } = c.req.valid("json");
+  return c.json(await batchEnroll(c.var.deps.batchEnroll, c.req.valid("param").key, users, { dryRun }), 200);
+});

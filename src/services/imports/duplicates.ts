@@ -1,0 +1,60 @@
+import { sql } from "drizzle-orm";
+import type { Database } from "../../db/client";
+import type { ImportJob } from "../../db/schema";
+import type { ImportRow } from "./rows";
+
+/** Ids and errors travel to D1 as one JSON-array parameter per statement (json_each), kept this small. */
+const JSON_PARAM_MAX_BYTES = 256 * 1024;
+
+export type ValidRow = ImportRow & { contact: NonNullable<Extract<ImportRow, { contact: unknown }>["contact"]> };
+export type InvalidRow = ImportRow & { error: string };
+
+/** Valid rows to upsert, and failed rows (validation, or an externalId seen earlier in the file). */
+export async function partitionRows(db: Database, job: ImportJob, rows: ImportRow[]) {
+  const valid: ValidRow[] = [];
+  const invalid: InvalidRow[] = [];
+  const firstInChunk = new Map<string, ValidRow>();
+  for (const row of rows) {
+    if ("error" in row) invalid.push(row);
+    else if (firstInChunk.has(row.contact.externalId)) invalid.push({ ...row, error: "Duplicate externalId" });
+    else firstInChunk.set(row.contact.externalId, row);
+  }
+  const seen = job.checkpointRow === 0 ? new Set<string>() : await seenEarlier(db, job.id, [...firstInChunk.keys()]);
+  for (const [externalId, row] of firstInChunk) {
+    if (seen.has(externalId)) invalid.push({ row: row.row, data: row.data, error: "Duplicate externalId" });
+    else valid.push(row);
+  }
+  invalid.sort((a, b) => a.row - b.row);
+  return { valid, invalid };
+}
+
+async function seenEarlier(db: Database, jobId: string, externalIds: string[]): Promise<Set<string>> {
+  const seen = new Set<string>();
+  for (const ids of jsonParamChunks(externalIds)) {
+    const rows = await db.all<{ id: string }>(
+      sql`SELECT value AS id FROM json_each(${ids}) AS j
+          WHERE EXISTS (SELECT 1 FROM import_seen_ids s WHERE s.job_id = ${jobId} AND s.external_id = j.value)`,
+    );
+    for (const { id } of rows) seen.add(id);
+  }
+  return seen;
+}
+
+/** JSON arrays of the items, each small enough to bind as one statement parameter. */
+export function jsonParamChunks(items: unknown[]): string[] {
+  const out: string[] = [];
+  let current: string[] = [];
+  let size = 2;
+  for (const item of items) {
+    const json = JSON.stringify(item);
+    if (current.length > 0 && size + json.length + 1 > JSON_PARAM_MAX_BYTES) {
+      out.push(`[${current.join(",")}]`);
+      current = [];
+      size = 2;
+    }
+    current.push(json);
+    size += json.length + 1;
+  }
+  if (current.length > 0) out.push(`[${current.join(",")}]`);
+  return out;
+}

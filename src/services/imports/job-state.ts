@@ -1,0 +1,60 @@
+import { and, eq, inArray } from "drizzle-orm";
+import type { Database } from "../../db/client";
+import { type ImportJob, importChunks, importJobs } from "../../db/schema";
+import { forgetSeenIds, type ImportDeps } from "./jobs";
+
+export async function loadJob(db: Database, jobId: string) {
+  const [job] = await db.select().from(importJobs).where(eq(importJobs.id, jobId));
+  return job;
+}
+
+export async function markProcessing(db: Database, jobId: string, now: Date) {
+  await db
+    .update(importJobs)
+    .set({ status: "processing", startedAt: now, updatedAt: now })
+    .where(and(eq(importJobs.id, jobId), eq(importJobs.status, "pending")));
+  return loadJob(db, jobId);
+}
+
+/** A job-level failure (unreadable file, bad header, malformed JSON): the job stops with the message. */
+export async function failJob(db: Database, job: ImportJob, error: string, now = new Date()): Promise<"failed"> {
+  await db
+    .update(importJobs)
+    .set({ status: "failed", error, finishedAt: now, updatedAt: now })
+    .where(and(eq(importJobs.id, job.id), inArray(importJobs.status, ["pending", "processing"])));
+  await forgetSeenIds(db, job.id);
+  return "failed";
+}
+
+/** The last delivery of a chunk failed too: the job stops where it is, with the chunk's error. */
+export async function failJobAfterRetries(db: Database, jobId: string, attempts: number, error: unknown) {
+  const job = await loadJob(db, jobId);
+  if (!job) return;
+  await failJob(
+    db,
+    job,
+    `Import stopped after ${attempts} failed attempts at data row ${job.checkpointRow}: ${String(error)}`,
+  );
+}
+
+export async function sendFollowUp(deps: ImportDeps, jobId: string, start: number, next: number) {
+  await deps.queue.send({ jobId, offset: next });
+  await deps.db
+    .update(importChunks)
+    .set({ followUpSent: true })
+    .where(and(eq(importChunks.jobId, jobId), eq(importChunks.startOffset, start)));
+}
+
+/**
+ * A retried message for the chunk just committed, whose follow-up was never sent (the invocation
+ * died between commit and send): send it now, or the job would stall at this checkpoint.
+ */
+export async function resendLostFollowUp(deps: ImportDeps, job: ImportJob, offset: number) {
+  const [chunk] = await deps.db
+    .select()
+    .from(importChunks)
+    .where(and(eq(importChunks.jobId, job.id), eq(importChunks.startOffset, offset)));
+  if (chunk && !chunk.followUpSent && chunk.endOffset === job.checkpointOffset) {
+    await sendFollowUp(deps, job.id, offset, chunk.endOffset);
+  }
+}
