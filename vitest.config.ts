@@ -7,6 +7,7 @@ export const TEST_SECRETS = {
   ADMIN_API_KEY: "test-admin-key",
   INGEST_API_KEY: "test-ingest-key",
   TOKEN_SIGNING_SECRET: "test-token-signing-secret",
+  TOKEN_SIGNING_SECRET_PREVIOUS: "test-token-signing-secret-before-rotation",
   POSTHOG_WEBHOOK_SECRET: "test-posthog-secret",
   RESEND_WEBHOOK_SECRET: "whsec_dGVzdC1yZXNlbmQtd2ViaG9vay1zZWNyZXQ=",
   RESEND_API_KEY: "",
@@ -28,6 +29,8 @@ export default defineConfig({
     })),
   ],
   test: {
+    // test-cli/ is the CLI's node:test suite (npm run test:cli), not Workers tests.
+    include: ["test/**/*.test.ts"],
     setupFiles: ["./test/setup.ts"],
     testTimeout: 30_000,
     // The per-request log lines are for operators; keep test output to failures and warnings.

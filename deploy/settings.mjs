@@ -4,6 +4,11 @@ import { parseEnv } from "node:util";
 
 export const MIN_SECRET_LENGTH = 32;
 
+// Secrets the Worker uses only when set (wrangler.toml still lists them, so local dev passes them
+// on). Left out or empty in the env file, they are deployed empty: that also clears the value of
+// an earlier deploy, e.g. the previous signing secret once a rotation is over.
+export const OPTIONAL_SECRETS = new Set(["TOKEN_SIGNING_SECRET_PREVIOUS"]);
+
 export function readEnvFile(file) {
   return parseEnv(readFileSync(file, "utf8"));
 }
@@ -45,6 +50,7 @@ export function checkSettings(settings, { vars, requiredSecrets, devValues, allo
   const problems = [];
   for (const name of requiredSecrets) {
     const value = settings[name];
+    if (OPTIONAL_SECRETS.has(name) && !value) continue;
     if (value === undefined) problems.push(`secret ${name} is missing`);
     else if (value === "") problems.push(`secret ${name} is empty`);
     else if (devValues.has(value))
@@ -87,5 +93,7 @@ export function splitSettings(settings, { vars, requiredSecrets }) {
   const pick = (names) =>
     Object.fromEntries(names.filter((n) => settings[n] !== undefined).map((n) => [n, settings[n]]));
   const wranglerEnv = Object.fromEntries(Object.entries(settings).filter(([name]) => WRANGLER_KEYS.test(name)));
-  return { vars: pick(vars), secrets: pick(requiredSecrets), wranglerEnv };
+  const secrets = pick(requiredSecrets);
+  for (const name of requiredSecrets) if (OPTIONAL_SECRETS.has(name)) secrets[name] ??= "";
+  return { vars: pick(vars), secrets, wranglerEnv };
 }

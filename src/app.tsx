@@ -7,6 +7,7 @@ import { createDb } from "./db/client";
 import { countRoundTrips } from "./db/round-trips";
 import type { AppEnv } from "./http/app-env";
 import { requireAdminKey } from "./http/auth";
+import { htmlPageHeaders } from "./http/html-headers";
 import { requestLog } from "./http/request-log";
 import { validationHook } from "./http/validation";
 import { AppError, errorResponse, toAppError } from "./lib/errors";
@@ -17,6 +18,7 @@ import { adminEmailRoutes } from "./routes/admin/emails";
 import { adminEventRoutes } from "./routes/admin/events";
 import { adminExportRoutes } from "./routes/admin/export";
 import { adminImportStartRoutes } from "./routes/admin/import-start";
+import { adminImportUploadRoutes, isUploadPartPath } from "./routes/admin/import-uploads";
 import { adminImportRoutes } from "./routes/admin/imports";
 import { adminJourneyEnrollmentRoutes } from "./routes/admin/journey-enrollment";
 import { adminJourneyRoutes } from "./routes/admin/journeys";
@@ -57,15 +59,17 @@ export function createApp() {
   );
   app.use("/v1/admin/*", requireAdminKey);
   // Admin JSON bodies (replay ids, 500-user batches, filters) fit well inside this; the import
-  // route sets its own limits (10 MB envelope, 100 MB streamed file).
+  // route sets its own limits (10 MB envelope, 100 MB streamed file), and so does an upload part (100 MB).
   const adminBodyLimit = bodyLimit({ maxSize: ADMIN_BODY_MAX_BYTES });
-  app.use("/v1/admin/*", (c, next) => (c.req.path === "/v1/admin/contacts/import" ? next() : adminBodyLimit(c, next)));
+  const ownLimit = (path: string) => path === "/v1/admin/contacts/import" || isUploadPartPath(path);
+  app.use("/v1/admin/*", (c, next) => (ownLimit(c.req.path) ? next() : adminBodyLimit(c, next)));
 
   app.route("/", healthRoutes);
   app.route("/", ingestRoutes);
   app.route("/", postHogWebhookRoutes);
   // Before adminContactRoutes: /contacts/imports and /contacts/export would match /contacts/{idOrExternalId}.
   app.route("/", adminImportStartRoutes);
+  app.route("/", adminImportUploadRoutes); // before /contacts/import/{jobId}
   app.route("/", adminImportRoutes);
   app.route("/", adminExportRoutes);
   app.route("/", adminContactRoutes);
@@ -81,7 +85,7 @@ export function createApp() {
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", { openapi: "3.1.0", info: OPENAPI_INFO });
-  app.get("/docs", async (c) => {
+  app.get("/docs", htmlPageHeaders, async (c) => {
     const doc = await (await app.request("/openapi.json", {}, c.env)).json();
     return c.html(<ApiReference doc={doc as never} />);
   });

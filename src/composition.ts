@@ -9,6 +9,12 @@ import type { ImportDeps } from "./services/imports/jobs";
 import type { WorkflowDeps } from "./services/workflow-instances";
 
 const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;
+const DEFAULT_MAX_PER_ADDRESS_PER_DAY = 10;
+
+const positiveInt = (value: string | undefined, fallback: number) => {
+  const n = Number(value);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+};
 
 export type DepsOptions = {
   /** A request passes its round-trip-counted database; everyone else gets one on the binding. */
@@ -24,7 +30,11 @@ export type DepsOptions = {
 export function buildDeps(env: Env, options: DepsOptions = {}) {
   const db = options.db ?? createDb(env.DB);
   const workflows: WorkflowDeps = { workflow: env.JOURNEY_WORKFLOW, journeyStarts: env.JOURNEY_STARTS_QUEUE };
-  const routing: JourneyRoutingDeps = { db, ...workflows };
+  const routing: JourneyRoutingDeps & { postHogCanChangeEmail: boolean } = {
+    db,
+    ...workflows,
+    postHogCanChangeEmail: env.POSTHOG_CAN_CHANGE_EMAIL === "true",
+  };
   const ingest: IngestDeps = {
     ...routing,
     idempotencyKeys: env.IDEMPOTENCY_KEYS,
@@ -50,6 +60,7 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
         from: env.EMAIL_FROM,
         publicBaseUrl: env.PUBLIC_BASE_URL,
         tokenSecret: env.TOKEN_SIGNING_SECRET,
+        maxPerAddressPerDay: positiveInt(env.EMAIL_MAX_PER_ADDRESS_PER_DAY, DEFAULT_MAX_PER_ADDRESS_PER_DAY),
       };
     },
   };

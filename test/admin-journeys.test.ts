@@ -104,9 +104,11 @@ describe("admin emails and preferences", () => {
       suppressed: true,
       suppressionReason: "admin",
     });
+    // Lifts the admin suppression; unsubscribing then suppresses the address for its own reason.
     expect(await (await put({ suppressed: false, unsubscribed: true })).json()).toMatchObject({
       unsubscribed: true,
-      suppressed: false,
+      suppressed: true,
+      suppressionReason: "unsubscribed",
     });
     await expectErrorShape(await put({ unsubscribed: "yes" }), 400, "VALIDATION_ERROR");
     await expectErrorShape(await put({ unknown: true }), 400, "VALIDATION_ERROR");

@@ -46,6 +46,7 @@ const deps = (fetcher: typeof fetch): DeliveryDeps => ({
   from: "Hogsend <hello@example.com>",
   publicBaseUrl: "https://mail.example.com",
   tokenSecret: env.TOKEN_SIGNING_SECRET,
+  maxPerAddressPerDay: 10,
 });
 
 describe("delivery through Resend", () => {

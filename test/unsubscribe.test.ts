@@ -62,4 +62,47 @@ describe("unsubscribe", () => {
     }
     expect((await preferences(userId)).unsubscribed).toBe(false);
   });
+
+  it("verifies links signed with the previous secret while rotating; new links use the current one", async () => {
+    const { userId, id } = await contactWithToken();
+    const beforeRotation = await signUnsubscribeToken(env.TOKEN_SIGNING_SECRET_PREVIOUS, id);
+    expect((await call(`/v1/email/unsubscribe?token=${beforeRotation}`)).status).toBe(200);
+    expect((await call(`/v1/email/unsubscribe?token=${beforeRotation}`, { method: "POST" })).status).toBe(200);
+    expect((await preferences(userId)).unsubscribed).toBe(true);
+  });
+});
+
+describe("HTML pages send security headers", () => {
+  const expectSecure = (res: Response) => {
+    const csp = res.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).toContain("form-action 'self'");
+    expect(csp).not.toContain("script-src");
+    expect(res.headers.get("x-frame-options")).toBe("DENY");
+    expect(res.headers.get("referrer-policy")).toBe("no-referrer");
+    expect(res.headers.get("cache-control")).toBe("no-store");
+  };
+
+  it("on the unsubscribe page, its answer, and its error", async () => {
+    const { token } = await contactWithToken();
+    for (const res of [
+      await call(`/v1/email/unsubscribe?token=${token}`),
+      await call(`/v1/email/unsubscribe?token=${token}`, { method: "POST" }),
+      await call("/v1/email/unsubscribe?token=forged"),
+      await call("/v1/email/unsubscribe?token=forged", { method: "POST" }),
+    ]) {
+      expectSecure(res);
+      await res.body?.cancel();
+    }
+  });
+
+  it("on /docs, which renders with inline styles only", async () => {
+    const res = await call("/docs");
+    expect(res.status).toBe(200);
+    expectSecure(res);
+    const html = await res.text();
+    expect(html).not.toContain("<script");
+    expect(res.headers.get("content-security-policy")).toContain("style-src 'unsafe-inline'");
+  });
 });

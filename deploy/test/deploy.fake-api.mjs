@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { deployTargets, readWranglerConfig } from "../config.mjs";
+import { splitSettings } from "../settings.mjs";
 import { startFakeCloudflare } from "./fake-cloudflare.mjs";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
@@ -31,6 +32,8 @@ function prodSettings(overrides = {}) {
     EMAIL_FROM: "Hogsend <hello@example.com>",
     EMAIL_PROVIDER: "resend",
     IDEMPOTENCY_TTL_SECONDS: "604800",
+    EMAIL_MAX_PER_ADDRESS_PER_DAY: "10",
+    POSTHOG_CAN_CHANGE_EMAIL: "false",
   };
   for (const name of targets.vars) settings[name] ??= `prod-${name.toLowerCase()}`;
   for (const name of targets.requiredSecrets) settings[name] = secret();
@@ -284,6 +287,24 @@ describe("refusals, before anything is created", () => {
     assert.equal(absent.code, 2, absent.output);
     assert.match(absent.output, /nope\.env does not exist/);
     assert.equal(fake.requests.length, 0);
+  });
+
+  it("accepts an optional secret left out (deployed empty)", async () => {
+    const file = envFile(prodSettings({ TOKEN_SIGNING_SECRET_PREVIOUS: undefined }));
+    const { code, output } = await runDeploy(fake, ["--env-file", file, "--dry-run"]);
+    assert.equal(code, 0, output);
+    assert.equal(fake.requests.length, 0);
+    const { secrets } = splitSettings(prodSettings({ TOKEN_SIGNING_SECRET_PREVIOUS: undefined }), targets);
+    assert.equal(secrets.TOKEN_SIGNING_SECRET_PREVIOUS, "");
+  });
+
+  it("still refuses a short optional secret when one is given", async () => {
+    const { code, output } = await runDeploy(fake, [
+      "--env-file",
+      envFile(prodSettings({ TOKEN_SIGNING_SECRET_PREVIOUS: "short" })),
+    ]);
+    assert.equal(code, 2, output);
+    assert.match(output, /TOKEN_SIGNING_SECRET_PREVIOUS is shorter than 32/);
   });
 
   it("accepts the log provider when asked to", async () => {

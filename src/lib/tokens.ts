@@ -14,12 +14,24 @@ export async function signUnsubscribeToken(secret: string, contactId: string, no
   return sign(claims, secret, "HS256");
 }
 
-/** The contact id, or null for a forged, tampered, expired or foreign token. */
-export async function verifyUnsubscribeToken(secret: string, token: string): Promise<string | null> {
+/**
+ * The contact id, or null for a forged, tampered, expired or foreign token. Several secrets (the
+ * current one, then the previous one while rotating) keep links already sent working.
+ */
+export async function verifyUnsubscribeToken(secrets: string | string[], token: string): Promise<string | null> {
+  for (const secret of [secrets].flat().filter(Boolean)) {
+    const contactId = await verifyWith(secret, token);
+    if (contactId) return contactId;
+  }
+  return null;
+}
+
+async function verifyWith(secret: string, token: string): Promise<string | null> {
   try {
     const claims = (await verify(token, secret, "HS256")) as Partial<UnsubscribeClaims>;
     return claims.purpose === "unsubscribe" && typeof claims.sub === "string" ? claims.sub : null;
   } catch {
+    // Any failure to verify (bad signature, expired, malformed) means "not a valid link".
     return null;
   }
 }

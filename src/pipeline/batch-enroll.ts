@@ -39,6 +39,8 @@ export async function batchEnroll(
     : contactUpsertStatements(
         db,
         users.map((u) => ({ externalId: u.userId, email: u.userEmail, properties: u.properties })),
+        // Enrolling someone is not the place to change where their mail goes: ingest or import is.
+        { source: "enroll", emailPolicy: "fill" },
       );
   const decide = options.dryRun
     ? previewEntriesPlan(db, journey, candidates)

@@ -23,7 +23,12 @@ export type IngestItem = {
 
 export type IngestSource = NewEvent["source"];
 
-export type IngestDeps = JourneyRoutingDeps & {
+export type EventProcessingDeps = JourneyRoutingDeps & {
+  /** POSTHOG_CAN_CHANGE_EMAIL: PostHog events may replace an address, not only fill a missing one. */
+  postHogCanChangeEmail?: boolean;
+};
+
+export type IngestDeps = EventProcessingDeps & {
   idempotencyKeys: KVNamespace;
   idempotencyTtlSeconds: number;
   /** Lets KV writes finish after the response (ctx.waitUntil); awaited inline when absent. */
@@ -42,7 +47,7 @@ const DUPLICATE: IngestResult = { stored: false, duplicate: true, journeys: [], 
  * from overwriting newer contact data).
  */
 export async function processStoredEvents(
-  deps: JourneyRoutingDeps,
+  deps: EventProcessingDeps,
   stored: StoredEvent[],
   options: { now?: Date; onlyIfNewer?: boolean } = {},
 ) {
@@ -54,6 +59,10 @@ export async function processStoredEvents(
       email: event.userEmail,
       properties: event.properties,
       seenAt: event.occurredAt,
+      source: event.source,
+      eventId: event.id,
+      // A PostHog event can be captured in a browser by anyone holding the public project key.
+      emailPolicy: event.source === "posthog" && !deps.postHogCanChangeEmail ? "fill" : "replace",
     })),
     options,
   );

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { CONTACT_CHANGE_SOURCES } from "../db/schema";
 import { ERROR_STATUS } from "../lib/errors";
 import { MAX_EMAIL_LENGTH } from "../lib/sql";
 
@@ -59,6 +60,28 @@ export const ContactSchema = z
     updatedAt: z.string(),
   })
   .openapi("Contact");
+
+export const ContactChangeSchema = z
+  .object({
+    field: z.enum(["email", "unsubscribed", "suppressed"]),
+    from: z
+      .string()
+      .nullable()
+      .openapi({ description: "The value before: an address, `true`/`false`, or a suppression reason" }),
+    to: z.string().nullable(),
+    source: z.enum(CONTACT_CHANGE_SOURCES).openapi({
+      description: "Who made the change: an event source, `import`, `enroll`, `admin` or `unsubscribe_link`",
+    }),
+    eventId: z.string().nullable().openapi({ description: "The event that made the change, for event sources" }),
+    at: z.string(),
+  })
+  .openapi("ContactChange");
+
+export const ContactDetailSchema = ContactSchema.extend({
+  emailChanges: z
+    .array(ContactChangeSchema)
+    .openapi({ description: "The latest address changes (up to 20), newest first; creating a contact is not one" }),
+}).openapi("ContactDetail");
 
 export const EventSchema = z
   .object({

@@ -1,6 +1,7 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Child } from "hono/jsx";
 import type { AppEnv } from "../http/app-env";
+import { htmlPageHeaders } from "../http/html-headers";
 import { AppError } from "../lib/errors";
 import { verifyUnsubscribeToken } from "../lib/tokens";
 import { unsubscribeContact } from "../services/preferences";
@@ -39,14 +40,20 @@ unsubscribeRoutes.openAPIRegistry.registerPath({
   path: PATH,
   tags: ["Unsubscribe"],
   summary: "One-click unsubscribe (RFC 8058)",
-  description: "What mail clients call for `List-Unsubscribe-Post: List-Unsubscribe=One-Click`. Idempotent.",
+  description:
+    "What mail clients call for `List-Unsubscribe-Post: List-Unsubscribe=One-Click`. Unsubscribes the contact and suppresses its address (reason `unsubscribed`), so no contact with that address is emailed again. Idempotent.",
   request: { query },
   responses: { 200: { description: "Unsubscribed (HTML page)" }, ...notFoundResponse, 400: errorResponses[400] },
 });
 
+/** Links are signed with TOKEN_SIGNING_SECRET; TOKEN_SIGNING_SECRET_PREVIOUS still verifies while rotating. */
+const signingSecrets = (env: Env) => [env.TOKEN_SIGNING_SECRET, env.TOKEN_SIGNING_SECRET_PREVIOUS];
+
+unsubscribeRoutes.use(PATH, htmlPageHeaders);
+
 unsubscribeRoutes.get(PATH, async (c) => {
   const token = c.req.query("token") ?? "";
-  if (!(await verifyUnsubscribeToken(c.env.TOKEN_SIGNING_SECRET, token))) {
+  if (!(await verifyUnsubscribeToken(signingSecrets(c.env), token))) {
     return c.html(
       <Page title="This link is invalid or has expired">
         <p>Use the unsubscribe link in a more recent email.</p>
@@ -66,7 +73,7 @@ unsubscribeRoutes.get(PATH, async (c) => {
 });
 
 unsubscribeRoutes.post(PATH, async (c) => {
-  const contactId = await verifyUnsubscribeToken(c.env.TOKEN_SIGNING_SECRET, c.req.query("token") ?? "");
+  const contactId = await verifyUnsubscribeToken(signingSecrets(c.env), c.req.query("token") ?? "");
   if (!contactId) throw new AppError("BAD_REQUEST", "Invalid or expired unsubscribe link");
   if (!(await unsubscribeContact(c.get("db"), contactId))) throw new AppError("NOT_FOUND", "Contact not found");
   return c.html(

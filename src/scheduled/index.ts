@@ -1,5 +1,6 @@
 import { buildDeps } from "../composition";
 import { log } from "../lib/log";
+import { expireImportUploads } from "./expire-uploads";
 import { healUnprocessedEvents } from "./heal-events";
 import { healStalledImports } from "./heal-imports";
 
@@ -17,6 +18,7 @@ export async function runScheduled(env: Env): Promise<Report> {
       const { requeued, failed } = await healStalledImports(deps.imports);
       return { requeuedImports: requeued, failedStalledImports: failed };
     },
+    uploads: async () => ({ expiredUploads: await expireImportUploads(deps.imports) }),
   };
   const report: Report = {};
   for (const [name, task] of Object.entries(tasks)) {

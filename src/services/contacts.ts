@@ -1,10 +1,13 @@
 import { and, asc, eq, gt, or, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { type Contact, contacts, type Properties } from "../db/schema";
-import { roundsByKey } from "../lib/chunk";
+import { type Contact, type ContactChangeSource, contacts, type Properties } from "../db/schema";
+import { chunk, roundsByKey } from "../lib/chunk";
 import { notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { chunkForParams, escapeLike, keysetPage, paramsPerRow } from "../lib/sql";
+import { ADDRESS_WRITES_PER_STATEMENT, recentChanges, recordAddressChangesStatement } from "./contact-changes";
+
+export type EmailPolicy = "replace" | "fill";
 
 export type ContactUpsert = {
   externalId: string;
@@ -12,53 +15,112 @@ export type ContactUpsert = {
   properties?: Properties;
   /** When the contact was seen (an event's occurrence time); omitted for imports. */
   seenAt?: Date;
+  /** Recorded with an address change this row makes; default: the options' source. */
+  source?: ContactChangeSource;
+  eventId?: string | null;
+  /** `fill` only sets a missing address, never replaces one; default: the options' policy. */
+  emailPolicy?: EmailPolicy;
+};
+
+type UpsertOptions = {
+  now?: Date;
+  onlyIfNewer?: boolean;
+  source?: ContactChangeSource;
+  emailPolicy?: EmailPolicy;
+};
+
+const EMAIL_SET: Record<EmailPolicy, SQL> = {
+  replace: sql`coalesce(excluded.email, ${contacts.email})`,
+  fill: sql`coalesce(${contacts.email}, excluded.email)`,
 };
 
 /**
  * Multi-row upsert statements by externalId: properties merge (JSON merge patch), email is only
- * overwritten when given, first/last seen widen. Rows are split into rounds so no statement names
- * the same externalId twice (SQLite refuses to update one row twice in one statement), which keeps
- * the per-row merge order exactly the input order. Returns statements for the caller to batch.
+ * overwritten when given (and, with the `fill` policy, only when missing), first/last seen widen.
+ * Every address change is recorded in contact_changes by a statement ahead of the round's upserts.
+ * Rows are split into rounds so no statement names the same externalId twice (SQLite refuses to
+ * update one row twice in one statement), which keeps the per-row merge order exactly the input
+ * order. Returns statements for the caller to batch.
  * `onlyIfNewer` leaves a contact alone when it was already seen later than the row.
  */
-export function contactUpsertStatements(
-  db: Database,
-  rows: ContactUpsert[],
-  options: { now?: Date; onlyIfNewer?: boolean } = {},
-) {
+export function contactUpsertStatements(db: Database, rows: ContactUpsert[], options: UpsertOptions = {}) {
   const now = options.now ?? new Date();
-  return roundsByKey(rows, (row) => row.externalId).flatMap((round) =>
-    chunkForParams(round, paramsPerRow(contacts)).map((chunk) =>
-      db
-        .insert(contacts)
-        .values(
-          chunk.map((row) => ({
-            id: newId(),
-            externalId: row.externalId,
-            email: row.email ?? null,
-            properties: row.properties ?? {},
-            firstSeenAt: row.seenAt ?? null,
-            lastSeenAt: row.seenAt ?? null,
-            createdAt: now,
-            updatedAt: now,
-          })),
-        )
-        .onConflictDoUpdate({
-          target: contacts.externalId,
-          set: {
-            email: sql`coalesce(excluded.email, ${contacts.email})`,
-            properties: sql`json_patch(${contacts.properties}, excluded.properties)`,
-            firstSeenAt: sql`coalesce(min(${contacts.firstSeenAt}, excluded.first_seen_at), ${contacts.firstSeenAt}, excluded.first_seen_at)`,
-            lastSeenAt: sql`coalesce(max(${contacts.lastSeenAt}, excluded.last_seen_at), ${contacts.lastSeenAt}, excluded.last_seen_at)`,
-            updatedAt: sql`excluded.updated_at`,
-          },
-          // Late processing (self-healing) must not overwrite what newer events already set.
-          setWhere: options.onlyIfNewer
-            ? sql`${contacts.lastSeenAt} IS NULL OR ${contacts.lastSeenAt} <= excluded.last_seen_at`
-            : undefined,
-        }),
-    ),
+  const resolved = rows.map((row) => ({
+    ...row,
+    source: row.source ?? options.source ?? "admin",
+    emailPolicy: row.emailPolicy ?? options.emailPolicy ?? "replace",
+  }));
+  const onlyIfNewer = !!options.onlyIfNewer;
+  return roundsByKey(resolved, (row) => row.externalId).flatMap((round) =>
+    (["replace", "fill"] as const).flatMap((policy) => {
+      const group = round.filter((row) => row.emailPolicy === policy);
+      return [
+        ...addressChangeStatements(db, group, { replace: policy === "replace", onlyIfNewer, now }),
+        ...chunkForParams(group, paramsPerRow(contacts)).map((chunk) =>
+          upsertStatement(db, chunk, policy, { now, onlyIfNewer }),
+        ),
+      ];
+    }),
   );
+}
+
+/** The recording statements for one round's rows, ahead of all of that round's upserts. */
+function addressChangeStatements(
+  db: Database,
+  rows: Array<ContactUpsert & { source: ContactChangeSource }>,
+  options: { replace: boolean; onlyIfNewer: boolean; now: Date },
+) {
+  const writes = rows.flatMap((row) =>
+    row.email
+      ? [
+          {
+            externalId: row.externalId,
+            email: row.email,
+            source: row.source,
+            eventId: row.eventId ?? null,
+            seenAt: row.seenAt ?? null,
+          },
+        ]
+      : [],
+  );
+  return chunk(writes, ADDRESS_WRITES_PER_STATEMENT).map((part) => recordAddressChangesStatement(db, part, options));
+}
+
+function upsertStatement(
+  db: Database,
+  chunk: ContactUpsert[],
+  policy: EmailPolicy,
+  options: { now: Date; onlyIfNewer: boolean },
+) {
+  const { now } = options;
+  return db
+    .insert(contacts)
+    .values(
+      chunk.map((row) => ({
+        id: newId(),
+        externalId: row.externalId,
+        email: row.email ?? null,
+        properties: row.properties ?? {},
+        firstSeenAt: row.seenAt ?? null,
+        lastSeenAt: row.seenAt ?? null,
+        createdAt: now,
+        updatedAt: now,
+      })),
+    )
+    .onConflictDoUpdate({
+      target: contacts.externalId,
+      set: {
+        email: EMAIL_SET[policy],
+        properties: sql`json_patch(${contacts.properties}, excluded.properties)`,
+        firstSeenAt: sql`coalesce(min(${contacts.firstSeenAt}, excluded.first_seen_at), ${contacts.firstSeenAt}, excluded.first_seen_at)`,
+        lastSeenAt: sql`coalesce(max(${contacts.lastSeenAt}, excluded.last_seen_at), ${contacts.lastSeenAt}, excluded.last_seen_at)`,
+        updatedAt: sql`excluded.updated_at`,
+      },
+      // Late processing (self-healing) must not overwrite what newer events already set.
+      setWhere: options.onlyIfNewer
+        ? sql`${contacts.lastSeenAt} IS NULL OR ${contacts.lastSeenAt} <= excluded.last_seen_at`
+        : undefined,
+    });
 }
 
 export type ContactListQuery = { search?: string; limit: number; cursor?: string };
@@ -96,4 +158,11 @@ export async function getContact(db: Database, idOrExternalId: string): Promise<
     .limit(1);
   if (!row) throw notFound("Contact");
   return row;
+}
+
+/** A contact with its latest address changes. */
+export async function getContactDetail(db: Database, idOrExternalId: string) {
+  const contact = await getContact(db, idOrExternalId);
+  const changes = await recentChanges(db, contact.id, ["email"]);
+  return { ...contact, emailChanges: changes };
 }

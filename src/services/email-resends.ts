@@ -10,11 +10,12 @@ import { getEmail } from "./emails";
 
 export type EmailResendDeps = { db: Database; emailSends: Queue<EmailSendMessage> };
 
-export const RESENDABLE = ["failed", "bounced"] as const;
+/** `skipped` is an email held back by the per-address daily cap: resending it is the way to send it later. */
+export const RESENDABLE = ["failed", "bounced", "skipped"] as const;
 
 function assertResendable(email: Email): void {
   if (!(RESENDABLE as readonly string[]).includes(email.status)) {
-    throw new AppError("CONFLICT", `Only failed or bounced emails can be resent; this one is ${email.status}`);
+    throw new AppError("CONFLICT", `Only failed, bounced or skipped emails can be resent; this one is ${email.status}`);
   }
   if (!email.templateKey) throw new AppError("CONFLICT", "The email has no templateKey, so it cannot be re-rendered");
 }
@@ -40,7 +41,7 @@ const enqueueSends = (queue: Queue<EmailSendMessage>, emailIds: string[]) =>
     emailIds.map((emailId) => ({ emailId })),
   );
 
-/** Resends one failed or bounced email through the email-send queue (suppression is checked when it is sent). */
+/** Resends one failed, bounced or skipped email through the email-send queue (suppression is checked when it is sent). */
 export async function resendEmail(deps: EmailResendDeps, emailId: string) {
   const original = await getEmail(deps.db, emailId);
   assertResendable(original);
@@ -60,7 +61,7 @@ export type BulkResendOutcome = "resent" | "would_resend" | "unsubscribed" | "su
 export type BulkResendResult = { emailId: string; outcome: BulkResendOutcome; newEmailId?: string };
 
 /**
- * "Retry the failed recipients": every matching failed/bounced email with a template is resent,
+ * "Retry the failed recipients": every matching failed/bounced/skipped email with a template is resent,
  * except to unsubscribed contacts, suppressed addresses (checked on the address it would go to
  * now), and emails already resent — so running it twice doesn't send twice.
  */
@@ -76,7 +77,7 @@ export async function bulkResend(deps: EmailResendDeps, input: BulkResendInput) 
     })
     .from(emails)
     .leftJoin(contacts, eq(contacts.externalId, emails.userId))
-    .leftJoin(suppressions, eq(suppressions.email, sql`lower(coalesce(${contacts.email}, ${emails.toAddress}))`))
+    .leftJoin(suppressions, eq(suppressions.email, sql`lower(trim(coalesce(${contacts.email}, ${emails.toAddress})))`))
     .where(
       and(
         filter.status ? eq(emails.status, filter.status) : inArray(emails.status, [...RESENDABLE]),

@@ -9,7 +9,7 @@ import { keysetPage } from "../lib/sql";
 import { signUnsubscribeToken } from "../lib/tokens";
 import { type EmailProvider, ProviderError } from "../providers/email";
 import { isRunning } from "./enrollments";
-import { suppressionOf } from "./suppressions";
+import { normalizedAddress, suppressionOf } from "./suppressions";
 
 export type DeliveryDeps = {
   db: Database;
@@ -17,7 +17,11 @@ export type DeliveryDeps = {
   from: string;
   publicBaseUrl: string;
   tokenSecret: string;
+  /** EMAIL_MAX_PER_ADDRESS_PER_DAY: emails handed to the provider for one address per rolling 24 h. */
+  maxPerAddressPerDay: number;
 };
+
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 export async function getEmail(db: Database, id: string): Promise<Email> {
   const [row] = await db.select().from(emails).where(eq(emails.id, id)).limit(1);
@@ -63,10 +67,39 @@ function unsubscribeHeaders(url: string): Record<string, string> {
 }
 
 /**
+ * Reserves one of the address's sends for the last 24 h, atomically (D1 runs one statement at a
+ * time): sets to_address and sent_at on the still-queued row only while fewer than `max` other
+ * emails to the address were handed to the provider or are being handed (queued with sent_at).
+ */
+async function claimSendSlot(db: Database, emailId: string, to: string, max: number, now: Date) {
+  const since = now.getTime() - DAY_MS;
+  const claimed = await db.all<{ id: string }>(sql`UPDATE emails SET to_address = ${to}, sent_at = ${now.getTime()}
+    WHERE id = ${emailId} AND status = 'queued'
+      AND (SELECT count(*) FROM emails o WHERE lower(o.to_address) = ${normalizedAddress(to)} AND o.sent_at > ${since}
+        AND o.id <> ${emailId} AND o.status IN ('queued', 'sent', 'delivered', 'bounced', 'complained')) < ${max}
+    RETURNING id`);
+  return claimed.length > 0;
+}
+
+/**
+ * Null once the email holds one of its address's sends for the day; else the email as it is now:
+ * `skipped` (over the cap), or whatever another delivery of it already made it.
+ */
+async function holdSendSlot(deps: DeliveryDeps, email: Email, to: string, now: Date): Promise<Email | null> {
+  const { db, maxPerAddressPerDay: max } = deps;
+  if (await claimSendSlot(db, email.id, to, max, now)) return null;
+  const current = await getEmail(db, email.id);
+  if (current.status !== "queued") return current;
+  const error = `rate_limited: ${max} emails already went to this address in the last 24 h`;
+  return setStatus(db, email.id, { status: "skipped", toAddress: to, error });
+}
+
+/**
  * Sends a queued email once: re-checks the journey (an exited enrollment sends nothing), the
- * address (unsubscribed or suppressed → `suppressed`), renders the template, and calls the
- * provider with the row id as idempotency key. Retryable provider errors are thrown for the
- * caller (workflow step or queue) to retry; others mark the email `failed`.
+ * address (unsubscribed or suppressed → `suppressed`), the per-address daily cap (over it →
+ * `skipped`, resendable later), renders the template, and calls the provider with the row id as
+ * idempotency key. Retryable provider errors are thrown for the caller (workflow step or queue)
+ * to retry; others mark the email `failed`.
  */
 export async function deliverEmail(deps: DeliveryDeps, emailId: string): Promise<Email> {
   const { db } = deps;
@@ -86,6 +119,8 @@ export async function deliverEmail(deps: DeliveryDeps, emailId: string): Promise
   if (suppression) return block(`Address suppressed: ${suppression.reason}`);
   if (!email.templateKey)
     return setStatus(db, email.id, { status: "failed", failedAt: now, error: "Email has no template" });
+  const overCap = await holdSendSlot(deps, email, to, now);
+  if (overCap) return overCap;
 
   const token = await signUnsubscribeToken(deps.tokenSecret, contact.id);
   const unsubscribeUrl = `${deps.publicBaseUrl}/v1/email/unsubscribe?token=${token}`;
@@ -93,7 +128,13 @@ export async function deliverEmail(deps: DeliveryDeps, emailId: string): Promise
   try {
     rendered = await renderTemplate(email.templateKey, email.props, { unsubscribeUrl });
   } catch (error) {
-    return setStatus(db, email.id, { status: "failed", failedAt: now, toAddress: to, error: (error as Error).message });
+    return setStatus(db, email.id, {
+      status: "failed",
+      failedAt: now,
+      sentAt: null,
+      toAddress: to,
+      error: (error as Error).message,
+    });
   }
 
   try {
@@ -122,13 +163,15 @@ export async function deliverEmail(deps: DeliveryDeps, emailId: string): Promise
       return setStatus(db, email.id, {
         status: "failed",
         failedAt: new Date(),
+        sentAt: null, // the claim's: nothing was sent
         toAddress: to,
         subject: rendered.subject,
         provider: deps.provider.name,
         error: error.message,
       });
     }
-    await setStatus(db, email.id, { error: (error as Error).message });
+    // Gives the slot back: the retry claims one again, for the address current then.
+    await setStatus(db, email.id, { error: (error as Error).message, toAddress: email.toAddress, sentAt: null });
     throw error;
   }
 }
@@ -167,7 +210,7 @@ export async function listEmails(db: Database, query: EmailListQuery) {
       and(
         query.status ? eq(emails.status, query.status) : undefined,
         query.templateKey ? eq(emails.templateKey, query.templateKey) : undefined,
-        query.to ? sql`lower(${emails.toAddress}) = ${query.to.toLowerCase()}` : undefined,
+        query.to ? sql`lower(${emails.toAddress}) = ${normalizedAddress(query.to)}` : undefined,
         query.from ? gte(emails.createdAt, query.from) : undefined,
         query.until ? lte(emails.createdAt, query.until) : undefined,
         query.cursor ? lt(emails.id, query.cursor) : undefined,

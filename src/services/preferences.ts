@@ -1,7 +1,9 @@
-import { eq } from "drizzle-orm";
-import { type Database, runBatch } from "../db/client";
-import { contacts } from "../db/schema";
+import { eq, sql } from "drizzle-orm";
+import { rows, runPlans, sequence, writes } from "../db/batch-plan";
+import { type BatchStatement, type Database, runBatch } from "../db/client";
+import { type ContactChangeSource, contacts } from "../db/schema";
 import { AppError } from "../lib/errors";
+import { recentChanges, recordChangeStatement } from "./contact-changes";
 import { getContact } from "./contacts";
 import { suppressionOf, suppressStatement, unsuppressStatement } from "./suppressions";
 
@@ -10,50 +12,112 @@ export type Preferences = {
   unsubscribedAt: Date | null;
   suppressed: boolean;
   suppressionReason: string | null;
+  changes: Awaited<ReturnType<typeof recentChanges>>;
 };
+
+/** The reason an unsubscribe suppresses the address with; only this one is lifted by resubscribing. */
+export const UNSUBSCRIBED_REASON = "unsubscribed";
 
 export async function getPreferences(db: Database, idOrExternalId: string): Promise<Preferences> {
   const contact = await getContact(db, idOrExternalId);
-  const suppression = await suppressionOf(db, contact.email);
+  const [suppression, changes] = await Promise.all([
+    suppressionOf(db, contact.email),
+    recentChanges(db, contact.id, ["unsubscribed", "suppressed"]),
+  ]);
   return {
     unsubscribed: contact.unsubscribedAt !== null,
     unsubscribedAt: contact.unsubscribedAt,
     suppressed: suppression !== null,
     suppressionReason: suppression?.reason ?? null,
+    changes,
   };
 }
 
-/** Suppression belongs to the address (bounces are about addresses), unsubscribing to the contact. */
+/**
+ * Unsubscribing flags the contact and suppresses its current address (reason `unsubscribed`), so
+ * no other contact id with that address is mailed either; the change is recorded when it is one.
+ */
+function unsubscribePlan(db: Database, contactId: string, source: ContactChangeSource, now: Date) {
+  const recordAndSuppress = [
+    recordChangeStatement(db, {
+      contactId,
+      field: "unsubscribed",
+      from: sql`'false'`,
+      to: sql`'true'`,
+      source,
+      when: sql`c.unsubscribed_at IS NULL`,
+      now,
+    }),
+    db.run(sql`INSERT INTO suppressions (email, reason, created_at)
+      SELECT lower(trim(email)), ${UNSUBSCRIBED_REASON}, ${now.getTime()} FROM contacts
+      WHERE id = ${contactId} AND email IS NOT NULL
+      ON CONFLICT DO NOTHING`),
+  ];
+  const flag = db
+    .update(contacts)
+    .set({ unsubscribedAt: sql`coalesce(${contacts.unsubscribedAt}, ${now.getTime()})`, updatedAt: now })
+    .where(eq(contacts.id, contactId))
+    .returning({ id: contacts.id });
+  return sequence(writes(recordAndSuppress), rows<{ id: string }>([flag]));
+}
+
+/** Resubscribing lifts the flag and an `unsubscribed` suppression of the address, never a bounce or complaint. */
+function resubscribeStatements(db: Database, contactId: string, email: string | null, now: Date) {
+  return [
+    recordChangeStatement(db, {
+      contactId,
+      field: "unsubscribed",
+      from: sql`'true'`,
+      to: sql`'false'`,
+      source: "admin",
+      when: sql`c.unsubscribed_at IS NOT NULL OR EXISTS (SELECT 1 FROM suppressions s WHERE s.email = lower(trim(c.email)) AND s.reason = ${UNSUBSCRIBED_REASON})`,
+      now,
+    }),
+    ...(email ? [unsuppressStatement(db, email, UNSUBSCRIBED_REASON)] : []),
+    db.update(contacts).set({ unsubscribedAt: null, updatedAt: now }).where(eq(contacts.id, contactId)),
+  ];
+}
+
+function suppressionStatements(db: Database, contactId: string, email: string, suppressed: boolean, now: Date) {
+  const current = sql`(SELECT s.reason FROM suppressions s WHERE s.email = lower(trim(c.email)))`;
+  return [
+    recordChangeStatement(db, {
+      contactId,
+      field: "suppressed",
+      from: current,
+      to: suppressed ? sql`'admin'` : sql`NULL`,
+      source: "admin",
+      when: suppressed ? sql`${current} IS NULL` : sql`${current} IS NOT NULL`,
+      now,
+    }),
+    suppressed ? suppressStatement(db, email, "admin", now) : unsuppressStatement(db, email),
+  ];
+}
+
+/**
+ * An admin's change, in one batch with its record. Suppression is applied first, so
+ * `{suppressed: false, unsubscribed: true}` lifts a bounce but leaves the address unsubscribed.
+ */
 export async function updatePreferences(
   db: Database,
   idOrExternalId: string,
   change: { unsubscribed?: boolean; suppressed?: boolean },
 ): Promise<Preferences> {
   const contact = await getContact(db, idOrExternalId);
-  const statements = [];
-  if (change.unsubscribed !== undefined) {
-    const unsubscribedAt = change.unsubscribed ? (contact.unsubscribedAt ?? new Date()) : null;
-    statements.push(
-      db.update(contacts).set({ unsubscribedAt, updatedAt: new Date() }).where(eq(contacts.id, contact.id)),
-    );
-  }
+  const now = new Date();
+  const statements: BatchStatement[] = [];
   if (change.suppressed !== undefined) {
     if (!contact.email) throw new AppError("UNPROCESSABLE", "suppressed: the contact has no email address to suppress");
-    statements.push(
-      change.suppressed ? suppressStatement(db, contact.email, "admin") : unsuppressStatement(db, contact.email),
-    );
+    statements.push(...suppressionStatements(db, contact.id, contact.email, change.suppressed, now));
   }
+  if (change.unsubscribed === true) statements.push(...unsubscribePlan(db, contact.id, "admin", now).statements);
+  if (change.unsubscribed === false) statements.push(...resubscribeStatements(db, contact.id, contact.email, now));
   await runBatch(db, statements);
   return getPreferences(db, contact.id);
 }
 
 /** One-click unsubscribe from an email link; idempotent. Returns false for an unknown contact. */
 export async function unsubscribeContact(db: Database, contactId: string): Promise<boolean> {
-  const now = new Date();
-  const [row] = await db
-    .update(contacts)
-    .set({ unsubscribedAt: now, updatedAt: now })
-    .where(eq(contacts.id, contactId))
-    .returning({ id: contacts.id });
-  return Boolean(row);
+  const [[, flagged]] = await runPlans(db, unsubscribePlan(db, contactId, "unsubscribe_link", new Date()));
+  return flagged.length > 0;
 }

@@ -1,15 +1,20 @@
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { suppressions } from "../db/schema";
 
-const normalize = (email: string) => email.trim().toLowerCase();
+/**
+ * The one way an address is compared: SQLite's `lower(trim(…))`, in SQL on both sides, so the
+ * suppression list, the entry guards, delivery and the send cap can never disagree on what
+ * "the same address" is (JS and SQLite lowercase non-ASCII letters differently).
+ */
+export const normalizedAddress = (email: string) => sql`lower(trim(${email}))`;
 
 export async function suppressionOf(db: Database, email: string | null) {
   if (!email) return null;
   const [row] = await db
     .select()
     .from(suppressions)
-    .where(eq(suppressions.email, normalize(email)))
+    .where(eq(suppressions.email, normalizedAddress(email)))
     .limit(1);
   return row ?? null;
 }
@@ -18,18 +23,26 @@ export async function suppressionOf(db: Database, email: string | null) {
 export function suppressStatement(db: Database, email: string, reason: string, now = new Date()) {
   return db
     .insert(suppressions)
-    .values({ email: normalize(email), reason, createdAt: now })
+    .values({ email: normalizedAddress(email), reason, createdAt: now })
     .onConflictDoNothing();
 }
 
-export function unsuppressStatement(db: Database, email: string) {
-  return db.delete(suppressions).where(eq(suppressions.email, normalize(email)));
+/** Lifts a suppression; with `onlyReason`, only one made for that reason (a bounce stays a bounce). */
+export function unsuppressStatement(db: Database, email: string, onlyReason?: string) {
+  return db
+    .delete(suppressions)
+    .where(
+      and(
+        eq(suppressions.email, normalizedAddress(email)),
+        onlyReason ? eq(suppressions.reason, onlyReason) : undefined,
+      ),
+    );
 }
 
 export const SOFT_BOUNCES_BEFORE_SUPPRESSION = 3;
 
 export function softBounceCount(db: Database, email: string) {
   return db.get<{ n: number }>(
-    sql`SELECT count(*) AS n FROM emails WHERE lower(to_address) = ${normalize(email)} AND bounce_type = 'soft'`,
+    sql`SELECT count(*) AS n FROM emails WHERE lower(to_address) = ${normalizedAddress(email)} AND bounce_type = 'soft'`,
   );
 }

@@ -25,3 +25,38 @@ export const contacts = sqliteTable(
 );
 
 export type Contact = typeof contacts.$inferSelect;
+
+/** Who can change a contact: an event's source, an import, a batch enrollment, an admin, or the contact's own unsubscribe link. */
+export const CONTACT_CHANGE_SOURCES = [
+  "api",
+  "batch",
+  "posthog",
+  "import",
+  "enroll",
+  "admin",
+  "unsubscribe_link",
+] as const;
+export type ContactChangeSource = (typeof CONTACT_CHANGE_SOURCES)[number];
+
+/**
+ * An audit trail of the changes that decide where mail goes: the address (old → new) and the
+ * opt-out flags. Written in the same D1 batch as the change itself, so one never exists without
+ * the other.
+ */
+export const contactChanges = sqliteTable(
+  "contact_changes",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    contactId: text("contact_id").notNull(),
+    field: text("field", { enum: ["email", "unsubscribed", "suppressed"] }).notNull(),
+    oldValue: text("old_value"),
+    newValue: text("new_value"),
+    source: text("source", { enum: CONTACT_CHANGE_SOURCES }).notNull(),
+    eventId: text("event_id"),
+    changedAt: integer("changed_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  // The contact and preferences pages show a contact's latest changes of one field.
+  (t) => [index("contact_changes_contact_field_idx").on(t.contactId, t.field, t.id)],
+);
+
+export type ContactChange = typeof contactChanges.$inferSelect;

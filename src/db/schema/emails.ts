@@ -2,7 +2,16 @@ import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { Properties } from "./contacts";
 
-export const EMAIL_STATUSES = ["queued", "sent", "delivered", "bounced", "complained", "failed", "suppressed"] as const;
+export const EMAIL_STATUSES = [
+  "queued",
+  "sent",
+  "delivered",
+  "bounced",
+  "complained",
+  "failed",
+  "suppressed",
+  "skipped",
+] as const;
 export type EmailStatus = (typeof EMAIL_STATUSES)[number];
 
 export const emails = sqliteTable(
@@ -45,8 +54,9 @@ export const emails = sqliteTable(
     index("emails_status_created_idx").on(t.status, t.createdAt),
     // Bulk resend skips emails that already have a resent copy.
     index("emails_resent_from_idx").on(t.resentFromId),
-    // Soft-bounce counting and the admin `to` filter look up by address.
-    index("emails_to_address_idx").on(t.toAddress),
+    // Every lookup by address compares lower(to_address) (the per-address daily cap, soft-bounce
+    // counting, the admin `to` filter); sent_at second lets the cap count one address's last 24 h.
+    index("emails_to_address_sent_idx").on(sql`lower(${t.toAddress})`, t.sentAt),
   ],
 );
 

@@ -1,10 +1,12 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
-import { getContact, listContacts } from "../../services/contacts";
+import { getContactDetail, listContacts } from "../../services/contacts";
 import { getPreferences, updatePreferences } from "../../services/preferences";
 import {
   bearerSecurity,
+  ContactChangeSchema,
+  ContactDetailSchema,
   ContactSchema,
   CursorParam,
   ErrorBodySchema,
@@ -52,7 +54,10 @@ const getRoute = createRoute({
   security: bearerSecurity,
   request: { params: z.object({ idOrExternalId: z.string().min(1).max(255) }) },
   responses: {
-    200: { description: "The contact", content: { "application/json": { schema: ContactSchema } } },
+    200: {
+      description: "The contact, with its latest address changes",
+      content: { "application/json": { schema: ContactDetailSchema } },
+    },
     ...notFoundResponse,
     ...errorResponses,
   },
@@ -64,6 +69,9 @@ const PreferencesSchema = z
     unsubscribedAt: z.string().nullable(),
     suppressed: z.boolean().openapi({ description: "The contact's address is on the suppression list" }),
     suppressionReason: z.string().nullable().openapi({ example: "hard_bounce" }),
+    changes: z
+      .array(ContactChangeSchema)
+      .openapi({ description: "The latest `unsubscribed` and `suppressed` changes (up to 20), newest first" }),
   })
   .openapi("Preferences");
 
@@ -91,7 +99,7 @@ const putPreferencesRoute = createRoute({
   tags: ["Contacts"],
   summary: "Unsubscribe or suppress a contact (or undo it)",
   description:
-    "Unsubscribed or suppressed contacts are never emailed and never enter journeys. Suppression applies to the address.",
+    "Unsubscribed or suppressed contacts are never emailed and never enter journeys. `unsubscribed: true` also suppresses the address (reason `unsubscribed`), so no other contact with it is emailed; `unsubscribed: false` lifts both, never a bounce or complaint suppression (`suppressed: false` does). Every change is recorded in `changes`.",
   security: bearerSecurity,
   request: {
     params: preferencesParams,
@@ -119,7 +127,7 @@ adminContactRoutes.openapi(listRoute, async (c) => {
 });
 
 adminContactRoutes.openapi(getRoute, async (c) => {
-  const contact = await getContact(c.get("db"), c.req.valid("param").idOrExternalId);
+  const contact = await getContactDetail(c.get("db"), c.req.valid("param").idOrExternalId);
   return c.json(serialize(contact), 200);
 });
 

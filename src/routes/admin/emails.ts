@@ -117,7 +117,7 @@ const resendRoute = createRoute({
   method: "post",
   path: "/v1/admin/emails/{id}/resend",
   tags: ["Emails"],
-  summary: "Resend a failed or bounced email",
+  summary: "Resend a failed, bounced or skipped email",
   description:
     "Re-renders the email from its template and stored props as a new email linked to the original (`resentFromId`) and sends it through the email-send queue. Suppression and unsubscribes still apply when it is sent. 409 for any other status or without a templateKey.",
   security: bearerSecurity,
@@ -137,7 +137,7 @@ const bulkResendRoute = createRoute({
   method: "post",
   path: "/v1/admin/emails/resend",
   tags: ["Emails"],
-  summary: "Retry the failed recipients: resend every matching failed/bounced email",
+  summary: "Retry the failed recipients: resend every matching failed/bounced/skipped email",
   description:
     "Oldest first, up to `limit` (default 100, max 1000). Skips, with a reason per email: `unsubscribed`, `suppressed` (the address it would go to now), `already_resent` (so running it twice doesn't send twice). `from`/`to` bound the original's creation time. `dryRun` answers without sending.",
   security: bearerSecurity,

@@ -41,6 +41,7 @@ const startRoute = createRoute({
   description: [
     "Two forms. **JSON envelope** (`Content-Type: application/json`, no `format` query parameter): `{format, data, fileName?}` with the file as the `data` string, up to 10 MB.",
     "**Raw file**: the request body is the file itself, streamed into storage, up to 100 MB (send `Content-Length`). Used when the `format` query parameter is present or the Content-Type is `text/csv` or `application/x-ndjson`; `fileName` comes from the query.",
+    "Bigger files: a multipart upload (`POST /v1/admin/contacts/import/uploads`), or the `hogsend` CLI, which picks the form by size.",
     "Processing is asynchronous: poll `GET /v1/admin/contacts/import/{jobId}`.",
   ].join("\n\n"),
   security: bearerSecurity,
@@ -130,7 +131,7 @@ adminImportStartRoutes.openapi(startRoute, async (c) => {
   if (byteLength > MAX_UPLOAD_BYTES) {
     throw new AppError(
       "PAYLOAD_TOO_LARGE",
-      "Files over 100 MB can't be uploaded in one request: split them into several imports",
+      "Files over 100 MB can't be uploaded in one request: send them as a multipart upload (POST /v1/admin/contacts/import/uploads), or use the hogsend CLI",
     );
   }
   const job = await createImportJob(c.var.deps.imports, {

@@ -35,16 +35,7 @@ export async function createImportJob(deps: ImportDeps, input: CreateImportInput
   const key = uploadKey(jobId);
   await putUpload(deps.bucket, key, input.body, input.byteLength);
   try {
-    await deps.db.insert(importJobs).values({
-      id: jobId,
-      status: "pending",
-      format: input.format,
-      fileName: input.fileName ?? null,
-      sourceKey: key,
-      sourceBytes: input.byteLength,
-      createdAt: now,
-      updatedAt: now,
-    });
+    await deps.db.insert(importJobs).values(pendingJob({ ...input, jobId, sourceBytes: input.byteLength }, now));
     await deps.queue.send({ jobId, offset: 0 });
   } catch (err) {
     await deps.db.delete(importJobs).where(eq(importJobs.id, jobId));
@@ -52,6 +43,22 @@ export async function createImportJob(deps: ImportDeps, input: CreateImportInput
     throw err;
   }
   return { jobId, status: "pending" as const };
+}
+
+export type StoredUpload = { jobId: string; format: ImportFormat; fileName?: string | null; sourceBytes: number };
+
+/** The job row for a file already stored at `uploadKey(jobId)` (a single request or a completed multipart upload). */
+export function pendingJob(upload: StoredUpload, now: Date) {
+  return {
+    id: upload.jobId,
+    status: "pending" as const,
+    format: upload.format,
+    fileName: upload.fileName ?? null,
+    sourceKey: uploadKey(upload.jobId),
+    sourceBytes: upload.sourceBytes,
+    createdAt: now,
+    updatedAt: now,
+  };
 }
 
 async function putUpload(bucket: R2Bucket, key: string, body: string | ReadableStream<Uint8Array>, byteLength: number) {

@@ -1,0 +1,158 @@
+#!/usr/bin/env node
+// The hogsend CLI: contact import (any size) and export, import jobs, against any deployment.
+import { createWriteStream } from "node:fs";
+import { finished } from "node:stream/promises";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { ApiError, createClient, DEFAULT_URL } from "./lib/api.mjs";
+import { writeExport } from "./lib/export.mjs";
+import { importCommand, printSummary } from "./lib/import.mjs";
+import { formatDuration } from "./lib/progress.mjs";
+import { DEFAULT_CONCURRENCY, DEFAULT_PART_BYTES } from "./lib/upload.mjs";
+
+const MiB = 1024 * 1024;
+const tty = Boolean(process.stdout.isTTY);
+const client = () =>
+  createClient({ url: process.env.HOGSEND_URL || DEFAULT_URL, adminKey: process.env.HOGSEND_ADMIN_KEY });
+
+const program = new Command("hogsend")
+  .description("Import and export Hogsend contacts, and manage import jobs.")
+  .addHelpText(
+    "after",
+    `
+Environment:
+  HOGSEND_URL          the deployment (default ${DEFAULT_URL})
+  HOGSEND_ADMIN_KEY    its ADMIN_API_KEY (required)
+
+Examples:
+  hogsend import audience.csv
+  hogsend import people.ndjson --allow-failed-rows
+  hogsend export --out all.csv
+  hogsend export --format ndjson --search @example.com > example.ndjson
+  hogsend jobs
+  hogsend cancel 0193f3c2-5a1e-7c55-9a53-2f1c0b7f4e21`,
+  );
+
+const partSize = (value) => {
+  const mib = Number(value);
+  if (!Number.isInteger(mib) || mib < 5 || mib > 95) throw new InvalidArgumentError("a whole number of MiB, 5 to 95");
+  return mib * MiB;
+};
+
+const concurrency = (value) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 8) throw new InvalidArgumentError("a whole number, 1 to 8");
+  return n;
+};
+
+program
+  .command("import")
+  .description("Import contacts from a CSV, JSON or NDJSON file of any size, with progress, until the job ends")
+  .argument("<file>", "the file to import")
+  .addOption(
+    new Option("--format <format>", "how to parse it (default: from the extension)").choices(["csv", "json", "ndjson"]),
+  )
+  .option("--allow-failed-rows", "exit 0 even when some rows failed (the job still must complete)")
+  .addOption(
+    new Option("--part-size <MiB>", "upload part size; a file up to one part goes in one request")
+      .argParser(partSize)
+      .default(DEFAULT_PART_BYTES, "64"),
+  )
+  .addHelpText(
+    "after",
+    `
+Files up to one part's size go in one request; bigger ones as a multipart upload. Failed rows are
+written to FILE.errors.csv. Exits 1 if the job failed or was cancelled, or if rows failed (unless
+--allow-failed-rows).
+
+Examples:
+  hogsend import audience.csv
+  hogsend import big-export.ndjson --part-size 32`,
+  )
+  .option("--concurrency <n>", "parts uploaded at once (1 to 8)", concurrency, DEFAULT_CONCURRENCY)
+  .action(async (file, opts) => {
+    // The first Ctrl-C stops cleanly (an upload in progress is aborted on the server); a second one kills.
+    const interrupt = new AbortController();
+    process.once("SIGINT", () => interrupt.abort());
+    process.exitCode = await importCommand(client(), {
+      file,
+      format: opts.format,
+      concurrency: opts.concurrency,
+      signal: interrupt.signal,
+      allowFailedRows: Boolean(opts.allowFailedRows),
+      partBytes: opts.partSize,
+      tty,
+    });
+  });
+
+program
+  .command("export")
+  .description("Export every contact, following the export's cursors to the end")
+  .addOption(new Option("--format <format>", "output format").choices(["csv", "json", "ndjson"]).default("csv"))
+  .option("--search <text>", "only contacts whose email or externalId contains this")
+  .option("--out <file>", "write here instead of stdout")
+  .addHelpText(
+    "after",
+    `
+CSV has one column per property key found in any exported contact; JSON is one array of contacts;
+NDJSON is one contact per line. Each imports back with \`hogsend import\` (a JSON array up to 10 MB).
+
+Examples:
+  hogsend export --out all.csv
+  hogsend export --format ndjson --search @acme.com --out acme.ndjson`,
+  )
+  .action(async (opts) => {
+    const out = opts.out ? createWriteStream(opts.out) : process.stdout;
+    const status = opts.out ? process.stdout : process.stderr;
+    const began = Date.now();
+    const onPage = (rows) => {
+      const line = `Exported ${rows.toLocaleString("en")} contacts (${formatDuration((Date.now() - began) / 1000)})`;
+      status.write(tty && opts.out ? `\r${line}` : `${line}\n`);
+    };
+    const rows = await writeExport(client(), { format: opts.format, search: opts.search, out, onPage });
+    if (opts.out) {
+      out.end();
+      await finished(out);
+      status.write(`${tty ? "\n" : ""}Wrote ${rows.toLocaleString("en")} contacts to ${opts.out}\n`);
+    }
+  });
+
+program
+  .command("jobs")
+  .description("List import jobs, newest first")
+  .option("--limit <n>", "how many", (v) => Number.parseInt(v, 10), 20)
+  .addHelpText("after", "\nExample:\n  hogsend jobs --limit 5")
+  .action(async (opts) => {
+    const { imports } = await client().json(`/v1/admin/contacts/imports?limit=${opts.limit}`);
+    if (imports.length === 0) return void console.log("No import jobs yet");
+    console.log(["JOB", "STATUS", "ROWS", "IMPORTED", "FAILED", "CREATED", "FILE"].join("\t"));
+    for (const j of imports) {
+      const row = [j.id, j.status, j.totalRows ?? "?", j.processedRows, j.failedRows, j.createdAt, j.fileName ?? ""];
+      console.log(row.join("\t"));
+    }
+  });
+
+program
+  .command("cancel")
+  .description("Cancel a pending or processing import job")
+  .argument("<job>", "the job id")
+  .addHelpText("after", "\nExample:\n  hogsend cancel 0193f3c2-5a1e-7c55-9a53-2f1c0b7f4e21")
+  .action(async (job) => {
+    printSummary(
+      await client().json(`/v1/admin/contacts/import/${encodeURIComponent(job)}/cancel`, { method: "POST" }),
+    );
+  });
+
+try {
+  await program.parseAsync();
+} catch (err) {
+  if (err instanceof ApiError && err.code === "ABORTED") {
+    console.error("hogsend: interrupted; the upload was discarded and nothing was imported");
+    process.exit(130);
+  }
+  const where =
+    err instanceof ApiError && err.status
+      ? ` (HTTP ${err.status} ${err.code ?? ""}, request ${err.requestId ?? "?"})`
+      : "";
+  console.error(`hogsend: ${err.message}${where}`);
+  process.exitCode = 1;
+}

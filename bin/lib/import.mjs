@@ -1,0 +1,116 @@
+import { stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { createProgress, formatBytes, formatDuration } from "./progress.mjs";
+import { formatFromName, uploadFile } from "./upload.mjs";
+
+const ENDED = new Set(["completed", "failed", "cancelled"]);
+
+/**
+ * `hogsend import FILE`: upload (with a bar by bytes), follow processing (a bar by bytes read,
+ * with rows, rows/s and the ETA), print the summary and write the failed rows next to the file.
+ * Answers the process exit code.
+ *
+ * @param {ReturnType<import("./api.mjs").createClient>} client
+ * @param {{ file: string, format?: string, allowFailedRows?: boolean, partBytes?: number, concurrency?: number,
+ *           pollMs?: number, tty: boolean, out?: NodeJS.WritableStream }} options
+ */
+export async function importCommand(client, options) {
+  const { file, tty, out = process.stdout } = options;
+  const format = options.format ?? formatFromName(file);
+  if (!format) throw new Error(`Can't tell the format of ${file} from its name: pass --format csv|json|ndjson`);
+  const { size } = await stat(file);
+  if (size === 0) throw new Error(`${file} is empty`);
+
+  const uploadBar = createProgress({
+    label: "Upload",
+    total: size,
+    tty,
+    out,
+    describe: (value, total) => `${formatBytes(value)} / ${formatBytes(total)}`,
+  });
+  const uploadStarted = Date.now();
+  const started = await uploadFile(client, {
+    file,
+    size,
+    format,
+    fileName: path.basename(file),
+    partBytes: options.partBytes,
+    concurrency: options.concurrency,
+    signal: options.signal,
+    onProgress: (sent) => uploadBar.update(sent),
+  }).finally(() => uploadBar.stop());
+  const uploadSeconds = (Date.now() - uploadStarted) / 1000;
+  out.write(`Uploaded ${formatBytes(size)} in ${formatDuration(uploadSeconds)}: job ${started.jobId}\n`);
+
+  const job = await followJob(client, started.jobId, { tty, out, pollMs: options.pollMs, signal: options.signal });
+  if (!ENDED.has(job.status)) {
+    out.write(
+      `Stopped following job ${job.id}: the import goes on in the background (hogsend jobs shows it; hogsend cancel ${job.id} stops it)\n`,
+    );
+    return 130;
+  }
+  printSummary(job, out);
+  if (job.failedRows > 0) await writeErrorsCsv(client, job, `${file}.errors.csv`, out);
+  if (job.status !== "completed") return 1;
+  return job.failedRows > 0 && !options.allowFailedRows ? 1 : 0;
+}
+
+/** Polls the job until it ends (or `signal` aborts: then the job as last seen), driving the processing bar. */
+export async function followJob(client, jobId, { tty, out = process.stdout, pollMs = 1000, signal }) {
+  const began = Date.now();
+  let job = await client.json(`/v1/admin/contacts/import/${jobId}`);
+  const bar = createProgress({
+    label: "Process",
+    total: job.bytesTotal,
+    tty,
+    out,
+    describe: (value, total) => {
+      const rows = job.processedRows + job.failedRows;
+      const seconds = (Date.now() - began) / 1000;
+      const rate = seconds > 0 ? rows / seconds : 0;
+      const eta = value > 0 ? (seconds * (total - value)) / value : Number.NaN;
+      return `${rows.toLocaleString("en")} rows | ${Math.round(rate).toLocaleString("en")} rows/s | ETA ${formatDuration(eta)}`;
+    },
+  });
+  try {
+    while (!ENDED.has(job.status)) {
+      bar.update(job.bytesProcessed, job.bytesTotal);
+      const interrupted = await sleep(pollMs, undefined, { signal }).then(
+        () => false,
+        () => true,
+      );
+      if (interrupted) return job;
+      job = await client.json(`/v1/admin/contacts/import/${jobId}`);
+    }
+    bar.update(job.status === "completed" ? job.bytesTotal : job.bytesProcessed, job.bytesTotal);
+  } finally {
+    bar.stop();
+  }
+  return job;
+}
+
+export function printSummary(job, out = process.stdout) {
+  const lines = [
+    `Job ${job.id}: ${job.status}`,
+    `  rows: ${job.totalRows ?? "?"} in the file, ${job.processedRows} imported, ${job.failedRows} failed`,
+  ];
+  if (job.startedAt && job.finishedAt) {
+    const seconds = (Date.parse(job.finishedAt) - Date.parse(job.startedAt)) / 1000;
+    const rows = job.processedRows + job.failedRows;
+    const rate = seconds >= 1 ? ` (${Math.round(rows / seconds).toLocaleString("en")} rows/s)` : "";
+    lines.push(`  processing: ${formatDuration(seconds)}${rate}`);
+  }
+  if (job.error) lines.push(`  error: ${job.error}`);
+  for (const e of (job.errors ?? []).slice(0, 5)) lines.push(`  row ${e.row}: ${e.error}`);
+  if (job.failedRows > 5) lines.push(`  … and ${job.failedRows - 5} more`);
+  out.write(`${lines.join("\n")}\n`);
+}
+
+async function writeErrorsCsv(client, job, target, out) {
+  const res = await client.request(`/v1/admin/contacts/import/${job.id}/errors.csv`);
+  await writeFile(target, Buffer.from(await res.arrayBuffer()));
+  const capped =
+    job.failedRows > (job.errors?.length ?? 0) ? ` (the first ${job.errors.length} of ${job.failedRows})` : "";
+  out.write(`Failed rows written to ${target}${capped}\n`);
+}

@@ -1,0 +1,155 @@
+import { createReadStream } from "node:fs";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { isTransient } from "./api.mjs";
+
+const MiB = 1024 * 1024;
+/** R2's rules for a multipart upload: parts (but the last) the same size, ≥ 5 MiB; a part is one request, ≤ 100 MB. */
+export const MIN_PART_BYTES = 5 * MiB;
+export const MAX_PART_BYTES = 100 * 1000 * 1000;
+export const DEFAULT_PART_BYTES = 64 * MiB;
+const MAX_PARTS = 10_000;
+const PART_ATTEMPTS = 3;
+/** Parts in flight at once: R2 takes them in any order, and one stream rarely fills a real uplink. */
+export const DEFAULT_CONCURRENCY = 3;
+
+export const CONTENT_TYPES = { csv: "text/csv", json: "application/json", ndjson: "application/x-ndjson" };
+
+/** The format a file's extension says, or undefined. */
+export function formatFromName(file) {
+  const ext = path.extname(file).toLowerCase();
+  return { ".csv": "csv", ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson" }[ext];
+}
+
+/**
+ * How a file of `size` bytes is sent: one request up to one part's size, otherwise equal parts of
+ * `partBytes` and a smaller last one (R2's rule).
+ */
+export function planParts(size, partBytes = DEFAULT_PART_BYTES) {
+  if (size <= partBytes) return { multipart: false, parts: [{ partNumber: 1, start: 0, end: size }] };
+  const count = Math.ceil(size / partBytes);
+  if (count > MAX_PARTS) throw new Error(`The file needs ${count} parts of ${partBytes} bytes; at most ${MAX_PARTS}`);
+  const parts = Array.from({ length: count }, (_, i) => ({
+    partNumber: i + 1,
+    start: i * partBytes,
+    end: Math.min(size, (i + 1) * partBytes),
+  }));
+  return { multipart: true, parts };
+}
+
+/** The bytes [start, end) of a file as a web stream that reports every chunk it hands on. */
+function fileSlice(file, { start, end }, onBytes) {
+  if (end <= start) return new Uint8Array(0);
+  const stream = Readable.toWeb(createReadStream(file, { start, end: end - 1, highWaterMark: MiB }));
+  return stream.pipeThrough(
+    new TransformStream({
+      transform(chunk, controller) {
+        onBytes(chunk.byteLength);
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+}
+
+/**
+ * Uploads the file and answers the import job it became: one raw request when it fits in a part,
+ * else a multipart upload (create, `concurrency` parts at a time, complete) that is aborted if it
+ * can't finish.
+ *
+ * @param {ReturnType<import("./api.mjs").createClient>} client
+ * @param {{ file: string, size: number, format: string, fileName: string, partBytes?: number,
+ *           concurrency?: number, signal?: AbortSignal, onProgress?: (sentBytes: number) => void }} input
+ */
+export async function uploadFile(
+  client,
+  { file, size, format, fileName, partBytes, concurrency = DEFAULT_CONCURRENCY, signal, onProgress = () => {} },
+) {
+  const plan = planParts(size, partBytes);
+  let sent = 0;
+  const counted = (n) => {
+    sent += n;
+    onProgress(sent);
+  };
+  if (!plan.multipart) {
+    const query = new URLSearchParams({ format, fileName });
+    return client.json(`/v1/admin/contacts/import?${query}`, {
+      method: "POST",
+      headers: { "content-type": CONTENT_TYPES[format], "content-length": String(size) },
+      body: fileSlice(file, plan.parts[0], counted),
+      duplex: "half",
+      signal,
+    });
+  }
+  const upload = await client.json("/v1/admin/contacts/import/uploads", {
+    method: "POST",
+    json: { format, fileName },
+    signal,
+  });
+  try {
+    const done = await inParallel(plan.parts, concurrency, async (part) => {
+      let partSent = 0;
+      const countPart = (n) => {
+        partSent += n;
+        counted(n);
+      };
+      const rewind = () => {
+        counted(-partSent); // the part is sent again from its start
+        partSent = 0;
+      };
+      return withRetries(() => sendPart(client, upload.uploadId, file, part, countPart, signal), rewind);
+    });
+    const parts = done.map(({ partNumber, etag }) => ({ partNumber, etag }));
+    return await client.json(`/v1/admin/contacts/import/uploads/${upload.uploadId}/complete`, {
+      method: "POST",
+      json: { parts },
+      signal,
+    });
+  } catch (err) {
+    // Interrupted or failed: discard the parts now rather than leave them for the cron.
+    await client.request(`/v1/admin/contacts/import/uploads/${upload.uploadId}`, { method: "DELETE" }).catch(() => {});
+    throw err;
+  }
+}
+
+/** `work` over every item, at most `limit` at a time; results in the items' order; the first error wins. */
+async function inParallel(items, limit, work) {
+  const results = new Array(items.length);
+  let next = 0;
+  let failed = null;
+  const worker = async () => {
+    while (next < items.length && !failed) {
+      const i = next++;
+      try {
+        results[i] = await work(items[i]);
+      } catch (err) {
+        failed ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed) throw failed;
+  return results;
+}
+
+function sendPart(client, uploadId, file, part, counted, signal) {
+  return client.json(`/v1/admin/contacts/import/uploads/${uploadId}/parts/${part.partNumber}`, {
+    method: "PUT",
+    headers: { "content-type": "application/octet-stream", "content-length": String(part.end - part.start) },
+    body: fileSlice(file, part, counted),
+    duplex: "half",
+    signal,
+  });
+}
+
+/** Sending a part number again replaces the part, so a part that failed in transit is simply re-sent. */
+async function withRetries(attempt, beforeRetry) {
+  for (let i = 1; ; i++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (i >= PART_ATTEMPTS || !isTransient(err)) throw err;
+      beforeRetry();
+      await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** i));
+    }
+  }
+}
