@@ -21,6 +21,12 @@ export default defineConfig({
         compatibilityFlags: ["nodejs_compat", "service_binding_extra_handlers"],
         // A real queue nobody consumes: tests that drive import chunks themselves send follow-ups here.
         queueProducers: { TEST_IDLE_QUEUE: { queueName: "hogsend-test-idle" } },
+        // The 10-second limiters at wrangler.toml's 1000 would make test/rate-limits.test.ts race
+        // the clock on a busy machine; same bindings, smaller limits (the 60 s public one is as configured).
+        ratelimits: {
+          RATE_LIMIT_WEBHOOKS: { namespace_id: "1002", simple: { limit: 50, period: 10 } },
+          RATE_LIMIT_INGEST: { namespace_id: "1003", simple: { limit: 50, period: 10 } },
+        },
         bindings: {
           ...TEST_SECRETS,
           TEST_MIGRATIONS: await readD1Migrations(path.join(import.meta.dirname, "migrations")),

@@ -3,7 +3,15 @@
 // says whether all passed. Add a bench by adding its npm script name here.
 import { spawnSync } from "node:child_process";
 
-const BENCHES = ["bench:ingest", "bench:recovery", "bench:import", "bench:cli-import", "bench:capacity"];
+const BENCHES = [
+  "bench:ingest",
+  "bench:recovery",
+  "bench:import",
+  "bench:cli-import",
+  "bench:backfill",
+  "bench:retention",
+  "bench:capacity",
+];
 
 const PER_BENCH_TIMEOUT_MS = 15 * 60_000; // a backstop: each bench bounds its own phases
 

@@ -8,10 +8,13 @@ import { countRoundTrips } from "./db/round-trips";
 import type { AppEnv } from "./http/app-env";
 import { requireAdminKey } from "./http/auth";
 import { htmlPageHeaders } from "./http/html-headers";
+import { apiKeyBucket, rateLimit } from "./http/rate-limit";
 import { requestLog } from "./http/request-log";
 import { validationHook } from "./http/validation";
 import { AppError, errorResponse, toAppError } from "./lib/errors";
 import { errorFields, log } from "./lib/log";
+import { adminBackfillRoutes } from "./routes/admin/backfills";
+import { adminContactErasureRoutes } from "./routes/admin/contact-erasure";
 import { adminContactRoutes } from "./routes/admin/contacts";
 import { adminDeadLetterRoutes } from "./routes/admin/dead-letters";
 import { adminEmailRoutes } from "./routes/admin/emails";
@@ -45,6 +48,13 @@ export function createApp() {
 
   app.use("*", requestId());
   app.use("*", requestLog);
+  // Before any D1 work, so a refused request costs one limiter call. Admin routes are not limited.
+  for (const path of ["/v1/health", "/v1/email/unsubscribe", "/docs", "/openapi.json"]) {
+    app.use(path, rateLimit("RATE_LIMIT_PUBLIC"));
+  }
+  app.use("/v1/webhooks/*", rateLimit("RATE_LIMIT_WEBHOOKS"));
+  app.use("/v1/ingest", rateLimit("RATE_LIMIT_INGEST", apiKeyBucket));
+  app.use("/v1/ingest/*", rateLimit("RATE_LIMIT_INGEST", apiKeyBucket));
   app.use(
     "*",
     createMiddleware<AppEnv>(async (c, next) => {
@@ -73,8 +83,11 @@ export function createApp() {
   app.route("/", adminImportRoutes);
   app.route("/", adminExportRoutes);
   app.route("/", adminContactRoutes);
+  app.route("/", adminContactErasureRoutes);
   app.route("/", adminReplayRoutes);
   app.route("/", adminEventRoutes);
+  // Before adminJourneyRoutes: /journeys/backfills would match /journeys/{key}.
+  app.route("/", adminBackfillRoutes);
   app.route("/", adminJourneyRoutes);
   app.route("/", adminJourneyEnrollmentRoutes);
   app.route("/", adminEmailRoutes);

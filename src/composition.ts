@@ -1,11 +1,15 @@
 import { createDb, type Database } from "./db/client";
+import type { BackfillPageDeps } from "./pipeline/backfill-page";
 import type { BatchEnrollDeps } from "./pipeline/batch-enroll";
 import type { IngestDeps } from "./pipeline/ingest";
 import type { JourneyRoutingDeps } from "./pipeline/journey-routing";
+import type { ReplayDeps } from "./pipeline/replay";
 import { providerFromEnv } from "./providers/email";
 import type { EmailResendDeps } from "./services/email-resends";
 import type { DeliveryDeps } from "./services/emails";
+import type { ErasureDeps } from "./services/erasure";
 import type { ImportDeps } from "./services/imports/jobs";
+import type { RetentionDeps } from "./services/retention";
 import type { WorkflowDeps } from "./services/workflow-instances";
 
 const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;
@@ -15,6 +19,8 @@ const positiveInt = (value: string | undefined, fallback: number) => {
   const n = Number(value);
   return Number.isInteger(n) && n > 0 ? n : fallback;
 };
+const DEFAULT_EVENT_RETENTION_DAYS = 400;
+const DEFAULT_EMAIL_BODY_RETENTION_DAYS = 30;
 
 export type DepsOptions = {
   /** A request passes its round-trip-counted database; everyone else gets one on the binding. */
@@ -43,7 +49,25 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
   };
   const batchEnroll: BatchEnrollDeps = { db, journeyStarts: env.JOURNEY_STARTS_QUEUE };
   const imports: ImportDeps = { db, bucket: env.IMPORT_UPLOADS, queue: env.IMPORT_CHUNKS_QUEUE };
+  const backfills: BackfillPageDeps = { db, queue: env.BACKFILLS_QUEUE, journeyStarts: env.JOURNEY_STARTS_QUEUE };
   const emailResends: EmailResendDeps = { db, emailSends: env.EMAIL_SENDS_QUEUE };
+  const erasure: ErasureDeps = {
+    db,
+    idempotencyKeys: ingest.idempotencyKeys,
+    idempotencyTtlSeconds: ingest.idempotencyTtlSeconds,
+    workflow: env.JOURNEY_WORKFLOW,
+  };
+  const retention: RetentionDeps = {
+    db,
+    archive: env.EVENT_ARCHIVE,
+    eventRetentionDays: Number(env.EVENT_RETENTION_DAYS) || DEFAULT_EVENT_RETENTION_DAYS,
+    emailBodyRetentionDays: Number(env.EMAIL_BODY_RETENTION_DAYS) || DEFAULT_EMAIL_BODY_RETENTION_DAYS,
+  };
+  const replay: ReplayDeps = {
+    ...routing,
+    archive: retention.archive,
+    eventRetentionDays: retention.eventRetentionDays,
+  };
   return {
     db,
     workflows,
@@ -51,7 +75,11 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
     ingest,
     batchEnroll,
     imports,
+    backfills,
     emailResends,
+    erasure,
+    retention,
+    replay,
     /** Built on first use: a misconfigured provider fails email delivery, not every request. */
     get delivery(): DeliveryDeps {
       return {

@@ -6,7 +6,7 @@ import { adminAuth, call, ingestAuth } from "./helpers";
 type OpenApi = { paths: Record<string, Record<string, unknown>> };
 
 const WRITE_METHODS = ["post", "put", "patch"];
-const TABLES = ["events", "contacts", "enrollments", "emails", "suppressions", "journey_settings"];
+const TABLES = ["events", "contacts", "enrollments", "emails", "suppressions", "journey_settings", "backfill_jobs"];
 const ALLOWED = new Set([200, 202, 400, 401, 404, 409, 413, 415, 422]);
 
 const PATH_VALUES: Record<string, string> = {

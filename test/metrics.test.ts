@@ -31,7 +31,14 @@ async function seed() {
     env.DB.prepare(
       "INSERT INTO import_jobs (id, status, format, source_key, source_bytes, failed_rows, created_at, finished_at, updated_at) VALUES (?, ?, 'csv', 'k', 1, ?, ?, ?, ?)",
     ).bind(crypto.randomUUID(), status, failedRows, now - createdAgo, finishedAt, now);
+  const backfill = (status: string, matched: number) =>
+    env.DB.prepare(
+      "INSERT INTO backfill_jobs (id, journey_key, status, dry_run, filter, page_size, matched, created_at, updated_at) VALUES (?, 'activation-welcome', ?, 0, '{}', 500, ?, ?, ?)",
+    ).bind(crypto.randomUUID(), status, matched, now, now);
   await env.DB.batch([
+    backfill("processing", 1500),
+    backfill("pending", 0),
+    backfill("completed", 9000),
     contact("c1", false),
     contact("c2", false),
     contact("c3", true),
@@ -67,6 +74,7 @@ describe("GET /v1/admin/metrics/overview", () => {
       bounceRate30d: 0,
       unsubscribeRate: 0,
       imports: { running: 0, completedToday: 0, failedRowsToday: 0 },
+      backfills: { running: 0, matched: 0 },
     });
   });
 
@@ -86,6 +94,7 @@ describe("GET /v1/admin/metrics/overview", () => {
         { key: "cart-recovery", enrolled: 2, active: 0, completed: 1, exited: 0, failed: 1 },
       ],
       imports: { running: 2, completedToday: 1, failedRowsToday: 12 },
+      backfills: { running: 2, matched: 1500 },
     });
   });
 });

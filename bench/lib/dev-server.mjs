@@ -191,9 +191,10 @@ export async function d1Query(persistTo, sql) {
 
 /**
  * Starts a dev server with fresh state under bench/.tmp/<name>.
- * Returns { baseUrl, pid, pgid, persistTo, logFile, stop() }.
+ * Returns { baseUrl, pid, pgid, persistTo, logFile, stop() }. `config`: another wrangler config
+ * (e.g. one a bench derived from wrangler.toml) instead of the project's.
  */
-export async function startDevServer(name, { readyTimeoutMs = 90_000 } = {}) {
+export async function startDevServer(name, { readyTimeoutMs = 90_000, config, testScheduled = false } = {}) {
   installExitHandlers();
   ensureDevVars();
 
@@ -223,6 +224,12 @@ export async function startDevServer(name, { readyTimeoutMs = 90_000 } = {}) {
       persistTo,
       "--show-interactive-dev-session=false",
       "--live-reload=false",
+      ...(config ? ["--config", config] : []),
+      // Benches measure capacity; the rate limiters (per IP, all 127.0.0.1 here) would measure the policy.
+      "--var",
+      "RATE_LIMITS:off",
+      // Serves /__scheduled, for benches that run the cron on demand.
+      ...(testScheduled ? ["--test-scheduled"] : []),
     ],
     { cwd: ROOT, env: WRANGLER_ENV, detached: true, stdio: ["ignore", logFd, logFd] },
   );

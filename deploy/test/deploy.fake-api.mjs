@@ -34,6 +34,9 @@ function prodSettings(overrides = {}) {
     IDEMPOTENCY_TTL_SECONDS: "604800",
     EMAIL_MAX_PER_ADDRESS_PER_DAY: "10",
     POSTHOG_CAN_CHANGE_EMAIL: "false",
+    EVENT_RETENTION_DAYS: "400",
+    EMAIL_BODY_RETENTION_DAYS: "30",
+    RATE_LIMITS: "on",
   };
   for (const name of targets.vars) settings[name] ??= `prod-${name.toLowerCase()}`;
   for (const name of targets.requiredSecrets) settings[name] = secret();

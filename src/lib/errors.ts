@@ -14,6 +14,7 @@ export const ERROR_STATUS = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   UNPROCESSABLE: 422,
+  RATE_LIMITED: 429,
   INTERNAL_ERROR: 500,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
@@ -65,6 +66,7 @@ export function toAppError(err: unknown): AppError {
       return new AppError("UNSUPPORTED_MEDIA_TYPE", "Unsupported Content-Type: send application/json");
     if (err.status === 401) return new AppError("UNAUTHORIZED", "Missing or invalid API key");
     if (err.status === 404) return new AppError("NOT_FOUND", err.message || "Not found");
+    if (err.status === 429) return new AppError("RATE_LIMITED", err.message || "Too many requests");
     if (err.status === 400) return new AppError("BAD_REQUEST", err.message || "Malformed request body");
   }
   return new AppError("INTERNAL_ERROR", "Internal server error");

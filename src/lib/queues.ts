@@ -5,6 +5,7 @@ export const QUEUES = {
   importChunks: "hogsend-import-chunks",
   journeyStarts: "hogsend-journey-starts",
   emailSends: "hogsend-email-sends",
+  backfills: "hogsend-backfills",
 } as const;
 
 /**
@@ -13,12 +14,17 @@ export const QUEUES = {
  */
 export const IMPORT_CHUNK_MAX_RETRIES = 5;
 
+/** `max_retries` of the backfill consumer in wrangler.toml: its last delivery fails the job. */
+export const BACKFILL_MAX_RETRIES = 5;
+
 export const deadLetterQueue = (queue: string) => `${queue}-dlq`;
 
 /** Import chunks: a pointer to the job and the checkpoint the chunk continues from. */
 export type ImportChunkMessage = { jobId: string; offset: number };
 /** Journey starts: one createBatch's worth of enrollments. */
 export type JourneyStartMessage = { enrollmentIds: string[] };
+/** Backfill pages: a pointer to the job and the cursor (last contact id) the page continues from. */
+export type BackfillPageMessage = { jobId: string; cursor: string };
 /** Email sends: one queued email row. */
 export type EmailSendMessage = { emailId: string };
 

@@ -19,7 +19,8 @@ export type BatchEnrollDeps = { db: Database; journeyStarts: Queue<JourneyStartM
 /**
  * Upserts the users as contacts and decides every entry guard of the journey for them, atomically
  * and in one D1 round trip, so each `enrolled: true` is an enrollment row. Trigger conditions are
- * checked against the given properties. Workflows start through the journey-start queue.
+ * checked against the given properties. A user given without `userEmail` needs a contact that has
+ * an address (else `no_email`). Workflows start through the journey-start queue.
  */
 export async function batchEnroll(
   deps: BatchEnrollDeps,
@@ -33,6 +34,7 @@ export async function batchEnroll(
     userId: user.userId,
     triggerEventId: null,
     triggerMatched: conditionsHold(user.properties ?? {}, journey.trigger.where),
+    givenEmail: Boolean(user.userEmail),
   }));
   const upserts = options.dryRun
     ? []

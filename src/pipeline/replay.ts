@@ -2,8 +2,12 @@ import { and, asc, inArray, sql } from "drizzle-orm";
 import { runBatch } from "../db/client";
 import { events, type StoredEvent } from "../db/schema";
 import { chunkForParams } from "../lib/sql";
+import { readArchivedEvents, retentionCutoff } from "../services/event-archive";
 import { eventFilter } from "../services/events";
 import { type JourneyRoutingDeps, routeToJourneys } from "./journey-routing";
+
+/** With an archive, replay by filter also reads the events retention moved to R2. */
+export type ReplayDeps = JourneyRoutingDeps & { archive?: R2Bucket; eventRetentionDays?: number };
 
 export type ReplayInput = {
   eventIds?: string[];
@@ -13,7 +17,15 @@ export type ReplayInput = {
 };
 
 export type ReplayError = { eventId: string; error: string };
-export type ReplaySummary = { replayed: number; enrolled: number; exits: number; errors: ReplayError[] };
+/** Set when the filter's window reached archived days: how many replayed events came from R2. */
+export type ArchiveUse = { events: number; objectsRead: number; stoppedAtDay: string | null };
+export type ReplaySummary = {
+  replayed: number;
+  enrolled: number;
+  exits: number;
+  errors: ReplayError[];
+  archive?: ArchiveUse;
+};
 export type ReplayPreview = {
   results: Array<{
     eventId: string;
@@ -21,13 +33,13 @@ export type ReplayPreview = {
     exits: Array<{ journey: string; enrollmentId: string }>;
   }>;
   errors: ReplayError[];
+  archive?: ArchiveUse;
 };
 
+type Loaded = { found: StoredEvent[]; errors: ReplayError[]; archive?: ArchiveUse };
+
 /** Stored events by id (unknown ids reported) or by filter, oldest occurrence first; one D1 round trip. */
-async function loadEvents(
-  deps: JourneyRoutingDeps,
-  input: ReplayInput,
-): Promise<{ found: StoredEvent[]; errors: ReplayError[] }> {
+async function loadEvents(deps: ReplayDeps, input: ReplayInput): Promise<Loaded> {
   const { db } = deps;
   if (input.eventIds) {
     const ids = [...new Set(input.eventIds)].slice(0, input.limit);
@@ -41,33 +53,49 @@ async function loadEvents(
     const errors = ids.filter((id) => !byId.has(id)).map((eventId) => ({ eventId, error: "Event not found" }));
     return { found, errors };
   }
-  const found = await db
-    .select()
-    .from(events)
-    .where(and(...eventFilter(input.filter ?? {})))
-    .orderBy(asc(events.occurredAt), asc(events.id))
-    .limit(input.limit);
-  return { found, errors: [] };
+  const filter = input.filter ?? {};
+  const [stored, archived] = await Promise.all([
+    db
+      .select()
+      .from(events)
+      .where(and(...eventFilter(filter)))
+      .orderBy(asc(events.occurredAt), asc(events.id))
+      .limit(input.limit),
+    readArchiveIfReached(deps, filter, input.limit),
+  ]);
+  if (!archived || archived.objectsRead === 0) return { found: stored, errors: [] };
+  const { found, fromArchive } = mergeOldestFirst(stored, archived.events, input.limit);
+  const { objectsRead, stoppedAtDay } = archived;
+  return { found, errors: [], archive: { events: fromArchive, objectsRead, stoppedAtDay } };
+}
+
+/** The archive is read when the window starts before the retention cutoff (or has no start). */
+function readArchiveIfReached(deps: ReplayDeps, filter: NonNullable<ReplayInput["filter"]>, limit: number) {
+  if (!deps.archive || !deps.eventRetentionDays) return null;
+  const cutoff = retentionCutoff(new Date(), deps.eventRetentionDays);
+  if (filter.from && filter.from >= cutoff) return null;
+  return readArchivedEvents(deps.archive, filter, { limit });
+}
+
+/** D1 rows win over archived copies of the same id (a retention run that died before its delete). */
+function mergeOldestFirst(stored: StoredEvent[], archived: StoredEvent[], limit: number) {
+  const ids = new Set(stored.map((e) => e.id));
+  const all = [...stored, ...archived.filter((e) => !ids.has(e.id))];
+  all.sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime() || a.id.localeCompare(b.id));
+  const found = all.slice(0, limit);
+  return { found, fromArchive: found.filter((e) => !ids.has(e.id)).length };
 }
 
 /**
  * Sends stored events through journey routing again: exits, waiting journeys and entries, every
  * entry guard included. The events are the stored rows (no new rows, original occurrence time);
- * contacts are not touched, so newer values are never overwritten by old events.
+ * contacts are not touched, so newer values are never overwritten by old events. Archived events
+ * (read back from R2) keep their id but have no row to count the replay on.
  */
-export async function replayEvents(
-  deps: JourneyRoutingDeps,
-  input: ReplayInput & { dryRun: false },
-): Promise<ReplaySummary>;
-export async function replayEvents(
-  deps: JourneyRoutingDeps,
-  input: ReplayInput & { dryRun: true },
-): Promise<ReplayPreview>;
-export async function replayEvents(
-  deps: JourneyRoutingDeps,
-  input: ReplayInput,
-): Promise<ReplaySummary | ReplayPreview> {
-  const { found, errors } = await loadEvents(deps, input);
+export async function replayEvents(deps: ReplayDeps, input: ReplayInput & { dryRun: false }): Promise<ReplaySummary>;
+export async function replayEvents(deps: ReplayDeps, input: ReplayInput & { dryRun: true }): Promise<ReplayPreview>;
+export async function replayEvents(deps: ReplayDeps, input: ReplayInput): Promise<ReplaySummary | ReplayPreview> {
+  const { found, errors, archive } = await loadEvents(deps, input);
   const outcomes = await routeToJourneys(deps, found, { dryRun: input.dryRun });
 
   if (input.dryRun) {
@@ -84,6 +112,7 @@ export async function replayEvents(
         };
       }),
       errors,
+      ...(archive && { archive }),
     };
   }
 
@@ -112,5 +141,6 @@ export async function replayEvents(
     enrolled: all.reduce((n, o) => n + o.journeys.length, 0),
     exits: all.reduce((n, o) => n + o.exits.length, 0),
     errors,
+    ...(archive && { archive }),
   };
 }

@@ -1,10 +1,11 @@
 import type { Deps } from "../composition";
-import type { EmailSendMessage, ImportChunkMessage, JourneyStartMessage } from "../lib/queues";
+import type { BackfillPageMessage, EmailSendMessage, ImportChunkMessage, JourneyStartMessage } from "../lib/queues";
 import { deadLetterQueue, QUEUES } from "../lib/queues";
 import {
   exhausted,
   recordDeadLetter,
   type Settled,
+  settleDeadBackfillPage,
   settleDeadEmailSend,
   settleDeadImportChunk,
   settleDeadJourneyStart,
@@ -23,6 +24,8 @@ const settleByQueue: Record<string, Settle> = {
     ),
   [deadLetterQueue(QUEUES.importChunks)]: (deps, body, attempts) =>
     settleDeadImportChunk(deps.db, String((body as Partial<ImportChunkMessage>)?.jobId ?? ""), attempts),
+  [deadLetterQueue(QUEUES.backfills)]: (deps, body, attempts) =>
+    settleDeadBackfillPage(deps.db, String((body as Partial<BackfillPageMessage>)?.jobId ?? ""), attempts),
 };
 
 /** Dead-letter consumer: settles what the message was about and records it for GET /v1/admin/dead-letters. */

@@ -1,6 +1,9 @@
 import { buildDeps, type Deps } from "../composition";
+import { createDb } from "../db/client";
+import { countRoundTrips } from "../db/round-trips";
 import { log } from "../lib/log";
 import { deadLetterQueue, QUEUES } from "../lib/queues";
+import { consumeBackfills } from "./backfills";
 import { consumeDeadLetters } from "./dead-letters";
 import { consumeEmailSends } from "./email-sends";
 import { consumeImportChunks } from "./import-chunks";
@@ -13,6 +16,7 @@ const consumers: Record<string, Consumer> = {
   [QUEUES.importChunks]: consumeImportChunks,
   [QUEUES.journeyStarts]: consumeJourneyStarts as Consumer,
   [QUEUES.emailSends]: consumeEmailSends as Consumer,
+  [QUEUES.backfills]: consumeBackfills,
   ...Object.fromEntries(Object.values(QUEUES).map((queue) => [deadLetterQueue(queue), consumeDeadLetters])),
 };
 
@@ -24,5 +28,14 @@ export async function dispatchQueue(batch: MessageBatch<unknown>, env: Env) {
     batch.retryAll();
     return;
   }
-  await consumer(batch, buildDeps(env));
+  // Like a request's X-D1-Round-Trips: one line per batch says what the consumer cost in D1.
+  const roundTrips = { count: 0 };
+  const started = Date.now();
+  await consumer(batch, buildDeps(env, { db: createDb(countRoundTrips(env.DB, roundTrips)) }));
+  log.info("queue batch", {
+    queue: batch.queue,
+    messages: batch.messages.length,
+    d1RoundTrips: roundTrips.count,
+    durationMs: Date.now() - started,
+  });
 }

@@ -3,7 +3,7 @@ import type { AppEnv } from "../http/app-env";
 import { matchesAnySecret } from "../http/auth";
 import { AppError } from "../lib/errors";
 import { checkHealth } from "../services/health";
-import { errorResponses } from "./schemas";
+import { errorResponses, rateLimitedResponse } from "./schemas";
 
 const StatusSchema = z.enum(["ok", "degraded"]);
 
@@ -32,6 +32,7 @@ const route = createRoute({
     "Public: only `status`. With `Authorization: Bearer <ADMIN_API_KEY>` also the database and migration details (migration names and missing tables are not for strangers).",
   security: [{}, { bearerAuth: [] }],
   responses: {
+    ...rateLimitedResponse,
     200: { description: "Healthy", content: { "application/json": { schema: HealthSchema } } },
     401: {
       ...errorResponses[401],

@@ -6,7 +6,15 @@ import { validationHook } from "../http/validation";
 import { AppError, describeZodError } from "../lib/errors";
 import { ingestEvents } from "../pipeline/ingest";
 import { SKIP_REASONS } from "../services/entry-guards";
-import { bearerSecurity, EmailAddress, errorResponses, IsoDateTime, jsonBody, PropertiesSchema } from "./schemas";
+import {
+  bearerSecurity,
+  EmailAddress,
+  errorResponses,
+  IsoDateTime,
+  jsonBody,
+  PropertiesSchema,
+  rateLimitedResponse,
+} from "./schemas";
 
 export const MAX_BATCH_EVENTS = 500;
 
@@ -65,6 +73,7 @@ const ingestRoute = createRoute({
     body: jsonBody(IngestEventSchema),
   },
   responses: {
+    ...rateLimitedResponse,
     202: {
       description: "Stored (or dropped as a duplicate)",
       content: { "application/json": { schema: IngestResponseSchema } },
@@ -92,6 +101,7 @@ const batchRoute = createRoute({
     ),
   },
   responses: {
+    ...rateLimitedResponse,
     202: {
       description: "Per-item results, in input order",
       content: { "application/json": { schema: z.object({ results: z.array(BatchResultSchema) }) } },

@@ -23,6 +23,13 @@ export const errorResponses = {
   413: errorResponse("Request body too large"),
   500: errorResponse("Unexpected error"),
 };
+/** Public and ingest routes only (src/http/rate-limit.ts); admin routes are not rate limited. */
+export const rateLimitedResponse = {
+  429: {
+    ...errorResponse("Rate limited: retry after the `Retry-After` header's seconds"),
+    headers: z.object({ "Retry-After": z.string().openapi({ example: "60" }) }),
+  },
+};
 export const notFoundResponse = { 404: errorResponse("Not found") };
 export const conflictResponse = { 409: errorResponse("Conflicts with the resource's state") };
 
@@ -58,6 +65,10 @@ export const ContactSchema = z
     lastSeenAt: z.string().nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
+    importJobId: z
+      .string()
+      .nullable()
+      .openapi({ description: "The import job that last created or updated the contact (backfills filter on it)" }),
   })
   .openapi("Contact");
 

@@ -5,7 +5,7 @@ import { htmlPageHeaders } from "../http/html-headers";
 import { AppError } from "../lib/errors";
 import { verifyUnsubscribeToken } from "../lib/tokens";
 import { unsubscribeContact } from "../services/preferences";
-import { errorResponses, notFoundResponse } from "./schemas";
+import { errorResponses, notFoundResponse, rateLimitedResponse } from "./schemas";
 
 const PATH = "/v1/email/unsubscribe";
 const query = z.object({ token: z.string().min(1).max(2048) });
@@ -33,7 +33,11 @@ unsubscribeRoutes.openAPIRegistry.registerPath({
   summary: "Unsubscribe confirmation page (the link in every email)",
   description: "Shows a button that POSTs back; a GET never unsubscribes, so link scanners can't unsubscribe people.",
   request: { query },
-  responses: { 200: { description: "HTML page" }, 400: { description: "HTML page: invalid or expired link" } },
+  responses: {
+    ...rateLimitedResponse,
+    200: { description: "HTML page" },
+    400: { description: "HTML page: invalid or expired link" },
+  },
 });
 unsubscribeRoutes.openAPIRegistry.registerPath({
   method: "post",
@@ -43,7 +47,12 @@ unsubscribeRoutes.openAPIRegistry.registerPath({
   description:
     "What mail clients call for `List-Unsubscribe-Post: List-Unsubscribe=One-Click`. Unsubscribes the contact and suppresses its address (reason `unsubscribed`), so no contact with that address is emailed again. Idempotent.",
   request: { query },
-  responses: { 200: { description: "Unsubscribed (HTML page)" }, ...notFoundResponse, 400: errorResponses[400] },
+  responses: {
+    ...rateLimitedResponse,
+    200: { description: "Unsubscribed (HTML page)" },
+    ...notFoundResponse,
+    400: errorResponses[400],
+  },
 });
 
 /** Links are signed with TOKEN_SIGNING_SECRET; TOKEN_SIGNING_SECRET_PREVIOUS still verifies while rotating. */

@@ -1,13 +1,15 @@
 import { buildDeps } from "../composition";
 import { log } from "../lib/log";
+import { archiveOldEvents, dropOldEmailBodies } from "../services/retention";
 import { expireImportUploads } from "./expire-uploads";
+import { healStalledBackfills } from "./heal-backfills";
 import { healUnprocessedEvents } from "./heal-events";
 import { healStalledImports } from "./heal-imports";
 
 type Report = Record<string, number | string>;
 
 /**
- * The cron trigger (wrangler.toml): self-healing, so nothing stays stuck. Each task is bounded
+ * The cron trigger (wrangler.toml): self-healing, so nothing stays stuck, and retention. Each task is bounded
  * and independent; one failing doesn't stop the others.
  */
 export async function runScheduled(env: Env): Promise<Report> {
@@ -19,6 +21,14 @@ export async function runScheduled(env: Env): Promise<Report> {
       return { requeuedImports: requeued, failedStalledImports: failed };
     },
     uploads: async () => ({ expiredUploads: await expireImportUploads(deps.imports) }),
+    backfills: async () => {
+      const { requeued, failed } = await healStalledBackfills(deps.backfills);
+      return { requeuedBackfills: requeued, failedStalledBackfills: failed };
+    },
+    retention: async () => ({
+      ...(await archiveOldEvents(deps.retention)),
+      droppedEmailBodies: await dropOldEmailBodies(deps.retention),
+    }),
   };
   const report: Report = {};
   for (const [name, task] of Object.entries(tasks)) {

@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, lt } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { deadLetters, emails, importJobs } from "../db/schema";
+import { backfillJobs, deadLetters, emails, importJobs } from "../db/schema";
 import { newId } from "../lib/ids";
 import { keysetPage } from "../lib/sql";
 import { finishEnrollment } from "./enrollments";
@@ -55,6 +55,17 @@ export async function settleDeadImportChunk(db: Database, jobId: string, attempt
     })
     .where(and(eq(importJobs.id, jobId), inArray(importJobs.status, ["pending", "processing"])));
   return { subject: `import:${jobId}`, error: `Import chunk dead-lettered (${exhausted(attempts)})` };
+}
+
+/** A backfill page that kept failing: the job ends `failed` with its counts as committed. */
+export async function settleDeadBackfillPage(db: Database, jobId: string, attempts: number): Promise<Settled> {
+  const now = new Date();
+  const error = `Backfill page was dead-lettered (${exhausted(attempts)})`;
+  await db
+    .update(backfillJobs)
+    .set({ status: "failed", error, finishedAt: now, updatedAt: now })
+    .where(and(eq(backfillJobs.id, jobId), inArray(backfillJobs.status, ["pending", "processing"])));
+  return { subject: `backfill:${jobId}`, error };
 }
 
 export type DeadMessage = { queue: string; messageId: string; body: unknown; attempts: number };

@@ -10,6 +10,7 @@ import { newId } from "../lib/ids";
 export const SKIP_REASONS = [
   "journey_disabled",
   "trigger_not_matched",
+  "no_email",
   "unsubscribed",
   "suppressed",
   "already_entered_once",
@@ -18,13 +19,22 @@ export const SKIP_REASONS = [
 ] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
-export type EntryCandidate = { userId: string; triggerEventId: string | null; triggerMatched: boolean };
+export type EntryCandidate = {
+  userId: string;
+  triggerEventId: string | null;
+  triggerMatched: boolean;
+  /**
+   * Batch entries need an address: `true` when the caller gives one, `false` when the contact must
+   * already have one in D1 (else `no_email`). Absent for event entries, which don't check.
+   */
+  givenEmail?: boolean;
+};
 export type EntryDecision = { userId: string; triggerEventId: string | null } & (
   | { enrolled: true; enrollmentId: string }
   | { enrolled: false; reason: SkipReason }
 );
 
-const CANDIDATES_PER_STATEMENT = 16; // 5 bound params each, plus the journey's own, under D1's 100
+const CANDIDATES_PER_STATEMENT = 14; // 6 bound params each, plus the journey's 12, under D1's 100
 
 /** The reason a real run gives a user's second entry in one call, by entry limit. */
 const REPEAT_REASON: Record<JourneyDefinition["entryLimit"], SkipReason> = {
@@ -42,14 +52,18 @@ type Chunk = Array<EntryCandidate & { idx: number; enrollmentId: string }>;
 function decidedCte(journey: JourneyDefinition, chunk: Chunk, now: Date): SQL {
   const since = journey.entryPeriod ? now.getTime() - durationMs(journey.entryPeriod) : 0;
   const values = sql.join(
-    chunk.map((c) => sql`(${c.idx}, ${c.enrollmentId}, ${c.userId}, ${c.triggerEventId}, ${c.triggerMatched ? 1 : 0})`),
+    chunk.map(
+      (c) =>
+        sql`(${c.idx}, ${c.enrollmentId}, ${c.userId}, ${c.triggerEventId}, ${c.triggerMatched ? 1 : 0}, ${c.givenEmail === undefined ? null : c.givenEmail ? 1 : 0})`,
+    ),
     sql`, `,
   );
-  return sql`WITH cand(idx, enrollment_id, user_id, trigger_event_id, trigger_matched) AS (VALUES ${values}),
+  return sql`WITH cand(idx, enrollment_id, user_id, trigger_event_id, trigger_matched, given_email) AS (VALUES ${values}),
   decided AS (
     SELECT cand.*, CASE
       WHEN coalesce((SELECT enabled FROM journey_settings WHERE journey_key = ${journey.key}), ${journey.enabled ? 1 : 0}) = 0 THEN 'journey_disabled'
       WHEN cand.trigger_matched = 0 THEN 'trigger_not_matched'
+      WHEN cand.given_email = 0 AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.external_id = cand.user_id AND c.email IS NOT NULL) THEN 'no_email'
       WHEN EXISTS (SELECT 1 FROM contacts c WHERE c.external_id = cand.user_id AND c.unsubscribed_at IS NOT NULL) THEN 'unsubscribed'
       WHEN EXISTS (SELECT 1 FROM contacts c JOIN suppressions s ON s.email = lower(trim(c.email)) WHERE c.external_id = cand.user_id AND s.reason = 'unsubscribed') THEN 'unsubscribed'
       WHEN EXISTS (SELECT 1 FROM contacts c JOIN suppressions s ON s.email = lower(trim(c.email)) WHERE c.external_id = cand.user_id) THEN 'suppressed'
@@ -61,7 +75,15 @@ function decidedCte(journey: JourneyDefinition, chunk: Chunk, now: Date): SQL {
   )`;
 }
 
-type EntryOptions = { source: "event" | "batch"; now?: Date };
+type EntryOptions = {
+  source: "event" | "batch";
+  now?: Date;
+  /**
+   * A statement to run after each chunk's insert, in the same batch, given the chunk's `WITH …
+   * decided` prefix: lets a caller count outcomes in SQL, atomically with the enrollments.
+   */
+  afterChunk?: (decided: SQL) => SQL;
+};
 
 /**
  * Candidates in statement-sized chunks. A user listed twice is decided in order (the second sees
@@ -78,7 +100,9 @@ function reasonsStatement(db: Database, journey: JourneyDefinition, candidates: 
   );
 }
 
-function enrollStatement(db: Database, journey: JourneyDefinition, candidates: Chunk, options: Required<EntryOptions>) {
+type Resolved = { source: EntryOptions["source"]; now: Date };
+
+function enrollStatement(db: Database, journey: JourneyDefinition, candidates: Chunk, options: Resolved) {
   const at = options.now.getTime();
   return db.all<{ id: string }>(sql`${decidedCte(journey, candidates, options.now)}
     INSERT INTO enrollments (id, journey_key, user_id, status, trigger_event_id, source, enrolled_at, updated_at)
@@ -114,9 +138,11 @@ export function enterPlan(
 ): BatchPlan<EntryDecision[]> {
   const resolved = { source: options.source, now: options.now ?? new Date() };
   const chunks = entryChunks(candidates);
+  const after = options.afterChunk;
   const statements = chunks.flatMap((c) => [
     reasonsStatement(db, journey, c, resolved.now),
     enrollStatement(db, journey, c, resolved),
+    ...(after ? [db.all(after(decidedCte(journey, c, resolved.now)))] : []),
   ]);
   return plan(statements, (results) => {
     const { reasonOf, inserted } = readDecisions(results);

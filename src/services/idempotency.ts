@@ -23,3 +23,8 @@ export async function rememberKeys(kv: KVNamespace, keys: string[], ttlSeconds: 
   const expirationTtl = Math.max(KV_MIN_TTL_SECONDS, ttlSeconds);
   await Promise.all([...new Set(keys)].map((key) => kv.put(kvKey(key), "1", { expirationTtl })));
 }
+
+/** Removes keys from the fast path (erasure), through the same key format as remember/find. */
+export async function forgetKeys(kv: KVNamespace, keys: string[]): Promise<void> {
+  await Promise.all([...new Set(keys)].map((key) => kv.delete(kvKey(key))));
+}

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { type Database, runBatch } from "../db/client";
 import { contacts, emails, importJobs } from "../db/schema";
 import { journeys } from "../journeys/registry";
+import { runningBackfillsStatement } from "./backfills/jobs";
 import { countByJourneyStatusStatement, countsByJourney, noEnrollments } from "./enrollments";
 
 const HOUR = 3_600_000;
@@ -12,7 +13,7 @@ const rate = (part: number, whole: number) => (whole > 0 ? part / whole : 0);
 /** The numbers a team checks after a migration or an incident, in one D1 round trip. "Today" is since 00:00 UTC. */
 export async function metricsOverview(db: Database, now = Date.now()) {
   const startOfDay = new Date(now).setUTCHours(0, 0, 0, 0);
-  const [contactRows, emailRows, enrollmentRows, importRows] = (await runBatch(db, [
+  const [contactRows, emailRows, enrollmentRows, importRows, backfillRows] = (await runBatch(db, [
     db
       .select({
         total: sql<number>`count(*)`.as("total"),
@@ -43,11 +44,13 @@ export async function metricsOverview(db: Database, now = Date.now()) {
           ),
       })
       .from(importJobs),
+    runningBackfillsStatement(db),
   ])) as [
     Array<{ total: number; unsubscribed: number }>,
     Array<{ sent24h: number; sent7d: number; sent30d: number; bounced30d: number }>,
     Parameters<typeof countsByJourney>[0],
     Array<{ running: number; completedToday: number; failedRowsToday: number }>,
+    Array<{ running: number; matched: number }>,
   ];
 
   const contactStats = contactRows[0]!;
@@ -74,5 +77,6 @@ export async function metricsOverview(db: Database, now = Date.now()) {
     unsubscribeRate: rate(contactStats.unsubscribed, contactStats.total),
     journeys: perJourney,
     imports: importRows[0]!,
+    backfills: backfillRows[0]!,
   };
 }

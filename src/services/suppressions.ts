@@ -1,4 +1,4 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, or, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { suppressions } from "../db/schema";
 
@@ -9,12 +9,23 @@ import { suppressions } from "../db/schema";
  */
 export const normalizedAddress = (email: string) => sql`lower(trim(${email}))`;
 
+/**
+ * How an erased person's address is kept: `sha256:<hex>` of the address trimmed and lowercased.
+ * Hashing happens in JS (SQL has no SHA-256), so for addresses with non-ASCII capitals it can
+ * differ from `normalizedAddress`; the clear-text comparison above stays the primary one.
+ */
+export async function hashedAddress(email: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(email.trim().toLowerCase()));
+  return `sha256:${[...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** The suppression of an address, in clear or hashed (erased contacts); the send step's check. */
 export async function suppressionOf(db: Database, email: string | null) {
   if (!email) return null;
   const [row] = await db
     .select()
     .from(suppressions)
-    .where(eq(suppressions.email, normalizedAddress(email)))
+    .where(or(eq(suppressions.email, normalizedAddress(email)), eq(suppressions.email, await hashedAddress(email))))
     .limit(1);
   return row ?? null;
 }

@@ -15,12 +15,16 @@ export const contacts = sqliteTable(
     lastSeenAt: integer("last_seen_at", { mode: "timestamp_ms" }),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+    /** The import job that last created or updated the contact. */
+    importJobId: text("import_job_id"),
   },
   (t) => [
     // Every upsert (ingest, import, enroll) targets external_id: it is the conflict target.
     uniqueIndex("contacts_external_id_unique").on(t.externalId),
     // Admin search and suppression checks look contacts up by address.
     index("contacts_email_idx").on(t.email),
+    // Backfills select the contacts one import wrote.
+    index("contacts_import_job_idx").on(t.importJobId, t.id),
   ],
 );
 

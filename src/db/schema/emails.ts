@@ -57,6 +57,10 @@ export const emails = sqliteTable(
     // Every lookup by address compares lower(to_address) (the per-address daily cap, soft-bounce
     // counting, the admin `to` filter); sent_at second lets the cap count one address's last 24 h.
     index("emails_to_address_sent_idx").on(sql`lower(${t.toAddress})`, t.sentAt),
+    // Erasure deletes a person's emails by user id.
+    index("emails_user_idx").on(t.userId),
+    // Retention finds old emails that still hold a rendered body.
+    index("emails_body_created_idx").on(t.createdAt).where(sql`html IS NOT NULL OR text IS NOT NULL`),
   ],
 );
 

@@ -27,6 +27,8 @@ export const events = sqliteTable(
     index("events_event_occurred_idx").on(t.event, t.occurredAt),
     index("events_user_occurred_idx").on(t.userId, t.occurredAt),
     // Self-healing scans for events stored but never processed.
+    // Retention archives the oldest occurrences first, across every event name.
+    index("events_occurred_idx").on(t.occurredAt, t.id),
     index("events_unprocessed_idx").on(t.receivedAt).where(sql`processed_at IS NULL`),
   ],
 );

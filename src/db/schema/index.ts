@@ -1,3 +1,4 @@
+export * from "./backfills";
 export * from "./contacts";
 export * from "./dead-letters";
 export * from "./emails";

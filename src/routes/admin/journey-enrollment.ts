@@ -14,7 +14,7 @@ const batchEnrollRoute = createRoute({
   tags: ["Journeys"],
   summary: "Enroll up to 500 users into a journey",
   description:
-    "Upserts each user as a contact and applies every entry guard (trigger conditions against the given properties, unsubscribed or suppressed, entry limit, already active), decided atomically; `enrolled: true` means an enrollment row exists. A user listed twice enrolls once. Workflows start through the journey-start queue. `dryRun` answers the same without writing.",
+    "Upserts each user as a contact and applies every entry guard (trigger conditions against the given properties, unsubscribed or suppressed, entry limit, already active; no address given nor on file is `no_email`), decided atomically; `enrolled: true` means an enrollment row exists. A user listed twice enrolls once. Workflows start through the journey-start queue. `dryRun` answers the same without writing.",
   security: bearerSecurity,
   request: {
     params: KeyParam,
@@ -25,7 +25,9 @@ const batchEnrollRoute = createRoute({
             .array(
               z.object({
                 userId: z.string().min(1).max(255),
-                userEmail: EmailAddress,
+                userEmail: EmailAddress.optional().openapi({
+                  description: "Optional when the contact already exists with an address",
+                }),
                 properties: PropertiesSchema.optional(),
               }),
             )

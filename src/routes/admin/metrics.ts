@@ -29,6 +29,10 @@ const MetricsSchema = z
       completedToday: z.number().int().openapi({ description: "Jobs completed since 00:00 UTC" }),
       failedRowsToday: z.number().int().openapi({ description: "Failed rows of jobs started since 00:00 UTC" }),
     }),
+    backfills: z.object({
+      running: z.number().int().openapi({ description: "Backfill jobs pending or processing" }),
+      matched: z.number().int().openapi({ description: "Contacts those running jobs have decided so far" }),
+    }),
   })
   .openapi("MetricsOverview");
 

@@ -32,12 +32,24 @@ const ReplayRequestSchema = z
 
 const ErrorItem = z.object({ eventId: z.string(), error: z.string() });
 
+const ArchiveUseSchema = z
+  .object({
+    events: z.number().int().openapi({ description: "Replayed events read back from the R2 archive" }),
+    objectsRead: z.number().int(),
+    stoppedAtDay: z.string().nullable().openapi({
+      description: "The archive scan ran out of its object budget at this day: narrow filter.from/to to reach further",
+    }),
+  })
+  .optional()
+  .openapi({ description: "Present when the window reached archived days (older than EVENT_RETENTION_DAYS)" });
+
 const ReplaySummarySchema = z
   .object({
     replayed: z.number().int(),
     enrolled: z.number().int(),
     exits: z.number().int(),
     errors: z.array(ErrorItem),
+    archive: ArchiveUseSchema,
   })
   .openapi("ReplaySummary");
 
@@ -51,6 +63,7 @@ const ReplayPreviewSchema = z
       }),
     ),
     errors: z.array(ErrorItem),
+    archive: ArchiveUseSchema,
   })
   .openapi("ReplayPreview");
 
@@ -60,7 +73,7 @@ const route = createRoute({
   tags: ["Events"],
   summary: "Replay stored events through journey routing",
   description:
-    "Each event goes through exits, waiting journeys and entries again, every entry guard included. The stored row is reused (no duplicate, original occurrence time), counted as replayed; contacts are not rewritten. Filter replays go oldest occurrence first.",
+    "Each event goes through exits, waiting journeys and entries again, every entry guard included. The stored row is reused (no duplicate, original occurrence time), counted as replayed; contacts are not rewritten. Filter replays go oldest occurrence first; a window that starts before EVENT_RETENTION_DAYS (or has no `from`) also reads the R2 archive, whose events keep their ids but no replay count.",
   security: bearerSecurity,
   request: { body: jsonBody(ReplayRequestSchema) },
   responses: {
@@ -85,7 +98,7 @@ adminReplayRoutes.openapi(route, async (c) => {
     },
     limit,
   };
-  const deps = c.var.deps.routing;
+  const deps = c.var.deps.replay;
   return dryRun
     ? c.json(await replayEvents(deps, { ...input, dryRun: true }), 200)
     : c.json(await replayEvents(deps, { ...input, dryRun: false }), 200);

@@ -6,7 +6,7 @@ import { matchesAnySecret } from "../../http/auth";
 import { validationHook } from "../../http/validation";
 import { AppError } from "../../lib/errors";
 import { type IngestItem, ingestEvents } from "../../pipeline/ingest";
-import { errorResponses, jsonBody, PropertiesSchema } from "../schemas";
+import { errorResponses, jsonBody, PropertiesSchema, rateLimitedResponse } from "../schemas";
 
 const PostHogWebhookSchema = z
   .object({
@@ -35,6 +35,7 @@ const route = createRoute({
     body: jsonBody(PostHogWebhookSchema),
   },
   responses: {
+    ...rateLimitedResponse,
     202: {
       description: "Stored (or dropped as a duplicate)",
       content: { "application/json": { schema: z.object({ stored: z.boolean(), eventId: z.string().optional() }) } },

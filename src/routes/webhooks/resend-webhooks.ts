@@ -4,7 +4,7 @@ import { Webhook } from "standardwebhooks";
 import type { AppEnv } from "../../http/app-env";
 import { AppError, describeZodError } from "../../lib/errors";
 import { applyProviderEvent, type ProviderEvent } from "../../services/email-events";
-import { errorResponses, jsonBody } from "../schemas";
+import { errorResponses, jsonBody, rateLimitedResponse } from "../schemas";
 
 const ResendEventSchema = z.object({
   type: z.string(),
@@ -31,6 +31,7 @@ const route = {
     "Svix-signed (`svix-id`, `svix-timestamp`, `svix-signature`), verified against `RESEND_WEBHOOK_SECRET`; a bad or stale (>5 min) signature is refused with 401. Updates the email's status; hard bounces, complaints and a third soft bounce suppress the address.",
   request: { body: jsonBody(ResendEventSchema) },
   responses: {
+    ...rateLimitedResponse,
     200: {
       description: "Applied (or ignored: an event type we don't track, or an email we don't know)",
       content: {

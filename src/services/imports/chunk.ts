@@ -96,7 +96,7 @@ async function commitChunk(db: Database, job: ImportJob, chunk: ChunkResult, now
       ...contactUpsertStatements(
         db,
         chunk.valid.map((r) => r.contact),
-        { now, source: "import" },
+        { now, source: "import", importJobId: job.id },
       ),
     ]);
     return true;

@@ -1,0 +1,53 @@
+import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import { AppError, errorResponse } from "../lib/errors";
+import type { AppEnv } from "./app-env";
+
+type LimiterName = "RATE_LIMIT_PUBLIC" | "RATE_LIMIT_WEBHOOKS" | "RATE_LIMIT_INGEST";
+
+/** The `period` of each binding in wrangler.toml: the longest a refused caller waits for a new window. */
+export const RATE_LIMIT_PERIOD_SECONDS: Record<LimiterName, number> = {
+  RATE_LIMIT_PUBLIC: 60,
+  RATE_LIMIT_WEBHOOKS: 10,
+  RATE_LIMIT_INGEST: 10,
+};
+
+/**
+ * The caller's address as Cloudflare's edge sets it (a client can't forge it there). Without it the
+ * request did not come from the internet (a service binding, the test runtime), so it isn't limited.
+ */
+export const clientIp = (c: Context<AppEnv>) => c.req.header("cf-connecting-ip") ?? null;
+
+/** Per API key, without the key itself in the limiter: the first 128 bits of its SHA-256. */
+export async function apiKeyBucket(c: Context<AppEnv>): Promise<string | null> {
+  const ip = clientIp(c);
+  const token = c.req
+    .header("authorization")
+    ?.match(/^Bearer\s+(.+)$/i)?.[1]
+    ?.trim();
+  if (ip === null || !token) return ip;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)));
+  return `key:${[...digest.slice(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/**
+ * Answers 429 (the error shape, `Retry-After`) once `keyOf` has used up its limit on the binding.
+ * `RATE_LIMITS = "off"` turns every limiter off (benchmarks measure capacity, not the policy).
+ */
+export function rateLimit(
+  binding: LimiterName,
+  keyOf: (c: Context<AppEnv>) => string | null | Promise<string | null> = clientIp,
+) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    if (c.env.RATE_LIMITS === "off") return next();
+    const key = await keyOf(c);
+    if (key === null) return next();
+    const { success } = await c.env[binding].limit({ key });
+    if (success) return next();
+    c.header("Retry-After", String(RATE_LIMIT_PERIOD_SECONDS[binding]));
+    return errorResponse(
+      c,
+      new AppError("RATE_LIMITED", "Too many requests: slow down and retry after Retry-After seconds"),
+    );
+  });
+}

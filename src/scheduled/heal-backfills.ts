@@ -1,0 +1,48 @@
+import { and, eq, inArray, lt, sql } from "drizzle-orm";
+import { backfillJobs } from "../db/schema";
+import { type BackfillDeps, failBackfill } from "../services/backfills/jobs";
+
+/** No page committed for this long means the job's message chain broke (lost, dead, crashed). */
+export const BACKFILL_STALL_MS = 5 * 60_000;
+/** Re-enqueues without progress before the job is failed instead. */
+export const MAX_BACKFILL_RECOVERIES = 3;
+
+/**
+ * Re-enqueues backfills whose progress stopped, from their cursor; after repeated attempts with no
+ * progress (every committed page resets the count) the job fails with a message. A re-sent cursor
+ * that was in fact still running is harmless: the page ledger lets only one commit through.
+ */
+export async function healStalledBackfills(
+  deps: BackfillDeps,
+  now = Date.now(),
+): Promise<{ requeued: number; failed: number }> {
+  const stalled = await deps.db
+    .select()
+    .from(backfillJobs)
+    .where(
+      and(
+        inArray(backfillJobs.status, ["pending", "processing"]),
+        lt(backfillJobs.updatedAt, new Date(now - BACKFILL_STALL_MS)),
+      ),
+    )
+    .limit(100);
+  let requeued = 0;
+  let failed = 0;
+  for (const job of stalled) {
+    if (job.recoveryAttempts >= MAX_BACKFILL_RECOVERIES) {
+      const error = `Backfill stalled at contact cursor "${job.cursor}": no progress after ${job.recoveryAttempts} recovery attempts`;
+      await failBackfill(deps.db, job.id, error, new Date(now));
+      failed += 1;
+      continue;
+    }
+    const [claimed] = await deps.db
+      .update(backfillJobs)
+      .set({ recoveryAttempts: sql`${backfillJobs.recoveryAttempts} + 1`, updatedAt: new Date(now) })
+      .where(and(eq(backfillJobs.id, job.id), eq(backfillJobs.updatedAt, job.updatedAt)))
+      .returning({ id: backfillJobs.id });
+    if (!claimed) continue; // progress (or another healer) got there first
+    await deps.queue.send({ jobId: job.id, cursor: job.cursor });
+    requeued += 1;
+  }
+  return { requeued, failed };
+}

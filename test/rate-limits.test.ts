@@ -1,0 +1,95 @@
+import { describe, expect, it } from "vitest";
+import { RATE_LIMIT_PERIOD_SECONDS } from "../src/http/rate-limit";
+import { adminAuth, call, expectErrorShape, unique } from "./helpers";
+
+// The local Rate Limiting binding (miniflare) enforces the limits in fixed windows aligned to the
+// clock, so a run may straddle one window change: drive requests until refused, bounded by two
+// windows' worth. Public: wrangler.toml's limit; ingest and webhooks: vitest.config.ts's smaller ones.
+const PUBLIC_LIMIT = 100;
+const TEN_SECOND_LIMIT = 50;
+
+const randomIp = () => `10.${[0, 0, 0].map(() => Math.floor(Math.random() * 250) + 1).join(".")}`;
+
+async function untilRefused(send: () => Promise<Response>, limit: number, concurrency = 25) {
+  let sent = 0;
+  while (sent <= 2 * limit + concurrency) {
+    const responses = await Promise.all(Array.from({ length: concurrency }, send));
+    sent += concurrency;
+    const refused = responses.find((res) => res.status === 429);
+    if (refused) return { refused, sent };
+  }
+  throw new Error(`no 429 after ${sent} requests`);
+}
+
+describe("rate limits", () => {
+  it("refuses a client IP past the public limit with 429, the error shape and Retry-After", async () => {
+    const ip = randomIp();
+    const health = () => call("/v1/health", { headers: { "cf-connecting-ip": ip } });
+    expect((await health()).status).toBe(200);
+    const { refused, sent } = await untilRefused(health, PUBLIC_LIMIT);
+    expect(sent).toBeGreaterThanOrEqual(PUBLIC_LIMIT - 25);
+    expect(refused.headers.get("retry-after")).toBe(String(RATE_LIMIT_PERIOD_SECONDS.RATE_LIMIT_PUBLIC));
+    await expectErrorShape(refused, 429, "RATE_LIMITED");
+
+    // The limit is per IP: the unsubscribe page and docs from this IP are refused, another IP is served.
+    expect((await call("/v1/email/unsubscribe?token=x", { headers: { "cf-connecting-ip": ip } })).status).toBe(429);
+    expect((await call("/docs", { headers: { "cf-connecting-ip": ip } })).status).toBe(429);
+    expect((await call("/v1/health", { headers: { "cf-connecting-ip": randomIp() } })).status).toBe(200);
+  });
+
+  it("limits ingest per API key, ahead of authentication, and leaves other keys alone", async () => {
+    const key = unique("wrong-key");
+    const ip = randomIp();
+    const ingest = () =>
+      call("/v1/ingest", {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "cf-connecting-ip": ip },
+        json: { event: "x", userId: "u" },
+      });
+    expect((await ingest()).status).toBe(401);
+    const { refused } = await untilRefused(ingest, TEN_SECOND_LIMIT, 10);
+    expect(refused.headers.get("retry-after")).toBe(String(RATE_LIMIT_PERIOD_SECONDS.RATE_LIMIT_INGEST));
+    await expectErrorShape(refused, 429, "RATE_LIMITED");
+    // Same IP, another key: its own bucket (nothing stored: a real key here would ingest).
+    const other = await call("/v1/ingest/batch", {
+      method: "POST",
+      headers: { authorization: `Bearer ${unique("other-key")}`, "cf-connecting-ip": ip },
+      json: { events: [] },
+    });
+    expect(other.status).toBe(401);
+  });
+
+  it("limits webhooks per sender IP", async () => {
+    const ip = randomIp();
+    const hook = () => call("/v1/webhooks/posthog", { method: "POST", headers: { "cf-connecting-ip": ip }, json: {} });
+    expect((await hook()).status).toBe(401);
+    const { refused } = await untilRefused(hook, TEN_SECOND_LIMIT, 10);
+    await expectErrorShape(refused, 429, "RATE_LIMITED");
+    expect(refused.headers.get("retry-after")).toBe(String(RATE_LIMIT_PERIOD_SECONDS.RATE_LIMIT_WEBHOOKS));
+  });
+
+  it("does not limit requests that carry no client IP (not from the internet: service bindings, tests)", async () => {
+    const statuses = await Promise.all(
+      Array.from({ length: 3 * TEN_SECOND_LIMIT }, () =>
+        call("/v1/webhooks/posthog", { method: "POST", json: {} }).then((r) => r.status),
+      ),
+    );
+    expect(new Set(statuses)).toEqual(new Set([401]));
+  });
+
+  it("never limits admin routes, and documents 429 on the limited routes only", async () => {
+    const ip = randomIp();
+    const statuses = await Promise.all(
+      Array.from({ length: PUBLIC_LIMIT + 20 }, () =>
+        call("/v1/admin/dead-letters", { headers: { ...adminAuth(), "cf-connecting-ip": ip } }).then((r) => r.status),
+      ),
+    );
+    expect(new Set(statuses)).toEqual(new Set([200]));
+    const doc = (await (await call("/openapi.json")).json()) as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    };
+    expect(doc.paths["/v1/ingest"]!.post!.responses["429"]).toBeDefined();
+    expect(doc.paths["/v1/email/unsubscribe"]!.get!.responses["429"]).toBeDefined();
+    expect(doc.paths["/v1/admin/contacts"]!.get!.responses["429"]).toBeUndefined();
+  });
+});
