@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { ApiError, createClient, DEFAULT_URL } from "./lib/api.mjs";
 import { writeExport } from "./lib/export.mjs";
 import { importCommand, printSummary } from "./lib/import.mjs";
+import { COLUMN_TYPES, collectMapping, collectType, importOptions, PRESETS } from "./lib/import-options.mjs";
 import { formatDuration } from "./lib/progress.mjs";
 import { DEFAULT_CONCURRENCY, DEFAULT_PART_BYTES } from "./lib/upload.mjs";
 
@@ -26,6 +27,7 @@ Environment:
 Examples:
   hogsend import audience.csv
   hogsend import people.ndjson --allow-failed-rows
+  hogsend import subscribed_members_export.csv --preset mailchimp
   hogsend export --out all.csv
   hogsend export --format ndjson --search @example.com > example.ndjson
   hogsend jobs
@@ -51,6 +53,14 @@ program
   .addOption(
     new Option("--format <format>", "how to parse it (default: from the extension)").choices(["csv", "json", "ndjson"]),
   )
+  .addOption(new Option("--preset <tool>", "column mapping and types for another tool's export").choices(PRESETS))
+  .option(
+    "--map <column=field>",
+    "map a column: to externalId, email, unsubscribed, suppressed or a property name; COLUMN= drops it (repeatable)",
+    collectMapping,
+  )
+  .option("--type <column=type>", `convert a column: ${COLUMN_TYPES.join(", ")} (repeatable)`, collectType)
+  .option("--dry-run", "read and validate the whole file and report what would happen; write nothing")
   .option("--allow-failed-rows", "exit 0 even when some rows failed (the job still must complete)")
   .addOption(
     new Option("--part-size <MiB>", "upload part size; a file up to one part goes in one request")
@@ -66,6 +76,8 @@ written to FILE.errors.csv. Exits 1 if the job failed or was cancelled, or if ro
 
 Examples:
   hogsend import audience.csv
+  hogsend import subscribed_members_export.csv --preset mailchimp --dry-run
+  hogsend import people.csv --map "User ID=externalId" --map "E-mail=email" --map notes= --type seats=number
   hogsend import big-export.ndjson --part-size 32`,
   )
   .option("--concurrency <n>", "parts uploaded at once (1 to 8)", concurrency, DEFAULT_CONCURRENCY)
@@ -76,6 +88,7 @@ Examples:
     process.exitCode = await importCommand(client(), {
       file,
       format: opts.format,
+      options: importOptions(opts),
       concurrency: opts.concurrency,
       signal: interrupt.signal,
       allowFailedRows: Boolean(opts.allowFailedRows),

@@ -24,6 +24,12 @@ export type JobBody = {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  dryRun: boolean;
+  preset: string | null;
+  mapping: Record<string, unknown> | null;
+  types: Record<string, string> | null;
+  wouldCreate: number | null;
+  wouldUpdate: number | null;
 };
 
 export type JobRow = {
@@ -42,7 +48,9 @@ export const getJob = async (id: string) =>
   (await (await adminGet(`/v1/admin/contacts/import/${id}`)).json()) as JobBody;
 
 /** Starts an import with the documented JSON envelope and returns the job id. */
-export async function startImport(envelope: { format: string; data: string; fileName?: string }) {
+export async function startImport(
+  envelope: { format: string; data: string; fileName?: string } & Record<string, unknown>,
+) {
   const res = await adminPost("/v1/admin/contacts/import", envelope);
   if (res.status !== 202) throw new Error(`import answered ${res.status}: ${await res.text()}`);
   return ((await res.json()) as { jobId: string }).jobId;

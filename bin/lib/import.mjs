@@ -12,7 +12,7 @@ const ENDED = new Set(["completed", "failed", "cancelled"]);
  * Answers the process exit code.
  *
  * @param {ReturnType<import("./api.mjs").createClient>} client
- * @param {{ file: string, format?: string, allowFailedRows?: boolean, partBytes?: number, concurrency?: number,
+ * @param {{ file: string, format?: string, options?: object, allowFailedRows?: boolean, partBytes?: number, concurrency?: number,
  *           pollMs?: number, tty: boolean, out?: NodeJS.WritableStream }} options
  */
 export async function importCommand(client, options) {
@@ -35,6 +35,7 @@ export async function importCommand(client, options) {
     size,
     format,
     fileName: path.basename(file),
+    options: options.options,
     partBytes: options.partBytes,
     concurrency: options.concurrency,
     signal: options.signal,
@@ -100,6 +101,9 @@ export function printSummary(job, out = process.stdout) {
     const rows = job.processedRows + job.failedRows;
     const rate = seconds >= 1 ? ` (${Math.round(rows / seconds).toLocaleString("en")} rows/s)` : "";
     lines.push(`  processing: ${formatDuration(seconds)}${rate}`);
+  }
+  if (job.dryRun) {
+    lines.push(`  dry run: nothing written; ${job.wouldCreate} contacts would be created, ${job.wouldUpdate} updated`);
   }
   if (job.error) lines.push(`  error: ${job.error}`);
   for (const e of (job.errors ?? []).slice(0, 5)) lines.push(`  row ${e.row}: ${e.error}`);

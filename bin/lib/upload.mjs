@@ -2,6 +2,7 @@ import { createReadStream } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { isTransient } from "./api.mjs";
+import { optionsQuery } from "./import-options.mjs";
 
 const MiB = 1024 * 1024;
 /** R2's rules for a multipart upload: parts (but the last) the same size, ≥ 5 MiB; a part is one request, ≤ 100 MB. */
@@ -58,11 +59,21 @@ function fileSlice(file, { start, end }, onBytes) {
  *
  * @param {ReturnType<import("./api.mjs").createClient>} client
  * @param {{ file: string, size: number, format: string, fileName: string, partBytes?: number,
- *           concurrency?: number, signal?: AbortSignal, onProgress?: (sentBytes: number) => void }} input
+ *           options?: object, concurrency?: number, signal?: AbortSignal, onProgress?: (sentBytes: number) => void }} input
  */
 export async function uploadFile(
   client,
-  { file, size, format, fileName, partBytes, concurrency = DEFAULT_CONCURRENCY, signal, onProgress = () => {} },
+  {
+    file,
+    size,
+    format,
+    fileName,
+    options = {},
+    partBytes,
+    concurrency = DEFAULT_CONCURRENCY,
+    signal,
+    onProgress = () => {},
+  },
 ) {
   const plan = planParts(size, partBytes);
   let sent = 0;
@@ -71,7 +82,7 @@ export async function uploadFile(
     onProgress(sent);
   };
   if (!plan.multipart) {
-    const query = new URLSearchParams({ format, fileName });
+    const query = new URLSearchParams({ format, fileName, ...optionsQuery(options) });
     return client.json(`/v1/admin/contacts/import?${query}`, {
       method: "POST",
       headers: { "content-type": CONTENT_TYPES[format], "content-length": String(size) },
@@ -82,7 +93,7 @@ export async function uploadFile(
   }
   const upload = await client.json("/v1/admin/contacts/import/uploads", {
     method: "POST",
-    json: { format, fileName },
+    json: { format, fileName, ...options },
     signal,
   });
   try {

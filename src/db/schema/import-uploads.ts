@@ -1,5 +1,5 @@
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import { IMPORT_FORMATS } from "./imports";
+import { IMPORT_FORMATS, type ImportOptions } from "./imports";
 
 export const IMPORT_UPLOAD_STATUSES = ["open", "completing", "completed", "aborted", "expired"] as const;
 export type ImportUploadStatus = (typeof IMPORT_UPLOAD_STATUSES)[number];
@@ -15,6 +15,8 @@ export const importUploads = sqliteTable(
     status: text("status", { enum: IMPORT_UPLOAD_STATUSES }).notNull(),
     format: text("format", { enum: IMPORT_FORMATS }).notNull(),
     fileName: text("file_name"),
+    /** The import options (mapping, preset, types, dryRun) the job gets on completion. */
+    options: text("options", { mode: "json" }).$type<ImportOptions>(),
     r2Key: text("r2_key").notNull(),
     r2UploadId: text("r2_upload_id").notNull(),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),

@@ -4,6 +4,19 @@ import { integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core"
 export const IMPORT_FORMATS = ["csv", "json", "ndjson"] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
 
+export const IMPORT_PRESETS = ["mailchimp", "hubspot", "customerio"] as const;
+export type ImportPreset = (typeof IMPORT_PRESETS)[number];
+export const COLUMN_TYPES = ["string", "number", "boolean", "date", "json", "list"] as const;
+export type ColumnType = (typeof COLUMN_TYPES)[number];
+/** A source column's destination(s): `externalId`, `email`, `unsubscribed`, `suppressed`, a property, or null (drop). */
+export type MappingTarget = string | string[] | null;
+export type ImportOptions = {
+  preset?: ImportPreset;
+  mapping?: Record<string, MappingTarget>;
+  types?: Record<string, ColumnType>;
+  dryRun?: boolean;
+};
+
 export const IMPORT_STATUSES = ["pending", "processing", "completed", "failed", "cancelled"] as const;
 
 /**
@@ -31,6 +44,11 @@ export const importJobs = sqliteTable("import_jobs", {
   recoveryAttempts: integer("recovery_attempts").notNull().default(0),
   /** Job-level failure message (status `failed`). */
   error: text("error"),
+  /** How rows are read (mapping, preset, types) and whether this is a dry run; null: the plain format. */
+  options: text("options", { mode: "json" }).$type<ImportOptions>(),
+  /** Dry runs only: valid rows whose externalId is new / already a contact. */
+  wouldCreate: integer("would_create").notNull().default(0),
+  wouldUpdate: integer("would_update").notNull().default(0),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
   startedAt: integer("started_at", { mode: "timestamp_ms" }),
   finishedAt: integer("finished_at", { mode: "timestamp_ms" }),

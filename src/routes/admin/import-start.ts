@@ -8,6 +8,13 @@ import { validationHook } from "../../http/validation";
 import { AppError, describeZodError } from "../../lib/errors";
 import { createImportJob } from "../../services/imports/jobs";
 import { bearerSecurity, errorResponses } from "../schemas";
+import {
+  IMPORT_OPTIONS_HEADER,
+  ImportOptionFields,
+  ImportOptionQuery,
+  importOptions,
+  rawImportOptions,
+} from "./import-options";
 
 /** The JSON envelope holds the whole file in memory; bigger files go as a raw body. */
 export const MAX_ENVELOPE_BYTES = 10 * 1024 * 1024;
@@ -21,7 +28,10 @@ export const ImportEnvelopeSchema = z
     format: z.enum(IMPORT_FORMATS),
     data: z.string().min(1).openapi({ example: "externalId,email,plan\nuser_001,ada@example.com,pro" }),
     fileName: FileName.optional(),
+    ...ImportOptionFields,
   })
+  // Strict: a misspelt `dryRun` must not turn into a real import.
+  .strict()
   .openapi("ImportEnvelope");
 
 const RAW_CONTENT_TYPES: Record<string, ImportFormat | null> = {
@@ -41,6 +51,7 @@ const startRoute = createRoute({
   description: [
     "Two forms. **JSON envelope** (`Content-Type: application/json`, no `format` query parameter): `{format, data, fileName?}` with the file as the `data` string, up to 10 MB.",
     "**Raw file**: the request body is the file itself, streamed into storage, up to 100 MB (send `Content-Length`). Used when the `format` query parameter is present or the Content-Type is `text/csv` or `application/x-ndjson`; `fileName` comes from the query.",
+    "Options: `preset`, `mapping`, `types`, `dryRun` as envelope fields; for a raw file, as query parameters (`mapping` and `types` as JSON text) or as one JSON object in the `X-Import-Options` header (a query parameter wins over the header's field).",
     "Bigger files: a multipart upload (`POST /v1/admin/contacts/import/uploads`), or the `hogsend` CLI, which picks the form by size.",
     "Processing is asynchronous: poll `GET /v1/admin/contacts/import/{jobId}`.",
   ].join("\n\n"),
@@ -49,6 +60,13 @@ const startRoute = createRoute({
     query: z.object({
       format: z.enum(IMPORT_FORMATS).optional().openapi({ description: "Raw-file form: how to parse the body" }),
       fileName: FileName.optional().openapi({ description: "Raw-file form: shown in the job (metadata only)" }),
+      ...ImportOptionQuery,
+    }),
+    headers: z.object({
+      [IMPORT_OPTIONS_HEADER]: z
+        .string()
+        .optional()
+        .openapi({ description: "Raw-file form: the options as a JSON object", example: '{"preset":"mailchimp"}' }),
     }),
     body: {
       required: true,
@@ -98,13 +116,15 @@ adminImportStartRoutes.use(
 
 adminImportStartRoutes.openapi(startRoute, async (c) => {
   const query = c.req.valid("query");
+  const rawOptions = rawImportOptions(query, c.req.header(IMPORT_OPTIONS_HEADER));
   if (isEnvelope(c)) {
     const parsed = ImportEnvelopeSchema.safeParse(await readJson(c));
     if (!parsed.success) throw new AppError("VALIDATION_ERROR", describeZodError(parsed.error));
-    const { format, data, fileName } = parsed.data;
+    const { format, data, fileName, ...options } = parsed.data;
     const job = await createImportJob(c.var.deps.imports, {
       format,
       fileName,
+      options: importOptions({ ...options, ...rawOptions }),
       body: data,
       byteLength: new TextEncoder().encode(data).byteLength,
     });
@@ -137,6 +157,7 @@ adminImportStartRoutes.openapi(startRoute, async (c) => {
   const job = await createImportJob(c.var.deps.imports, {
     format,
     fileName: query.fileName,
+    options: rawOptions,
     body: c.req.raw.body,
     byteLength,
   });

@@ -13,6 +13,7 @@ import {
   uploadPart,
 } from "../../services/imports/uploads";
 import { bearerSecurity, conflictResponse, errorResponses, jsonBody, notFoundResponse, serialize } from "../schemas";
+import { ImportOptionFields, importOptions } from "./import-options";
 
 const BASE = "/v1/admin/contacts/import/uploads";
 const TAGS = ["Import & export"];
@@ -51,10 +52,15 @@ const createUploadRoute = createRoute({
   security: bearerSecurity,
   request: {
     body: jsonBody(
-      z.object({
-        format: z.enum(IMPORT_FORMATS),
-        fileName: z.string().min(1).max(255).optional().openapi({ example: "mailchimp-export.csv" }),
-      }),
+      z
+        .object({
+          format: z.enum(IMPORT_FORMATS),
+          fileName: z.string().min(1).max(255).optional().openapi({ example: "mailchimp-export.csv" }),
+          // The same options as a single-request import; the job gets them on completion.
+          ...ImportOptionFields,
+        })
+        // Strict: a misspelt `dryRun` must not turn into a real import.
+        .strict(),
     ),
   },
   responses: {
@@ -142,7 +148,9 @@ const abortRoute = createRoute({
 export const adminImportUploadRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 adminImportUploadRoutes.openapi(createUploadRoute, async (c) => {
-  return c.json(serialize(await createUpload(c.var.deps.imports, c.req.valid("json"))), 201);
+  const { format, fileName, ...options } = c.req.valid("json");
+  const upload = await createUpload(c.var.deps.imports, { format, fileName, options: importOptions(options) });
+  return c.json(serialize(upload), 201);
 });
 
 adminImportUploadRoutes.openapi(partRoute, async (c) => {

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { IMPORT_FORMATS, IMPORT_STATUSES } from "../../db/schema";
+import { IMPORT_FORMATS, IMPORT_PRESETS, IMPORT_STATUSES } from "../../db/schema";
 import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { importErrorsCsv } from "../../services/imports/error-report";
@@ -13,6 +13,7 @@ import {
   notFoundResponse,
   serialize,
 } from "../schemas";
+import { MappingSchema, TypesSchema } from "./import-options";
 
 const ImportJobSchema = z
   .object({
@@ -25,7 +26,10 @@ const ImportJobSchema = z
       .int()
       .nullable()
       .openapi({ description: "Data rows in the file; null until the whole file has been read" }),
-    processedRows: z.number().int().openapi({ description: "Rows imported (upserted) so far" }),
+    processedRows: z
+      .number()
+      .int()
+      .openapi({ description: "Rows imported (upserted) so far; in a dry run, rows that would be" }),
     failedRows: z
       .number()
       .int()
@@ -33,6 +37,20 @@ const ImportJobSchema = z
     bytesProcessed: z.number().int(),
     bytesTotal: z.number().int(),
     error: z.string().nullable().openapi({ description: "Why the job failed (status `failed`)" }),
+    dryRun: z.boolean().openapi({ description: "A dry run: nothing was or will be written to contacts" }),
+    preset: z.enum(IMPORT_PRESETS).nullable(),
+    mapping: MappingSchema.nullable(),
+    types: TypesSchema.nullable(),
+    wouldCreate: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: "Dry runs: valid rows whose externalId is not a contact yet (null otherwise)" }),
+    wouldUpdate: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: "Dry runs: valid rows that would update an existing contact (null otherwise)" }),
     createdAt: z.string(),
     startedAt: z.string().nullable(),
     finishedAt: z.string().nullable(),

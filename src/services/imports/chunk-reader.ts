@@ -1,6 +1,7 @@
 import type { ImportJob } from "../../db/schema";
+import { rowReaders } from "./mapped-rows";
 import { readCsvRecords, readNdjsonLines, UnreadableFileError } from "./readers";
-import { csvLayout, csvRow, type ImportRow, jsonRow } from "./rows";
+import type { ImportRow } from "./rows";
 
 /** Bytes per invocation, so a file of very wide rows is still read in bounded pieces. */
 const CHUNK_MAX_BYTES = 8 * 1024 * 1024;
@@ -27,15 +28,16 @@ export async function readChunk(bucket: R2Bucket, job: ImportJob, chunkRows: num
   });
   const end = result.eof ? job.sourceBytes : start + (result.records.at(-1)?.end ?? 0);
   const firstRow = job.checkpointRow + 1;
+  const readers = rowReaders(job.options);
 
   if (job.format !== "csv") {
-    const rows = (result.records as Array<{ value: string }>).map((r, i) => jsonRow(r.value, firstRow + i));
+    const rows = (result.records as Array<{ value: string }>).map((r, i) => readers.json(r.value, firstRow + i));
     return { rows, header: null, end, eof: result.eof };
   }
   const records = (result.records as Array<{ value: string[] }>).map((r) => r.value);
   const header = atFileStart ? records.shift() : job.header;
   if (!header) throw new UnreadableFileError("The file is empty: a CSV import needs a header row");
-  const layout = csvLayout(header);
-  if ("error" in layout) throw new UnreadableFileError(layout.error);
-  return { rows: records.map((cells, i) => csvRow(layout, cells, firstRow + i)), header, end, eof: result.eof };
+  const toRow = readers.csv(header);
+  if ("error" in toRow) throw new UnreadableFileError(toRow.error);
+  return { rows: records.map((cells, i) => toRow(cells, firstRow + i)), header, end, eof: result.eof };
 }

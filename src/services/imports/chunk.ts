@@ -4,10 +4,12 @@ import { type ImportJob, importChunks, importErrors, importJobs, importSeenIds }
 import type { ImportChunkMessage } from "../../lib/queues";
 import { contactUpsertStatements } from "../contacts";
 import { type ChunkRead, readChunk } from "./chunk-reader";
+import { dryRunCountStatements } from "./dry-run";
 import { type InvalidRow, jsonParamChunks, partitionRows, type ValidRow } from "./duplicates";
 import { failJob, loadJob, markProcessing, resendLostFollowUp, sendFollowUp } from "./job-state";
 import { forgetSeenIds, type ImportDeps, MAX_STORED_ERRORS, uploadKey } from "./jobs";
 import { convertJsonArray } from "./json-array";
+import { optOutStatements } from "./opt-outs";
 import { UnreadableFileError } from "./readers";
 
 export { failJob, failJobAfterRetries } from "./job-state";
@@ -83,8 +85,8 @@ async function claimCheckpoint(
 type ChunkResult = { read: ChunkRead; valid: ValidRow[]; invalid: InvalidRow[] };
 
 /**
- * Commits the chunk in one batch: ledger row, moved checkpoint and counters, seen ids, errors and
- * contact upserts. False when another delivery committed this checkpoint first (or the job ended).
+ * Commits the chunk in one batch: ledger row, moved checkpoint and counters, seen ids, errors, then
+ * contact upserts and opt-outs (a dry run: only would-create/update counts). False when another delivery committed this checkpoint first (or the job ended).
  */
 async function commitChunk(db: Database, job: ImportJob, chunk: ChunkResult, now: Date): Promise<boolean> {
   try {
@@ -93,11 +95,16 @@ async function commitChunk(db: Database, job: ImportJob, chunk: ChunkResult, now
       checkpointStatement(db, job, chunk, now),
       ...seenIdStatements(db, job, chunk.valid),
       ...errorStatements(db, job, chunk.invalid),
-      ...contactUpsertStatements(
-        db,
-        chunk.valid.map((r) => r.contact),
-        { now, source: "import", importJobId: job.id },
-      ),
+      ...(job.options?.dryRun
+        ? dryRunCountStatements(db, job, chunk.valid)
+        : [
+            ...contactUpsertStatements(
+              db,
+              chunk.valid.map((r) => r.contact),
+              { now, source: "import", importJobId: job.id },
+            ),
+            ...optOutStatements(db, job, chunk.valid, now),
+          ]),
     ]);
     return true;
   } catch (err) {

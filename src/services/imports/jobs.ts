@@ -1,6 +1,13 @@
 import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
-import { type ImportFormat, type ImportJob, importErrors, importJobs, importSeenIds } from "../../db/schema";
+import {
+  type ImportFormat,
+  type ImportJob,
+  type ImportOptions,
+  importErrors,
+  importJobs,
+  importSeenIds,
+} from "../../db/schema";
 import { AppError, notFound } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { errorFields, log } from "../../lib/log";
@@ -21,6 +28,8 @@ export const uploadKey = (jobId: string) => `imports/${jobId}/upload`;
 export type CreateImportInput = {
   format: ImportFormat;
   fileName?: string;
+  /** Mapping, preset, types, dry run; `{}` or absent for a plain import. */
+  options?: ImportOptions;
   /** The file: a string (JSON envelope form) or the request body stream of exactly `byteLength` bytes. */
   body: string | ReadableStream<Uint8Array>;
   byteLength: number;
@@ -45,7 +54,13 @@ export async function createImportJob(deps: ImportDeps, input: CreateImportInput
   return { jobId, status: "pending" as const };
 }
 
-export type StoredUpload = { jobId: string; format: ImportFormat; fileName?: string | null; sourceBytes: number };
+export type StoredUpload = {
+  jobId: string;
+  format: ImportFormat;
+  fileName?: string | null;
+  sourceBytes: number;
+  options?: ImportOptions | null;
+};
 
 /** The job row for a file already stored at `uploadKey(jobId)` (a single request or a completed multipart upload). */
 export function pendingJob(upload: StoredUpload, now: Date) {
@@ -54,6 +69,7 @@ export function pendingJob(upload: StoredUpload, now: Date) {
     status: "pending" as const,
     format: upload.format,
     fileName: upload.fileName ?? null,
+    options: upload.options && Object.keys(upload.options).length > 0 ? upload.options : null,
     sourceKey: uploadKey(upload.jobId),
     sourceBytes: upload.sourceBytes,
     createdAt: now,
@@ -89,9 +105,22 @@ function jobView(job: ImportJob) {
     bytesProcessed: job.checkpointOffset,
     bytesTotal: job.sourceBytes,
     error: job.error,
+    ...optionsView(job),
     createdAt: job.createdAt,
     startedAt: job.startedAt,
     finishedAt: job.finishedAt,
+  };
+}
+
+function optionsView({ options, wouldCreate, wouldUpdate }: ImportJob) {
+  const dryRun = options?.dryRun === true;
+  return {
+    dryRun,
+    preset: options?.preset ?? null,
+    mapping: options?.mapping ?? null,
+    types: options?.types ?? null,
+    wouldCreate: dryRun ? wouldCreate : null,
+    wouldUpdate: dryRun ? wouldUpdate : null,
   };
 }
 

@@ -7,8 +7,11 @@ import type { ContactUpsert } from "../contacts";
 export const MAX_EXTERNAL_ID_LENGTH = 255;
 const EmailSchema = z.email();
 
+/** Opt-outs a mapped row carries (epoch ms): unsubscribes the contact, suppresses its address. */
+export type OptOut = { unsubscribed?: number; suppressed?: number };
+
 /** One data row of an import, numbered from 1 (a CSV header is not a row). */
-export type ImportRow = { row: number } & ({ contact: ContactUpsert } | { error: string }) & {
+export type ImportRow = { row: number } & ({ contact: ContactUpsert; optOut?: OptOut } | { error: string }) & {
     /** The original row for the error report: CSV cells as a JSON array, or the JSON text. */
     data: string;
   };
@@ -43,13 +46,13 @@ export function validateCandidate(candidate: Candidate): { contact: ContactUpser
 export type CsvLayout = { columns: string[]; externalIdIndex: number; emailIndex: number };
 
 /** Header cells → layout, or the job-level reason the file can't be imported. */
-export function csvLayout(headerCells: string[]): CsvLayout | { error: string } {
+export function csvLayout(headerCells: string[], { requireExternalId = true } = {}): CsvLayout | { error: string } {
   const columns = headerCells.map((cell) => restoreFormulaCell(cell.trim()));
   const named = columns.filter((name) => name !== "");
   const repeated = named.find((name, i) => named.indexOf(name) !== i);
   if (repeated !== undefined) return { error: `CSV header repeats the column "${repeated}"` };
   const externalIdIndex = columns.indexOf("externalId");
-  if (externalIdIndex === -1) return { error: "CSV header has no externalId column" };
+  if (externalIdIndex === -1 && requireExternalId) return { error: "CSV header has no externalId column" };
   return { columns, externalIdIndex, emailIndex: columns.indexOf("email") };
 }
 

@@ -2,6 +2,7 @@ import { and, eq, lt, or } from "drizzle-orm";
 import { runBatch } from "../../db/client";
 import {
   type ImportFormat,
+  type ImportOptions,
   type ImportUpload,
   type ImportUploadStatus,
   importJobs,
@@ -39,7 +40,7 @@ export function uploadView(upload: ImportUpload) {
 /** Starts an R2 multipart upload at the key the import job will read, and records it. */
 export async function createUpload(
   deps: ImportDeps,
-  input: { format: ImportFormat; fileName?: string },
+  input: { format: ImportFormat; fileName?: string; options?: ImportOptions },
   now = new Date(),
 ) {
   const id = newId();
@@ -51,6 +52,7 @@ export async function createUpload(
       status: "open",
       format: input.format,
       fileName: input.fileName ?? null,
+      options: input.options && Object.keys(input.options).length > 0 ? input.options : null,
       r2Key: multipart.key,
       r2UploadId: multipart.uploadId,
       createdAt: now,

@@ -1,0 +1,47 @@
+import { InvalidArgumentError } from "commander";
+
+export const PRESETS = ["mailchimp", "hubspot", "customerio"];
+export const COLUMN_TYPES = ["string", "number", "boolean", "date", "json", "list"];
+
+/** `--map "Email Address=email"` (repeatable): column → field; `col=` drops it; `a=email,externalId` maps to both. */
+export function collectMapping(value, previous = {}) {
+  const at = value.lastIndexOf("=");
+  if (at <= 0) throw new InvalidArgumentError('use COLUMN=FIELD, e.g. "Email Address=email" (COLUMN= drops it)');
+  const column = value.slice(0, at).trim();
+  const fields = value
+    .slice(at + 1)
+    .split(",")
+    .map((f) => f.trim())
+    .filter(Boolean);
+  return { ...previous, [column]: fields.length === 0 ? null : fields.length === 1 ? fields[0] : fields };
+}
+
+/** `--type seats=number` (repeatable). */
+export function collectType(value, previous = {}) {
+  const at = value.lastIndexOf("=");
+  const type = value.slice(at + 1).trim();
+  if (at <= 0 || !COLUMN_TYPES.includes(type)) {
+    throw new InvalidArgumentError(`use COLUMN=TYPE with TYPE one of ${COLUMN_TYPES.join(", ")}`);
+  }
+  return { ...previous, [value.slice(0, at).trim()]: type };
+}
+
+/** The import options the API takes (`preset`, `mapping`, `types`, `dryRun`), only those given. */
+export function importOptions({ preset, map, type, dryRun }) {
+  return {
+    ...(preset ? { preset } : {}),
+    ...(map ? { mapping: map } : {}),
+    ...(type ? { types: type } : {}),
+    ...(dryRun ? { dryRun: true } : {}),
+  };
+}
+
+/** The options as the raw-upload form's query parameters (maps as JSON text). */
+export function optionsQuery(options) {
+  const query = {};
+  if (options.preset) query.preset = options.preset;
+  if (options.dryRun) query.dryRun = "true";
+  if (options.mapping) query.mapping = JSON.stringify(options.mapping);
+  if (options.types) query.types = JSON.stringify(options.types);
+  return query;
+}

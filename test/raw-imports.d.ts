@@ -1,0 +1,5 @@
+// Vite's `?raw` suffix: the sample export files in test/fixtures/ as strings.
+declare module "*.csv?raw" {
+  const text: string;
+  export default text;
+}
