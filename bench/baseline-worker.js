@@ -2,7 +2,7 @@
 // upserts the benchmark's rows straight into D1 with the import's own statement at the platform's
 // limit (100 bound parameters: 11 rows of 9 columns per statement), many statements per
 // db.batch, and no parsing, validation, R2 or queue. It shares the main Worker's local database
-// (same database_id and --persist-to), and runs while the main dev server is stopped.
+// (same D1 binding name, no id, and --persist-to), and runs while the main dev server is stopped.
 import { v7 as uuidv7 } from "uuid";
 
 const COLUMNS =

@@ -10,6 +10,7 @@ const BENCHES = [
   "bench:cli-import",
   "bench:backfill",
   "bench:retention",
+  "bench:capacity",
 ];
 
 const PER_BENCH_TIMEOUT_MS = 15 * 60_000; // a backstop: each bench bounds its own phases

@@ -1,19 +1,35 @@
 import { describe, expect, it } from "vitest";
-import { call, expectErrorShape } from "./helpers";
+import { adminAuth, call, expectErrorShape, ingestAuth } from "./helpers";
 
 describe("front door", () => {
-  it("reports the database reachable and migrations applied", async () => {
+  it("tells the public only whether it is healthy", async () => {
     const res = await call("/v1/health");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "ok" });
+  });
+
+  it("reports the database and migrations to the admin key only", async () => {
+    const res = await call("/v1/health", { headers: adminAuth() });
     expect(res.status).toBe(200);
     const body = (await res.json()) as {
       status: string;
       database: string;
-      migrations: { applied: number; missingTables: string[] };
+      migrations: { applied: number; latest: string; missingTables: string[] };
     };
     expect(body.status).toBe("ok");
     expect(body.database).toBe("reachable");
     expect(body.migrations.applied).toBeGreaterThan(0);
+    expect(body.migrations.latest).toMatch(/\.sql$/);
     expect(body.migrations.missingTables).toEqual([]);
+  });
+
+  it("refuses a wrong key rather than quietly answering the public status", async () => {
+    await expectErrorShape(
+      await call("/v1/health", { headers: { authorization: "Bearer not-the-key" } }),
+      401,
+      "UNAUTHORIZED",
+    );
+    await expectErrorShape(await call("/v1/health", { headers: ingestAuth() }), 401, "UNAUTHORIZED");
   });
 
   it("puts a request id on every response, echoing a valid incoming one", async () => {
@@ -35,6 +51,8 @@ describe("front door", () => {
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining(["/v1/ingest", "/v1/ingest/batch", "/v1/admin/contacts"]),
     );
+    const health = (doc.paths["/v1/health"] as { get: { security: unknown[] } }).get;
+    expect(health.security).toEqual([{}, { bearerAuth: [] }]);
     const page = await call("/docs");
     expect(page.headers.get("content-type")).toContain("text/html");
     expect(await page.text()).toContain("/v1/ingest/batch");

@@ -1,11 +1,17 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../http/app-env";
+import { matchesAnySecret } from "../http/auth";
+import { AppError } from "../lib/errors";
 import { checkHealth } from "../services/health";
-import { rateLimitedResponse } from "./schemas";
+import { errorResponses, rateLimitedResponse } from "./schemas";
 
-const HealthSchema = z
+const StatusSchema = z.enum(["ok", "degraded"]);
+
+const PublicHealthSchema = z.object({ status: StatusSchema }).openapi("PublicHealth");
+
+const HealthDetailsSchema = z
   .object({
-    status: z.enum(["ok", "degraded"]),
+    status: StatusSchema,
     database: z.enum(["reachable", "unreachable"]),
     migrations: z.object({
       applied: z.number().int(),
@@ -13,16 +19,25 @@ const HealthSchema = z
       missingTables: z.array(z.string()),
     }),
   })
-  .openapi("Health");
+  .openapi("HealthDetails");
+
+const HealthSchema = z.union([PublicHealthSchema, HealthDetailsSchema]);
 
 const route = createRoute({
   method: "get",
   path: "/v1/health",
   tags: ["Health"],
   summary: "Database reachable and migrations applied",
+  description:
+    "Public: only `status`. With `Authorization: Bearer <ADMIN_API_KEY>` also the database and migration details (migration names and missing tables are not for strangers).",
+  security: [{}, { bearerAuth: [] }],
   responses: {
     ...rateLimitedResponse,
     200: { description: "Healthy", content: { "application/json": { schema: HealthSchema } } },
+    401: {
+      ...errorResponses[401],
+      description: "An Authorization header with a wrong key (send none for the public status)",
+    },
     503: {
       description: "Database unreachable or migrations missing",
       content: { "application/json": { schema: HealthSchema } },
@@ -33,8 +48,16 @@ const route = createRoute({
 export const healthRoutes = new OpenAPIHono<AppEnv>();
 
 healthRoutes.openapi(route, async (c) => {
+  const authorization = c.req.header("authorization");
+  const withDetails = authorization !== undefined;
+  if (withDetails) {
+    const token = authorization.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
+    if (!(await matchesAnySecret(token, [c.env.ADMIN_API_KEY]))) {
+      throw new AppError("UNAUTHORIZED", "Missing or invalid API key");
+    }
+  }
   const { ok, ...report } = await checkHealth(c.get("db"));
-  return ok
-    ? c.json({ status: "ok" as const, ...report }, 200)
-    : c.json({ status: "degraded" as const, ...report }, 503);
+  const status = ok ? ("ok" as const) : ("degraded" as const);
+  const body = withDetails ? { status, ...report } : { status };
+  return ok ? c.json(body, 200) : c.json(body, 503);
 });

@@ -1,0 +1,99 @@
+// The production settings file: read it, and refuse it before anything is created or changed.
+import { existsSync, readFileSync } from "node:fs";
+import { parseEnv } from "node:util";
+
+export const MIN_SECRET_LENGTH = 32;
+
+// Secrets the Worker uses only when set (wrangler.toml still lists them, so local dev passes them
+// on). Left out or empty in the env file, they are deployed empty: that also clears the value of
+// an earlier deploy, e.g. the previous signing secret once a rotation is over.
+export const OPTIONAL_SECRETS = new Set(["TOKEN_SIGNING_SECRET_PREVIOUS"]);
+
+export function readEnvFile(file) {
+  return parseEnv(readFileSync(file, "utf8"));
+}
+
+/** Every value in the development secrets files: none of them may reach production. */
+export function developmentValues(files) {
+  const values = new Set();
+  for (const file of files) {
+    if (!existsSync(file)) continue;
+    for (const value of Object.values(readEnvFile(file))) if (value) values.add(value);
+  }
+  return values;
+}
+
+const LOCAL_HOSTS = /^(localhost|.*\.localhost|127(\.\d+){3}|0\.0\.0\.0|\[::1?\]|\[::ffff:127(\.\d+){3}\])$/i;
+
+function publicBaseUrlProblem(value) {
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    return `PUBLIC_BASE_URL is not a URL: "${value}"`;
+  }
+  if (url.protocol !== "https:")
+    return `PUBLIC_BASE_URL must be https (unsubscribe links go out in every email): "${value}"`;
+  if (LOCAL_HOSTS.test(url.hostname)) return `PUBLIC_BASE_URL points at this machine: "${value}"`;
+  return null;
+}
+
+// Lets wrangler pick up the account and token from the same file; never uploaded to the Worker.
+const WRANGLER_KEYS = /^CLOUDFLARE_/;
+
+/**
+ * Why these settings must not be deployed; empty when they may.
+ * `vars` and `requiredSecrets` come from wrangler.toml: every var must be set here, so production
+ * never runs on the file's development values.
+ */
+export function checkSettings(settings, { vars, requiredSecrets, devValues, allowLogProvider = false }) {
+  const problems = [];
+  for (const name of requiredSecrets) {
+    const value = settings[name];
+    if (OPTIONAL_SECRETS.has(name) && !value) continue;
+    if (value === undefined) problems.push(`secret ${name} is missing`);
+    else if (value === "") problems.push(`secret ${name} is empty`);
+    else if (devValues.has(value))
+      problems.push(`secret ${name} is a development value (from .dev.vars.example or .dev.vars)`);
+    else if (value.length < MIN_SECRET_LENGTH)
+      problems.push(`secret ${name} is shorter than ${MIN_SECRET_LENGTH} characters`);
+  }
+  // One value serving two roles would, say, make the ingest key an admin key.
+  const seen = new Map();
+  for (const name of requiredSecrets) {
+    const value = settings[name];
+    if (!value) continue;
+    if (seen.has(value)) problems.push(`secrets ${seen.get(value)} and ${name} have the same value`);
+    else seen.set(value, name);
+  }
+  for (const name of vars) {
+    if (settings[name] === undefined)
+      problems.push(`setting ${name} is missing (wrangler.toml only has its development value)`);
+  }
+  if (settings.PUBLIC_BASE_URL !== undefined) {
+    const problem = publicBaseUrlProblem(settings.PUBLIC_BASE_URL);
+    if (problem) problems.push(problem);
+  }
+  if (settings.EMAIL_PROVIDER === "log" && !allowLogProvider) {
+    problems.push(
+      "EMAIL_PROVIDER=log records emails and sends none: pass --allow-log-provider if that is what you want",
+    );
+  }
+  const known = new Set([...vars, ...requiredSecrets]);
+  for (const name of Object.keys(settings)) {
+    if (!known.has(name) && !WRANGLER_KEYS.test(name)) {
+      problems.push(`${name} is neither a [vars] setting nor a required secret in wrangler.toml (a typo?)`);
+    }
+  }
+  return problems;
+}
+
+/** The env file split into what goes where. */
+export function splitSettings(settings, { vars, requiredSecrets }) {
+  const pick = (names) =>
+    Object.fromEntries(names.filter((n) => settings[n] !== undefined).map((n) => [n, settings[n]]));
+  const wranglerEnv = Object.fromEntries(Object.entries(settings).filter(([name]) => WRANGLER_KEYS.test(name)));
+  const secrets = pick(requiredSecrets);
+  for (const name of requiredSecrets) if (OPTIONAL_SECRETS.has(name)) secrets[name] ??= "";
+  return { vars: pick(vars), secrets, wranglerEnv };
+}

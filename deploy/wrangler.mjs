@@ -1,0 +1,37 @@
+// Runs the project's wrangler as a child process: the deploy drives wrangler's own commands, so it
+// works with `wrangler login` as well as with an API token.
+import { spawn } from "node:child_process";
+import path from "node:path";
+
+export const ROOT = path.resolve(import.meta.dirname, "..");
+const WRANGLER_BIN = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+
+/**
+ * Runs wrangler with the project's Node, echoing its output, and resolves with that output.
+ * CI=true: no prompts, and provisioned ids are not written back into wrangler.toml.
+ */
+export function wrangler(args, { env, quiet = false, allowFailure = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [WRANGLER_BIN, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, CI: "true" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    let stdout = "";
+    const collect = (stream, sink) =>
+      stream.on("data", (chunk) => {
+        output += chunk;
+        if (stream === child.stdout) stdout += chunk;
+        if (!quiet) sink.write(chunk);
+      });
+    collect(child.stdout, process.stdout);
+    collect(child.stderr, process.stderr);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code === 0 || allowFailure) resolve({ code, output, stdout });
+      else
+        reject(new Error(`wrangler ${args[0]} ${args[1] ?? ""} failed (exit ${code}):\n${quiet ? output : ""}`.trim()));
+    });
+  });
+}
