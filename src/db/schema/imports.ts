@@ -69,17 +69,4 @@ export const importChunks = sqliteTable(
   (t) => [primaryKey({ columns: [t.jobId, t.startOffset] })],
 );
 
-/**
- * externalIds already imported by a running job, so "Duplicate externalId" holds across chunks.
- * The primary key answers "seen before?" per chunk; rows are deleted when the job ends.
- */
-export const importSeenIds = sqliteTable(
-  "import_seen_ids",
-  {
-    jobId: text("job_id").notNull(),
-    externalId: text("external_id").notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.jobId, t.externalId] })],
-);
-
 export type ImportJob = typeof importJobs.$inferSelect;

@@ -1,22 +1,23 @@
 import { and, eq, sql } from "drizzle-orm";
 import { type Database, runBatch } from "../../db/client";
-import { type ImportJob, importChunks, importErrors, importJobs, importSeenIds } from "../../db/schema";
+import { type ImportJob, importChunks, importErrors, importJobs } from "../../db/schema";
 import type { ImportChunkMessage } from "../../lib/queues";
-import { contactUpsertStatements } from "../contacts";
 import { type ChunkRead, readChunk } from "./chunk-reader";
 import { type InvalidRow, jsonParamChunks, partitionRows, type ValidRow } from "./duplicates";
 import { failJob, loadJob, markProcessing, resendLostFollowUp, sendFollowUp } from "./job-state";
-import { forgetSeenIds, type ImportDeps, MAX_STORED_ERRORS, uploadKey } from "./jobs";
+import { type ImportDeps, MAX_STORED_ERRORS, uploadKey } from "./jobs";
 import { convertJsonArray } from "./json-array";
 import { UnreadableFileError } from "./readers";
+import { importUpsertStatements } from "./upsert";
 
 export { failJob, failJobAfterRetries } from "./job-state";
 
 /**
- * Rows per invocation. At 11 contacts per upsert statement (9 bound columns, 100-parameter cap)
- * 4000 rows are ~370 statements in one batch: inside the 1000-queries-per-invocation limit with room.
+ * Rows per chunk. Upserts carry ~1,500 rows per statement (a 256 KB JSON parameter), so a chunk is
+ * a dozen statements in one batch, far inside the 1000-queries-per-invocation limit; the bound is
+ * the isolate's memory and CPU for parsing, which stay small at this size.
  */
-export const DEFAULT_CHUNK_ROWS = 4000;
+export const DEFAULT_CHUNK_ROWS = 20_000;
 
 export type ChunkOutcome = "continued" | "completed" | "failed" | "stale" | "ended" | "missing";
 
@@ -48,10 +49,7 @@ export async function processImportChunk(
   const committed = await commitChunk(deps.db, job, { read, valid, invalid }, now);
   if (!committed) return "stale";
 
-  if (read.eof) {
-    await forgetSeenIds(deps.db, job.id);
-    return "completed";
-  }
+  if (read.eof) return "completed";
   await sendFollowUp(deps, job.id, job.checkpointOffset, read.end);
   return "continued";
 }
@@ -83,7 +81,7 @@ async function claimCheckpoint(
 type ChunkResult = { read: ChunkRead; valid: ValidRow[]; invalid: InvalidRow[] };
 
 /**
- * Commits the chunk in one batch: ledger row, moved checkpoint and counters, seen ids, errors and
+ * Commits the chunk in one batch: ledger row, moved checkpoint and counters, errors and
  * contact upserts. False when another delivery committed this checkpoint first (or the job ended).
  */
 async function commitChunk(db: Database, job: ImportJob, chunk: ChunkResult, now: Date): Promise<boolean> {
@@ -91,13 +89,8 @@ async function commitChunk(db: Database, job: ImportJob, chunk: ChunkResult, now
     await runBatch(db, [
       ledgerStatement(db, job, chunk.read, now),
       checkpointStatement(db, job, chunk, now),
-      ...seenIdStatements(db, job, chunk.valid),
       ...errorStatements(db, job, chunk.invalid),
-      ...contactUpsertStatements(
-        db,
-        chunk.valid.map((r) => r.contact),
-        { now },
-      ),
+      ...importUpsertStatements(db, job.id, chunk.valid, now),
     ]);
     return true;
   } catch (err) {
@@ -145,17 +138,6 @@ function checkpointStatement(db: Database, job: ImportJob, { read, valid, invali
         eq(importJobs.status, "processing"),
       ),
     );
-}
-
-/** One JSON-array parameter per statement instead of two per row: a chunk's ids in a statement or two. */
-function seenIdStatements(db: Database, job: ImportJob, valid: ValidRow[]) {
-  return jsonParamChunks(valid.map((r) => r.contact.externalId)).map((ids) =>
-    db
-      .insert(importSeenIds)
-      // `WHERE true`: SQLite can't tell ON CONFLICT from a join constraint after a bare INSERT … SELECT.
-      .select(sql`SELECT ${job.id}, value FROM json_each(${ids}) WHERE true`)
-      .onConflictDoNothing(),
-  );
 }
 
 /** The failed rows, up to the per-job cap of stored errors. */

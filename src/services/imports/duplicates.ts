@@ -28,15 +28,19 @@ export async function partitionRows(db: Database, job: ImportJob, rows: ImportRo
   return { valid, invalid };
 }
 
+/**
+ * Which of these ids an earlier chunk of this job already imported: their contacts carry the job's
+ * marker. Chunks of a job commit one after another (the ledger), so this read sees exactly them.
+ */
 async function seenEarlier(db: Database, jobId: string, externalIds: string[]): Promise<Set<string>> {
   const seen = new Set<string>();
-  for (const ids of jsonParamChunks(externalIds)) {
-    const rows = await db.all<{ id: string }>(
-      sql`SELECT value AS id FROM json_each(${ids}) AS j
-          WHERE EXISTS (SELECT 1 FROM import_seen_ids s WHERE s.job_id = ${jobId} AND s.external_id = j.value)`,
-    );
-    for (const { id } of rows) seen.add(id);
-  }
+  const reads = jsonParamChunks(externalIds).map((ids) =>
+    db.all<{ id: string }>(
+      sql`SELECT c.external_id AS id FROM json_each(${ids}) AS j
+          JOIN contacts c ON c.external_id = j.value WHERE c.import_job_id = ${jobId}`,
+    ),
+  );
+  for (const rows of await Promise.all(reads)) for (const { id } of rows) seen.add(id);
   return seen;
 }
 

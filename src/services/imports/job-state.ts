@@ -1,7 +1,7 @@
 import { and, eq, inArray } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import { type ImportJob, importChunks, importJobs } from "../../db/schema";
-import { forgetSeenIds, type ImportDeps } from "./jobs";
+import type { ImportDeps } from "./jobs";
 
 export async function loadJob(db: Database, jobId: string) {
   const [job] = await db.select().from(importJobs).where(eq(importJobs.id, jobId));
@@ -22,7 +22,6 @@ export async function failJob(db: Database, job: ImportJob, error: string, now =
     .update(importJobs)
     .set({ status: "failed", error, finishedAt: now, updatedAt: now })
     .where(and(eq(importJobs.id, job.id), inArray(importJobs.status, ["pending", "processing"])));
-  await forgetSeenIds(db, job.id);
   return "failed";
 }
 

@@ -1,6 +1,6 @@
-import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, lt } from "drizzle-orm";
 import type { Database } from "../../db/client";
-import { type ImportFormat, type ImportJob, importErrors, importJobs, importSeenIds } from "../../db/schema";
+import { type ImportFormat, type ImportJob, importErrors, importJobs } from "../../db/schema";
 import { AppError, notFound } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { errorFields, log } from "../../lib/log";
@@ -126,21 +126,5 @@ export async function cancelImportJob(db: Database, jobId: string, now = new Dat
     if (!job) throw notFound("Import job");
     throw new AppError("CONFLICT", `Import job is already ${job.status}`);
   }
-  await forgetSeenIds(db, jobId);
   return getImportJob(db, jobId);
-}
-
-const SEEN_IDS_DELETE_SLICE = 50_000;
-
-/**
- * The duplicate-detection ids only matter while a job runs. Deleted in bounded slices: a million
- * rows in one statement could run into D1's 30-second statement limit.
- */
-export async function forgetSeenIds(db: Database, jobId: string) {
-  for (;;) {
-    const result = await db.run(
-      sql`DELETE FROM ${importSeenIds} WHERE rowid IN (SELECT rowid FROM ${importSeenIds} WHERE ${importSeenIds.jobId} = ${jobId} LIMIT ${SEEN_IDS_DELETE_SLICE})`,
-    );
-    if ((result.meta.changes ?? 0) < SEEN_IDS_DELETE_SLICE) return;
-  }
 }
