@@ -39,14 +39,18 @@ export async function processImportChunk(
   const job = claimed;
 
   let read: ChunkRead;
+  const t0 = Date.now();
   try {
     read = await readChunk(deps.bucket, job, chunkRows);
   } catch (err) {
     if (err instanceof UnreadableFileError) return failJob(deps.db, job, err.message, now);
     throw err;
   }
+  const t1 = Date.now();
   const { valid, invalid } = await partitionRows(deps.db, job, read.rows);
+  const t2 = Date.now();
   const committed = await commitChunk(deps.db, job, { read, valid, invalid }, now);
+  (globalThis as any).console.log("TIMING", { read: t1 - t0, partition: t2 - t1, commit: Date.now() - t2 });
   if (!committed) return "stale";
 
   if (read.eof) return "completed";
