@@ -54,7 +54,9 @@ function statements(db, form, prefix, from, to, now, paramBytes) {
       const [id, externalId, email, properties] = rowOf(prefix, i);
       params.push(id, externalId, email, JSON.stringify(properties), now, now, prefix);
     }
-    const values = Array(n).fill(`(${Array(PARAMS_PER_ROW).fill("?").join(",")})`).join(",");
+    const values = Array(n)
+      .fill(`(${Array(PARAMS_PER_ROW).fill("?").join(",")})`)
+      .join(",");
     out.push(db.prepare(`INSERT INTO contacts (${COLUMNS}) VALUES ${values} ${MERGE}`).bind(...params));
   }
   return out;

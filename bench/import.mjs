@@ -10,6 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { assertNode22, sleep, TMP_DIR } from "./lib/dev-server.mjs";
+import { report } from "./lib/import-report.mjs";
 import {
   ADMIN_KEY,
   freshState,
@@ -22,7 +23,6 @@ import {
   writeCsv,
 } from "./lib/import-server.mjs";
 import { machineFacts, machineLines, writeSection } from "./lib/results.mjs";
-import { report } from "./lib/import-report.mjs";
 
 assertNode22();
 const SIZES = (process.env.BENCH_SIZES ?? "10000,100000,1000000").split(",").map(Number);
@@ -80,7 +80,9 @@ async function main() {
   const results = { baseline: { json: [], params: [] }, imports: [] };
   try {
     for (const form of FORMS) {
-      servers[form] = await startServer(`import-baseline-${form}`, dirs[form], { config: "bench/baseline.wrangler.toml" });
+      servers[form] = await startServer(`import-baseline-${form}`, dirs[form], {
+        config: "bench/baseline.wrangler.toml",
+      });
     }
     servers.import = await startServer("import", dirs.import, { vars: [`ADMIN_API_KEY:${ADMIN_KEY}`] });
     results.idleRssMiB = await idleRss(servers.import);
@@ -91,7 +93,9 @@ async function main() {
         results.baseline[form].push(r);
       }
       const r = await importRun(servers.import, rows);
-      log(`import ${rows}: ${r.seconds.toFixed(2)} s, ${Math.round(r.rowsPerSecond)} rows/s, peak ${r.peakRssMiB.toFixed(0)} MiB`);
+      log(
+        `import ${rows}: ${r.seconds.toFixed(2)} s, ${Math.round(r.rowsPerSecond)} rows/s, peak ${r.peakRssMiB.toFixed(0)} MiB`,
+      );
       results.imports.push(r);
     }
   } finally {
@@ -101,7 +105,13 @@ async function main() {
   // which holds the same number of contacts written without any other table.
   results.pages = { import: pageUse(dirs.import), json: pageUse(dirs.json) };
   results.benchSeconds = (performance.now() - benchStarted) / 1000;
-  results.load = { start: facts.load, end: os.loadavg().map((n) => n.toFixed(2)).join(", ") };
+  results.load = {
+    start: facts.load,
+    end: os
+      .loadavg()
+      .map((n) => n.toFixed(2))
+      .join(", "),
+  };
   fs.writeFileSync(path.join(TMP_DIR, "import-results.json"), JSON.stringify(results, null, 2));
   const text = report(machineLines(facts), results);
   console.log(text);

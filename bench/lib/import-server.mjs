@@ -6,7 +6,16 @@ import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { freePort, processesInGroup, ROOT, sleep, TMP_DIR, WRANGLER_ENV, workerdPids, wrangler } from "./dev-server.mjs";
+import {
+  freePort,
+  processesInGroup,
+  ROOT,
+  sleep,
+  TMP_DIR,
+  WRANGLER_ENV,
+  workerdPids,
+  wrangler,
+} from "./dev-server.mjs";
 
 export const ADMIN_KEY = "bench-admin-key";
 const WRANGLER = path.join(ROOT, "node_modules", ".bin", "wrangler");
@@ -41,7 +50,13 @@ export async function startServer(name, persistTo, { config, vars = [] } = {}) {
   const logFile = path.join(TMP_DIR, `${name}.wrangler.log`);
   const fd = fs.openSync(logFile, "a");
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-ip", "127.0.0.1"];
-  args.push("--inspector-port", String(inspectorPort), "--persist-to", persistTo, "--show-interactive-dev-session=false");
+  args.push(
+    "--inspector-port",
+    String(inspectorPort),
+    "--persist-to",
+    persistTo,
+    "--show-interactive-dev-session=false",
+  );
   args.push("--live-reload=false", "--test-scheduled", ...(config ? ["-c", config] : []));
   for (const v of vars) args.push("--var", v);
   const child = spawn(WRANGLER, args, { cwd: ROOT, env: WRANGLER_ENV, detached: true, stdio: ["ignore", fd, fd] });
@@ -79,13 +94,14 @@ export async function stopGroup(pgid, signal = "SIGTERM") {
 }
 
 /** A CSV of `rows` contacts, written in pieces (1M rows is ~70 MB). */
-export function writeCsv(file, prefix, rows, { repeatEvery = 0 } = {}) {
+export function writeCsv(file, prefix, rows, { repeatEvery = 0, repeatDistance = 0 } = {}) {
   const fd = fs.openSync(file, "w");
   fs.writeSync(fd, "externalId,email,plan,company,source\n");
   let buf = [];
   for (let i = 0; i < rows; i++) {
-    // With repeatEvery, every n-th row repeats an earlier id (a "Duplicate externalId" row).
-    const id = repeatEvery && i > 0 && i % repeatEvery === 0 ? i - repeatEvery + 1 : i;
+    // With repeatEvery, every n-th row from repeatDistance on repeats the id of the row
+    // repeatDistance - 1 rows earlier (a "Duplicate externalId" row, usually in an earlier chunk).
+    const id = isRepeat(i, repeatEvery, repeatDistance) ? i - repeatDistance + 1 : i;
     buf.push(`${prefix}_${id},${prefix}.${id}@example.com,${PLANS[i % 3]},Company ${i % 1000},${SOURCES[i % 4]}\n`);
     if (buf.length === 10_000) {
       fs.writeSync(fd, buf.join(""));
@@ -96,6 +112,8 @@ export function writeCsv(file, prefix, rows, { repeatEvery = 0 } = {}) {
   fs.closeSync(fd);
   return fs.statSync(file).size;
 }
+
+export const isRepeat = (i, every, distance) => every > 0 && i >= distance && i % every === 0;
 
 const auth = { authorization: `Bearer ${ADMIN_KEY}` };
 
@@ -195,5 +213,14 @@ export function pageUse(persistTo) {
     .map((r) => ({ name: r.name, bytes: r.bytes }));
   db.close();
   const bytes = fs.statSync(file).size;
-  return { bytes, pageSize, pages, free, freeShare: free / pages, contacts, bytesPerContact: bytes / contacts, byTable };
+  return {
+    bytes,
+    pageSize,
+    pages,
+    free,
+    freeShare: free / pages,
+    contacts,
+    bytesPerContact: bytes / contacts,
+    byTable,
+  };
 }
