@@ -25,6 +25,7 @@ describe("response conformance (run by call() on every request of the suite)", (
       lastSeenAt: null,
       createdAt: "2026-01-01T00:00:00.000Z",
       updatedAt: "2026-01-01T00:00:00.000Z",
+      importJobId: null,
     };
     const path = "/v1/admin/contacts/u1";
     await expect(assertConforms("GET", path, json(contact))).resolves.toBeUndefined();

@@ -57,6 +57,10 @@ export const ContactSchema = z
     lastSeenAt: z.string().nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
+    importJobId: z
+      .string()
+      .nullable()
+      .openapi({ description: "The import job that last created or updated the contact (null if none)" }),
   })
   .openapi("Contact");
 
