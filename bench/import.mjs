@@ -28,18 +28,23 @@ assertNode22();
 const SIZES = (process.env.BENCH_SIZES ?? "10000,100000,1000000").split(",").map(Number);
 const FORMS = ["json", "params"];
 
-async function baselineRun(server, form, rows) {
+/** Untimed first runs, so JIT and first-touch costs of a fresh server don't land on the 10k row. */
+const WARM_UP_ROWS = 2000;
+
+async function baselineRun(server, form, rows, prefix = `${form}_${rows}`) {
+  const memory = rssSampler(server.pgid);
   const started = performance.now();
-  const res = await fetch(`${server.base}/?rows=${rows}&prefix=${form}_${rows}&form=${form}`);
+  const res = await fetch(`${server.base}/?rows=${rows}&prefix=${prefix}&form=${form}`);
   const body = await res.json();
   const seconds = (performance.now() - started) / 1000;
+  const peakRssMiB = memory.stop();
   if (body.inserted !== rows) throw new Error(`${form} baseline inserted ${body.inserted} of ${rows}`);
-  return { rows, seconds, rowsPerSecond: rows / seconds };
+  return { rows, seconds, rowsPerSecond: rows / seconds, peakRssMiB };
 }
 
-async function importRun(server, rows) {
+async function importRun(server, rows, prefix = `imp_${rows}`) {
   const file = path.join(TMP_DIR, `contacts-${rows}.csv`);
-  const bytes = writeCsv(file, `imp_${rows}`, rows);
+  const bytes = writeCsv(file, prefix, rows);
   const memory = rssSampler(server.pgid);
   const started = performance.now();
   const jobId = await upload(server.base, file);
@@ -85,7 +90,10 @@ async function main() {
       });
     }
     servers.import = await startServer("import", dirs.import, { vars: [`ADMIN_API_KEY:${ADMIN_KEY}`] });
+    for (const form of FORMS) await baselineRun(servers[form], form, WARM_UP_ROWS, `warm_${form}`);
+    await importRun(servers.import, WARM_UP_ROWS, "warm_import");
     results.idleRssMiB = await idleRss(servers.import);
+    results.ceilingIdleRssMiB = await idleRss(servers.json);
     for (const rows of SIZES) {
       for (const form of FORMS) {
         const r = await baselineRun(servers[form], form, rows);
