@@ -3,7 +3,7 @@ import { errorFields, log } from "../../lib/log";
 import type { ImportChunkMessage } from "../../lib/queues";
 import { type ChunkRead, readChunk } from "./chunk-reader";
 import { advanceJob, commitChunk } from "./commit";
-import { partitionRows } from "./duplicates";
+import { partitionRows, type RunIds } from "./duplicates";
 import { failJob, loadJob, markProcessing, resendLostFollowUp, sendFollowUp } from "./job-state";
 import { type ImportDeps, uploadKey } from "./jobs";
 import { convertJsonArray } from "./json-array";
@@ -49,9 +49,13 @@ export async function processImportChunk(
   message: ImportChunkMessage,
   { chunkRows = DEFAULT_CHUNK_ROWS, chunks = 1, now = new Date() }: ChunkOptions = {},
 ): Promise<ChunkOutcome> {
+  // Each chunk commits with its own time (progress that self-healing reads), offset from `now`.
+  const startedAt = Date.now();
+  const clock = () => new Date(now.getTime() + (Date.now() - startedAt));
   const claimed = await claimCheckpoint(deps, message, now);
   if (typeof claimed === "string") return claimed;
   let job = claimed;
+  const run: RunIds = { committed: new Set(), earlierRuns: job.checkpointRow > 0 };
   let reading = settle(readChunk(deps.bucket, job, chunkRows));
   let lastStart = job.checkpointOffset;
   for (let done = 0; done < chunks; done++) {
@@ -59,9 +63,9 @@ export async function processImportChunk(
     if ("value" in read && !read.value.eof && done + 1 < chunks) {
       reading = settle(readChunk(deps.bucket, readFrom(job, read.value), chunkRows)); // read ahead
     }
-    const step = "error" in read ? read : await settle(commitRead(deps, job, read.value, now));
+    const step = "error" in read ? read : await settle(commitRead(deps, job, read.value, run, clock()));
     if ("error" in step) {
-      if (step.error instanceof UnreadableFileError) return failJob(deps.db, job, step.error.message, now);
+      if (step.error instanceof UnreadableFileError) return failJob(deps.db, job, step.error.message, clock());
       if (done === 0) throw step.error;
       log.warn("import chunk failed; its follow-up message retries it", { jobId: job.id, ...errorFields(step.error) });
       break;
@@ -84,10 +88,11 @@ const readFrom = (job: ImportJob, read: ChunkRead): ImportJob => ({
 });
 
 /** Validates and commits one chunk; the job as it now stands, or "stale" if another delivery won. */
-async function commitRead(deps: ImportDeps, job: ImportJob, read: ChunkRead, now: Date) {
-  const { valid, invalid } = await partitionRows(deps.db, job, read.rows);
+async function commitRead(deps: ImportDeps, job: ImportJob, read: ChunkRead, run: RunIds, now: Date) {
+  const { valid, invalid } = await partitionRows(deps.db, job, read.rows, run);
   const chunk = { read, valid, invalid };
   if (!(await commitChunk(deps.db, job, chunk, now))) return "stale" as const;
+  for (const { contact } of valid) run.committed.add(contact.externalId);
   return advanceJob(job, chunk, now);
 }
 

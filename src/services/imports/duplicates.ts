@@ -9,8 +9,14 @@ const JSON_PARAM_MAX_BYTES = 256 * 1024;
 export type ValidRow = ImportRow & { contact: NonNullable<Extract<ImportRow, { contact: unknown }>["contact"]> };
 export type InvalidRow = ImportRow & { error: string };
 
+/**
+ * The ids an invocation's run has committed so far, and whether chunks before the run exist (then
+ * D1 is asked about them too). The first run of a job never reads: its own ids are all there is.
+ */
+export type RunIds = { committed: Set<string>; earlierRuns: boolean };
+
 /** Valid rows to upsert, and failed rows (validation, or an externalId seen earlier in the file). */
-export async function partitionRows(db: Database, job: ImportJob, rows: ImportRow[]) {
+export async function partitionRows(db: Database, job: ImportJob, rows: ImportRow[], run: RunIds) {
   const valid: ValidRow[] = [];
   const invalid: InvalidRow[] = [];
   const firstInChunk = new Map<string, ValidRow>();
@@ -19,9 +25,10 @@ export async function partitionRows(db: Database, job: ImportJob, rows: ImportRo
     else if (firstInChunk.has(row.contact.externalId)) invalid.push({ ...row, error: "Duplicate externalId" });
     else firstInChunk.set(row.contact.externalId, row);
   }
-  const seen = job.checkpointRow === 0 ? new Set<string>() : await seenEarlier(db, job.id, [...firstInChunk.keys()]);
+  const earlier = run.earlierRuns ? await seenEarlier(db, job.id, [...firstInChunk.keys()]) : new Set<string>();
   for (const [externalId, row] of firstInChunk) {
-    if (seen.has(externalId)) invalid.push({ row: row.row, data: row.data, error: "Duplicate externalId" });
+    if (earlier.has(externalId) || run.committed.has(externalId))
+      invalid.push({ row: row.row, data: row.data, error: "Duplicate externalId" });
     else valid.push(row);
   }
   invalid.sort((a, b) => a.row - b.row);
