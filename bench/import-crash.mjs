@@ -25,6 +25,7 @@ import {
   waitForJob,
   writeCsv,
 } from "./lib/import-server.mjs";
+import { writeSection } from "./lib/results.mjs";
 
 assertNode22();
 const ROWS = Number(process.env.CRASH_ROWS ?? 300_000);
@@ -109,11 +110,30 @@ async function main() {
     ["first occurrence of a repeated id kept", JSON.parse(stored.firstOfRepeated).plan, "pro"],
   ];
   let failed = 0;
+  const lines = [];
   for (const [name, actual, expected] of checks) {
     const ok = actual === expected;
     if (!ok) failed += 1;
+    lines.push(`| ${name} | ${actual} | ${expected} | ${ok ? "ok" : "**FAIL**"} |`);
     console.log(`${ok ? "ok  " : "FAIL"} ${name}: ${actual}${ok ? "" : ` (expected ${expected})`}`);
   }
+  writeSection(
+    "import-crash",
+    [
+      "## Import crash (`npm run bench:import-crash`)",
+      "",
+      `- Date: ${new Date().toISOString()}`,
+      "",
+      `${ROWS.toLocaleString("en-US")} CSV rows, every ${REPEAT_EVERY}th from row ${REPEAT_DISTANCE.toLocaleString("en-US")} repeating the id`,
+      `${REPEAT_DISTANCE.toLocaleString("en-US")} rows earlier. The dev server's process group got SIGKILL at`,
+      `${atCrash.processedRows.toLocaleString("en-US")} rows processed; restarted on the same local state, the job's`,
+      "`updated_at` moved back 10 minutes (the stall the cron waits for), `/__scheduled` triggered once.",
+      "",
+      "| check | got | expected | |",
+      "|---|---:|---:|---|",
+      ...lines,
+    ].join("\n"),
+  );
   process.exit(failed > 0 ? 1 : 0);
 }
 

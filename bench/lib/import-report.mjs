@@ -24,8 +24,9 @@ export function report(machine, { baseline, imports, idleRssMiB, ceilingIdleRssM
     "rows with the import's merge (`ON CONFLICT (external_id) DO UPDATE`, job marker included), one JSON-array",
     "parameter (≤ 256 KB) per statement expanded with `json_each`, 20,000 rows per `db.batch`, all in one request;",
     "no parsing, validation, R2, queue or checkpoints. **100-parameter form**: the same with 14 rows per multi-row",
-    "`VALUES` statement (7 bound columns), for reference. Each size runs ceiling, reference, import back to back,",
-    "after an untimed 2,000-row warm-up of each server.",
+    "`VALUES` statement (7 bound columns), for reference. After an untimed 2,000-row warm-up of each server, each",
+    "size runs ceiling, reference, import back to back, 3 times below 1M rows (once at 1M), with fresh ids each time,",
+    "then the ceiling once more; the table shows medians (all samples in bench/.tmp/import-results.json).",
     "",
     table(
       ["rows", "import", "import rows/s", "ceiling rows/s", "100-param rows/s", "ratio to ceiling", "s per 100k rows"],
