@@ -34,7 +34,9 @@ const WARM_UP_ROWS = 2000;
 async function baselineRun(server, form, rows, prefix = `${form}_${rows}`) {
   const memory = rssSampler(server.pgid);
   const started = performance.now();
-  const res = await fetch(`${server.base}/?rows=${rows}&prefix=${prefix}&form=${form}`);
+  const res = await fetch(`${server.base}/?rows=${rows}&prefix=${prefix}&form=${form}`, {
+    signal: AbortSignal.timeout(10 * 60_000),
+  });
   const body = await res.json();
   const seconds = (performance.now() - started) / 1000;
   const peakRssMiB = memory.stop();
@@ -126,6 +128,7 @@ async function main() {
       });
     }
     servers.import = await startServer("import", dirs.import, { vars: [`ADMIN_API_KEY:${ADMIN_KEY}`] });
+    log("servers up; warming up");
     for (const form of FORMS) await baselineRun(servers[form], form, WARM_UP_ROWS, `warm_${form}`);
     await importRun(servers.import, WARM_UP_ROWS, "warm_import");
     results.idleRssMiB = await idleRss(servers.import);

@@ -22,7 +22,7 @@ const WRANGLER = path.join(ROOT, "node_modules", ".bin", "wrangler");
 const PLANS = ["free", "pro", "team"];
 const SOURCES = ["ads", "organic", "referral", "partner"];
 const running = new Set();
-process.on("exit", () => {
+const killAll = () => {
   for (const pgid of running) {
     try {
       process.kill(-pgid, "SIGKILL");
@@ -30,7 +30,14 @@ process.on("exit", () => {
       // already gone
     }
   }
-});
+};
+process.on("exit", killAll);
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(signal, () => {
+    killAll();
+    process.exit(1);
+  });
+}
 
 export const log = (...args) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...args);
 
