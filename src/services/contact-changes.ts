@@ -62,15 +62,32 @@ export function recordAddressChangesStatement(
   const rows = JSON.stringify(
     writes.map((w) => [w.externalId, w.email, w.source, w.eventId, w.seenAt?.getTime() ?? null]),
   );
-  return db.run(sql`WITH w AS (
-      SELECT json_extract(value, '$[0]') AS external_id, json_extract(value, '$[1]') AS email,
+  return recordAddressChangesFrom(
+    db,
+    sql`SELECT json_extract(value, '$[0]') AS external_id, json_extract(value, '$[1]') AS email,
         json_extract(value, '$[2]') AS source, json_extract(value, '$[3]') AS event_id,
         json_extract(value, '$[4]') AS seen_at
-      FROM json_each(${rows}))
+      FROM json_each(${rows})`,
+    options,
+  );
+}
+
+/**
+ * recordAddressChangesStatement over rows given as SQL: `writes` selects external_id, email
+ * (never NULL), source, event_id and seen_at, no externalId twice. `unlessImportJob` mirrors an
+ * import upsert that leaves contacts already marked by its job alone.
+ */
+export function recordAddressChangesFrom(
+  db: Database,
+  writes: SQL,
+  options: { replace: boolean; onlyIfNewer: boolean; now: Date; unlessImportJob?: string },
+) {
+  return db.run(sql`WITH w AS (${writes})
     INSERT INTO contact_changes (contact_id, field, old_value, new_value, source, event_id, changed_at)
     SELECT c.id, 'email', c.email, w.email, w.source, w.event_id, ${options.now.getTime()}
     FROM w JOIN contacts c ON c.external_id = w.external_id
     WHERE c.email IS NOT w.email
       ${options.replace ? sql`` : sql`AND c.email IS NULL`}
-      ${options.onlyIfNewer ? sql`AND (c.last_seen_at IS NULL OR c.last_seen_at <= w.seen_at)` : sql``}`);
+      ${options.onlyIfNewer ? sql`AND (c.last_seen_at IS NULL OR c.last_seen_at <= w.seen_at)` : sql``}
+      ${options.unlessImportJob ? sql`AND c.import_job_id IS NOT ${options.unlessImportJob}` : sql``}`);
 }
