@@ -35,7 +35,8 @@ export function advanceJob(job: ImportJob, { read, valid, invalid }: ChunkResult
 /**
  * Commits the chunk in one batch: ledger row, moved checkpoint and counters, errors, then the
  * contact upserts (each with its address changes recorded) and opt-outs; a dry run commits its
- * seen ids and would-create/update counts instead. False when another delivery committed this checkpoint first (or the job ended).
+ * seen ids and would-create/update counts instead. False when another delivery committed this
+ * checkpoint first (or the job ended).
  */
 export async function commitChunk(db: Database, job: ImportJob, chunk: ChunkResult, now: Date): Promise<boolean> {
   try {
