@@ -1,19 +1,66 @@
-// Bench-only Worker (never deployed, not part of src/): the baseline for bench/import.mjs. It
-// upserts the benchmark's rows straight into D1 with the import's own statement at the platform's
-// limit (100 bound parameters: 11 rows of 9 columns per statement), many statements per
-// db.batch, and no parsing, validation, R2 or queue. It shares the main Worker's local database
-// (same D1 binding name, no id, and --persist-to), and runs while the main dev server is stopped.
+// Bench-only Worker (never deployed, not part of src/): the baselines for bench/import.mjs. It
+// upserts the benchmark's rows straight into its own local D1 with the import's merge (same
+// columns, same `ON CONFLICT (external_id) DO UPDATE`), many statements per db.batch, all in one
+// request, and no parsing, validation, R2, queue or checkpoints. Two forms:
+//   ?form=json    the ceiling: one JSON-array parameter per statement expanded with json_each
+//   ?form=params  for reference: 11 rows per statement at the 100-bound-parameter limit
 import { v7 as uuidv7 } from "uuid";
 
-const COLUMNS =
-  "id, external_id, email, properties, unsubscribed_at, first_seen_at, last_seen_at, created_at, updated_at";
-const COLUMN_COUNT = COLUMNS.split(",").length;
-const UPSERT_TAIL =
-  "ON CONFLICT (external_id) DO UPDATE SET email = coalesce(excluded.email, contacts.email), properties = json_patch(contacts.properties, excluded.properties), " +
-  "first_seen_at = coalesce(min(contacts.first_seen_at, excluded.first_seen_at), contacts.first_seen_at, excluded.first_seen_at), " +
-  "last_seen_at = coalesce(max(contacts.last_seen_at, excluded.last_seen_at), contacts.last_seen_at, excluded.last_seen_at), updated_at = excluded.updated_at";
+const MERGE =
+  "ON CONFLICT (external_id) DO UPDATE SET email = coalesce(excluded.email, contacts.email), " +
+  "properties = json_patch(contacts.properties, excluded.properties), updated_at = excluded.updated_at, " +
+  "import_job_id = excluded.import_job_id WHERE contacts.import_job_id IS NOT excluded.import_job_id";
+const JSON_SQL =
+  "INSERT INTO contacts (id, external_id, email, properties, created_at, updated_at, import_job_id) " +
+  "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), " +
+  `json_extract(value, '$[3]'), ?1, ?1, ?2 FROM json_each(?3) WHERE true ${MERGE}`;
+const COLUMNS = "id, external_id, email, properties, created_at, updated_at, import_job_id";
+const PARAMS_PER_ROW = 7;
 const PLANS = ["free", "pro", "team"];
 const SOURCES = ["ads", "organic", "referral", "partner"];
+
+const rowOf = (prefix, i) => [
+  uuidv7(),
+  `${prefix}_${i}`,
+  `${prefix}.${i}@example.com`,
+  { plan: PLANS[i % 3], company: `Company ${i % 1000}`, source: SOURCES[i % 4] },
+];
+
+/** Statements for rows [from, to): JSON arrays of at most `paramBytes`, or 100-parameter VALUES lists. */
+function statements(db, form, prefix, from, to, now, paramBytes) {
+  const out = [];
+  if (form === "json") {
+    let parts = [];
+    let size = 2;
+    const flush = () => {
+      out.push(db.prepare(JSON_SQL).bind(now, prefix, `[${parts.join(",")}]`));
+      parts = [];
+      size = 2;
+    };
+    for (let i = from; i < to; i++) {
+      const json = JSON.stringify(rowOf(prefix, i));
+      if (parts.length > 0 && size + json.length + 1 > paramBytes) flush();
+      parts.push(json);
+      size += json.length + 1;
+    }
+    if (parts.length > 0) flush();
+    return out;
+  }
+  const perStatement = Math.floor(100 / PARAMS_PER_ROW);
+  for (let start = from; start < to; start += perStatement) {
+    const n = Math.min(perStatement, to - start);
+    const params = [];
+    for (let i = start; i < start + n; i++) {
+      const [id, externalId, email, properties] = rowOf(prefix, i);
+      params.push(id, externalId, email, JSON.stringify(properties), now, now, prefix);
+    }
+    const values = Array(n)
+      .fill(`(${Array(PARAMS_PER_ROW).fill("?").join(",")})`)
+      .join(",");
+    out.push(db.prepare(`INSERT INTO contacts (${COLUMNS}) VALUES ${values} ${MERGE}`).bind(...params));
+  }
+  return out;
+}
 
 export default {
   async fetch(request, env) {
@@ -21,33 +68,16 @@ export default {
     if (!url.searchParams.has("rows")) return new Response("baseline worker ready\n");
     const rows = Number(url.searchParams.get("rows"));
     const prefix = url.searchParams.get("prefix");
-    const perStatement = Number(url.searchParams.get("perStatement") ?? Math.floor(100 / COLUMN_COUNT));
-    const statementsPerBatch = Number(url.searchParams.get("statementsPerBatch") ?? 500);
+    const form = url.searchParams.get("form") === "params" ? "params" : "json";
+    const rowsPerBatch = Number(url.searchParams.get("rowsPerBatch") ?? 20_000);
+    const paramBytes = Number(url.searchParams.get("paramBytes") ?? 256 * 1024);
     const now = Date.now();
-    const sqlFor = (n) =>
-      `INSERT INTO contacts (${COLUMNS}) VALUES ${Array(n)
-        .fill(`(${Array(COLUMN_COUNT).fill("?").join(",")})`)
-        .join(",")} ${UPSERT_TAIL}`;
-    const full = env.DB.prepare(sqlFor(perStatement));
-
     const started = performance.now();
-    let statements = [];
-    let params = [];
-    for (let i = 0; i < rows; i++) {
-      const props = JSON.stringify({ plan: PLANS[i % 3], company: `Company ${i % 1000}`, source: SOURCES[i % 4] });
-      params.push(uuidv7(), `${prefix}_${i}`, `${prefix}.${i}@example.com`, props, null, null, null, now, now);
-      const inStatement = params.length / COLUMN_COUNT;
-      if (inStatement === perStatement || i === rows - 1) {
-        statements.push((inStatement === perStatement ? full : env.DB.prepare(sqlFor(inStatement))).bind(...params));
-        params = [];
-      }
-      if (statements.length === statementsPerBatch || (i === rows - 1 && statements.length > 0)) {
-        await env.DB.batch(statements);
-        statements = [];
-      }
+    for (let from = 0; from < rows; from += rowsPerBatch) {
+      await env.DB.batch(statements(env.DB, form, prefix, from, Math.min(rows, from + rowsPerBatch), now, paramBytes));
     }
-    const count = await env.DB.prepare("SELECT count(*) AS n FROM contacts WHERE substr(external_id, 1, ?) = ?")
-      .bind(prefix.length + 1, `${prefix}_`)
+    const count = await env.DB.prepare("SELECT count(*) AS n FROM contacts WHERE import_job_id = ?")
+      .bind(prefix)
       .first("n");
     return Response.json({ rows, inserted: count, seconds: (performance.now() - started) / 1000 });
   },

@@ -55,11 +55,16 @@ describe("import chunk consumer", () => {
     const job = await drainImport(jobId, 2);
     expect(job).toMatchObject({ processedRows: 4, failedRows: 1, errors: [{ row: 4, error: "Duplicate externalId" }] });
     expect((await contactsTagged(`${t}_a`))[0]!.properties).toEqual({ plan: "first" });
-    // The ids kept for duplicate detection are gone once the job ends.
-    const left = await env.DB.prepare("SELECT count(*) AS n FROM import_seen_ids WHERE job_id = ?")
+    // Every contact the job wrote carries its marker; a real run keeps no ids in import_seen_ids
+    // (only dry runs do).
+    const marked = await env.DB.prepare("SELECT count(*) AS n FROM contacts WHERE import_job_id = ?")
       .bind(jobId)
       .first<{ n: number }>();
-    expect(left!.n).toBe(0);
+    expect(marked!.n).toBe(4);
+    const seen = await env.DB.prepare("SELECT count(*) AS n FROM import_seen_ids WHERE job_id = ?")
+      .bind(jobId)
+      .first<{ n: number }>();
+    expect(seen!.n).toBe(0);
   });
 
   it("reads NDJSON in chunks with CRLF, blank lines and a malformed line", async () => {

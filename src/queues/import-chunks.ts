@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { Deps } from "../composition";
 import { errorFields, log } from "../lib/log";
 import { IMPORT_CHUNK_MAX_RETRIES } from "../lib/queues";
-import { failJobAfterRetries, processImportChunk } from "../services/imports/chunk";
+import { DEFAULT_CHUNKS_PER_INVOCATION, failJobAfterRetries, processImportChunk } from "../services/imports/chunk";
 
 const MessageSchema = z.object({ jobId: z.string().min(1).max(64), offset: z.number().int().min(0) });
 
@@ -10,7 +10,7 @@ const MessageSchema = z.object({ jobId: z.string().min(1).max(64), offset: z.num
 const LAST_ATTEMPT = IMPORT_CHUNK_MAX_RETRIES + 1;
 
 /**
- * One chunk per message (max_batch_size = 1 keeps each invocation's D1 work bounded). A chunk that
+ * One message per invocation (max_batch_size = 1), a bounded run of chunks per message. A chunk that
  * throws is retried from the same checkpoint; on its last delivery the job is marked failed with
  * the chunk's error rather than left "processing" forever.
  */
@@ -24,7 +24,7 @@ export async function consumeImportChunks(batch: MessageBatch<unknown>, deps: De
     }
     const { jobId, offset } = parsed.data;
     try {
-      const outcome = await processImportChunk(deps.imports, parsed.data);
+      const outcome = await processImportChunk(deps.imports, parsed.data, { chunks: DEFAULT_CHUNKS_PER_INVOCATION });
       log.info("import chunk", { queue: batch.queue, jobId, offset, outcome });
       message.ack();
     } catch (error) {

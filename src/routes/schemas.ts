@@ -75,10 +75,9 @@ export const ContactSchema = z
     lastSeenAt: z.string().nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
-    importJobId: z
-      .string()
-      .nullable()
-      .openapi({ description: "The import job that last created or updated the contact (backfills filter on it)" }),
+    importJobId: z.string().nullable().openapi({
+      description: "The import job that last created or updated the contact (null if none; backfills filter on it)",
+    }),
   })
   .openapi("Contact");
 

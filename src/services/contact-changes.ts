@@ -72,16 +72,40 @@ export function recordAddressChangesStatement(
       w.pendingEventId ?? null,
     ]),
   );
-  return db.run(sql`WITH w AS (
-      SELECT json_extract(value, '$[0]') AS external_id, json_extract(value, '$[1]') AS email,
+  return recordAddressChangesFrom(
+    db,
+    sql`SELECT json_extract(value, '$[0]') AS external_id, json_extract(value, '$[1]') AS email,
         json_extract(value, '$[2]') AS source, json_extract(value, '$[3]') AS event_id,
         json_extract(value, '$[4]') AS seen_at, json_extract(value, '$[5]') AS pending_event_id
-      FROM json_each(${rows}))
+      FROM json_each(${rows})`,
+    { ...options, onlyIfEventsPending: writes.some((w) => w.pendingEventId) },
+  );
+}
+
+/**
+ * recordAddressChangesStatement over rows given as SQL: `writes` selects external_id, email
+ * (never NULL), source, event_id and seen_at, no externalId twice (and pending_event_id with
+ * `onlyIfEventsPending`). `unlessImportJob` mirrors an import upsert that leaves contacts already
+ * marked by its job alone.
+ */
+export function recordAddressChangesFrom(
+  db: Database,
+  writes: SQL,
+  options: {
+    replace: boolean;
+    onlyIfNewer: boolean;
+    now: Date;
+    unlessImportJob?: string;
+    onlyIfEventsPending?: boolean;
+  },
+) {
+  return db.run(sql`WITH w AS (${writes})
     INSERT INTO contact_changes (contact_id, field, old_value, new_value, source, event_id, changed_at)
     SELECT c.id, 'email', c.email, w.email, w.source, w.event_id, ${options.now.getTime()}
     FROM w JOIN contacts c ON c.external_id = w.external_id
     WHERE c.email IS NOT w.email
-      AND (w.pending_event_id IS NULL OR ${eventPending(sql`w.pending_event_id`)})
+      ${options.onlyIfEventsPending ? sql`AND (w.pending_event_id IS NULL OR ${eventPending(sql`w.pending_event_id`)})` : sql``}
       ${options.replace ? sql`` : sql`AND c.email IS NULL`}
-      ${options.onlyIfNewer ? sql`AND (c.last_seen_at IS NULL OR c.last_seen_at <= w.seen_at)` : sql``}`);
+      ${options.onlyIfNewer ? sql`AND (c.last_seen_at IS NULL OR c.last_seen_at <= w.seen_at)` : sql``}
+      ${options.unlessImportJob ? sql`AND c.import_job_id IS NOT ${options.unlessImportJob}` : sql``}`);
 }

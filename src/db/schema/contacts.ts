@@ -15,7 +15,11 @@ export const contacts = sqliteTable(
     lastSeenAt: integer("last_seen_at", { mode: "timestamp_ms" }),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
-    /** The import job that last created or updated the contact. */
+    /**
+     * The import job that last created or updated the contact (backfills filter on it). A running
+     * import skips rows whose contact already carries its own id: that is how a repeated externalId
+     * is found anywhere in a file.
+     */
     importJobId: text("import_job_id"),
   },
   (t) => [

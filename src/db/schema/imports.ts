@@ -88,8 +88,8 @@ export const importChunks = sqliteTable(
 );
 
 /**
- * externalIds already imported by a running job, so "Duplicate externalId" holds across chunks.
- * The primary key answers "seen before?" per chunk; rows are deleted when the job ends.
+ * externalIds already counted by a running dry run, so "Duplicate externalId" holds across chunks.
+ * Real runs don't write it: they find repeats by contacts.import_job_id. Rows go when the job ends.
  */
 export const importSeenIds = sqliteTable(
   "import_seen_ids",

@@ -1,61 +1,102 @@
-import { and, eq, sql } from "drizzle-orm";
-import { type Database, runBatch } from "../../db/client";
-import { type ImportJob, importChunks, importErrors, importJobs, importSeenIds } from "../../db/schema";
+import type { ImportJob } from "../../db/schema";
+import { errorFields, log } from "../../lib/log";
 import type { ImportChunkMessage } from "../../lib/queues";
-import { contactUpsertStatements } from "../contacts";
 import { type ChunkRead, readChunk } from "./chunk-reader";
-import { dryRunCountStatements } from "./dry-run";
-import { type InvalidRow, jsonParamChunks, partitionRows, type ValidRow } from "./duplicates";
+import { advanceJob, commitChunk } from "./commit";
+import { partitionRows, type RunIds } from "./duplicates";
 import { failJob, loadJob, markProcessing, resendLostFollowUp, sendFollowUp } from "./job-state";
-import { forgetSeenIds, type ImportDeps, MAX_STORED_ERRORS, uploadKey } from "./jobs";
+import { forgetSeenIds, type ImportDeps, uploadKey } from "./jobs";
 import { convertJsonArray } from "./json-array";
-import { optOutStatements } from "./opt-outs";
 import { UnreadableFileError } from "./readers";
 
 export { failJob, failJobAfterRetries } from "./job-state";
 
 /**
- * Rows per invocation. At 11 contacts per upsert statement (9 bound columns, 100-parameter cap)
- * 4000 rows are ~370 statements in one batch: inside the 1000-queries-per-invocation limit with room.
+ * Rows per chunk. Upserts carry ~1,500 rows per statement (a 256 KB JSON parameter), so a chunk is
+ * a dozen statements in one batch, far inside the 1000-queries-per-invocation limit; the bound is
+ * the isolate's memory and CPU for parsing, which stay small at this size.
  */
-export const DEFAULT_CHUNK_ROWS = 4000;
+export const DEFAULT_CHUNK_ROWS = 20_000;
 
 export type ChunkOutcome = "continued" | "completed" | "failed" | "stale" | "ended" | "missing";
 
-type ChunkOptions = { chunkRows?: number; now?: Date };
+/**
+ * Chunks per invocation (each its own batch and checkpoint): fewer queue hops, and the next
+ * chunk is read from R2 and parsed while the current one commits. Ten chunks are ~200 D1 queries
+ * and a few seconds of CPU, inside a queue invocation's limits.
+ */
+export const DEFAULT_CHUNKS_PER_INVOCATION = 10;
+
+export type ChunkOptions = { chunkRows?: number; chunks?: number; now?: Date };
+
+type Settled<T> = { value: T } | { error: unknown };
+const settle = <T>(promise: Promise<T>): Promise<Settled<T>> =>
+  promise.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
 
 /**
- * Processes the chunk of an import that starts at the job's checkpoint: reads a bounded number of
- * rows from R2 (from the saved byte offset), validates them, and commits the contact upserts, the
- * errors and the moved checkpoint in one batch. A message whose offset is not the job's checkpoint
- * is a duplicate of a chunk already committed and changes nothing.
+ * Processes an import from the checkpoint this message points at: up to `chunks` chunks, each
+ * read from R2 from its byte offset, validated, and committed (contact upserts, errors, moved
+ * checkpoint) in one batch of its own, the next chunk read while the current one commits. Then it
+ * queues the next message. A message whose offset is not the job's checkpoint is a duplicate of a
+ * chunk already committed and changes nothing. The first chunk's failure is the message's (the
+ * queue retries it); a later chunk's failure ends the invocation early and its follow-up retries it.
  */
 export async function processImportChunk(
   deps: ImportDeps,
   message: ImportChunkMessage,
-  { chunkRows = DEFAULT_CHUNK_ROWS, now = new Date() }: ChunkOptions = {},
+  { chunkRows = DEFAULT_CHUNK_ROWS, chunks = 1, now = new Date() }: ChunkOptions = {},
 ): Promise<ChunkOutcome> {
+  // Each chunk commits with its own time (progress that self-healing reads), offset from `now`.
+  const startedAt = Date.now();
+  const clock = () => new Date(now.getTime() + (Date.now() - startedAt));
   const claimed = await claimCheckpoint(deps, message, now);
   if (typeof claimed === "string") return claimed;
-  const job = claimed;
-
-  let read: ChunkRead;
-  try {
-    read = await readChunk(deps.bucket, job, chunkRows);
-  } catch (err) {
-    if (err instanceof UnreadableFileError) return failJob(deps.db, job, err.message, now);
-    throw err;
+  let job = claimed;
+  const run: RunIds = { committed: new Set(), earlierRuns: job.checkpointRow > 0 };
+  let reading = settle(readChunk(deps.bucket, job, chunkRows));
+  let lastStart = job.checkpointOffset;
+  for (let done = 0; done < chunks; done++) {
+    const read = await reading;
+    if ("value" in read && !read.value.eof && done + 1 < chunks) {
+      reading = settle(readChunk(deps.bucket, readFrom(job, read.value), chunkRows)); // read ahead
+    }
+    const step = "error" in read ? read : await settle(commitRead(deps, job, read.value, run, clock()));
+    if ("error" in step) {
+      if (step.error instanceof UnreadableFileError) return failJob(deps.db, job, step.error.message, clock());
+      if (done === 0) throw step.error;
+      log.warn("import chunk failed; its follow-up message retries it", { jobId: job.id, ...errorFields(step.error) });
+      break;
+    }
+    if (step.value === "stale") return "stale";
+    if (step.value.status === "completed") {
+      if (job.options?.dryRun) await forgetSeenIds(deps.db, job.id); // only dry runs write them
+      return "completed";
+    }
+    lastStart = job.checkpointOffset;
+    job = step.value;
   }
-  const { valid, invalid } = await partitionRows(deps.db, job, read.rows);
-  const committed = await commitChunk(deps.db, job, { read, valid, invalid }, now);
-  if (!committed) return "stale";
-
-  if (read.eof) {
-    await forgetSeenIds(deps.db, job.id);
-    return "completed";
-  }
-  await sendFollowUp(deps, job.id, job.checkpointOffset, read.end);
+  await sendFollowUp(deps, job.id, lastStart, job.checkpointOffset);
   return "continued";
+}
+
+/** Where the chunk after `read` starts, for reading it before `read` commits. */
+const readFrom = (job: ImportJob, read: ChunkRead): ImportJob => ({
+  ...job,
+  checkpointOffset: read.end,
+  checkpointRow: job.checkpointRow + read.rows.length,
+  header: read.header,
+});
+
+/** Validates and commits one chunk; the job as it now stands, or "stale" if another delivery won. */
+async function commitRead(deps: ImportDeps, job: ImportJob, read: ChunkRead, run: RunIds, now: Date) {
+  const { valid, invalid } = await partitionRows(deps.db, job, read.rows, run);
+  const chunk = { read, valid, invalid };
+  if (!(await commitChunk(deps.db, job, chunk, now))) return "stale" as const;
+  for (const { contact } of valid) run.committed.add(contact.externalId);
+  return advanceJob(job, chunk, now);
 }
 
 /**
@@ -80,99 +121,4 @@ async function claimCheckpoint(
   if (!converted) return "stale";
   if ("error" in converted) return failJob(deps.db, job, converted.error, now);
   return converted.job;
-}
-
-type ChunkResult = { read: ChunkRead; valid: ValidRow[]; invalid: InvalidRow[] };
-
-/**
- * Commits the chunk in one batch: ledger row, moved checkpoint and counters, seen ids, errors, then
- * contact upserts and opt-outs (a dry run: only would-create/update counts). False when another delivery committed this checkpoint first (or the job ended).
- */
-async function commitChunk(db: Database, job: ImportJob, chunk: ChunkResult, now: Date): Promise<boolean> {
-  try {
-    await runBatch(db, [
-      ledgerStatement(db, job, chunk.read, now),
-      checkpointStatement(db, job, chunk, now),
-      ...seenIdStatements(db, job, chunk.valid),
-      ...errorStatements(db, job, chunk.invalid),
-      ...(job.options?.dryRun
-        ? dryRunCountStatements(db, job, chunk.valid)
-        : [
-            ...contactUpsertStatements(
-              db,
-              chunk.valid.map((r) => r.contact),
-              { now, source: "import", importJobId: job.id },
-            ),
-            ...optOutStatements(db, job, chunk.valid, now),
-          ]),
-    ]);
-    return true;
-  } catch (err) {
-    const current = await loadJob(db, job.id);
-    if (!current || current.checkpointOffset !== job.checkpointOffset || current.status !== "processing") return false;
-    throw err;
-  }
-}
-
-/**
- * The batch's first statement. The ledger row's start offset is read back from the job, so it is
- * NULL (and the batch fails on NOT NULL) unless the job is still processing at this checkpoint; a
- * second commit of the same chunk fails on the primary key. Either way nothing after it is written.
- */
-function ledgerStatement(db: Database, job: ImportJob, read: ChunkRead, now: Date) {
-  return db.insert(importChunks).values({
-    jobId: job.id,
-    startOffset: sql`(SELECT ${importJobs.checkpointOffset} FROM ${importJobs} WHERE ${importJobs.id} = ${job.id} AND ${importJobs.checkpointOffset} = ${job.checkpointOffset} AND ${importJobs.status} = 'processing')`,
-    endOffset: read.end,
-    rows: read.rows.length,
-    committedAt: now,
-  });
-}
-
-function checkpointStatement(db: Database, job: ImportJob, { read, valid, invalid }: ChunkResult, now: Date) {
-  const rowsRead = job.checkpointRow + read.rows.length;
-  return db
-    .update(importJobs)
-    .set({
-      status: read.eof ? "completed" : "processing",
-      header: read.header,
-      checkpointOffset: read.end,
-      checkpointRow: rowsRead,
-      processedRows: job.processedRows + valid.length,
-      failedRows: job.failedRows + invalid.length,
-      totalRows: read.eof ? rowsRead : job.totalRows,
-      finishedAt: read.eof ? now : null,
-      recoveryAttempts: 0, // progress: self-healing starts counting again
-      updatedAt: now,
-    })
-    .where(
-      and(
-        eq(importJobs.id, job.id),
-        eq(importJobs.checkpointOffset, job.checkpointOffset),
-        eq(importJobs.status, "processing"),
-      ),
-    );
-}
-
-/** One JSON-array parameter per statement instead of two per row: a chunk's ids in a statement or two. */
-function seenIdStatements(db: Database, job: ImportJob, valid: ValidRow[]) {
-  return jsonParamChunks(valid.map((r) => r.contact.externalId)).map((ids) =>
-    db
-      .insert(importSeenIds)
-      // `WHERE true`: SQLite can't tell ON CONFLICT from a join constraint after a bare INSERT … SELECT.
-      .select(sql`SELECT ${job.id}, value FROM json_each(${ids}) WHERE true`)
-      .onConflictDoNothing(),
-  );
-}
-
-/** The failed rows, up to the per-job cap of stored errors. */
-function errorStatements(db: Database, job: ImportJob, invalid: InvalidRow[]) {
-  const kept = invalid.slice(0, Math.max(0, MAX_STORED_ERRORS - job.failedRows));
-  return jsonParamChunks(kept.map(({ row, error, data }) => ({ row, error, data }))).map((errors) =>
-    db
-      .insert(importErrors)
-      .select(
-        sql`SELECT ${job.id}, json_extract(value, '$.row'), json_extract(value, '$.error'), json_extract(value, '$.data') FROM json_each(${errors})`,
-      ),
-  );
 }

@@ -9,8 +9,14 @@ const JSON_PARAM_MAX_BYTES = 256 * 1024;
 export type ValidRow = ImportRow & { contact: NonNullable<Extract<ImportRow, { contact: unknown }>["contact"]> };
 export type InvalidRow = ImportRow & { error: string };
 
+/**
+ * The ids an invocation's run has committed so far, and whether chunks before the run exist (then
+ * D1 is asked about them too). The first run of a job never reads: its own ids are all there is.
+ */
+export type RunIds = { committed: Set<string>; earlierRuns: boolean };
+
 /** Valid rows to upsert, and failed rows (validation, or an externalId seen earlier in the file). */
-export async function partitionRows(db: Database, job: ImportJob, rows: ImportRow[]) {
+export async function partitionRows(db: Database, job: ImportJob, rows: ImportRow[], run: RunIds) {
   const valid: ValidRow[] = [];
   const invalid: InvalidRow[] = [];
   const firstInChunk = new Map<string, ValidRow>();
@@ -19,24 +25,33 @@ export async function partitionRows(db: Database, job: ImportJob, rows: ImportRo
     else if (firstInChunk.has(row.contact.externalId)) invalid.push({ ...row, error: "Duplicate externalId" });
     else firstInChunk.set(row.contact.externalId, row);
   }
-  const seen = job.checkpointRow === 0 ? new Set<string>() : await seenEarlier(db, job.id, [...firstInChunk.keys()]);
+  const earlier = run.earlierRuns ? await seenEarlier(db, job, [...firstInChunk.keys()]) : new Set<string>();
   for (const [externalId, row] of firstInChunk) {
-    if (seen.has(externalId)) invalid.push({ row: row.row, data: row.data, error: "Duplicate externalId" });
+    if (earlier.has(externalId) || run.committed.has(externalId))
+      invalid.push({ row: row.row, data: row.data, error: "Duplicate externalId" });
     else valid.push(row);
   }
   invalid.sort((a, b) => a.row - b.row);
   return { valid, invalid };
 }
 
-async function seenEarlier(db: Database, jobId: string, externalIds: string[]): Promise<Set<string>> {
+/**
+ * Which of these ids an earlier chunk of this job already imported: their contacts carry the job's
+ * marker. Chunks of a job commit one after another (the ledger), so this read sees exactly them.
+ * A dry run writes no contacts: its chunks record their ids in import_seen_ids instead.
+ */
+async function seenEarlier(db: Database, job: ImportJob, externalIds: string[]): Promise<Set<string>> {
   const seen = new Set<string>();
-  for (const ids of jsonParamChunks(externalIds)) {
-    const rows = await db.all<{ id: string }>(
-      sql`SELECT value AS id FROM json_each(${ids}) AS j
-          WHERE EXISTS (SELECT 1 FROM import_seen_ids s WHERE s.job_id = ${jobId} AND s.external_id = j.value)`,
-    );
-    for (const { id } of rows) seen.add(id);
-  }
+  const reads = jsonParamChunks(externalIds).map((ids) =>
+    db.all<{ id: string }>(
+      job.options?.dryRun
+        ? sql`SELECT s.external_id AS id FROM json_each(${ids}) AS j
+            JOIN import_seen_ids s ON s.job_id = ${job.id} AND s.external_id = j.value`
+        : sql`SELECT c.external_id AS id FROM json_each(${ids}) AS j
+            JOIN contacts c ON c.external_id = j.value WHERE c.import_job_id = ${job.id}`,
+    ),
+  );
+  for (const rows of await Promise.all(reads)) for (const { id } of rows) seen.add(id);
   return seen;
 }
 

@@ -1,4 +1,4 @@
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, exists, gte, inArray, sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import { type ImportJob, importChunks, importJobs } from "../../db/schema";
 import { forgetSeenIds, type ImportDeps } from "./jobs";
@@ -46,15 +46,22 @@ export async function sendFollowUp(deps: ImportDeps, jobId: string, start: numbe
 }
 
 /**
- * A retried message for the chunk just committed, whose follow-up was never sent (the invocation
- * died between commit and send): send it now, or the job would stall at this checkpoint.
+ * A retried message whose invocation committed chunks but died before queueing the next message
+ * (its chunks' follow-ups are all unsent, the last one ends at the job's checkpoint): send it now,
+ * or the job would stall here until self-healing. A duplicate of a message whose chain was handed
+ * on finds its chunk's follow-up sent and does nothing.
  */
 export async function resendLostFollowUp(deps: ImportDeps, job: ImportJob, offset: number) {
-  const [chunk] = await deps.db
-    .select()
+  const unsent = and(eq(importChunks.jobId, job.id), eq(importChunks.followUpSent, false));
+  const own = deps.db
+    .select({ one: sql`1` })
     .from(importChunks)
-    .where(and(eq(importChunks.jobId, job.id), eq(importChunks.startOffset, offset)));
-  if (chunk && !chunk.followUpSent && chunk.endOffset === job.checkpointOffset) {
-    await sendFollowUp(deps, job.id, offset, chunk.endOffset);
-  }
+    .where(and(unsent, eq(importChunks.startOffset, offset)));
+  const [latest] = await deps.db
+    .select({ startOffset: importChunks.startOffset })
+    .from(importChunks)
+    .where(
+      and(unsent, eq(importChunks.endOffset, job.checkpointOffset), gte(importChunks.startOffset, offset), exists(own)),
+    );
+  if (latest) await sendFollowUp(deps, job.id, latest.startOffset, job.checkpointOffset);
 }

@@ -1,0 +1,68 @@
+// The import section of bench/RESULTS.md, from bench/import.mjs's results.
+import { fmt, table } from "./results.mjs";
+
+const f = (n, d = 2) => n.toFixed(d);
+const mb = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+export function report(machine, { baseline, imports, idleRssMiB, ceilingIdleRssMiB, pages, benchSeconds, load }) {
+  const json = (rows) => baseline.json.find((b) => b.rows === rows);
+  const params = (rows) => baseline.params.find((b) => b.rows === rows);
+  const per100k = (r) => (r.seconds / r.rows) * 100_000;
+  const peak = Math.max(...imports.map((r) => r.peakRssMiB));
+  const ceilingPeak = Math.max(...baseline.json.map((r) => r.peakRssMiB));
+  const spread = imports.map(per100k);
+  return [
+    "## Contact import (`npm run bench:import`)",
+    "",
+    machine,
+    `- Load average at end ${load.end}; whole bench ${Math.round(benchSeconds)} s`,
+    "",
+    "Local `wrangler dev` (workerd with SQLite-backed local D1, file-backed R2, local queues) on 127.0.0.1, fresh",
+    "state. **Import**: from the start of the upload (`POST /v1/admin/contacts/import?format=csv`, raw body) until the",
+    "job reads `completed` (polled every 20 ms), all rows new contacts (`externalId,email,plan,company,source`).",
+    "**Ceiling (json_each)**: a bench-only Worker (`bench/baseline-worker.js`, its own local D1) upserts the same",
+    "rows with the import's merge (`ON CONFLICT (external_id) DO UPDATE`, job marker included), one JSON-array",
+    "parameter (≤ 256 KB) per statement expanded with `json_each`, 20,000 rows per `db.batch`, all in one request;",
+    "no parsing, validation, R2, queue or checkpoints. **100-parameter form**: the same with 14 rows per multi-row",
+    "`VALUES` statement (7 bound columns), for reference. After an untimed 2,000-row warm-up of each server, each",
+    "size runs ceiling, reference, import back to back, 3 times below 1M rows (once at 1M), with fresh ids each time,",
+    "then the ceiling once more; the table shows medians (all samples in bench/.tmp/import-results.json).",
+    "",
+    table(
+      ["rows", "import", "import rows/s", "ceiling rows/s", "100-param rows/s", "ratio to ceiling", "s per 100k rows"],
+      imports.map((r) => [
+        fmt.int(r.rows),
+        `${f(r.seconds)} s (upload ${f(r.uploadSeconds)} s)`,
+        fmt.int(r.rowsPerSecond),
+        fmt.int(json(r.rows).rowsPerSecond),
+        fmt.int(params(r.rows).rowsPerSecond),
+        `**${f(r.rowsPerSecond / json(r.rows).rowsPerSecond)}**`,
+        f(per100k(r)),
+      ]),
+    ),
+    "",
+    `Import seconds per 100k rows: from ${f(Math.min(...spread))} to ${f(Math.max(...spread))} (max/min ${f(Math.max(...spread) / Math.min(...spread))}). ` +
+      `Ceiling seconds per 100k rows: ${baseline.json.map((b) => `${fmt.int(b.rows)}: ${f((b.seconds / b.rows) * 1e5)}`).join("; ")}.`,
+    "",
+    "### Memory and storage",
+    "",
+    `- workerd RSS (summed over its processes, sampled every 50 ms): idle ${f(idleRssMiB, 0)} MiB; peak during the`,
+    `  imports ${f(peak, 0)} MiB, **${f(peak - idleRssMiB, 0)} MiB over idle** (per size: ${imports.map((r) => `${fmt.int(r.rows)}: +${f(r.peakRssMiB - idleRssMiB, 0)}`).join(", ")} MiB).`,
+    `  The ceiling's server, writing the same rows with no import code at all: idle ${f(ceilingIdleRssMiB, 0)} MiB, peak ${f(ceilingPeak, 0)} MiB,`,
+    `  **${f(ceilingPeak - ceilingIdleRssMiB, 0)} MiB over idle** (per size: ${baseline.json.map((r) => `${fmt.int(r.rows)}: +${f(r.peakRssMiB - ceilingIdleRssMiB, 0)}`).join(", ")} MiB).`,
+    "  workerd also hosts the local D1 (SQLite keeps the pages it has touched), R2 and queues: growth the ceiling",
+    "  shows too is the local database's, not the Worker's; the import's own share is the difference.",
+    pageLine("import database", pages.import),
+    pageLine("ceiling's database (same contacts, no other tables)", pages.json),
+    `- largest tables and indexes of the import database (dbstat): ${pages.import.byTable.map((t) => `${t.name} ${mb(t.bytes)}`).join(", ")}`,
+    "",
+  ].join("\n");
+}
+
+function pageLine(label, p) {
+  return (
+    `- ${label}, after the servers stopped: ${mb(p.bytes)} for ${fmt.int(p.contacts)} contacts = ` +
+    `**${fmt.int(p.bytesPerContact)} bytes per contact**; free pages ${fmt.int(p.free)} of ${fmt.int(p.pages)} ` +
+    `(**${f(p.freeShare * 100, 1)}%**, \`PRAGMA freelist_count\`)`
+  );
+}

@@ -1,0 +1,109 @@
+import { and, eq, sql } from "drizzle-orm";
+import { type Database, runBatch } from "../../db/client";
+import { type ImportJob, importChunks, importErrors, importJobs } from "../../db/schema";
+import type { ChunkRead } from "./chunk-reader";
+import { dryRunStatements } from "./dry-run";
+import { type InvalidRow, jsonParamChunks, type ValidRow } from "./duplicates";
+import { loadJob } from "./job-state";
+import { MAX_STORED_ERRORS } from "./jobs";
+import { optOutStatements } from "./opt-outs";
+import { importUpsertStatements } from "./upsert";
+
+export type ChunkResult = { read: ChunkRead; valid: ValidRow[]; invalid: InvalidRow[] };
+
+/**
+ * The job as the chunk's commit leaves it: the checkpoint statement writes exactly these fields,
+ * so an invocation that goes on to the next chunk needn't read the job back.
+ */
+export function advanceJob(job: ImportJob, { read, valid, invalid }: ChunkResult, now: Date): ImportJob {
+  const checkpointRow = job.checkpointRow + read.rows.length;
+  return {
+    ...job,
+    status: read.eof ? "completed" : "processing",
+    header: read.header,
+    checkpointOffset: read.end,
+    checkpointRow,
+    processedRows: job.processedRows + valid.length,
+    failedRows: job.failedRows + invalid.length,
+    totalRows: read.eof ? checkpointRow : job.totalRows,
+    finishedAt: read.eof ? now : null,
+    recoveryAttempts: 0, // progress: self-healing starts counting again
+    updatedAt: now,
+  };
+}
+
+/**
+ * Commits the chunk in one batch: ledger row, moved checkpoint and counters, errors, then the
+ * contact upserts (each with its address changes recorded) and opt-outs; a dry run commits its
+ * seen ids and would-create/update counts instead. False when another delivery committed this
+ * checkpoint first (or the job ended).
+ */
+export async function commitChunk(db: Database, job: ImportJob, chunk: ChunkResult, now: Date): Promise<boolean> {
+  try {
+    await runBatch(db, [
+      ledgerStatement(db, job, chunk.read, now),
+      checkpointStatement(db, job, chunk, now),
+      ...errorStatements(db, job, chunk.invalid),
+      ...(job.options?.dryRun
+        ? dryRunStatements(db, job, chunk.valid)
+        : [...importUpsertStatements(db, job.id, chunk.valid, now), ...optOutStatements(db, job, chunk.valid, now)]),
+    ]);
+    return true;
+  } catch (err) {
+    const current = await loadJob(db, job.id);
+    if (!current || current.checkpointOffset !== job.checkpointOffset || current.status !== "processing") return false;
+    throw err;
+  }
+}
+
+/**
+ * The batch's first statement. The ledger row's start offset is read back from the job, so it is
+ * NULL (and the batch fails on NOT NULL) unless the job is still processing at this checkpoint; a
+ * second commit of the same chunk fails on the primary key. Either way nothing after it is written.
+ */
+function ledgerStatement(db: Database, job: ImportJob, read: ChunkRead, now: Date) {
+  return db.insert(importChunks).values({
+    jobId: job.id,
+    startOffset: sql`(SELECT ${importJobs.checkpointOffset} FROM ${importJobs} WHERE ${importJobs.id} = ${job.id} AND ${importJobs.checkpointOffset} = ${job.checkpointOffset} AND ${importJobs.status} = 'processing')`,
+    endOffset: read.end,
+    rows: read.rows.length,
+    committedAt: now,
+  });
+}
+
+function checkpointStatement(db: Database, job: ImportJob, chunk: ChunkResult, now: Date) {
+  const next = advanceJob(job, chunk, now);
+  return db
+    .update(importJobs)
+    .set({
+      status: next.status,
+      header: next.header,
+      checkpointOffset: next.checkpointOffset,
+      checkpointRow: next.checkpointRow,
+      processedRows: next.processedRows,
+      failedRows: next.failedRows,
+      totalRows: next.totalRows,
+      finishedAt: next.finishedAt,
+      recoveryAttempts: next.recoveryAttempts,
+      updatedAt: next.updatedAt,
+    })
+    .where(
+      and(
+        eq(importJobs.id, job.id),
+        eq(importJobs.checkpointOffset, job.checkpointOffset),
+        eq(importJobs.status, "processing"),
+      ),
+    );
+}
+
+/** The failed rows, up to the per-job cap of stored errors. */
+function errorStatements(db: Database, job: ImportJob, invalid: InvalidRow[]) {
+  const kept = invalid.slice(0, Math.max(0, MAX_STORED_ERRORS - job.failedRows));
+  return jsonParamChunks(kept.map(({ row, error, data }) => ({ row, error, data }))).map((errors) =>
+    db
+      .insert(importErrors)
+      .select(
+        sql`SELECT ${job.id}, json_extract(value, '$.row'), json_extract(value, '$.error'), json_extract(value, '$.data') FROM json_each(${errors})`,
+      ),
+  );
+}
