@@ -163,13 +163,19 @@ export async function listContacts(db: Database, query: ContactListQuery) {
   return { contacts: page, nextCursor };
 }
 
-export async function getContact(db: Database, idOrExternalId: string): Promise<Contact> {
+/** A contact by id or externalId (an id match wins), or undefined. */
+export async function findContact(db: Database, idOrExternalId: string): Promise<Contact | undefined> {
   const [row] = await db
     .select()
     .from(contacts)
     .where(or(eq(contacts.id, idOrExternalId), eq(contacts.externalId, idOrExternalId)))
     .orderBy(sql`${contacts.id} = ${idOrExternalId} DESC`)
     .limit(1);
+  return row;
+}
+
+export async function getContact(db: Database, idOrExternalId: string): Promise<Contact> {
+  const row = await findContact(db, idOrExternalId);
   if (!row) throw notFound("Contact");
   return row;
 }

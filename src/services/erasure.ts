@@ -1,7 +1,8 @@
-import { and, eq, inArray, or, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { runBatch } from "../db/client";
 import { type Contact, contacts, emails, enrollments, events, suppressions } from "../db/schema";
+import { findContact } from "./contacts";
 import { forgetKeys } from "./idempotency";
 import { hashedAddress } from "./suppressions";
 import { type JourneyParams, stopInstances } from "./workflow-instances";
@@ -75,16 +76,6 @@ export async function eraseContact(
     progress.removed.contact = 1;
   }
   return { complete, removed: progress.removed, hashedSuppressions };
-}
-
-async function findContact(db: Database, idOrExternalId: string): Promise<Contact | undefined> {
-  const [row] = await db
-    .select()
-    .from(contacts)
-    .where(or(eq(contacts.id, idOrExternalId), eq(contacts.externalId, idOrExternalId)))
-    .orderBy(sql`${contacts.id} = ${idOrExternalId} DESC`)
-    .limit(1);
-  return row;
 }
 
 /** The contact's address and the addresses its emails went to (normalized, distinct). */
