@@ -39,6 +39,9 @@ export async function partitionRows(db: Database, job: ImportJob, rows: ImportRo
  * Which of these ids an earlier chunk of this job already imported: their contacts carry the job's
  * marker. Chunks of a job commit one after another (the ledger), so this read sees exactly them.
  * A dry run writes no contacts: its chunks record their ids in import_seen_ids instead.
+ * CROSS JOIN (and the unary + on import_job_id) keep the ids as the outer loop, one index lookup
+ * each: otherwise SQLite may walk every contact already marked with the job through
+ * contacts_import_job_idx and scan the ids for each, quadratic in the job's size.
  */
 async function seenEarlier(db: Database, job: ImportJob, externalIds: string[]): Promise<Set<string>> {
   const seen = new Set<string>();
@@ -46,9 +49,9 @@ async function seenEarlier(db: Database, job: ImportJob, externalIds: string[]):
     db.all<{ id: string }>(
       job.options?.dryRun
         ? sql`SELECT s.external_id AS id FROM json_each(${ids}) AS j
-            JOIN import_seen_ids s ON s.job_id = ${job.id} AND s.external_id = j.value`
+            CROSS JOIN import_seen_ids s ON s.job_id = ${job.id} AND s.external_id = j.value`
         : sql`SELECT c.external_id AS id FROM json_each(${ids}) AS j
-            JOIN contacts c ON c.external_id = j.value WHERE c.import_job_id = ${job.id}`,
+            CROSS JOIN contacts c ON c.external_id = j.value WHERE +c.import_job_id = ${job.id}`,
     ),
   );
   for (const rows of await Promise.all(reads)) for (const { id } of rows) seen.add(id);
