@@ -1,6 +1,7 @@
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import { backfillJobs } from "../db/schema";
 import { type BackfillDeps, failBackfill } from "../services/backfills/jobs";
+import { recoverStalled } from "./recover-stalled";
 
 /** No page committed for this long means the job's message chain broke (lost, dead, crashed). */
 export const BACKFILL_STALL_MS = 5 * 60_000;
@@ -26,23 +27,23 @@ export async function healStalledBackfills(
       ),
     )
     .limit(100);
-  let requeued = 0;
-  let failed = 0;
-  for (const job of stalled) {
-    if (job.recoveryAttempts >= MAX_BACKFILL_RECOVERIES) {
-      const error = `Backfill stalled at contact cursor "${job.cursor}": no progress after ${job.recoveryAttempts} recovery attempts`;
-      await failBackfill(deps.db, job.id, error, new Date(now));
-      failed += 1;
-      continue;
-    }
-    const [claimed] = await deps.db
-      .update(backfillJobs)
-      .set({ recoveryAttempts: sql`${backfillJobs.recoveryAttempts} + 1`, updatedAt: new Date(now) })
-      .where(and(eq(backfillJobs.id, job.id), eq(backfillJobs.updatedAt, job.updatedAt)))
-      .returning({ id: backfillJobs.id });
-    if (!claimed) continue; // progress (or another healer) got there first
-    await deps.queue.send({ jobId: job.id, cursor: job.cursor });
-    requeued += 1;
-  }
-  return { requeued, failed };
+  return recoverStalled(stalled, {
+    maxRecoveries: MAX_BACKFILL_RECOVERIES,
+    fail: (job) =>
+      failBackfill(
+        deps.db,
+        job.id,
+        `Backfill stalled at contact cursor "${job.cursor}": no progress after ${job.recoveryAttempts} recovery attempts`,
+        new Date(now),
+      ),
+    claim: async (job) => {
+      const [claimed] = await deps.db
+        .update(backfillJobs)
+        .set({ recoveryAttempts: sql`${backfillJobs.recoveryAttempts} + 1`, updatedAt: new Date(now) })
+        .where(and(eq(backfillJobs.id, job.id), eq(backfillJobs.updatedAt, job.updatedAt)))
+        .returning({ id: backfillJobs.id });
+      return Boolean(claimed);
+    },
+    requeue: (job) => deps.queue.send({ jobId: job.id, cursor: job.cursor }),
+  });
 }

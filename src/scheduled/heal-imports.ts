@@ -2,6 +2,7 @@ import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import { importJobs } from "../db/schema";
 import { failJob } from "../services/imports/chunk";
 import type { ImportDeps } from "../services/imports/jobs";
+import { recoverStalled } from "./recover-stalled";
 
 /** No chunk committed for this long means the job's message chain broke (lost, dead, crashed). */
 export const IMPORT_STALL_MS = 5 * 60_000;
@@ -28,27 +29,23 @@ export async function healStalledImports(
       ),
     )
     .limit(100);
-  let requeued = 0;
-  let failed = 0;
-  for (const job of stalled) {
-    if (job.recoveryAttempts >= MAX_RECOVERY_ATTEMPTS) {
-      await failJob(
+  return recoverStalled(stalled, {
+    maxRecoveries: MAX_RECOVERY_ATTEMPTS,
+    fail: (job) =>
+      failJob(
         deps.db,
         job,
         `Import stalled at data row ${job.checkpointRow}: no progress after ${job.recoveryAttempts} recovery attempts`,
         new Date(now),
-      );
-      failed += 1;
-      continue;
-    }
-    const [claimed] = await deps.db
-      .update(importJobs)
-      .set({ recoveryAttempts: sql`${importJobs.recoveryAttempts} + 1`, updatedAt: new Date(now) })
-      .where(and(eq(importJobs.id, job.id), eq(importJobs.updatedAt, job.updatedAt)))
-      .returning({ id: importJobs.id });
-    if (!claimed) continue; // progress (or another healer) got there first
-    await deps.queue.send({ jobId: job.id, offset: job.checkpointOffset });
-    requeued += 1;
-  }
-  return { requeued, failed };
+      ),
+    claim: async (job) => {
+      const [claimed] = await deps.db
+        .update(importJobs)
+        .set({ recoveryAttempts: sql`${importJobs.recoveryAttempts} + 1`, updatedAt: new Date(now) })
+        .where(and(eq(importJobs.id, job.id), eq(importJobs.updatedAt, job.updatedAt)))
+        .returning({ id: importJobs.id });
+      return Boolean(claimed);
+    },
+    requeue: (job) => deps.queue.send({ jobId: job.id, offset: job.checkpointOffset }),
+  });
 }
