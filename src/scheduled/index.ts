@@ -1,5 +1,6 @@
 import { buildDeps } from "../composition";
 import { log } from "../lib/log";
+import { scrubArchive } from "../services/archive-scrub";
 import { archiveOldEvents, dropOldEmailBodies } from "../services/retention";
 import { expireImportUploads } from "./expire-uploads";
 import { healStalledBackfills } from "./heal-backfills";
@@ -9,7 +10,8 @@ import { healStalledImports } from "./heal-imports";
 type Report = Record<string, number | string>;
 
 /**
- * The cron trigger (wrangler.toml): self-healing, so nothing stays stuck, and retention. Each task is bounded
+ * The cron trigger (wrangler.toml): self-healing, so nothing stays stuck, retention, and
+ * the scrub of erased people from the event archive. Each task is bounded
  * and independent; one failing doesn't stop the others.
  */
 export async function runScheduled(env: Env): Promise<Report> {
@@ -32,6 +34,8 @@ export async function runScheduled(env: Env): Promise<Report> {
       ...(await archiveOldEvents(deps.retention)),
       droppedEmailBodies: await dropOldEmailBodies(deps.retention),
     }),
+    // After retention: a pass that starts in this run sees everything this run archived.
+    archiveScrub: async () => ({ ...(await scrubArchive(deps.retention)) }),
   };
   const report: Report = {};
   for (const [name, task] of Object.entries(tasks)) {

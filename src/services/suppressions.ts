@@ -1,6 +1,7 @@
 import { and, eq, or, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { suppressions } from "../db/schema";
+import { sha256 } from "../lib/sha256";
 
 /**
  * The one way an address is compared: SQLite's `lower(trim(…))`, in SQL on both sides, so the
@@ -14,9 +15,8 @@ export const normalizedAddress = (email: string) => sql`lower(trim(${email}))`;
  * Hashing happens in JS (SQL has no SHA-256), so for addresses with non-ASCII capitals it can
  * differ from `normalizedAddress`; the clear-text comparison above stays the primary one.
  */
-export async function hashedAddress(email: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(email.trim().toLowerCase()));
-  return `sha256:${[...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+export function hashedAddress(email: string): Promise<string> {
+  return sha256(email.trim().toLowerCase());
 }
 
 /** The suppression of an address, in clear or hashed (erased contacts); the send step's check. */
