@@ -19,6 +19,11 @@ export function hashedAddress(email: string): Promise<string> {
   return sha256(email.trim().toLowerCase());
 }
 
+/** `hashedAddress` of each address (null stays null): what entry candidates carry. */
+export function hashedAddresses(emails: Array<string | null | undefined>): Promise<Array<string | null>> {
+  return Promise.all(emails.map((email) => (email ? hashedAddress(email) : null)));
+}
+
 /** The suppression of an address, in clear or hashed (erased contacts); the send step's check. */
 export async function suppressionOf(db: Database, email: string | null) {
   if (!email) return null;
@@ -38,13 +43,17 @@ export function suppressStatement(db: Database, email: string, reason: string, n
     .onConflictDoNothing();
 }
 
-/** Lifts a suppression; with `onlyReason`, only one made for that reason (a bounce stays a bounce). */
-export function unsuppressStatement(db: Database, email: string, onlyReason?: string) {
+/**
+ * Lifts a suppression of the address, in clear and hashed (`hashed`: its `hashedAddress`, computed
+ * by the caller, SQL having no SHA-256); with `onlyReason`, only one made for that reason (a
+ * bounce stays a bounce).
+ */
+export function unsuppressStatement(db: Database, email: string, hashed: string, onlyReason?: string) {
   return db
     .delete(suppressions)
     .where(
       and(
-        eq(suppressions.email, normalizedAddress(email)),
+        or(eq(suppressions.email, normalizedAddress(email)), eq(suppressions.email, hashed)),
         onlyReason ? eq(suppressions.reason, onlyReason) : undefined,
       ),
     );
