@@ -1,6 +1,7 @@
 import { buildDeps } from "../composition";
 import { log } from "../lib/log";
 import { scrubArchive } from "../services/archive-scrub";
+import { deleteFinishedImportFiles } from "../services/imports/finished-files";
 import { archiveOldEvents, dropOldEmailBodies } from "../services/retention";
 import { expireImportUploads } from "./expire-uploads";
 import { healStalledBackfills } from "./heal-backfills";
@@ -26,6 +27,7 @@ export async function runScheduled(env: Env): Promise<Report> {
       return { requeuedImports: requeued, failedStalledImports: failed };
     },
     uploads: async () => ({ expiredUploads: await expireImportUploads(deps.imports) }),
+    importFiles: async () => ({ deletedImportFiles: await deleteFinishedImportFiles(deps.imports) }),
     backfills: async () => {
       const { requeued, failed } = await healStalledBackfills(deps.backfills);
       return { requeuedBackfills: requeued, failedStalledBackfills: failed };
