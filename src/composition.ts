@@ -54,6 +54,7 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
   const emailResends: EmailResendDeps = { db, emailSends: env.EMAIL_SENDS_QUEUE };
   const erasure: ErasureDeps = {
     db,
+    archive: env.EVENT_ARCHIVE,
     idempotencyKeys: ingest.idempotencyKeys,
     idempotencyTtlSeconds: ingest.idempotencyTtlSeconds,
     workflow: env.JOURNEY_WORKFLOW,

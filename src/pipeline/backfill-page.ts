@@ -8,6 +8,7 @@ import type { BackfillPageMessage, JourneyStartMessage } from "../lib/queues";
 import { type BackfillDeps, failBackfill, loadBackfill, markBackfillProcessing } from "../services/backfills/jobs";
 import { type EntryDecision, enterPlan, previewEntriesPlan } from "../services/entry-guards";
 import { type SegmentPage, segmentPage, segmentWhere } from "../services/segments";
+import { hashedAddresses } from "../services/suppressions";
 import { enqueueStarts } from "../services/workflow-instances";
 
 export type BackfillPageDeps = BackfillDeps & { journeyStarts: Queue<JourneyStartMessage> };
@@ -65,11 +66,13 @@ const enrolledIds = (decisions: EntryDecision[]) => decisions.flatMap((d) => (d.
  */
 async function commitPage(db: Database, work: PageWork, now: Date): Promise<EntryDecision[] | null> {
   const { job, journey, page } = work;
-  const candidates = page.rows.map((row) => ({
+  const hashes = await hashedAddresses(page.rows.map((row) => row.email));
+  const candidates = page.rows.map((row, i) => ({
     userId: row.externalId,
     triggerEventId: null,
     triggerMatched: row.triggerMatched === 1,
     givenEmail: false, // the contact must have an address in D1
+    emailHash: hashes[i],
   }));
   try {
     let decide: BatchPlan<EntryDecision[]>;

@@ -5,6 +5,7 @@ import { type BackfillInput, createBackfillJob, noSkips } from "../services/back
 import { previewEntriesPlan } from "../services/entry-guards";
 import { loadJob } from "../services/imports/job-state";
 import { segmentPage } from "../services/segments";
+import { hashedAddresses } from "../services/suppressions";
 import type { BackfillPageDeps } from "./backfill-page";
 
 /** A dry run answers in the request when the whole segment fits in one read of this many contacts… */
@@ -39,11 +40,13 @@ export async function startBackfill(
       scan: DRY_RUN_SYNC_SCAN,
     });
     if (page.exhausted || page.rows.length === input.limit) {
-      const candidates = page.rows.map((row) => ({
+      const hashes = await hashedAddresses(page.rows.map((row) => row.email));
+      const candidates = page.rows.map((row, i) => ({
         userId: row.externalId,
         triggerEventId: null,
         triggerMatched: row.triggerMatched === 1,
         givenEmail: false,
+        emailHash: hashes[i],
       }));
       const [decisions] = await runPlans(deps.db, previewEntriesPlan(deps.db, journey, candidates));
       const preview: BackfillPreview = { dryRun: true, matched: decisions.length, enrolled: 0, skipped: noSkips() };

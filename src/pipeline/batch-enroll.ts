@@ -6,6 +6,7 @@ import { getJourney } from "../journeys/registry";
 import type { JourneyStartMessage } from "../lib/queues";
 import { contactUpsertStatements } from "../services/contacts";
 import { enterPlan, previewEntriesPlan, type SkipReason } from "../services/entry-guards";
+import { hashedAddresses } from "../services/suppressions";
 import { enqueueStarts } from "../services/workflow-instances";
 
 export type BatchEnrollUser = { userId: string; userEmail?: string; properties?: Properties };
@@ -30,11 +31,13 @@ export async function batchEnroll(
 ) {
   const { db } = deps;
   const journey = getJourney(journeyKey);
-  const candidates = users.map((user) => ({
+  const hashes = await hashedAddresses(users.map((user) => user.userEmail));
+  const candidates = users.map((user, i) => ({
     userId: user.userId,
     triggerEventId: null,
     triggerMatched: conditionsHold(user.properties ?? {}, journey.trigger.where),
     givenEmail: Boolean(user.userEmail),
+    emailHash: hashes[i],
   }));
   const upserts = options.dryRun
     ? []

@@ -5,7 +5,9 @@ import { newId } from "../lib/ids";
 import { contactUpsertStatements } from "../services/contacts";
 import { insertEventsPlan, markProcessedStatements, type NewEvent } from "../services/events";
 import {
+  type AddressHashes,
   applyToWorkflows,
+  eventAddressHashes,
   type JourneyEntry,
   type JourneyExit,
   type JourneyRoutingDeps,
@@ -66,6 +68,8 @@ type WriteOptions = {
   postHogCanChangeEmail?: boolean;
   now?: Date;
   onlyIfNewer?: boolean;
+  /** The events' hashed addresses, for the entry guards (see journey-routing). */
+  addressHashes?: AddressHashes;
 };
 
 type Written = { storedIds: Set<string>; decided: Parameters<typeof routingOutcomes>[1] };
@@ -96,7 +100,7 @@ function writePlan(db: Database, events: StoredEvent[], options: WriteOptions): 
   const all = sequence(
     options.insert ? insertEventsPlan(db, events) : plan([], () => new Set(ids)),
     writes(contactUpserts),
-    routingPlan(db, events, { onlyPending: true }),
+    routingPlan(db, events, { onlyPending: true, addressHashes: options.addressHashes }),
     writes(markProcessedStatements(db, ids, options.now)),
   );
   return plan(all.statements, (results) => {
@@ -115,7 +119,12 @@ export async function writeEvents(
   options: WriteOptions,
 ): Promise<{ storedIds: Set<string>; outcomes: Map<string, RoutingOutcome> }> {
   if (events.length === 0) return { storedIds: new Set(), outcomes: new Map() };
-  const planned = writePlan(deps.db, events, { ...options, postHogCanChangeEmail: deps.postHogCanChangeEmail });
+  const planned = writePlan(deps.db, events, {
+    ...options,
+    postHogCanChangeEmail: deps.postHogCanChangeEmail,
+    // Hashed here, before the batch: still one round trip.
+    addressHashes: await eventAddressHashes(events),
+  });
   const [{ storedIds, decided }] = await runPlans(deps.db, planned);
   await applyToWorkflows(deps, events, decided, deps.waitUntil);
   return { storedIds, outcomes: routingOutcomes(events, decided) };

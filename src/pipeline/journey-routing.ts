@@ -11,6 +11,7 @@ import {
   waitingForStatements,
 } from "../services/enrollments";
 import { type EntryDecision, enterPlan, previewEntriesPlan, type SkipReason } from "../services/entry-guards";
+import { hashedAddresses } from "../services/suppressions";
 import {
   createInstances,
   deliverToWaiting,
@@ -27,12 +28,24 @@ export type RoutingOutcome = { journeys: JourneyEntry[]; exits: JourneyExit[]; s
 
 export type JourneyRoutingDeps = WorkflowDeps & { db: Database };
 
-export type RoutableEvent = Pick<StoredEvent, "id" | "event" | "userId" | "properties" | "occurredAt">;
+export type RoutableEvent = Pick<StoredEvent, "id" | "event" | "userId" | "properties" | "occurredAt"> & {
+  userEmail?: string | null;
+};
+
+/** Event id → `hashedAddress` of the event's address (entry guards see hashed suppressions by it). */
+export type AddressHashes = Map<string, string | null>;
+
+export async function eventAddressHashes(events: RoutableEvent[]): Promise<AddressHashes> {
+  const hashes = await hashedAddresses(events.map((event) => event.userEmail));
+  return new Map(events.map((event, i) => [event.id, hashes[i]!]));
+}
 
 type RoutingOptions = {
   dryRun?: boolean;
   /** Decide only for events still stored and unprocessed (ingest, self-healing): see db/guarded. */
   onlyPending?: boolean;
+  /** From `eventAddressHashes`, computed before the batch is built (hashing is async). */
+  addressHashes?: AddressHashes;
 };
 
 type Decided = { exits: ExitOutcome[]; waiting: WaitingEnrollment[]; entries: EntryOutcome[] };
@@ -41,10 +54,11 @@ type Decided = { exits: ExitOutcome[]; waiting: WaitingEnrollment[]; entries: En
 export function routingPlan(db: Database, events: RoutableEvent[], options: RoutingOptions = {}): BatchPlan<Decided> {
   const dryRun = options.dryRun ?? false;
   const onlyIfEventPending = options.onlyPending ?? false;
+  const addressHashes = options.addressHashes ?? new Map();
   const decide = sequence(
     exitsPlan(db, events, { dryRun, onlyIfEventPending }),
     rows<WaitingEnrollment>(waitingForStatements(db, events, { onlyIfEventPending })),
-    entriesPlan(db, events, { dryRun, onlyIfEventPending }),
+    entriesPlan(db, events, { dryRun, onlyIfEventPending, addressHashes }),
   );
   return plan(decide.statements, (results) => {
     const [exits, waiting, entries] = decide.decode(results);
@@ -75,7 +89,8 @@ export async function routeToJourneys(
   events: RoutableEvent[],
   options: RoutingOptions = {},
 ): Promise<Map<string, RoutingOutcome>> {
-  const [decided] = await runPlans(deps.db, routingPlan(deps.db, events, options));
+  const addressHashes = options.addressHashes ?? (await eventAddressHashes(events));
+  const [decided] = await runPlans(deps.db, routingPlan(deps.db, events, { ...options, addressHashes }));
   if (!options.dryRun) await applyToWorkflows(deps, events, decided);
   return routingOutcomes(events, decided);
 }
@@ -115,7 +130,11 @@ function exitsPlan(db: Database, events: RoutableEvent[], options: DecideOptions
 type EntryOutcome = { journey: JourneyDefinition; decision: EntryDecision };
 
 /** Every journey's entry guards for the events that trigger it. */
-function entriesPlan(db: Database, events: RoutableEvent[], options: DecideOptions): BatchPlan<EntryOutcome[]> {
+function entriesPlan(
+  db: Database,
+  events: RoutableEvent[],
+  options: DecideOptions & { addressHashes: AddressHashes },
+): BatchPlan<EntryOutcome[]> {
   const perJourney = journeys.flatMap((journey) => {
     const triggered = events.filter((event) => event.event === journey.trigger.event);
     if (triggered.length === 0) return [];
@@ -123,6 +142,7 @@ function entriesPlan(db: Database, events: RoutableEvent[], options: DecideOptio
       userId: event.userId,
       triggerEventId: event.id,
       triggerMatched: matchesEvent(journey.trigger, event.event, event.properties),
+      emailHash: options.addressHashes.get(event.id) ?? null,
     }));
     const decide = options.dryRun
       ? previewEntriesPlan(db, journey, candidates)

@@ -3,6 +3,7 @@ import { runBatch } from "../db/client";
 import { events, type StoredEvent } from "../db/schema";
 import { propertiesProblem } from "../lib/properties";
 import { chunkForParams } from "../lib/sql";
+import { pendingErasedUserIds } from "../services/archive-erasures";
 import { readArchivedEvents, retentionCutoff } from "../services/event-archive";
 import { eventFilter } from "../services/events";
 import { type JourneyRoutingDeps, routeToJourneys } from "./journey-routing";
@@ -70,12 +71,16 @@ async function loadEvents(deps: ReplayDeps, input: ReplayInput): Promise<Loaded>
   return { found, errors: [], archive: { events: fromArchive, objectsRead, stoppedAtDay } };
 }
 
-/** The archive is read when the window starts before the retention cutoff (or has no start). */
-function readArchiveIfReached(deps: ReplayDeps, filter: NonNullable<ReplayInput["filter"]>, limit: number) {
+/**
+ * The archive is read when the window starts before the retention cutoff (or has no start),
+ * leaving out erased people whose archived lines the scrub hasn't removed yet.
+ */
+async function readArchiveIfReached(deps: ReplayDeps, filter: NonNullable<ReplayInput["filter"]>, limit: number) {
   if (!deps.archive || !deps.eventRetentionDays) return null;
   const cutoff = retentionCutoff(new Date(), deps.eventRetentionDays);
   if (filter.from && filter.from >= cutoff) return null;
-  return readArchivedEvents(deps.archive, filter, { limit });
+  const skipUserIds = await pendingErasedUserIds(deps.db, filter.userId ? [filter.userId] : undefined);
+  return readArchivedEvents(deps.archive, { ...filter, skipUserIds }, { limit });
 }
 
 /** D1 rows win over archived copies of the same id (a retention run that died before its delete). */

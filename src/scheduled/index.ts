@@ -1,5 +1,7 @@
 import { buildDeps } from "../composition";
 import { log } from "../lib/log";
+import { scrubArchive } from "../services/archive-scrub";
+import { deleteFinishedImportFiles } from "../services/imports/finished-files";
 import { archiveOldEvents, dropOldEmailBodies } from "../services/retention";
 import { expireImportUploads } from "./expire-uploads";
 import { healStalledBackfills } from "./heal-backfills";
@@ -9,7 +11,8 @@ import { healStalledImports } from "./heal-imports";
 type Report = Record<string, number | string>;
 
 /**
- * The cron trigger (wrangler.toml): self-healing, so nothing stays stuck, and retention. Each task is bounded
+ * The cron trigger (wrangler.toml): self-healing, so nothing stays stuck, retention, and
+ * the scrub of erased people from the event archive. Each task is bounded
  * and independent; one failing doesn't stop the others.
  */
 export async function runScheduled(env: Env): Promise<Report> {
@@ -24,6 +27,7 @@ export async function runScheduled(env: Env): Promise<Report> {
       return { requeuedImports: requeued, failedStalledImports: failed };
     },
     uploads: async () => ({ expiredUploads: await expireImportUploads(deps.imports) }),
+    importFiles: async () => ({ deletedImportFiles: await deleteFinishedImportFiles(deps.imports) }),
     backfills: async () => {
       const { requeued, failed } = await healStalledBackfills(deps.backfills);
       return { requeuedBackfills: requeued, failedStalledBackfills: failed };
@@ -32,6 +36,8 @@ export async function runScheduled(env: Env): Promise<Report> {
       ...(await archiveOldEvents(deps.retention)),
       droppedEmailBodies: await dropOldEmailBodies(deps.retention),
     }),
+    // After retention: a pass that starts in this run sees everything this run archived.
+    archiveScrub: async () => ({ ...(await scrubArchive(deps.retention)) }),
   };
   const report: Report = {};
   for (const [name, task] of Object.entries(tasks)) {

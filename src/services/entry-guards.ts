@@ -29,13 +29,18 @@ export type EntryCandidate = {
    * already have one in D1 (else `no_email`). Absent for event entries, which don't check.
    */
   givenEmail?: boolean;
+  /**
+   * `hashedAddress` of the address the caller knows for this entry (the event's, the row's): an
+   * erased person's address is suppressed only hashed, which SQL can't compute from `contacts`.
+   */
+  emailHash?: string | null;
 };
 export type EntryDecision = { userId: string; triggerEventId: string | null } & (
   | { enrolled: true; enrollmentId: string }
   | { enrolled: false; reason: SkipReason }
 );
 
-const CANDIDATES_PER_STATEMENT = 14; // 6 bound params each, plus the journey's 12, under D1's 100
+const CANDIDATES_PER_STATEMENT = 12; // 7 bound params each, plus the journey's 12, under D1's 100
 
 /** The reason a real run gives a user's second entry in one call, by entry limit. */
 const REPEAT_REASON: Record<JourneyDefinition["entryLimit"], SkipReason> = {
@@ -55,11 +60,11 @@ function decidedCte(journey: JourneyDefinition, chunk: Chunk, now: Date): SQL {
   const values = sql.join(
     chunk.map(
       (c) =>
-        sql`(${c.idx}, ${c.enrollmentId}, ${c.userId}, ${c.triggerEventId}, ${c.triggerMatched ? 1 : 0}, ${c.givenEmail === undefined ? null : c.givenEmail ? 1 : 0})`,
+        sql`(${c.idx}, ${c.enrollmentId}, ${c.userId}, ${c.triggerEventId}, ${c.triggerMatched ? 1 : 0}, ${c.givenEmail === undefined ? null : c.givenEmail ? 1 : 0}, ${c.emailHash ?? null})`,
     ),
     sql`, `,
   );
-  return sql`WITH cand(idx, enrollment_id, user_id, trigger_event_id, trigger_matched, given_email) AS (VALUES ${values}),
+  return sql`WITH cand(idx, enrollment_id, user_id, trigger_event_id, trigger_matched, given_email, email_hash) AS (VALUES ${values}),
   decided AS (
     SELECT cand.*, CASE
       WHEN coalesce((SELECT enabled FROM journey_settings WHERE journey_key = ${journey.key}), ${journey.enabled ? 1 : 0}) = 0 THEN 'journey_disabled'
@@ -67,7 +72,9 @@ function decidedCte(journey: JourneyDefinition, chunk: Chunk, now: Date): SQL {
       WHEN cand.given_email = 0 AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.external_id = cand.user_id AND c.email IS NOT NULL) THEN 'no_email'
       WHEN EXISTS (SELECT 1 FROM contacts c WHERE c.external_id = cand.user_id AND c.unsubscribed_at IS NOT NULL) THEN 'unsubscribed'
       WHEN EXISTS (SELECT 1 FROM contacts c JOIN suppressions s ON s.email = lower(trim(c.email)) WHERE c.external_id = cand.user_id AND s.reason = 'unsubscribed') THEN 'unsubscribed'
+      WHEN EXISTS (SELECT 1 FROM suppressions s WHERE s.email = cand.email_hash AND s.reason = 'unsubscribed') THEN 'unsubscribed'
       WHEN EXISTS (SELECT 1 FROM contacts c JOIN suppressions s ON s.email = lower(trim(c.email)) WHERE c.external_id = cand.user_id) THEN 'suppressed'
+      WHEN EXISTS (SELECT 1 FROM suppressions s WHERE s.email = cand.email_hash) THEN 'suppressed'
       WHEN ${journey.entryLimit} = 'once' AND EXISTS (SELECT 1 FROM enrollments e WHERE e.journey_key = ${journey.key} AND e.user_id = cand.user_id) THEN 'already_entered_once'
       WHEN ${journey.entryLimit} = 'once_per_period' AND EXISTS (SELECT 1 FROM enrollments e WHERE e.journey_key = ${journey.key} AND e.user_id = cand.user_id AND e.enrolled_at > ${since}) THEN 'period_not_elapsed'
       WHEN EXISTS (SELECT 1 FROM enrollments e WHERE e.journey_key = ${journey.key} AND e.user_id = cand.user_id AND e.status IN ('active', 'waiting')) THEN 'already_active'

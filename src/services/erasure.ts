@@ -2,48 +2,49 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { runBatch } from "../db/client";
 import { type Contact, contacts, emails, enrollments, events, suppressions } from "../db/schema";
+import { type ArchiveState, archiveErasureState, recordArchiveErasure } from "./archive-erasures";
 import { findContact } from "./contacts";
+import {
+  DEFAULT_ERASURE_BUDGET,
+  deleteImportErrors,
+  deleteInSlices,
+  type ErasureBudget,
+  type ErasureCounts,
+  NO_COUNTS,
+  type Progress,
+  scrubDeadLetters,
+} from "./erasure-rows";
 import { forgetKeys } from "./idempotency";
 import { hashedAddress } from "./suppressions";
 import { type JourneyParams, stopInstances } from "./workflow-instances";
 
 export type ErasureDeps = {
   db: Database;
+  /** The R2 event archive: erasure records a scrub of it (services/archive-scrub.ts). */
+  archive: R2Bucket;
   idempotencyKeys: KVNamespace;
   idempotencyTtlSeconds: number;
   workflow: Workflow<JourneyParams>;
 };
 
-/**
- * What one request may do: `maxSlices` D1 deletes of at most `sliceSize` rows (each a short write
- * that never holds the database long), and at most `maxKvDeletes` KV deletes (subrequests).
- */
-export type ErasureBudget = { sliceSize: number; maxSlices: number; maxKvDeletes: number };
-export const DEFAULT_ERASURE_BUDGET: ErasureBudget = { sliceSize: 500, maxSlices: 40, maxKvDeletes: 500 };
-
-export type ErasureCounts = {
-  contact: number;
-  events: number;
-  emails: number;
-  enrollments: number;
-  importErrors: number;
-  idempotencyKeys: number;
-};
 export type ErasureResult = {
   /** false: the budget ran out; the same DELETE again continues (the contact row goes last). */
   complete: boolean;
   removed: ErasureCounts;
   /** Addresses now suppressed by hash (new, or converted from a suppression held in clear). */
   hashedSuppressions: number;
+  /** Whether the person's lines may still be in the R2 event archive (see services/archive-erasures). */
+  archive: ArchiveState;
 };
-
-type Progress = { slices: number; kvDeletes: number; budget: ErasureBudget; removed: ErasureCounts };
 
 /**
  * Erases a person: their events (and KV idempotency entries), emails with rendered bodies,
- * enrollments (workflows terminated first), import error rows naming them, then the contact. Every
+ * enrollments (workflows terminated first), import error rows and dead-lettered events naming
+ * them, an import's record of their id, the contact's change history, then the contact; their
+ * archived events are scrubbed from R2 by the cron (the answer's `archive` says whether pending). Every
  * address they were mailed at keeps only a hashed suppression (reason `erased`, or the reason it
- * was already suppressed for); with `suppress: false` no new one is made. Null: no such contact.
+ * was already suppressed for); with `suppress: false` no new one is made. Null: no such contact,
+ * and the user id was never erased.
  */
 export async function eraseContact(
   deps: ErasureDeps,
@@ -53,29 +54,40 @@ export async function eraseContact(
   const { db } = deps;
   const now = options.now ?? new Date();
   const contact = await findContact(db, idOrExternalId);
-  if (!contact) return null;
+  if (!contact) return alreadyErased(db, idOrExternalId);
   const userId = contact.externalId;
   const progress: Progress = {
     slices: 0,
     kvDeletes: 0,
     budget: options.budget ?? DEFAULT_ERASURE_BUDGET,
-    removed: { contact: 0, events: 0, emails: 0, enrollments: 0, importErrors: 0, idempotencyKeys: 0 },
+    removed: { ...NO_COUNTS },
   };
   const addresses = await addressesOf(db, contact);
   // First, so nothing between here and the end can mail the address.
   const hashedSuppressions = await hashSuppressions(db, addresses, options.suppress, now);
+  // Before the events go, so retention archives none of them from here on.
+  const archive = await recordArchiveErasure(db, deps.archive, userId, now);
   await stopRunningEnrollments(deps, userId);
 
   const complete =
     (await deleteInSlices(db, progress, "enrollments", sql`user_id = ${userId}`)) &&
     (await deleteEvents(deps, progress, userId, now)) &&
     (await deleteInSlices(db, progress, "emails", sql`user_id = ${userId}`)) &&
-    (await deleteImportErrors(db, progress, userId, addresses));
+    (await deleteImportErrors(db, progress, userId, addresses)) &&
+    (await deleteInSlices(db, progress, "import_seen_ids", sql`external_id = ${userId}`)) &&
+    (await scrubDeadLetters(db, progress, userId, addresses)) &&
+    (await deleteInSlices(db, progress, "contact_changes", sql`contact_id = ${contact.id}`));
   if (complete) {
     await db.delete(contacts).where(eq(contacts.id, contact.id));
     progress.removed.contact = 1;
   }
-  return { complete, removed: progress.removed, hashedSuppressions };
+  return { complete, removed: progress.removed, hashedSuppressions, archive };
+}
+
+/** A user id erased before answers with nothing removed and where its archive scrub stands; else null. */
+async function alreadyErased(db: Database, userId: string): Promise<ErasureResult | null> {
+  const archive = await archiveErasureState(db, userId);
+  return archive && { complete: true, removed: { ...NO_COUNTS }, hashedSuppressions: 0, archive };
 }
 
 /** The contact's address and the addresses its emails went to (normalized, distinct). */
@@ -121,27 +133,6 @@ async function stopRunningEnrollments(deps: ErasureDeps, userId: string): Promis
   );
 }
 
-/** Deletes matching rows a slice at a time; true when none are left. */
-async function deleteInSlices(
-  db: Database,
-  progress: Progress,
-  table: "enrollments" | "emails" | "import_errors",
-  where: ReturnType<typeof sql>,
-): Promise<boolean> {
-  const size = progress.budget.sliceSize;
-  while (progress.slices < progress.budget.maxSlices) {
-    progress.slices += 1;
-    const result = await db.run(
-      sql`DELETE FROM ${sql.identifier(table)} WHERE rowid IN (SELECT rowid FROM ${sql.identifier(table)} WHERE ${where} LIMIT ${size})`,
-    );
-    const changes = result.meta.changes ?? 0;
-    const key = table === "import_errors" ? "importErrors" : table;
-    progress.removed[key] += changes;
-    if (changes < size) return true;
-  }
-  return false;
-}
-
 /** Events a slice at a time; the KV entries of events still inside the KV TTL go first. */
 async function deleteEvents(deps: ErasureDeps, progress: Progress, userId: string, now: Date): Promise<boolean> {
   const { db } = deps;
@@ -166,25 +157,4 @@ async function deleteEvents(deps: ErasureDeps, progress: Progress, userId: strin
     if (slice.length < budget.sliceSize) return true;
   }
   return false;
-}
-
-/**
- * Import error rows keep the raw row. A row names the person when its externalId cell (CSV: the
- * header's `externalId` column; JSON: `$.externalId`) is their id or its email cell one of their
- * addresses; a row that isn't valid JSON matches on the quoted id or an address anywhere in its text.
- */
-function deleteImportErrors(db: Database, progress: Progress, userId: string, addresses: string[]) {
-  const addressList = JSON.stringify(addresses);
-  const inAddresses = (value: ReturnType<typeof sql>) =>
-    sql`lower(trim(${value})) IN (SELECT value FROM json_each(${addressList}))`;
-  const csvCell = (column: string) =>
-    sql`json_extract(e.data, '$[' || (SELECT key FROM json_each(j.header) WHERE trim(value) = ${column}) || ']')`;
-  const where = sql`rowid IN (SELECT e.rowid FROM import_errors e JOIN import_jobs j ON j.id = e.job_id WHERE CASE
-      WHEN NOT json_valid(e.data) THEN instr(e.data, ${JSON.stringify(userId)}) > 0
-        OR EXISTS (SELECT 1 FROM json_each(${addressList}) a WHERE instr(lower(e.data), a.value) > 0)
-      WHEN j.format = 'csv' THEN trim(${csvCell("externalId")}) = ${userId} OR ${inAddresses(csvCell("email"))}
-      ELSE trim(CAST(json_extract(e.data, '$.externalId') AS TEXT)) = ${userId}
-        OR ${inAddresses(sql`json_extract(e.data, '$.email')`)}
-    END)`;
-  return deleteInSlices(db, progress, "import_errors", where);
 }

@@ -30,9 +30,17 @@ function fromLine(line: string): StoredEvent {
   return row as StoredEvent;
 }
 
-export type ArchiveFilter = { event?: string; userId?: string; from?: Date; to?: Date };
+export type ArchiveFilter = {
+  event?: string;
+  userId?: string;
+  from?: Date;
+  to?: Date;
+  /** Users whose lines are left out (erased people the scrub hasn't reached yet). */
+  skipUserIds?: Set<string>;
+};
 
 const matches = (e: StoredEvent, f: ArchiveFilter) =>
+  !f.skipUserIds?.has(e.userId) &&
   (!f.event || e.event === f.event) &&
   (!f.userId || e.userId === f.userId) &&
   (!f.from || e.occurredAt >= f.from) &&

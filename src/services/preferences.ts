@@ -5,7 +5,7 @@ import { type ContactChangeSource, contacts } from "../db/schema";
 import { AppError } from "../lib/errors";
 import { recentChanges, recordChangeStatement } from "./contact-changes";
 import { getContact } from "./contacts";
-import { suppressionOf, suppressStatement, unsuppressStatement } from "./suppressions";
+import { hashedAddress, suppressionOf, suppressStatement, unsuppressStatement } from "./suppressions";
 
 export type Preferences = {
   unsubscribed: boolean;
@@ -62,7 +62,8 @@ function unsubscribePlan(db: Database, contactId: string, source: ContactChangeS
 }
 
 /** Resubscribing lifts the flag and an `unsubscribed` suppression of the address, never a bounce or complaint. */
-function resubscribeStatements(db: Database, contactId: string, email: string | null, now: Date) {
+function resubscribeStatements(db: Database, contactId: string, address: Address | null, now: Date) {
+  const hashed = address?.hashed ?? null;
   return [
     recordChangeStatement(db, {
       contactId,
@@ -70,16 +71,21 @@ function resubscribeStatements(db: Database, contactId: string, email: string | 
       from: sql`'true'`,
       to: sql`'false'`,
       source: "admin",
-      when: sql`c.unsubscribed_at IS NOT NULL OR EXISTS (SELECT 1 FROM suppressions s WHERE s.email = lower(trim(c.email)) AND s.reason = ${UNSUBSCRIBED_REASON})`,
+      when: sql`c.unsubscribed_at IS NOT NULL OR EXISTS (SELECT 1 FROM suppressions s WHERE s.email IN (lower(trim(c.email)), ${hashed}) AND s.reason = ${UNSUBSCRIBED_REASON})`,
       now,
     }),
-    ...(email ? [unsuppressStatement(db, email, UNSUBSCRIBED_REASON)] : []),
+    ...(address ? [unsuppressStatement(db, address.email, address.hashed, UNSUBSCRIBED_REASON)] : []),
     db.update(contacts).set({ unsubscribedAt: null, updatedAt: now }).where(eq(contacts.id, contactId)),
   ];
 }
 
-function suppressionStatements(db: Database, contactId: string, email: string, suppressed: boolean, now: Date) {
-  const current = sql`(SELECT s.reason FROM suppressions s WHERE s.email = lower(trim(c.email)))`;
+/** The contact's address and its hashed form (an erased person's address is suppressed only hashed). */
+type Address = { email: string; hashed: string };
+
+function suppressionStatements(db: Database, contactId: string, address: Address, suppressed: boolean, now: Date) {
+  // The clear-text row first: its reason is the one the send step reports.
+  const current = sql`(SELECT s.reason FROM suppressions s WHERE s.email IN (lower(trim(c.email)), ${address.hashed})
+    ORDER BY s.email = lower(trim(c.email)) DESC LIMIT 1)`;
   return [
     recordChangeStatement(db, {
       contactId,
@@ -90,7 +96,9 @@ function suppressionStatements(db: Database, contactId: string, email: string, s
       when: suppressed ? sql`${current} IS NULL` : sql`${current} IS NOT NULL`,
       now,
     }),
-    suppressed ? suppressStatement(db, email, "admin", now) : unsuppressStatement(db, email),
+    suppressed
+      ? suppressStatement(db, address.email, "admin", now)
+      : unsuppressStatement(db, address.email, address.hashed),
   ];
 }
 
@@ -105,13 +113,14 @@ export async function updatePreferences(
 ): Promise<Preferences> {
   const contact = await getContact(db, idOrExternalId);
   const now = new Date();
+  const address = contact.email ? { email: contact.email, hashed: await hashedAddress(contact.email) } : null;
   const statements: BatchStatement[] = [];
   if (change.suppressed !== undefined) {
-    if (!contact.email) throw new AppError("UNPROCESSABLE", "suppressed: the contact has no email address to suppress");
-    statements.push(...suppressionStatements(db, contact.id, contact.email, change.suppressed, now));
+    if (!address) throw new AppError("UNPROCESSABLE", "suppressed: the contact has no email address to suppress");
+    statements.push(...suppressionStatements(db, contact.id, address, change.suppressed, now));
   }
   if (change.unsubscribed === true) statements.push(...unsubscribePlan(db, contact.id, "admin", now).statements);
-  if (change.unsubscribed === false) statements.push(...resubscribeStatements(db, contact.id, contact.email, now));
+  if (change.unsubscribed === false) statements.push(...resubscribeStatements(db, contact.id, address, now));
   await runBatch(db, statements);
   return getPreferences(db, contact.id);
 }

@@ -1,6 +1,6 @@
-import { asc, lt, sql } from "drizzle-orm";
+import { and, asc, eq, isNotNull, lt, notInArray, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { events, type StoredEvent } from "../db/schema";
+import { archiveErasures, events, type StoredEvent } from "../db/schema";
 import { archivePartKey, retentionCutoff, toNdjson, utcDay } from "./event-archive";
 
 export type RetentionDeps = {
@@ -18,10 +18,19 @@ export type RetentionDeps = {
 export type RetentionBudget = { sliceSize: number; maxSlices: number };
 export const DEFAULT_RETENTION_BUDGET: RetentionBudget = { sliceSize: 100, maxSlices: 20 };
 
+/** Users being erased: their events are about to be deleted, never archived (nor scrubbed again). */
+const pendingErasures = (db: Database) =>
+  db
+    .select({ userId: archiveErasures.userId })
+    .from(archiveErasures)
+    // NOT NULL: one NULL in a NOT IN list would keep every event out.
+    .where(and(eq(archiveErasures.state, "scrub_pending"), isNotNull(archiveErasures.userId)));
+
 /**
  * Moves events that occurred before the retention cutoff to R2 (one NDJSON part per day per
  * slice), then deletes exactly those rows from D1. R2 first: a run that dies in between leaves the
- * rows in D1, and the next run writes them again (readers deduplicate by id).
+ * rows in D1, and the next run writes them again (readers deduplicate by id). Events of people
+ * being erased stay out of the archive.
  */
 export async function archiveOldEvents(
   deps: RetentionDeps,
@@ -35,7 +44,7 @@ export async function archiveOldEvents(
     const rows = await deps.db
       .select()
       .from(events)
-      .where(lt(events.occurredAt, cutoff))
+      .where(and(lt(events.occurredAt, cutoff), notInArray(events.userId, pendingErasures(deps.db))))
       .orderBy(asc(events.occurredAt), asc(events.id))
       .limit(budget.sliceSize);
     if (rows.length === 0) break;

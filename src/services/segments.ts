@@ -109,7 +109,8 @@ export function segmentWhere(filter: SegmentFilter): SQL | undefined {
   );
 }
 
-export type SegmentRow = { id: string; externalId: string; triggerMatched: number };
+/** `email`: the entry guards hash it to see an erased person's (hashed) suppression. */
+export type SegmentRow = { id: string; externalId: string; email: string | null; triggerMatched: number };
 
 export type SegmentPage = {
   rows: SegmentRow[];
@@ -135,6 +136,7 @@ export async function segmentPage(db: Database, query: PageQuery): Promise<Segme
       .select({
         id: contacts.id,
         externalId: contacts.externalId,
+        email: contacts.email,
         triggerMatched: sql<number>`${conditionsSql(sql`${contacts.properties}`, query.trigger)}`.as("trigger_matched"),
       })
       .from(contacts)

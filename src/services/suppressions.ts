@@ -1,6 +1,7 @@
 import { and, eq, or, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { suppressions } from "../db/schema";
+import { sha256 } from "../lib/sha256";
 
 /**
  * The one way an address is compared: SQLite's `lower(trim(…))`, in SQL on both sides, so the
@@ -14,9 +15,13 @@ export const normalizedAddress = (email: string) => sql`lower(trim(${email}))`;
  * Hashing happens in JS (SQL has no SHA-256), so for addresses with non-ASCII capitals it can
  * differ from `normalizedAddress`; the clear-text comparison above stays the primary one.
  */
-export async function hashedAddress(email: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(email.trim().toLowerCase()));
-  return `sha256:${[...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+export function hashedAddress(email: string): Promise<string> {
+  return sha256(email.trim().toLowerCase());
+}
+
+/** `hashedAddress` of each address (null stays null): what entry candidates carry. */
+export function hashedAddresses(emails: Array<string | null | undefined>): Promise<Array<string | null>> {
+  return Promise.all(emails.map((email) => (email ? hashedAddress(email) : null)));
 }
 
 /** The suppression of an address, in clear or hashed (erased contacts); the send step's check. */
@@ -38,13 +43,17 @@ export function suppressStatement(db: Database, email: string, reason: string, n
     .onConflictDoNothing();
 }
 
-/** Lifts a suppression; with `onlyReason`, only one made for that reason (a bounce stays a bounce). */
-export function unsuppressStatement(db: Database, email: string, onlyReason?: string) {
+/**
+ * Lifts a suppression of the address, in clear and hashed (`hashed`: its `hashedAddress`, computed
+ * by the caller, SQL having no SHA-256); with `onlyReason`, only one made for that reason (a
+ * bounce stays a bounce).
+ */
+export function unsuppressStatement(db: Database, email: string, hashed: string, onlyReason?: string) {
   return db
     .delete(suppressions)
     .where(
       and(
-        eq(suppressions.email, normalizedAddress(email)),
+        or(eq(suppressions.email, normalizedAddress(email)), eq(suppressions.email, hashed)),
         onlyReason ? eq(suppressions.reason, onlyReason) : undefined,
       ),
     );

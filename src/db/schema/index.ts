@@ -2,6 +2,7 @@ export * from "./backfills";
 export * from "./contacts";
 export * from "./dead-letters";
 export * from "./emails";
+export * from "./erasures";
 export * from "./events";
 export * from "./import-uploads";
 export * from "./imports";

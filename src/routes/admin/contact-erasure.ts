@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { ARCHIVE_ERASURE_STATES } from "../../db/schema";
 import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { notFound } from "../../lib/errors";
@@ -17,8 +18,17 @@ const ErasureSchema = z
       enrollments: z.number().int(),
       importErrors: z.number().int(),
       idempotencyKeys: z.number().int().openapi({ description: "KV fast-path entries (only recent keys live there)" }),
+      contactChanges: z.number().int().openapi({ description: "The contact's address and opt-out history rows" }),
+      importSeenIds: z.number().int().openapi({ description: "A running import's record of the id" }),
+      deadLetters: z.number().int().openapi({
+        description: "Dead letters of buffered ingest that held the person's events (rewritten or deleted)",
+      }),
     }),
     hashedSuppressions: z.number().int().openapi({ description: "Addresses now suppressed as sha256:<hex>" }),
+    archive: z.enum(ARCHIVE_ERASURE_STATES).openapi({
+      description:
+        "The R2 event archive: `scrub_pending` until the cron's scrub has removed the person's archived events (meanwhile replay skips them), then `scrubbed`; `nothing_archived` when the archive held nothing. The same DELETE again answers with the current state.",
+    }),
   })
   .openapi("Erasure");
 
@@ -28,7 +38,7 @@ const route = createRoute({
   tags: ["Contacts"],
   summary: "Erase a person (GDPR erasure)",
   description:
-    "Deletes the contact, its events and their KV idempotency entries, its emails (rendered bodies included), its enrollments (running workflows terminated) and import error rows naming it. Each address it was mailed at stays suppressed only as a SHA-256 hash (reason `erased`, or the reason it was already suppressed for) unless `suppress=false`. Bounded per request: 202 with `complete: false` means call again; the contact row goes last, so a repeat continues where the last stopped. Once erased, the id answers 404. Events already archived to R2 (older than EVENT_RETENTION_DAYS) are not rewritten.",
+    "Deletes the contact, its events and their KV idempotency entries, its emails (rendered bodies included), its enrollments (running workflows terminated) and import error rows naming it. Each address it was mailed at stays suppressed only as a SHA-256 hash (reason `erased`, or the reason it was already suppressed for) unless `suppress=false`. Bounded per request: 202 with `complete: false` means call again; the contact row goes last, so a repeat continues where the last stopped. Events already archived to R2 (older than EVENT_RETENTION_DAYS) are removed by the cron's bounded scrub, which rewrites the archive objects without them; `archive` says whether that is still pending, and replay skips them meanwhile. Once erased, the same DELETE by user id answers 200 with nothing removed and the current `archive` state (404 for an id never erased).",
   security: bearerSecurity,
   request: {
     params: z.object({ idOrExternalId: z.string().min(1).max(255) }),
