@@ -4,7 +4,7 @@ import { createMiddleware } from "hono/factory";
 import { requestId } from "hono/request-id";
 import { buildDeps } from "./composition";
 import { createDb } from "./db/client";
-import { countRoundTrips } from "./db/round-trips";
+import { countRoundTrips, newRoundTripCounter } from "./db/round-trips";
 import type { AppEnv } from "./http/app-env";
 import { requireAdminKey } from "./http/auth";
 import { htmlPageHeaders } from "./http/html-headers";
@@ -58,7 +58,7 @@ export function createApp() {
   app.use(
     "*",
     createMiddleware<AppEnv>(async (c, next) => {
-      const roundTrips = { count: 0 };
+      const roundTrips = newRoundTripCounter();
       const db = createDb(countRoundTrips(c.env.DB, roundTrips));
       c.set("db", db);
       c.set("deps", buildDeps(c.env, { db, waitUntil: (promise) => c.executionCtx.waitUntil(promise) }));

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../src/db/client";
-import { countRoundTrips } from "../src/db/round-trips";
+import { countRoundTrips, newRoundTripCounter } from "../src/db/round-trips";
 import { processBackfillPage } from "../src/pipeline/backfill-page";
 import { healStalledBackfills, MAX_BACKFILL_RECOVERIES } from "../src/scheduled/heal-backfills";
 import { createBackfillJob } from "../src/services/backfills/jobs";
@@ -170,7 +170,7 @@ describe("POST /v1/admin/journeys/:key/backfill", () => {
   it("uses the same number of D1 round trips per page for 10 contacts as for 500", async () => {
     const importJobId = await importPlans(520);
     const trips = async (pageSize: number) => {
-      const count = { count: 0 };
+      const count = newRoundTripCounter();
       const db = createDb(countRoundTrips(env.DB, count));
       const deps = { ...idleDeps(), db };
       const job = await createBackfillJob(deps, {

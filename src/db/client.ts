@@ -1,9 +1,12 @@
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
-import * as schema from "./schema";
 
+/**
+ * No relational schema: nothing uses `db.query`, and drizzle would rebuild its relational config
+ * on every call (about a tenth of a small request's CPU, measured with the inspector's profiler).
+ */
 export function createDb(d1: D1Database) {
-  return drizzle(d1, { schema });
+  return drizzle(d1);
 }
 
 export type Database = ReturnType<typeof createDb>;

@@ -1,14 +1,25 @@
 /**
- * Wraps a D1 binding to count round trips (each statement execution, each batch, each exec).
- * Reported per request in the `X-D1-Round-Trips` header and the request log line, so tests and
- * benchmarks can check that bulk operations stay constant in D1 round trips.
+ * Wraps a D1 binding to count round trips (each statement execution, each batch, each exec) and
+ * the time spent waiting for them. Reported per request in the `X-D1-Round-Trips` header and the
+ * request log line (and per queue batch), so tests and benchmarks can check that bulk operations
+ * stay constant in D1 round trips, and see what D1 costs per event.
  */
-export type RoundTripCounter = { count: number };
+export type RoundTripCounter = { count: number; waitedMs: number };
+
+export const newRoundTripCounter = (): RoundTripCounter => ({ count: 0, waitedMs: 0 });
 
 const EXECUTORS = new Set(["first", "all", "run", "raw"]);
 
 export function countRoundTrips(d1: D1Database, counter: RoundTripCounter): D1Database {
   const originals = new WeakMap<object, D1PreparedStatement>();
+  // A Worker's clock only moves across I/O, so this is the wait for D1, not the Worker's own CPU.
+  const timed = <T>(run: () => Promise<T>): Promise<T> => {
+    counter.count += 1;
+    const started = Date.now();
+    return run().finally(() => {
+      counter.waitedMs += Date.now() - started;
+    });
+  };
 
   const wrap = (statement: D1PreparedStatement): D1PreparedStatement => {
     const proxy = new Proxy(statement, {
@@ -17,10 +28,7 @@ export function countRoundTrips(d1: D1Database, counter: RoundTripCounter): D1Da
         const value = Reflect.get(target, prop, target);
         if (typeof value !== "function") return value;
         if (EXECUTORS.has(String(prop))) {
-          return (...args: unknown[]) => {
-            counter.count += 1;
-            return value.apply(target, args);
-          };
+          return (...args: unknown[]) => timed(() => value.apply(target, args));
         }
         return value.bind(target);
       },
@@ -34,16 +42,11 @@ export function countRoundTrips(d1: D1Database, counter: RoundTripCounter): D1Da
       const value = Reflect.get(target, prop, target);
       if (prop === "prepare") return (query: string) => wrap(target.prepare(query));
       if (prop === "batch") {
-        return (statements: D1PreparedStatement[]) => {
-          counter.count += 1;
-          return target.batch(statements.map((s) => originals.get(s) ?? s));
-        };
+        return (statements: D1PreparedStatement[]) =>
+          timed(() => target.batch(statements.map((s) => originals.get(s) ?? s)));
       }
       if (prop === "exec") {
-        return (query: string) => {
-          counter.count += 1;
-          return target.exec(query);
-        };
+        return (query: string) => timed(() => target.exec(query));
       }
       return typeof value === "function" ? value.bind(target) : value;
     },

@@ -1,15 +1,27 @@
 import { createMiddleware } from "hono/factory";
-import { timingSafeEqual } from "hono/utils/buffer";
 import { AppError } from "../lib/errors";
 import type { AppEnv } from "./app-env";
 
-/** Constant-time comparison of a presented secret against each accepted one (hono hashes both sides). */
-export async function matchesAnySecret(presented: string | undefined, accepted: Array<string | undefined>) {
+const encoder = new TextEncoder();
+
+/**
+ * Workers' constant-time compare (`crypto.subtle.timingSafeEqual`) needs equal lengths; on a length
+ * mismatch the presented value is compared with itself so the time spent doesn't depend on the secret.
+ * (Hono's helper hashes both sides with SHA-256 first: four digests per ingest request.)
+ */
+function constantTimeEquals(presented: Uint8Array, secret: Uint8Array): boolean {
+  if (presented.byteLength !== secret.byteLength) return !crypto.subtle.timingSafeEqual(presented, presented);
+  return crypto.subtle.timingSafeEqual(presented, secret);
+}
+
+/** Constant-time comparison of a presented secret against each accepted one. */
+export function matchesAnySecret(presented: string | undefined, accepted: Array<string | undefined>): boolean {
   if (!presented) return false;
+  const bytes = encoder.encode(presented);
   let matched = false;
   for (const secret of accepted) {
     // Compare against every configured secret so timing doesn't reveal which one matched.
-    if (secret && (await timingSafeEqual(presented, secret))) matched = true;
+    if (secret && constantTimeEquals(bytes, encoder.encode(secret))) matched = true;
   }
   return matched;
 }
@@ -22,7 +34,7 @@ function bearerToken(header: string | undefined): string | undefined {
 export function requireBearer(acceptedKeys: (env: Env) => Array<string | undefined>) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const token = bearerToken(c.req.header("authorization"));
-    if (!(await matchesAnySecret(token, acceptedKeys(c.env)))) {
+    if (!matchesAnySecret(token, acceptedKeys(c.env))) {
       throw new AppError("UNAUTHORIZED", "Missing or invalid API key");
     }
     await next();

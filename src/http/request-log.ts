@@ -14,6 +14,7 @@ export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
     status: c.res.status,
     durationMs: Date.now() - started,
     d1RoundTrips: c.get("d1RoundTrips")?.count,
+    d1WaitedMs: c.get("d1RoundTrips")?.waitedMs,
   };
   if (c.res.status >= 500) log.error("request", fields);
   else log.info("request", fields);

@@ -1,6 +1,6 @@
 import { buildDeps, type Deps } from "../composition";
 import { createDb } from "../db/client";
-import { countRoundTrips } from "../db/round-trips";
+import { countRoundTrips, newRoundTripCounter } from "../db/round-trips";
 import { log } from "../lib/log";
 import { deadLetterQueue, QUEUES } from "../lib/queues";
 import { consumeBackfills } from "./backfills";
@@ -31,13 +31,14 @@ export async function dispatchQueue(batch: MessageBatch<unknown>, env: Env) {
     return;
   }
   // Like a request's X-D1-Round-Trips: one line per batch says what the consumer cost in D1.
-  const roundTrips = { count: 0 };
+  const roundTrips = newRoundTripCounter();
   const started = Date.now();
   await consumer(batch, buildDeps(env, { db: createDb(countRoundTrips(env.DB, roundTrips)) }));
   log.info("queue batch", {
     queue: batch.queue,
     messages: batch.messages.length,
     d1RoundTrips: roundTrips.count,
+    d1WaitedMs: roundTrips.waitedMs,
     durationMs: Date.now() - started,
   });
 }

@@ -52,7 +52,7 @@ healthRoutes.openapi(route, async (c) => {
   const withDetails = authorization !== undefined;
   if (withDetails) {
     const token = authorization.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
-    if (!(await matchesAnySecret(token, [c.env.ADMIN_API_KEY]))) {
+    if (!matchesAnySecret(token, [c.env.ADMIN_API_KEY])) {
       throw new AppError("UNAUTHORIZED", "Missing or invalid API key");
     }
   }

@@ -57,7 +57,7 @@ const route = createRoute({
 const requirePostHogSecret = createMiddleware<AppEnv>(async (c, next) => {
   const secret = c.env.POSTHOG_WEBHOOK_SECRET;
   if (!secret) throw new AppError("UNAUTHORIZED", "PostHog webhooks are disabled: POSTHOG_WEBHOOK_SECRET is not set");
-  if (!(await matchesAnySecret(c.req.header("x-posthog-webhook-secret"), [secret]))) {
+  if (!matchesAnySecret(c.req.header("x-posthog-webhook-secret"), [secret])) {
     throw new AppError("UNAUTHORIZED", "Missing or invalid x-posthog-webhook-secret");
   }
   await next();
