@@ -35,9 +35,13 @@ export type RoutableEvent = Pick<StoredEvent, "id" | "event" | "userId" | "prope
 /** Event id → `hashedAddress` of the event's address (entry guards see hashed suppressions by it). */
 export type AddressHashes = Map<string, string | null>;
 
+const TRIGGER_EVENTS = new Set(journeys.map((journey) => journey.trigger.event));
+
+/** Only events that trigger a journey reach an entry guard, so only their addresses are hashed. */
 export async function eventAddressHashes(events: RoutableEvent[]): Promise<AddressHashes> {
-  const hashes = await hashedAddresses(events.map((event) => event.userEmail));
-  return new Map(events.map((event, i) => [event.id, hashes[i]!]));
+  const triggering = events.filter((event) => event.userEmail && TRIGGER_EVENTS.has(event.event));
+  const hashes = await hashedAddresses(triggering.map((event) => event.userEmail));
+  return new Map(triggering.map((event, i) => [event.id, hashes[i]!]));
 }
 
 type RoutingOptions = {
