@@ -23,6 +23,7 @@ import {
   writeCsv,
 } from "./lib/import-server.mjs";
 import { machineFacts, machineLines, writeSection } from "./lib/results.mjs";
+import { startHeapSampler } from "./lib/worker-heap.mjs";
 
 assertNode22();
 const SIZES = (process.env.BENCH_SIZES ?? "10000,100000,1000000").split(",").map(Number);
@@ -48,6 +49,7 @@ async function importRun(server, rows, prefix = `imp_${rows}`) {
   const file = path.join(TMP_DIR, `contacts-${rows}.csv`);
   const bytes = writeCsv(file, prefix, rows);
   const memory = rssSampler(server.pgid);
+  const heap = await startHeapSampler(server.inspectorPort);
   const started = performance.now();
   const jobId = await upload(server.base, file);
   const uploadSeconds = (performance.now() - started) / 1000;
@@ -61,11 +63,12 @@ async function importRun(server, rows, prefix = `imp_${rows}`) {
   });
   const seconds = (performance.now() - started) / 1000;
   const peakRssMiB = memory.stop();
+  const peakHeapMiB = await heap.stop();
   fs.rmSync(file);
   if (job.status !== "completed" || job.processedRows !== rows || job.totalRows !== rows) {
     throw new Error(`import of ${rows} rows ended ${JSON.stringify({ ...job, errors: job.errors.slice(0, 3) })}`);
   }
-  return { rows, bytes, seconds, uploadSeconds, rowsPerSecond: rows / seconds, peakRssMiB };
+  return { rows, bytes, seconds, uploadSeconds, rowsPerSecond: rows / seconds, peakRssMiB, peakHeapMiB };
 }
 
 /**
@@ -74,7 +77,8 @@ async function importRun(server, rows, prefix = `imp_${rows}`) {
  * moment on a shared machine moves neither side much.
  */
 async function measureSize(servers, results, rows) {
-  const reps = Number(process.env.BENCH_REPS ?? (rows >= 1_000_000 ? 1 : 3));
+  // Small sizes take well under a second, where one slow moment of a shared machine weighs most.
+  const reps = Number(process.env.BENCH_REPS ?? (rows >= 1_000_000 ? 1 : rows <= 10_000 ? 5 : 3));
   const samples = { json: [], params: [], imports: [] };
   const ceiling = async (rep) => {
     samples.json.push(await baselineRun(servers.json, "json", rows, `json_${rows}_${rep}`));
@@ -101,12 +105,27 @@ function median(samples) {
   const hi = sorted[Math.ceil((sorted.length - 1) / 2)];
   const seconds = (lo.seconds + hi.seconds) / 2;
   const peakRssMiB = Math.max(...samples.map((r) => r.peakRssMiB));
-  return { ...lo, seconds, rowsPerSecond: lo.rows / seconds, samples: sorted.map((r) => r.seconds), peakRssMiB };
+  const peakHeapMiB = Math.max(...samples.map((r) => r.peakHeapMiB ?? 0));
+  return {
+    ...lo,
+    seconds,
+    rowsPerSecond: lo.rows / seconds,
+    samples: sorted.map((r) => r.seconds),
+    peakRssMiB,
+    peakHeapMiB,
+  };
 }
 
 /** Resident memory of a server doing nothing: the floor the import's peak is compared with. */
 async function idleRss(server) {
   const sampler = rssSampler(server.pgid);
+  await sleep(3000);
+  return sampler.stop();
+}
+
+/** The Worker's heap on the same idle server (after the warm-up import). */
+async function idleHeap(server) {
+  const sampler = await startHeapSampler(server.inspectorPort);
   await sleep(3000);
   return sampler.stop();
 }
@@ -132,6 +151,7 @@ async function main() {
     for (const form of FORMS) await baselineRun(servers[form], form, WARM_UP_ROWS, `warm_${form}`);
     await importRun(servers.import, WARM_UP_ROWS, "warm_import");
     results.idleRssMiB = await idleRss(servers.import);
+    results.idleHeapMiB = await idleHeap(servers.import);
     results.ceilingIdleRssMiB = await idleRss(servers.json);
     for (const rows of SIZES) await measureSize(servers, results, rows);
   } finally {

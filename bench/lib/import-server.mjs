@@ -76,7 +76,7 @@ export async function startServer(name, persistTo, { config, vars = [] } = {}) {
     try {
       const res = await fetch(`${base}${probe}`, { signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();
-      if (res.status === 200) return { base, pgid: child.pid, stop: () => stopGroup(child.pid) };
+      if (res.status === 200) return { base, pgid: child.pid, inspectorPort, stop: () => stopGroup(child.pid) };
     } catch {
       // not listening yet
     }
