@@ -4,7 +4,7 @@
 // counted once, every repeat a "Duplicate externalId" that didn't overwrite the first occurrence,
 // and exactly one contact per distinct id. Exits 1 on any mismatch.
 //
-//   npm run bench:import-crash                 # 300,000 rows, every 50th from row 30,000 a repeat
+//   npm run bench:import-crash                 # 1,000,000 rows, every 50th from row 30,000 a repeat
 //   CRASH_ROWS=100000 npm run bench:import-crash
 //
 // Locally a crash loses the in-flight queue message (production queues are durable), so the job
@@ -28,7 +28,7 @@ import {
 import { writeSection } from "./lib/results.mjs";
 
 assertNode22();
-const ROWS = Number(process.env.CRASH_ROWS ?? 300_000);
+const ROWS = Number(process.env.CRASH_ROWS ?? 1_000_000);
 const REPEAT_EVERY = 50;
 const REPEAT_DISTANCE = 30_000;
 const PREFIX = "crash";
