@@ -27,6 +27,15 @@ describe("import files leave R2 once their job ended", () => {
     expect(await job.json()).toMatchObject({ status: "completed", processedRows: 1 });
   });
 
+  it("keeps listing past files it must keep, so they can't hide an ended job's", async () => {
+    const running = await seedJob("csv", `externalId\n${unique("file-first")}\n`); // sorts first: ids are time-ordered
+    const done = await seedJob("csv", `externalId\n${unique("file-after")}\n`);
+    expect((await drainImport(done)).status).toBe("completed");
+    expect(await deleteFinishedImportFiles(testDeps(), later(), { pageSize: 1 })).toBeGreaterThanOrEqual(1);
+    expect(await fileOf(done)).toBeNull();
+    expect(await fileOf(running)).not.toBeNull();
+  });
+
   it("a JSON array's NDJSON rewrite goes too", async () => {
     const job = await seedJob("json", JSON.stringify([{ externalId: unique("file-json") }]));
     expect((await drainImport(job)).status).toBe("completed");
