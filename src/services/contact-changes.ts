@@ -85,17 +85,15 @@ export function recordAddressChangesStatement(
 /**
  * recordAddressChangesStatement over rows given as SQL: `writes` selects external_id, email
  * (never NULL), source, event_id and seen_at, no externalId twice (and pending_event_id with
- * `onlyIfEventsPending`). `unlessImportJob` mirrors an import upsert that leaves contacts already
- * marked by its job alone.
+ * `onlyIfEventsPending`). An import's changes are recorded by a trigger instead (migrations/0011).
  */
-export function recordAddressChangesFrom(
+function recordAddressChangesFrom(
   db: Database,
   writes: SQL,
   options: {
     replace: boolean;
     onlyIfNewer: boolean;
     now: Date;
-    unlessImportJob?: string;
     onlyIfEventsPending?: boolean;
   },
 ) {
@@ -106,6 +104,5 @@ export function recordAddressChangesFrom(
     WHERE c.email IS NOT w.email
       ${options.onlyIfEventsPending ? sql`AND (w.pending_event_id IS NULL OR ${eventPending(sql`w.pending_event_id`)})` : sql``}
       ${options.replace ? sql`` : sql`AND c.email IS NULL`}
-      ${options.onlyIfNewer ? sql`AND (c.last_seen_at IS NULL OR c.last_seen_at <= w.seen_at)` : sql``}
-      ${options.unlessImportJob ? sql`AND c.import_job_id IS NOT ${options.unlessImportJob}` : sql``}`);
+      ${options.onlyIfNewer ? sql`AND (c.last_seen_at IS NULL OR c.last_seen_at <= w.seen_at)` : sql``}`);
 }

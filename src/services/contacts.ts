@@ -30,8 +30,6 @@ type UpsertOptions = {
   onlyIfNewer?: boolean;
   source?: ContactChangeSource;
   emailPolicy?: EmailPolicy;
-  /** Marks the rows as written by this import (backfills filter on it). */
-  importJobId?: string;
 };
 
 const EMAIL_SET: Record<EmailPolicy, SQL> = {
@@ -46,8 +44,7 @@ const EMAIL_SET: Record<EmailPolicy, SQL> = {
  * Rows are split into rounds so no statement names the same externalId twice (SQLite refuses to
  * update one row twice in one statement), which keeps the per-row merge order exactly the input
  * order. Returns statements for the caller to batch.
- * `onlyIfNewer` leaves a contact alone when it was already seen later than the row; `importJobId`
- * marks the rows as written by that import.
+ * `onlyIfNewer` leaves a contact alone when it was already seen later than the row.
  */
 export function contactUpsertStatements(db: Database, rows: ContactUpsert[], options: UpsertOptions = {}) {
   const now = options.now ?? new Date();
@@ -64,7 +61,7 @@ export function contactUpsertStatements(db: Database, rows: ContactUpsert[], opt
       return [
         ...addressChangeStatements(db, group, { replace: policy === "replace", onlyIfNewer, now }),
         ...chunkForParams(group, paramsPerRow(contacts) + (guarded ? 1 : 0)).map((chunk) =>
-          upsertStatement(db, chunk, policy, { now, onlyIfNewer, importJobId: options.importJobId }),
+          upsertStatement(db, chunk, policy, { now, onlyIfNewer }),
         ),
       ];
     }),
@@ -98,7 +95,7 @@ function upsertStatement(
   db: Database,
   chunk: ContactUpsert[],
   policy: EmailPolicy,
-  options: { now: Date; onlyIfNewer: boolean; importJobId?: string },
+  options: { now: Date; onlyIfNewer: boolean },
 ) {
   const { now } = options;
   const values = chunk.map((row) => ({
@@ -110,7 +107,6 @@ function upsertStatement(
     lastSeenAt: row.seenAt ?? null,
     createdAt: now,
     updatedAt: now,
-    importJobId: options.importJobId ?? null,
   }));
   const insert = chunk.some((row) => row.onlyIfEventPending)
     ? db.insert(contacts).select(
@@ -128,7 +124,6 @@ function upsertStatement(
       firstSeenAt: sql`coalesce(min(${contacts.firstSeenAt}, excluded.first_seen_at), ${contacts.firstSeenAt}, excluded.first_seen_at)`,
       lastSeenAt: sql`coalesce(max(${contacts.lastSeenAt}, excluded.last_seen_at), ${contacts.lastSeenAt}, excluded.last_seen_at)`,
       updatedAt: sql`excluded.updated_at`,
-      importJobId: sql`coalesce(excluded.import_job_id, ${contacts.importJobId})`,
     },
     // Late processing (self-healing) must not overwrite what newer events already set.
     setWhere: options.onlyIfNewer

@@ -1,7 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import { newId } from "../../lib/ids";
-import { recordAddressChangesFrom } from "../contact-changes";
 import { jsonParamChunks, type ValidRow } from "./duplicates";
 
 /**
@@ -10,9 +9,9 @@ import { jsonParamChunks, type ValidRow } from "./duplicates";
  * documented one (email only when given, properties merge-patched), and every row it writes is
  * marked with the job: a contact already marked by this job is left alone, so a repeat of an
  * externalId can never overwrite the first occurrence (partitionRows has already counted it).
- * Ahead of each upsert, a statement over the same parameter records the address changes it will
- * make (source `import`, as every contact upsert does). Rows are distinct within the chunk, so no
- * statement meets the same externalId twice.
+ * The address changes it makes are recorded (source `import`) by the database trigger
+ * `contacts_import_address_change` (migrations/0011), which fires only for contacts it changes.
+ * Rows are distinct within the chunk, so no statement meets the same externalId twice.
  */
 export function importUpsertStatements(db: Database, jobId: string, valid: ValidRow[], now: Date) {
   const at = now.getTime();
@@ -22,14 +21,7 @@ export function importUpsertStatements(db: Database, jobId: string, valid: Valid
     contact.email ?? null,
     contact.properties ?? {},
   ]);
-  return jsonParamChunks(rows).flatMap((json) => [
-    recordAddressChangesFrom(
-      db,
-      sql`SELECT json_extract(value, '$[1]') AS external_id, json_extract(value, '$[2]') AS email,
-          'import' AS source, NULL AS event_id, NULL AS seen_at
-        FROM json_each(${json}) WHERE json_extract(value, '$[2]') IS NOT NULL`,
-      { replace: true, onlyIfNewer: false, now, unlessImportJob: jobId },
-    ),
+  return jsonParamChunks(rows).map((json) =>
     db.run(sql`INSERT INTO contacts (id, external_id, email, properties, created_at, updated_at, import_job_id)
       SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
         json_extract(value, '$[3]'), ${at}, ${at}, ${jobId}
@@ -40,5 +32,5 @@ export function importUpsertStatements(db: Database, jobId: string, valid: Valid
         updated_at = excluded.updated_at,
         import_job_id = excluded.import_job_id
       WHERE contacts.import_job_id IS NOT excluded.import_job_id`),
-  ]);
+  );
 }
