@@ -1,25 +1,24 @@
 /**
- * Wraps a D1 binding to count round trips (each statement execution, each batch, each exec) and
- * the time spent waiting for them. Reported per request in the `X-D1-Round-Trips` header and the
- * request log line (and per queue batch), so tests and benchmarks can check that bulk operations
- * stay constant in D1 round trips, and see what D1 costs per event.
+ * Counts D1 round trips (each statement execution, each batch, each exec) and the time spent
+ * waiting for them. Reported per request in the `X-D1-Round-Trips` header and the request log line
+ * (and per queue batch), so tests and benchmarks can check that bulk operations stay constant in D1
+ * round trips, and see what D1 costs per event.
  */
 export type RoundTripCounter = { count: number; waitedMs: number };
 
 export const newRoundTripCounter = (): RoundTripCounter => ({ count: 0, waitedMs: 0 });
 
+/** What runs each round trip: it must call `run` once and answer with its result. */
+export type RoundTripHook = <T>(run: () => Promise<T>) => Promise<T>;
+
 const EXECUTORS = new Set(["first", "all", "run", "raw"]);
 
-export function countRoundTrips(d1: D1Database, counter: RoundTripCounter): D1Database {
+/**
+ * A D1 binding whose every round trip goes through `around` (counting here; the ingest bench's
+ * far-from-the-database Worker adds a delay with it).
+ */
+export function aroundRoundTrips(d1: D1Database, around: RoundTripHook): D1Database {
   const originals = new WeakMap<object, D1PreparedStatement>();
-  // A Worker's clock only moves across I/O, so this is the wait for D1, not the Worker's own CPU.
-  const timed = <T>(run: () => Promise<T>): Promise<T> => {
-    counter.count += 1;
-    const started = Date.now();
-    return run().finally(() => {
-      counter.waitedMs += Date.now() - started;
-    });
-  };
 
   const wrap = (statement: D1PreparedStatement): D1PreparedStatement => {
     const proxy = new Proxy(statement, {
@@ -28,7 +27,7 @@ export function countRoundTrips(d1: D1Database, counter: RoundTripCounter): D1Da
         const value = Reflect.get(target, prop, target);
         if (typeof value !== "function") return value;
         if (EXECUTORS.has(String(prop))) {
-          return (...args: unknown[]) => timed(() => value.apply(target, args));
+          return (...args: unknown[]) => around(() => value.apply(target, args));
         }
         return value.bind(target);
       },
@@ -43,12 +42,23 @@ export function countRoundTrips(d1: D1Database, counter: RoundTripCounter): D1Da
       if (prop === "prepare") return (query: string) => wrap(target.prepare(query));
       if (prop === "batch") {
         return (statements: D1PreparedStatement[]) =>
-          timed(() => target.batch(statements.map((s) => originals.get(s) ?? s)));
+          around(() => target.batch(statements.map((s) => originals.get(s) ?? s)));
       }
       if (prop === "exec") {
-        return (query: string) => timed(() => target.exec(query));
+        return (query: string) => around(() => target.exec(query));
       }
       return typeof value === "function" ? value.bind(target) : value;
     },
+  });
+}
+
+export function countRoundTrips(d1: D1Database, counter: RoundTripCounter): D1Database {
+  // A Worker's clock only moves across I/O, so this is the wait for D1, not the Worker's own CPU.
+  return aroundRoundTrips(d1, (run) => {
+    counter.count += 1;
+    const started = Date.now();
+    return run().finally(() => {
+      counter.waitedMs += Date.now() - started;
+    });
   });
 }
