@@ -42,7 +42,7 @@ async function baselineRun(server, form, rows, prefix = `${form}_${rows}`) {
   const seconds = (performance.now() - started) / 1000;
   const peakRssMiB = memory.stop();
   if (body.inserted !== rows) throw new Error(`${form} baseline inserted ${body.inserted} of ${rows}`);
-  return { rows, seconds, rowsPerSecond: rows / seconds, peakRssMiB };
+  return { rows, seconds, rowsPerSecond: rows / seconds, peakRssMiB, rssGrowthMiB: peakRssMiB - memory.startMiB };
 }
 
 async function importRun(server, rows, prefix = `imp_${rows}`) {
@@ -68,7 +68,8 @@ async function importRun(server, rows, prefix = `imp_${rows}`) {
   if (job.status !== "completed" || job.processedRows !== rows || job.totalRows !== rows) {
     throw new Error(`import of ${rows} rows ended ${JSON.stringify({ ...job, errors: job.errors.slice(0, 3) })}`);
   }
-  return { rows, bytes, seconds, uploadSeconds, rowsPerSecond: rows / seconds, peakRssMiB, peakHeapMiB };
+  const rssGrowthMiB = peakRssMiB - memory.startMiB;
+  return { rows, bytes, seconds, uploadSeconds, rowsPerSecond: rows / seconds, peakRssMiB, rssGrowthMiB, peakHeapMiB };
 }
 
 /**
@@ -106,14 +107,26 @@ function median(samples) {
   const seconds = (lo.seconds + hi.seconds) / 2;
   const peakRssMiB = Math.max(...samples.map((r) => r.peakRssMiB));
   const peakHeapMiB = Math.max(...samples.map((r) => r.peakHeapMiB ?? 0));
+  const rssGrowthMiB = Math.max(...samples.map((r) => r.rssGrowthMiB));
   return {
     ...lo,
     seconds,
     rowsPerSecond: lo.rows / seconds,
     samples: sorted.map((r) => r.seconds),
     peakRssMiB,
+    rssGrowthMiB,
     peakHeapMiB,
   };
+}
+
+/**
+ * What every import pays whatever its size (the upload request, a queue hop, the job's claim and
+ * completion, the poll that sees it): the median time of a 10-row import.
+ */
+async function fixedCost(server) {
+  const times = [];
+  for (let rep = 0; rep < 7; rep++) times.push((await importRun(server, 10, `fixed_${rep}`)).seconds);
+  return times.sort((a, b) => a - b)[3];
 }
 
 /** Resident memory of a server doing nothing: the floor the import's peak is compared with. */
@@ -153,6 +166,7 @@ async function main() {
     results.idleRssMiB = await idleRss(servers.import);
     results.idleHeapMiB = await idleHeap(servers.import);
     results.ceilingIdleRssMiB = await idleRss(servers.json);
+    results.fixedSeconds = await fixedCost(servers.import);
     for (const rows of SIZES) await measureSize(servers, results, rows);
   } finally {
     for (const server of Object.values(servers)) await server.stop();

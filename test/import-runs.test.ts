@@ -36,6 +36,18 @@ describe("import runs of several chunks per invocation", () => {
     expect(marked!.n).toBe(7);
   });
 
+  it("starts each invocation with a short first chunk when asked, then full chunks", async () => {
+    const tag = unique("ramp");
+    const jobId = await seedJob("csv", csv(tag, [1, 2, 3, 4, 5, 6, 7, 8]));
+    const options = { chunkRows: 3, firstChunkRows: 1, chunks: 3 };
+    expect(await processImportChunk(testDeps(), { jobId, offset: 0 }, options)).toBe("continued");
+    expect((await ledger(jobId)).map((c) => c.rows)).toEqual([1, 3, 3]);
+    const offset = (await jobRow(jobId))!.checkpoint_offset;
+    expect(await processImportChunk(testDeps(), { jobId, offset }, options)).toBe("completed");
+    expect((await ledger(jobId)).map((c) => c.rows)).toEqual([1, 3, 3, 1]);
+    expect(await jobRow(jobId)).toMatchObject({ status: "completed", processed_rows: 8, total_rows: 8 });
+  });
+
   it("keeps the first occurrence of an id repeated two chunks later in the same invocation", async () => {
     const tag = unique("rep");
     const jobId = await seedJob("csv", csv(tag, ["a", "b", "c", "d", "a", "e"]));

@@ -155,7 +155,7 @@ export async function jobStatus(base, jobId) {
 }
 
 /** Polls until the job leaves pending/processing (every `everyMs`, so the end is seen within it). */
-export async function waitForJob(base, jobId, { everyMs = 20, timeoutMs = 30 * 60_000, onProgress } = {}) {
+export async function waitForJob(base, jobId, { everyMs = 5, timeoutMs = 30 * 60_000, onProgress } = {}) {
   const started = performance.now();
   for (;;) {
     const job = await jobStatus(base, jobId);
@@ -167,8 +167,9 @@ export async function waitForJob(base, jobId, { everyMs = 20, timeoutMs = 30 * 6
 }
 
 /**
- * Summed VmRSS of the group's workerd processes, sampled every 50 ms; stop() returns the peak (MiB).
- * The pids are listed once (walking /proc every 50 ms would load the machine being measured).
+ * Summed VmRSS of the group's workerd processes, sampled every 50 ms: `startMiB` when it began,
+ * `stop()` returns the peak (MiB). The pids are listed once (walking /proc every 50 ms would load
+ * the machine being measured).
  */
 export function rssSampler(pgid) {
   let peakKiB = 0;
@@ -183,10 +184,12 @@ export function rssSampler(pgid) {
       }
     }
     peakKiB = Math.max(peakKiB, total);
+    return total;
   };
-  sample();
+  const startMiB = sample() / 1024;
   const timer = setInterval(sample, 50);
   return {
+    startMiB,
     stop() {
       clearInterval(timer);
       sample();

@@ -2,7 +2,12 @@ import { z } from "zod";
 import type { Deps } from "../composition";
 import { errorFields, log } from "../lib/log";
 import { IMPORT_CHUNK_MAX_RETRIES } from "../lib/queues";
-import { DEFAULT_CHUNKS_PER_INVOCATION, failJobAfterRetries, processImportChunk } from "../services/imports/chunk";
+import {
+  DEFAULT_CHUNKS_PER_INVOCATION,
+  FIRST_CHUNK_ROWS,
+  failJobAfterRetries,
+  processImportChunk,
+} from "../services/imports/chunk";
 
 const MessageSchema = z.object({ jobId: z.string().min(1).max(64), offset: z.number().int().min(0) });
 
@@ -24,7 +29,10 @@ export async function consumeImportChunks(batch: MessageBatch<unknown>, deps: De
     }
     const { jobId, offset } = parsed.data;
     try {
-      const outcome = await processImportChunk(deps.imports, parsed.data, { chunks: DEFAULT_CHUNKS_PER_INVOCATION });
+      const outcome = await processImportChunk(deps.imports, parsed.data, {
+        chunks: DEFAULT_CHUNKS_PER_INVOCATION,
+        firstChunkRows: FIRST_CHUNK_ROWS,
+      });
       log.info("import chunk", { queue: batch.queue, jobId, offset, outcome });
       message.ack();
     } catch (error) {

@@ -1,4 +1,5 @@
 import { and, eq, exists, gte, inArray, sql } from "drizzle-orm";
+import { plan, runPlans } from "../../db/batch-plan";
 import type { Database } from "../../db/client";
 import { type ImportJob, importChunks, importJobs } from "../../db/schema";
 import { forgetSeenIds, type ImportDeps } from "./jobs";
@@ -8,12 +9,18 @@ export async function loadJob(db: Database, jobId: string) {
   return job;
 }
 
-export async function markProcessing(db: Database, jobId: string, now: Date) {
-  await db
+/** The job as it stands, a pending one moved to processing first: one D1 round trip. */
+export async function startOrLoadJob(db: Database, jobId: string, now: Date): Promise<ImportJob | undefined> {
+  const start = db
     .update(importJobs)
     .set({ status: "processing", startedAt: now, updatedAt: now })
     .where(and(eq(importJobs.id, jobId), eq(importJobs.status, "pending")));
-  return loadJob(db, jobId);
+  const load = db.select().from(importJobs).where(eq(importJobs.id, jobId));
+  const [job] = await runPlans(
+    db,
+    plan([start, load], (results) => (results[1] as ImportJob[])[0]),
+  );
+  return job;
 }
 
 /** A job-level failure (unreadable file, bad header, malformed JSON): the job stops with the message. */
