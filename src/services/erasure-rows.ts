@@ -15,6 +15,7 @@ export type ErasureCounts = {
   events: number;
   emails: number;
   enrollments: number;
+  workflowInstances: number;
   importErrors: number;
   idempotencyKeys: number;
   contactChanges: number;
@@ -26,6 +27,7 @@ export const NO_COUNTS: ErasureCounts = {
   events: 0,
   emails: 0,
   enrollments: 0,
+  workflowInstances: 0,
   importErrors: 0,
   idempotencyKeys: 0,
   contactChanges: 0,
@@ -36,7 +38,6 @@ export const NO_COUNTS: ErasureCounts = {
 export type Progress = { slices: number; kvDeletes: number; budget: ErasureBudget; removed: ErasureCounts };
 
 const COUNTED_AS = {
-  enrollments: "enrollments",
   emails: "emails",
   import_errors: "importErrors",
   contact_changes: "contactChanges",

@@ -2,6 +2,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { runBatch } from "../db/client";
 import { type Contact, contacts, emails, enrollments, events, suppressions } from "../db/schema";
+import { errorFields, log } from "../lib/log";
 import { type ArchiveState, archiveErasureState, recordArchiveErasure } from "./archive-erasures";
 import { findContact } from "./contacts";
 import {
@@ -16,7 +17,7 @@ import {
 } from "./erasure-rows";
 import { forgetKeys } from "./idempotency";
 import { hashedAddress } from "./suppressions";
-import { type JourneyParams, stopInstances } from "./workflow-instances";
+import { deleteInstances, type JourneyParams } from "./workflow-instances";
 
 export type ErasureDeps = {
   db: Database;
@@ -39,7 +40,7 @@ export type ErasureResult = {
 
 /**
  * Erases a person: their events (and KV idempotency entries), emails with rendered bodies,
- * enrollments (workflows terminated first), import error rows and dead-lettered events naming
+ * enrollments (their workflow instances deleted first), import error rows and dead-lettered events naming
  * them, an import's record of their id, the contact's change history, then the contact; their
  * archived events are scrubbed from R2 by the cron (the answer's `archive` says whether pending). Every
  * address they were mailed at keeps only a hashed suppression (reason `erased`, or the reason it
@@ -67,10 +68,9 @@ export async function eraseContact(
   const hashedSuppressions = await hashSuppressions(db, addresses, options.suppress, now);
   // Before the events go, so retention archives none of them from here on.
   const archive = await recordArchiveErasure(db, deps.archive, userId, now);
-  await stopRunningEnrollments(deps, userId);
 
   const complete =
-    (await deleteInSlices(db, progress, "enrollments", sql`user_id = ${userId}`)) &&
+    (await deleteEnrollments(deps, progress, userId)) &&
     (await deleteEvents(deps, progress, userId, now)) &&
     (await deleteInSlices(db, progress, "emails", sql`user_id = ${userId}`)) &&
     (await deleteImportErrors(db, progress, userId, addresses)) &&
@@ -121,16 +121,34 @@ async function hashSuppressions(db: Database, addresses: string[], suppress: boo
   return hashed.length;
 }
 
-/** Terminates running journeys; the deleted enrollment row also stops any send step in flight. */
-async function stopRunningEnrollments(deps: ErasureDeps, userId: string): Promise<void> {
-  const running = await deps.db
-    .select({ id: enrollments.id })
-    .from(enrollments)
-    .where(and(eq(enrollments.userId, userId), inArray(enrollments.status, ["active", "waiting"])));
-  await stopInstances(
-    deps.workflow,
-    running.map((row) => row.id),
-  );
+/**
+ * Enrollments a slice at a time, each slice's workflow instances first (deleted with their stored
+ * state, running ones stopped); the deleted row also stops a send step already in flight. An
+ * instance Workflows can't delete now keeps its row, so the same DELETE again retries it.
+ */
+async function deleteEnrollments(deps: ErasureDeps, progress: Progress, userId: string): Promise<boolean> {
+  const { db } = deps;
+  while (progress.slices < progress.budget.maxSlices) {
+    const slice = await db
+      .select({ id: enrollments.id })
+      .from(enrollments)
+      .where(eq(enrollments.userId, userId))
+      .limit(progress.budget.sliceSize);
+    if (slice.length === 0) return true;
+    const ids = slice.map((row) => row.id);
+    progress.slices += 1;
+    try {
+      progress.removed.workflowInstances += await deleteInstances(deps.workflow, ids);
+    } catch (error) {
+      log.warn("erasure: workflow instances not deleted; a repeat retries them", { userId, ...errorFields(error) });
+      return false;
+    }
+    const list = JSON.stringify(ids);
+    const result = await db.run(sql`DELETE FROM enrollments WHERE id IN (SELECT value FROM json_each(${list}))`);
+    progress.removed.enrollments += result.meta.changes ?? 0;
+    if (slice.length < progress.budget.sliceSize) return true;
+  }
+  return false;
 }
 
 /** Events a slice at a time; the KV entries of events still inside the KV TTL go first. */

@@ -68,6 +68,22 @@ export async function stopInstances(workflow: Workflow<JourneyParams>, enrollmen
 }
 
 /**
+ * Deletes instances with their stored state (a step's result holds the contact's address and
+ * properties); a running one stops. An id Workflows doesn't know counts as gone. Throws when an
+ * instance could not be deleted, so the caller keeps the ids to try again.
+ */
+export async function deleteInstances(workflow: Workflow<JourneyParams>, enrollmentIds: string[]): Promise<number> {
+  let deleted = 0;
+  for (const ids of chunk(enrollmentIds, CREATE_BATCH_MAX)) {
+    const result = await workflow.deleteBatch(ids);
+    deleted += result.deleted.length;
+    const failed = result.errors.filter((error) => !/not.?found/i.test(error.message));
+    if (failed.length) throw new Error(`Workflow instances not deleted: ${failed.map((e) => e.id).join(", ")}`);
+  }
+  return deleted;
+}
+
+/**
  * Workflow event types allow fewer characters than product event names ("user:activated"), so a
  * name is mapped to a safe type. Collisions don't matter: events are only sent to an enrollment
  * whose D1 row waits for that exact name.

@@ -16,6 +16,9 @@ const ErasureSchema = z
       events: z.number().int(),
       emails: z.number().int().openapi({ description: "Email rows, with their rendered bodies" }),
       enrollments: z.number().int(),
+      workflowInstances: z.number().int().openapi({
+        description: "Journey workflow instances deleted with their stored state (running ones stop)",
+      }),
       importErrors: z.number().int(),
       idempotencyKeys: z.number().int().openapi({ description: "KV fast-path entries (only recent keys live there)" }),
       contactChanges: z.number().int().openapi({ description: "The contact's address and opt-out history rows" }),
@@ -38,7 +41,7 @@ const route = createRoute({
   tags: ["Contacts"],
   summary: "Erase a person (GDPR erasure)",
   description:
-    "Deletes the contact, its events and their KV idempotency entries, its emails (rendered bodies included), its enrollments (running workflows terminated) and import error rows naming it. Each address it was mailed at stays suppressed only as a SHA-256 hash (reason `erased`, or the reason it was already suppressed for) unless `suppress=false`. Bounded per request: 202 with `complete: false` means call again; the contact row goes last, so a repeat continues where the last stopped. Events already archived to R2 (older than EVENT_RETENTION_DAYS) are removed by the cron's bounded scrub, which rewrites the archive objects without them; `archive` says whether that is still pending, and replay skips them meanwhile. Once erased, the same DELETE by user id answers 200 with nothing removed and the current `archive` state (404 for an id never erased).",
+    "Deletes the contact, its events and their KV idempotency entries, its emails (rendered bodies included), its enrollments and their workflow instances with the state Workflows stored for them (running ones stop) and import error rows naming it. Each address it was mailed at stays suppressed only as a SHA-256 hash (reason `erased`, or the reason it was already suppressed for) unless `suppress=false`. Bounded per request: 202 with `complete: false` means call again; the contact row goes last, so a repeat continues where the last stopped. Events already archived to R2 (older than EVENT_RETENTION_DAYS) are removed by the cron's bounded scrub, which rewrites the archive objects without them; `archive` says whether that is still pending, and replay skips them meanwhile. Once erased, the same DELETE by user id answers 200 with nothing removed and the current `archive` state (404 for an id never erased).",
   security: bearerSecurity,
   request: {
     params: z.object({ idOrExternalId: z.string().min(1).max(255) }),
