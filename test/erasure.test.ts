@@ -222,6 +222,27 @@ describe("DELETE /v1/admin/contacts/:idOrExternalId (erasure)", () => {
     expect(reasons.results).toEqual([{ email: await hashedAddress(`${bounced}@example.com`), reason: "hard_bounce" }]);
   });
 
+  it("answers 409 and changes nothing while an import that could bring the person back is running", async () => {
+    const userId = unique("erase-import");
+    const email = `${userId}@example.com`;
+    await ingest(userId, email, "page:viewed");
+    const jobId = await seedJob("csv", `externalId,email\n${userId},${email}\n`);
+    const dryRun = await seedJob("csv", `externalId,email\n${userId},${email}\n`);
+    await env.DB.prepare("UPDATE import_jobs SET options = '{\"dryRun\":true}' WHERE id = ?").bind(dryRun).run();
+
+    const refused = await expectErrorShape(await erase(userId), 409, "CONFLICT");
+    expect(refused.error).toContain(`/v1/admin/contacts/import/${jobId}/cancel`);
+    const before = await traces(userId, email, []);
+    expect(before).toMatchObject({ contacts: 1, events: 1 });
+
+    const cancel = await call(`/v1/admin/contacts/import/${jobId}/cancel`, { method: "POST", headers: adminAuth() });
+    expect(cancel.status).toBe(200);
+    // The dry run still pending writes no contacts, so it doesn't hold erasure back.
+    const res = await erase(userId);
+    expect(res.status).toBe(200);
+    expect(await traces(userId, email, [])).toMatchObject({ contacts: 0, events: 0 });
+  });
+
   it("is bounded per request and continues where it stopped", async () => {
     const userId = unique("erase-many");
     const email = `${userId}@example.com`;

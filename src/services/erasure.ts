@@ -1,7 +1,8 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { runBatch } from "../db/client";
-import { type Contact, contacts, emails, enrollments, events, suppressions } from "../db/schema";
+import { type Contact, contacts, emails, enrollments, events, importJobs, suppressions } from "../db/schema";
+import { AppError } from "../lib/errors";
 import { errorFields, log } from "../lib/log";
 import { type ArchiveState, archiveErasureState, recordArchiveErasure } from "./archive-erasures";
 import { findContact } from "./contacts";
@@ -56,6 +57,7 @@ export async function eraseContact(
   const now = options.now ?? new Date();
   const contact = await findContact(db, idOrExternalId);
   if (!contact) return alreadyErased(db, idOrExternalId);
+  await refuseDuringImport(db);
   const userId = contact.externalId;
   const progress: Progress = {
     slices: 0,
@@ -82,6 +84,28 @@ export async function eraseContact(
     progress.removed.contact = 1;
   }
   return { complete, removed: progress.removed, hashedSuppressions, archive };
+}
+
+/**
+ * A running import's next chunk could bring the person back from its file, so erasure waits for it
+ * (imports take seconds to minutes; a dry run writes no contacts and doesn't count).
+ */
+async function refuseDuringImport(db: Database): Promise<void> {
+  const [running] = await db
+    .select({ id: importJobs.id })
+    .from(importJobs)
+    .where(
+      and(
+        inArray(importJobs.status, ["pending", "processing"]),
+        sql`coalesce(json_extract(${importJobs.options}, '$.dryRun'), 0) = 0`,
+      ),
+    )
+    .limit(1);
+  if (running)
+    throw new AppError(
+      "CONFLICT",
+      `Import ${running.id} is running and its file may hold this person: erase once it has ended, or cancel it first (POST /v1/admin/contacts/import/${running.id}/cancel)`,
+    );
 }
 
 /** A user id erased before answers with nothing removed and where its archive scrub stands; else null. */
