@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { processImportChunk } from "../src/services/imports/chunk";
+import { createImportJob } from "../src/services/imports/jobs";
 import { adminAuth, adminGet, adminPost, call, expectErrorShape, ingestAuth, unique } from "./helpers";
 import {
   contactsTagged,
@@ -199,6 +200,15 @@ describe("POST /v1/admin/contacts/import", () => {
     );
     expect(unclosed.status).toBe("failed");
     expect(unclosed.error).toMatch(/^Unreadable CSV/);
+  });
+
+  it("a body shorter than its length leaves no job row and no upload (the row is written while the file streams)", async () => {
+    const [jobsBefore, uploadsBefore] = [await countJobs(), await countUploads()];
+    const body = new Blob(["externalId\nshort_1\n"]).stream();
+    await expect(createImportJob(testDeps(), { format: "csv", body, byteLength: 1000 })).rejects.toThrow(
+      /ended before Content-Length/,
+    );
+    expect([await countJobs(), await countUploads()]).toEqual([jobsBefore, uploadsBefore]);
   });
 
   it("rejects bad requests in the error shape, leaving no job row and no upload", async () => {

@@ -42,13 +42,25 @@ export type CreateImportInput = {
 export async function createImportJob(deps: ImportDeps, input: CreateImportInput, now = new Date()) {
   const jobId = newId();
   const key = uploadKey(jobId);
-  await putUpload(deps.bucket, key, input.body, input.byteLength);
-  try {
-    await deps.db.insert(importJobs).values(pendingJob({ ...input, jobId, sourceBytes: input.byteLength }, now));
-    await deps.queue.send({ jobId, offset: 0 });
-  } catch (err) {
+  const undo = async () => {
     await deps.db.delete(importJobs).where(eq(importJobs.id, jobId));
     await deps.bucket.delete(key);
+  };
+  // The row is written while the file streams (one round trip less before the answer); nothing
+  // reads it before the queue message, which goes once both are there.
+  const stored = await Promise.allSettled([
+    putUpload(deps.bucket, key, input.body, input.byteLength),
+    deps.db.insert(importJobs).values(pendingJob({ ...input, jobId, sourceBytes: input.byteLength }, now)),
+  ]);
+  const failed = stored.find((result) => result.status === "rejected");
+  if (failed) {
+    await undo();
+    throw failed.reason;
+  }
+  try {
+    await deps.queue.send({ jobId, offset: 0 });
+  } catch (err) {
+    await undo();
     throw err;
   }
   return { jobId, status: "pending" as const };
