@@ -6,7 +6,8 @@ export type JourneyParams = { enrollmentId: string };
 
 export type WorkflowDeps = { workflow: Workflow<JourneyParams>; journeyStarts: Queue<JourneyStartMessage> };
 
-const CREATE_BATCH_MAX = 100;
+/** createBatch and deleteBatch take at most 100 instances a call. */
+const INSTANCES_PER_CALL = 100;
 
 /** The instance id is the enrollment id, so a retried start finds the instance it already made. */
 const alreadyExists = (message: string) => /already.?exist/i.test(message);
@@ -17,7 +18,7 @@ const alreadyExists = (message: string) => /already.?exist/i.test(message);
  */
 export async function createInstances(workflow: Workflow<JourneyParams>, enrollmentIds: string[]): Promise<string[]> {
   const failed: string[] = [];
-  for (const ids of chunk(enrollmentIds, CREATE_BATCH_MAX)) {
+  for (const ids of chunk(enrollmentIds, INSTANCES_PER_CALL)) {
     try {
       const result = await workflow.createBatch({ instances: ids.map((id) => ({ id, params: { enrollmentId: id } })) });
       for (const error of result.errors) {
@@ -50,7 +51,7 @@ export async function startEnrollments(deps: WorkflowDeps, enrollmentIds: string
 export async function enqueueStarts(queue: Queue<JourneyStartMessage>, enrollmentIds: string[]): Promise<void> {
   await sendAll(
     queue,
-    chunk(enrollmentIds, CREATE_BATCH_MAX).map((ids) => ({ enrollmentIds: ids })),
+    chunk(enrollmentIds, INSTANCES_PER_CALL).map((ids) => ({ enrollmentIds: ids })),
   );
 }
 
@@ -74,7 +75,7 @@ export async function stopInstances(workflow: Workflow<JourneyParams>, enrollmen
  */
 export async function deleteInstances(workflow: Workflow<JourneyParams>, enrollmentIds: string[]): Promise<number> {
   let deleted = 0;
-  for (const ids of chunk(enrollmentIds, CREATE_BATCH_MAX)) {
+  for (const ids of chunk(enrollmentIds, INSTANCES_PER_CALL)) {
     const result = await workflow.deleteBatch(ids);
     deleted += result.deleted.length;
     const failed = result.errors.filter((error) => !/not.?found/i.test(error.message));
