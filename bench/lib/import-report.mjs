@@ -51,7 +51,8 @@ export function report(
     "",
     `Import seconds per 100k rows: from ${f(Math.min(...spread))} to ${f(Math.max(...spread))}; every size within ` +
       `**±${f(deviation * 100, 0)}%** of their mean (${f(mean)}); max/min ${f(Math.max(...spread) / Math.min(...spread))}. ` +
-      `Ceiling seconds per 100k rows: ${baseline.json.map((b) => `${fmt.int(b.rows)}: ${f((b.seconds / b.rows) * 1e5)}`).join("; ")}.`,
+      `Ceiling seconds per 100k rows: ${baseline.json.map((b) => `${fmt.int(b.rows)}: ${f((b.seconds / b.rows) * 1e5)}`).join("; ")} ` +
+      `(±${f(spreadOf(baseline.json.map(per100k)).deviation * 100, 0)}% of their mean: one request's own fixed cost weighs on its 10k row too).`,
     "",
     `Every import also pays a fixed cost whatever its size (the upload request, a queue hop, the job's claim and`,
     `completion, the poll that sees it): **${f(fixedSeconds * 1000, 0)} ms**, the median of seven 10-row imports on the same server.`,
