@@ -129,6 +129,29 @@ async function fixedCost(server) {
   return times.sort((a, b) => a - b)[3];
 }
 
+/**
+ * workerd's RSS growth from the upload alone: the largest file, sent to a fresh server as a JSON
+ * import, which is refused over 10 MB before the file is read, so nothing is imported (local R2
+ * lives in workerd too). Null when the largest file is smaller than that.
+ */
+async function uploadOnlyGrowth(rows) {
+  if (rows < 200_000) return null;
+  const dir = await freshState("import-upload-only");
+  const server = await startServer("import-upload-only", dir, { vars: [`ADMIN_API_KEY:${ADMIN_KEY}`] });
+  try {
+    const file = path.join(TMP_DIR, "upload-only.csv");
+    const bytes = writeCsv(file, "upload_only", rows);
+    const memory = rssSampler(server.pgid);
+    const job = await waitForJob(server.base, await upload(server.base, file, "json"));
+    const peak = memory.stop();
+    fs.rmSync(file);
+    if (job.status !== "failed" || job.processedRows !== 0) throw new Error(`upload-only job ${JSON.stringify(job)}`);
+    return { rows, bytes, growthMiB: peak - memory.startMiB };
+  } finally {
+    await server.stop();
+  }
+}
+
 /** Resident memory of a server doing nothing: the floor the import's peak is compared with. */
 async function idleRss(server) {
   const sampler = rssSampler(server.pgid);
@@ -171,6 +194,7 @@ async function main() {
   } finally {
     for (const server of Object.values(servers)) await server.stop();
   }
+  results.uploadOnly = await uploadOnlyGrowth(Math.max(...SIZES));
   // Page use once the servers have stopped: the import's database next to the json baseline's,
   // which holds the same number of contacts written without any other table.
   results.pages = { import: pageUse(dirs.import), json: pageUse(dirs.json) };

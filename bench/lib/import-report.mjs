@@ -6,7 +6,18 @@ const mb = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
 export function report(
   machine,
-  { baseline, imports, idleRssMiB, idleHeapMiB, ceilingIdleRssMiB, fixedSeconds, pages, benchSeconds, load },
+  {
+    baseline,
+    imports,
+    idleRssMiB,
+    idleHeapMiB,
+    ceilingIdleRssMiB,
+    fixedSeconds,
+    uploadOnly,
+    pages,
+    benchSeconds,
+    load,
+  },
 ) {
   const json = (rows) => baseline.json.find((b) => b.rows === rows);
   const params = (rows) => baseline.params.find((b) => b.rows === rows);
@@ -72,6 +83,13 @@ export function report(
     `  **${f(ceilingPeak - ceilingIdleRssMiB, 0)} MiB over idle** (per size: ${baseline.json.map((r) => `${fmt.int(r.rows)}: +${f(r.peakRssMiB - ceilingIdleRssMiB, 0)}`).join(", ")} MiB).`,
     `- workerd RSS growth during each import, from the same server's RSS right before it: **${growth(imports)} MiB**`,
     `  (largest of each size's runs). The ceiling's server, the same way: ${growth(baseline.json)} MiB.`,
+    ...(uploadOnly
+      ? [
+          `- The upload alone: the ${fmt.int(uploadOnly.rows)}-row file (${mb(uploadOnly.bytes)}) sent to a fresh server as a JSON import (refused over`,
+          `  10 MB before the file is read, so nothing is imported) grew workerd's RSS by **+${f(uploadOnly.growthMiB, 0)} MiB**: local R2 keeps part`,
+          "  of what it was sent in workerd's memory; that share of the growth from a fresh server is the upload's, not the import's.",
+        ]
+      : []),
     "  workerd also hosts the local D1, R2 and queues, in the same process: the ceiling's server, which runs no",
     "  import code, grows as much, and updating the same 100k rows six times in a row grew it by +102, +54, +15,",
     "  +16, +7 and +12 MiB (measured 2026-12-04), so the growth comes from the amount of D1 work done since the",

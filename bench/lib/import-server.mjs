@@ -129,8 +129,8 @@ const auth = { authorization: `Bearer ${ADMIN_KEY}` };
  * Streams the file as the raw body. node:http, not fetch: undici's fetch took ~10x longer than curl
  * to send a 7 MB body to wrangler dev on this machine, which would have been timed as import.
  */
-export function upload(base, file) {
-  const url = new URL(`${base}/v1/admin/contacts/import?format=csv&fileName=${path.basename(file)}`);
+export function upload(base, file, format = "csv") {
+  const url = new URL(`${base}/v1/admin/contacts/import?format=${format}&fileName=${path.basename(file)}`);
   const headers = { ...auth, "content-type": "text/csv", "content-length": String(fs.statSync(file).size) };
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: "POST", headers }, (res) => {
