@@ -232,8 +232,9 @@ describe("DELETE /v1/admin/contacts/:idOrExternalId (erasure)", () => {
 
     const refused = await expectErrorShape(await erase(userId), 409, "CONFLICT");
     expect(refused.error).toContain(`/v1/admin/contacts/import/${jobId}/cancel`);
-    const before = await traces(userId, email, []);
-    expect(before).toMatchObject({ contacts: 1, events: 1 });
+    expect(await traces(userId, email, [])).toMatchObject({ contacts: 1, events: 1 });
+    const hashed = await count("SELECT count(*) AS n FROM suppressions WHERE email = ?", await hashedAddress(email));
+    expect(hashed).toBe(0);
 
     const cancel = await call(`/v1/admin/contacts/import/${jobId}/cancel`, { method: "POST", headers: adminAuth() });
     expect(cancel.status).toBe(200);
