@@ -28,7 +28,7 @@ export function report(
   const { mean, deviation } = spreadOf(spread);
   const marginal = imports.map((r) => ((r.seconds - fixedSeconds) / r.rows) * 100_000);
   const beyondFixed = spreadOf(marginal);
-  const growth = (rows) => rows.map((r) => `${fmt.int(r.rows)}: +${f(r.rssGrowthMiB, 0)}`).join(", ");
+  const growth = (runs) => runs.map((r) => `${fmt.int(r.rows)}: +${f(r.rssGrowthMiB, 0)}`).join(", ");
   const peakHeap = Math.max(...imports.map((r) => r.peakHeapMiB));
   return [
     "## Contact import (`npm run bench:import`)",
