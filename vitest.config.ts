@@ -8,6 +8,7 @@ export const TEST_SECRETS = {
   INGEST_API_KEY: "test-ingest-key",
   TOKEN_SIGNING_SECRET: "test-token-signing-secret",
   TOKEN_SIGNING_SECRET_PREVIOUS: "test-token-signing-secret-before-rotation",
+  ERASURE_HASH_SECRET: "test-erasure-hash-secret",
   POSTHOG_WEBHOOK_SECRET: "test-posthog-secret",
   RESEND_WEBHOOK_SECRET: "whsec_dGVzdC1yZXNlbmQtd2ViaG9vay1zZWNyZXQ=",
   RESEND_API_KEY: "",

@@ -1,4 +1,5 @@
 import { createDb, type Database } from "./db/client";
+import { keyedHash } from "./lib/keyed-hash";
 import type { BackfillPageDeps } from "./pipeline/backfill-page";
 import type { BatchEnrollDeps } from "./pipeline/batch-enroll";
 import type { BufferDeps } from "./pipeline/ingest-buffer";
@@ -9,6 +10,7 @@ import type { EmailResendDeps } from "./services/email-resends";
 import type { DeliveryDeps } from "./services/emails";
 import type { ErasureDeps } from "./services/erasure";
 import type { ImportDeps } from "./services/imports/jobs";
+import type { PreferenceDeps } from "./services/preferences";
 import type { RetentionDeps } from "./services/retention";
 import type { WorkflowDeps } from "./services/workflow-instances";
 
@@ -35,9 +37,11 @@ export type DepsOptions = {
  */
 export function buildDeps(env: Env, options: DepsOptions = {}) {
   const db = options.db ?? createDb(env.DB);
+  const hash = keyedHash(env.ERASURE_HASH_SECRET);
   const workflows: WorkflowDeps = { workflow: env.JOURNEY_WORKFLOW, journeyStarts: env.JOURNEY_STARTS_QUEUE };
   const routing: JourneyRoutingDeps & { postHogCanChangeEmail: boolean } = {
     db,
+    hash,
     ...workflows,
     postHogCanChangeEmail: env.POSTHOG_CAN_CHANGE_EMAIL === "true",
   };
@@ -48,12 +52,13 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
     waitUntil: options.waitUntil,
     ingestQueue: env.INGEST_EVENTS_QUEUE,
   };
-  const batchEnroll: BatchEnrollDeps = { db, journeyStarts: env.JOURNEY_STARTS_QUEUE };
+  const batchEnroll: BatchEnrollDeps = { db, hash, journeyStarts: env.JOURNEY_STARTS_QUEUE };
   const imports: ImportDeps = { db, bucket: env.IMPORT_UPLOADS, queue: env.IMPORT_CHUNKS_QUEUE };
-  const backfills: BackfillPageDeps = { db, queue: env.BACKFILLS_QUEUE, journeyStarts: env.JOURNEY_STARTS_QUEUE };
+  const backfills: BackfillPageDeps = { db, hash, queue: env.BACKFILLS_QUEUE, journeyStarts: env.JOURNEY_STARTS_QUEUE };
   const emailResends: EmailResendDeps = { db, emailSends: env.EMAIL_SENDS_QUEUE };
   const erasure: ErasureDeps = {
     db,
+    hash,
     archive: env.EVENT_ARCHIVE,
     idempotencyKeys: ingest.idempotencyKeys,
     idempotencyTtlSeconds: ingest.idempotencyTtlSeconds,
@@ -72,6 +77,9 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
   };
   return {
     db,
+    /** The keyed hash erasure leaves behind (ERASURE_HASH_SECRET). */
+    hash,
+    preferences: { db, hash } satisfies PreferenceDeps,
     workflows,
     routing,
     ingest,
@@ -86,6 +94,7 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
     get delivery(): DeliveryDeps {
       return {
         db,
+        hash,
         provider: providerFromEnv(env),
         from: env.EMAIL_FROM,
         publicBaseUrl: env.PUBLIC_BASE_URL,

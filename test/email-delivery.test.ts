@@ -5,7 +5,7 @@ import { verifyUnsubscribeToken } from "../src/lib/tokens";
 import { ProviderError } from "../src/providers/email";
 import { resendProvider } from "../src/providers/email/resend-api";
 import { type DeliveryDeps, deliverEmail } from "../src/services/emails";
-import { call, ingestAuth, unique } from "./helpers";
+import { call, ingestAuth, testHash, unique } from "./helpers";
 
 type Captured = { url: string; headers: Headers; body: Record<string, unknown> };
 
@@ -42,6 +42,7 @@ async function queuedEmail(template = "welcome") {
 
 const deps = (fetcher: typeof fetch): DeliveryDeps => ({
   db: createDb(env.DB),
+  hash: testHash,
   provider: resendProvider("re_test_key", fetcher),
   from: "Hogsend <hello@example.com>",
   publicBaseUrl: "https://mail.example.com",

@@ -4,7 +4,7 @@ import { buildDeps } from "../src/composition";
 import { deliverEmail } from "../src/services/emails";
 import { hashedAddress } from "../src/services/suppressions";
 import { type BackfillBody, backfill, drainBackfill, importCsv } from "./backfill-helpers";
-import { adminAuth, adminGet, adminPost, call, ingestAuth, unique } from "./helpers";
+import { adminAuth, adminGet, adminPost, call, ingestAuth, testHash, unique } from "./helpers";
 import { introspectJourneysForFile } from "./workflows";
 
 introspectJourneysForFile();
@@ -31,7 +31,7 @@ const count = async (sql: string, ...params: unknown[]) =>
     .bind(...params)
     .first<{ n: number }>())!.n;
 const suppressionRows = async (email: string) =>
-  count("SELECT count(*) AS n FROM suppressions WHERE email IN (?, ?)", email, await hashedAddress(email));
+  count("SELECT count(*) AS n FROM suppressions WHERE email IN (?, ?)", email, await hashedAddress(testHash, email));
 
 /** A person with this address, erased: the address is left suppressed only as a hash. */
 async function erasedAddress(options: { unsubscribeFirst?: boolean } = {}) {
@@ -40,7 +40,9 @@ async function erasedAddress(options: { unsubscribeFirst?: boolean } = {}) {
   expect((await ingest({ event: "profile", userId, userEmail: email })).status).toBe(202);
   if (options.unsubscribeFirst) expect((await putPreferences(userId, { unsubscribed: true })).status).toBe(200);
   expect((await erase(userId)).status).toBe(200);
-  expect(await count("SELECT count(*) AS n FROM suppressions WHERE email = ?", await hashedAddress(email))).toBe(1);
+  expect(
+    await count("SELECT count(*) AS n FROM suppressions WHERE email = ?", await hashedAddress(testHash, email)),
+  ).toBe(1);
   return email;
 }
 
@@ -124,7 +126,7 @@ describe("an erased address that comes back", () => {
 
     const bounced = `${unique("bounced")}@example.com`;
     await env.DB.prepare("INSERT INTO suppressions (email, reason, created_at) VALUES (?, 'hard_bounce', ?)")
-      .bind(await hashedAddress(bounced), Date.now())
+      .bind(await hashedAddress(testHash, bounced), Date.now())
       .run();
     const other = unique("back-bounced");
     expect((await ingest({ event: "profile", userId: other, userEmail: bounced })).status).toBe(202);

@@ -5,7 +5,7 @@ import { deliverEmail } from "../src/services/emails";
 import { eraseContact } from "../src/services/erasure";
 import { findKnownKeys } from "../src/services/idempotency";
 import { hashedAddress } from "../src/services/suppressions";
-import { adminAuth, call, expectErrorShape, ingestAuth, unique, waitForProcessedEvent } from "./helpers";
+import { adminAuth, call, expectErrorShape, ingestAuth, testHash, unique, waitForProcessedEvent } from "./helpers";
 import { drainImport, seedJob } from "./imports-helpers";
 import { introspectJourneysForFile } from "./workflows";
 
@@ -173,7 +173,7 @@ describe("DELETE /v1/admin/contacts/:idOrExternalId (erasure)", () => {
       [deadLetters.ids[0], deadLetters.otherEvents],
     ]);
     const hashed = await env.DB.prepare("SELECT reason FROM suppressions WHERE email = ?")
-      .bind(await hashedAddress(email))
+      .bind(await hashedAddress(testHash, email))
       .first<{ reason: string }>();
     expect(hashed?.reason).toBe("erased");
 
@@ -215,11 +215,13 @@ describe("DELETE /v1/admin/contacts/:idOrExternalId (erasure)", () => {
       .bind(
         `${plain}@example.com`,
         `${bounced}@example.com`,
-        await hashedAddress(`${plain}@example.com`),
-        await hashedAddress(`${bounced}@example.com`),
+        await hashedAddress(testHash, `${plain}@example.com`),
+        await hashedAddress(testHash, `${bounced}@example.com`),
       )
       .all<{ email: string; reason: string }>();
-    expect(reasons.results).toEqual([{ email: await hashedAddress(`${bounced}@example.com`), reason: "hard_bounce" }]);
+    expect(reasons.results).toEqual([
+      { email: await hashedAddress(testHash, `${bounced}@example.com`), reason: "hard_bounce" },
+    ]);
   });
 
   it("answers 409 and changes nothing while an import that could bring the person back is running", async () => {
@@ -233,7 +235,10 @@ describe("DELETE /v1/admin/contacts/:idOrExternalId (erasure)", () => {
     const refused = await expectErrorShape(await erase(userId), 409, "CONFLICT");
     expect(refused.error).toContain(`/v1/admin/contacts/import/${jobId}/cancel`);
     expect(await traces(userId, email, [])).toMatchObject({ contacts: 1, events: 1 });
-    const hashed = await count("SELECT count(*) AS n FROM suppressions WHERE email = ?", await hashedAddress(email));
+    const hashed = await count(
+      "SELECT count(*) AS n FROM suppressions WHERE email = ?",
+      await hashedAddress(testHash, email),
+    );
     expect(hashed).toBe(0);
 
     const cancel = await call(`/v1/admin/contacts/import/${jobId}/cancel`, { method: "POST", headers: adminAuth() });

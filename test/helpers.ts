@@ -1,5 +1,6 @@
 import { env, exports } from "cloudflare:workers";
 import type { JourneyDefinition } from "../src/journeys/define";
+import { keyedHash } from "../src/lib/keyed-hash";
 import { assertConforms } from "./conformance";
 
 export const adminAuth = () => ({ authorization: `Bearer ${env.ADMIN_API_KEY}` });
@@ -62,3 +63,6 @@ export async function waitForProcessedEvent(idempotencyKey: string): Promise<str
   }
   throw new Error(`the event with key ${idempotencyKey} was never written and processed`);
 }
+
+/** The Worker's keyed hash under the test secret (what erasure leaves behind). */
+export const testHash = keyedHash(env.ERASURE_HASH_SECRET);

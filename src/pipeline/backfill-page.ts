@@ -50,7 +50,7 @@ export async function processBackfillPage(
     scan: job.pageSize * SCAN_PER_PAGE_ROW,
   });
   const done = page.exhausted || (job.maxContacts !== null && job.matched + page.rows.length >= job.maxContacts);
-  const decisions = await commitPage(deps.db, { job, journey, page, done }, now);
+  const decisions = await commitPage(deps, { job, journey, page, done }, now);
   if (!decisions) return "stale";
   await afterCommit(deps, job, { start: job.cursor, end: page.end, done }, enrolledIds(decisions));
   return done ? "completed" : "continued";
@@ -64,9 +64,12 @@ const enrolledIds = (decisions: EntryDecision[]) => decisions.flatMap((d) => (d.
  * One batch: ledger row (first, so a stale or repeated commit writes nothing), the page's
  * decisions with their tallies, and the moved cursor. Null when another delivery got there first.
  */
-async function commitPage(db: Database, work: PageWork, now: Date): Promise<EntryDecision[] | null> {
+async function commitPage({ db, hash }: BackfillPageDeps, work: PageWork, now: Date): Promise<EntryDecision[] | null> {
   const { job, journey, page } = work;
-  const hashes = await hashedAddresses(page.rows.map((row) => row.email));
+  const hashes = await hashedAddresses(
+    hash,
+    page.rows.map((row) => row.email),
+  );
   const candidates = page.rows.map((row, i) => ({
     userId: row.externalId,
     triggerEventId: null,

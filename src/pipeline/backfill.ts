@@ -40,7 +40,10 @@ export async function startBackfill(
       scan: DRY_RUN_SYNC_SCAN,
     });
     if (page.exhausted || page.rows.length === input.limit) {
-      const hashes = await hashedAddresses(page.rows.map((row) => row.email));
+      const hashes = await hashedAddresses(
+        deps.hash,
+        page.rows.map((row) => row.email),
+      );
       const candidates = page.rows.map((row, i) => ({
         userId: row.externalId,
         triggerEventId: null,

@@ -3,6 +3,7 @@ import type { Database } from "../db/client";
 import type { Properties } from "../db/schema";
 import { conditionsHold } from "../journeys/conditions";
 import { getJourney } from "../journeys/registry";
+import type { KeyedHash } from "../lib/keyed-hash";
 import type { JourneyStartMessage } from "../lib/queues";
 import { contactUpsertStatements } from "../services/contacts";
 import { enterPlan, previewEntriesPlan, type SkipReason } from "../services/entry-guards";
@@ -15,7 +16,7 @@ export type BatchEnrollResult =
   | { userId: string; enrolled: true; enrollmentId?: string }
   | { userId: string; enrolled: false; reason: SkipReason };
 
-export type BatchEnrollDeps = { db: Database; journeyStarts: Queue<JourneyStartMessage> };
+export type BatchEnrollDeps = { db: Database; hash: KeyedHash; journeyStarts: Queue<JourneyStartMessage> };
 
 /**
  * Upserts the users as contacts and decides every entry guard of the journey for them, atomically
@@ -31,7 +32,10 @@ export async function batchEnroll(
 ) {
   const { db } = deps;
   const journey = getJourney(journeyKey);
-  const hashes = await hashedAddresses(users.map((user) => user.userEmail));
+  const hashes = await hashedAddresses(
+    deps.hash,
+    users.map((user) => user.userEmail),
+  );
   const candidates = users.map((user, i) => ({
     userId: user.userId,
     triggerEventId: null,

@@ -3,6 +3,7 @@ import type { Database } from "../db/client";
 import type { Properties, StoredEvent } from "../db/schema";
 import { newId } from "../lib/ids";
 import { contactUpsertStatements } from "../services/contacts";
+import { erasureKeys } from "../services/erasure-markers";
 import { insertEventsPlan, markProcessedStatements, type NewEvent } from "../services/events";
 import {
   type AddressHashes,
@@ -70,6 +71,8 @@ type WriteOptions = {
   onlyIfNewer?: boolean;
   /** The events' hashed addresses, for the entry guards (see journey-routing). */
   addressHashes?: AddressHashes;
+  /** The events' hashed user ids, for the insert's erasure check (see services/erasure-markers). */
+  erasureKeys?: Map<string, string>;
 };
 
 type Written = { storedIds: Set<string>; decided: Parameters<typeof routingOutcomes>[1] };
@@ -98,7 +101,7 @@ function writePlan(db: Database, events: StoredEvent[], options: WriteOptions): 
     options,
   );
   const all = sequence(
-    options.insert ? insertEventsPlan(db, events) : plan([], () => new Set(ids)),
+    options.insert ? insertEventsPlan(db, events, options.erasureKeys ?? new Map()) : plan([], () => new Set(ids)),
     writes(contactUpserts),
     routingPlan(db, events, { onlyPending: true, addressHashes: options.addressHashes }),
     writes(markProcessedStatements(db, ids, options.now)),
@@ -119,11 +122,21 @@ export async function writeEvents(
   options: WriteOptions,
 ): Promise<{ storedIds: Set<string>; outcomes: Map<string, RoutingOutcome> }> {
   if (events.length === 0) return { storedIds: new Set(), outcomes: new Map() };
+  // Hashed here, before the batch: still one round trip.
+  const [addressHashes, keys] = await Promise.all([
+    eventAddressHashes(deps.hash, events),
+    options.insert
+      ? erasureKeys(
+          deps.hash,
+          events.map((event) => event.userId),
+        )
+      : undefined,
+  ]);
   const planned = writePlan(deps.db, events, {
     ...options,
     postHogCanChangeEmail: deps.postHogCanChangeEmail,
-    // Hashed here, before the batch: still one round trip.
-    addressHashes: await eventAddressHashes(events),
+    addressHashes,
+    erasureKeys: keys,
   });
   const [{ storedIds, decided }] = await runPlans(deps.db, planned);
   await applyToWorkflows(deps, events, decided, deps.waitUntil);

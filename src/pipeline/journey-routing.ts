@@ -4,6 +4,7 @@ import type { StoredEvent } from "../db/schema";
 import { matchesEvent } from "../journeys/conditions";
 import type { JourneyDefinition } from "../journeys/define";
 import { journeys } from "../journeys/registry";
+import type { KeyedHash } from "../lib/keyed-hash";
 import {
   exitStatement,
   runningEnrollmentStatement,
@@ -26,7 +27,7 @@ export type JourneyExit = { journey: string; enrollmentId: string };
 export type JourneySkip = { journey: string; reason: SkipReason };
 export type RoutingOutcome = { journeys: JourneyEntry[]; exits: JourneyExit[]; skipped: JourneySkip[] };
 
-export type JourneyRoutingDeps = WorkflowDeps & { db: Database };
+export type JourneyRoutingDeps = WorkflowDeps & { db: Database; hash: KeyedHash };
 
 export type RoutableEvent = Pick<StoredEvent, "id" | "event" | "userId" | "properties" | "occurredAt"> & {
   userEmail?: string | null;
@@ -38,9 +39,12 @@ export type AddressHashes = Map<string, string | null>;
 const TRIGGER_EVENTS = new Set(journeys.map((journey) => journey.trigger.event));
 
 /** Only events that trigger a journey reach an entry guard, so only their addresses are hashed. */
-export async function eventAddressHashes(events: RoutableEvent[]): Promise<AddressHashes> {
+export async function eventAddressHashes(hash: KeyedHash, events: RoutableEvent[]): Promise<AddressHashes> {
   const triggering = events.filter((event) => event.userEmail && TRIGGER_EVENTS.has(event.event));
-  const hashes = await hashedAddresses(triggering.map((event) => event.userEmail));
+  const hashes = await hashedAddresses(
+    hash,
+    triggering.map((event) => event.userEmail),
+  );
   return new Map(triggering.map((event, i) => [event.id, hashes[i]!]));
 }
 
@@ -93,7 +97,7 @@ export async function routeToJourneys(
   events: RoutableEvent[],
   options: RoutingOptions = {},
 ): Promise<Map<string, RoutingOutcome>> {
-  const addressHashes = options.addressHashes ?? (await eventAddressHashes(events));
+  const addressHashes = options.addressHashes ?? (await eventAddressHashes(deps.hash, events));
   const [decided] = await runPlans(deps.db, routingPlan(deps.db, events, { ...options, addressHashes }));
   if (!options.dryRun) await applyToWorkflows(deps, events, decided);
   return routingOutcomes(events, decided);

@@ -29,7 +29,7 @@ const settleByQueue: Record<string, Settle> = {
       (body as JourneyStartMessage).enrollmentIds,
       attempts,
     ),
-  [deadLetterQueue(QUEUES.ingestEvents)]: (deps, body) => settleDeadIngestEvents(deps.db, body as IngestEventsMessage),
+  [deadLetterQueue(QUEUES.ingestEvents)]: (deps, body) => settleDeadIngestEvents(deps, body as IngestEventsMessage),
   [deadLetterQueue(QUEUES.importChunks)]: (deps, body, attempts) =>
     settleDeadImportChunk(deps.db, String((body as Partial<ImportChunkMessage>)?.jobId ?? ""), attempts),
   [deadLetterQueue(QUEUES.backfills)]: (deps, body, attempts) =>

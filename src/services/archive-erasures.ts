@@ -1,8 +1,11 @@
-import { and, eq, inArray, isNotNull, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNotNull, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { type ArchiveErasureState, archiveErasures } from "../db/schema";
+import type { KeyedHash } from "../lib/keyed-hash";
 import { sha256 } from "../lib/sha256";
 import { ARCHIVE_PREFIX } from "./event-archive";
+
+export type ArchiveErasureDeps = { db: Database; hash: KeyedHash; archive: R2Bucket };
 
 /** Erasure's promise about the R2 event archive, as the DELETE answer reports it. */
 export type ArchiveState = ArchiveErasureState;
@@ -15,8 +18,7 @@ export type ArchiveState = ArchiveErasureState;
  * the same id) starts the wait again.
  */
 export async function recordArchiveErasure(
-  db: Database,
-  archive: R2Bucket,
+  { db, hash, archive }: ArchiveErasureDeps,
   userId: string,
   now = new Date(),
 ): Promise<ArchiveState> {
@@ -24,19 +26,28 @@ export async function recordArchiveErasure(
   const state: ArchiveState = empty ? "nothing_archived" : "scrub_pending";
   const pending = state === "scrub_pending";
   await db.run(sql`INSERT INTO archive_erasures (id, user_id, state, requested_at, requested_seq, done_at)
-    VALUES (${await sha256(userId)}, ${pending ? userId : null}, ${state}, ${now.getTime()},
+    VALUES (${await hash(userId)}, ${pending ? userId : null}, ${state}, ${now.getTime()},
       (SELECT coalesce(max(requested_seq), 0) + 1 FROM archive_erasures), ${pending ? null : now.getTime()})
     ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, state = excluded.state,
       requested_at = excluded.requested_at, requested_seq = excluded.requested_seq, done_at = excluded.done_at`);
   return state;
 }
 
-/** The archive state of an earlier erasure of this user id; null when it was never erased. */
-export async function archiveErasureState(db: Database, userId: string): Promise<ArchiveState | null> {
+/**
+ * The archive state of an earlier erasure of this user id; null when it was never erased. Erasures
+ * before migration 0012 are keyed by a bare SHA-256, and still found by it.
+ */
+export async function archiveErasureState(
+  { db, hash }: Pick<ArchiveErasureDeps, "db" | "hash">,
+  userId: string,
+): Promise<ArchiveState | null> {
+  const ids = await Promise.all([hash(userId), sha256(userId)]);
   const [row] = await db
     .select({ state: archiveErasures.state })
     .from(archiveErasures)
-    .where(eq(archiveErasures.id, await sha256(userId)));
+    .where(inArray(archiveErasures.id, ids))
+    .orderBy(desc(archiveErasures.requestedAt))
+    .limit(1);
   return row?.state ?? null;
 }
 

@@ -1,14 +1,20 @@
-import { and, desc, eq, inArray, lt } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { backfillJobs, deadLetters, emails, events, importJobs } from "../db/schema";
 import { newId } from "../lib/ids";
+import type { KeyedHash } from "../lib/keyed-hash";
 import type { IngestEventsMessage } from "../lib/queues";
 import { chunkForParams, keysetPage } from "../lib/sql";
 import { finishEnrollment } from "./enrollments";
+import { erasedSince, erasureKeys } from "./erasure-markers";
 import type { JourneyParams } from "./workflow-instances";
 
-/** What a dead message was about, and why it died: recorded for GET /v1/admin/dead-letters. */
-export type Settled = { subject: string | null; error: string };
+/**
+ * What a dead message was about, and why it died: recorded for GET /v1/admin/dead-letters.
+ * `eventErasureKeys` (a body of buffered events: each event's `erasureKeys` hash, in order) makes
+ * the record leave out the events of people erased since they were received.
+ */
+export type Settled = { subject: string | null; error: string; eventErasureKeys?: string[] };
 
 export const exhausted = (attempts: number) => `Retries exhausted after ${attempts} attempts`;
 
@@ -71,10 +77,19 @@ export async function settleDeadBackfillPage(db: Database, jobId: string, attemp
 
 /**
  * Buffered events that were never written: the dead letter keeps them (its body) for an admin to
- * re-send; events of the message that did get stored are named so nobody sends them twice.
+ * re-send; events of the message that did get stored are named so nobody sends them twice. Events
+ * of a person erased since they were received are left out of the kept body.
  */
-export async function settleDeadIngestEvents(db: Database, message: Partial<IngestEventsMessage>): Promise<Settled> {
-  const ids = (message?.events ?? []).map((event) => event.id);
+export async function settleDeadIngestEvents(
+  { db, hash }: { db: Database; hash: KeyedHash },
+  message: Partial<IngestEventsMessage>,
+): Promise<Settled> {
+  const buffered = message?.events ?? [];
+  const keys = await erasureKeys(
+    hash,
+    buffered.map((event) => event.userId),
+  );
+  const ids = buffered.map((event) => event.id);
   const stored = new Set<string>();
   for (const chunk of chunkForParams(ids, 1, 99)) {
     const rows = await db.select({ id: events.id }).from(events).where(inArray(events.id, chunk));
@@ -84,6 +99,7 @@ export async function settleDeadIngestEvents(db: Database, message: Partial<Inge
   return {
     subject: `events:${lost.length} not stored of ${ids.length}`,
     error: `Buffered events could not be written; not stored: ${lost.join(",") || "none"}`,
+    eventErasureKeys: buffered.map((event) => keys.get(event.userId)!),
   };
 }
 
@@ -91,10 +107,30 @@ export type DeadMessage = { queue: string; messageId: string; body: unknown; att
 
 /** Records a dead message once (a redelivered dead letter is recorded once). */
 export async function recordDeadLetter(db: Database, message: DeadMessage, settled: Settled): Promise<void> {
+  const keys = settled.eventErasureKeys;
   await db
     .insert(deadLetters)
-    .values({ id: newId(), ...message, subject: settled.subject, error: settled.error, createdAt: new Date() })
+    .values({
+      id: newId(),
+      ...message,
+      body: keys ? withoutErasedEvents(message.body, keys) : message.body,
+      subject: settled.subject,
+      error: settled.error,
+      createdAt: new Date(),
+    })
     .onConflictDoNothing();
+}
+
+/**
+ * The body with its events of erased people left out, decided in the inserting statement: an
+ * erasure either comes first (and this leaves them out) or comes after (and its scrub finds the row).
+ */
+function withoutErasedEvents(body: unknown, keys: string[]): SQL {
+  const json = JSON.stringify(body);
+  const erased = erasedSince(sql`k.value`, sql`json_extract(e.value, '$.receivedAt')`);
+  return sql`json_set(${json}, '$.events', (SELECT json_group_array(json(e.value))
+    FROM json_each(${json}, '$.events') e JOIN json_each(${JSON.stringify(keys)}) k ON k.key = e.key
+    WHERE NOT ${erased}))`;
 }
 
 /** Newest first, keyset-paged. */

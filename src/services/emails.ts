@@ -5,6 +5,7 @@ import { renderTemplate } from "../emails/registry";
 import type { RenderedEmail } from "../emails/template";
 import { notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
+import type { KeyedHash } from "../lib/keyed-hash";
 import { keysetPage } from "../lib/sql";
 import { signUnsubscribeToken } from "../lib/tokens";
 import { type EmailProvider, ProviderError } from "../providers/email";
@@ -13,6 +14,7 @@ import { normalizedAddress, suppressionOf } from "./suppressions";
 
 export type DeliveryDeps = {
   db: Database;
+  hash: KeyedHash;
   provider: EmailProvider;
   from: string;
   publicBaseUrl: string;
@@ -38,19 +40,26 @@ export type JourneyEmailInput = {
   props: Properties;
 };
 
-/** The email row of one journey step; a retried step gets the row it made the first time. */
-export async function journeyEmailRow(db: Database, input: JourneyEmailInput): Promise<Email> {
+/**
+ * The email row of one journey step; a retried step gets the row it made the first time. Made only
+ * while the enrollment exists: null once erasure deleted it (erasure deletes enrollments before
+ * emails, so a step in flight can't leave a row behind).
+ */
+export async function journeyEmailRow(db: Database, input: JourneyEmailInput): Promise<Email | null> {
   const now = new Date();
-  await db
-    .insert(emails)
-    .values({ id: newId(), status: "queued", createdAt: now, updatedAt: now, ...input })
-    .onConflictDoNothing({ target: [emails.enrollmentId, emails.stepKey] });
+  const at = now.getTime();
+  await db.run(sql`INSERT INTO emails
+      (id, user_id, enrollment_id, journey_key, step_key, template_key, props, status, created_at, updated_at)
+    SELECT ${newId()}, ${input.userId}, id, ${input.journeyKey}, ${input.stepKey}, ${input.templateKey},
+      ${JSON.stringify(input.props)}, 'queued', ${at}, ${at}
+    FROM enrollments WHERE id = ${input.enrollmentId}
+    ON CONFLICT (enrollment_id, step_key) DO NOTHING`);
   const [row] = await db
     .select()
     .from(emails)
     .where(and(eq(emails.enrollmentId, input.enrollmentId), eq(emails.stepKey, input.stepKey)))
     .limit(1);
-  return row!;
+  return row ?? null;
 }
 
 async function setStatus(db: Database, id: string, patch: Partial<Email>): Promise<Email> {
@@ -115,7 +124,7 @@ export async function deliverEmail(deps: DeliveryDeps, emailId: string): Promise
   if (!contact || !to)
     return setStatus(db, email.id, { status: "failed", failedAt: now, error: "Contact has no email address" });
   if (contact.unsubscribedAt) return block("Contact unsubscribed");
-  const suppression = await suppressionOf(db, to);
+  const suppression = await suppressionOf(db, deps.hash, to);
   if (suppression) return block(`Address suppressed: ${suppression.reason}`);
   if (!email.templateKey)
     return setStatus(db, email.id, { status: "failed", failedAt: now, error: "Email has no template" });

@@ -3,9 +3,11 @@ import type { Database } from "../db/client";
 import { runBatch } from "../db/client";
 import { type Contact, contacts, emails, enrollments, events, importJobs, suppressions } from "../db/schema";
 import { AppError } from "../lib/errors";
+import type { KeyedHash } from "../lib/keyed-hash";
 import { errorFields, log } from "../lib/log";
 import { type ArchiveState, archiveErasureState, recordArchiveErasure } from "./archive-erasures";
 import { findContact } from "./contacts";
+import { markErased } from "./erasure-markers";
 import {
   DEFAULT_ERASURE_BUDGET,
   deleteImportErrors,
@@ -22,6 +24,7 @@ import { deleteInstances, type JourneyParams } from "./workflow-instances";
 
 export type ErasureDeps = {
   db: Database;
+  hash: KeyedHash;
   /** The R2 event archive: erasure records a scrub of it (services/archive-scrub.ts). */
   archive: R2Bucket;
   idempotencyKeys: KVNamespace;
@@ -56,9 +59,11 @@ export async function eraseContact(
   const { db } = deps;
   const now = options.now ?? new Date();
   const contact = await findContact(db, idOrExternalId);
-  if (!contact) return alreadyErased(db, idOrExternalId);
-  await refuseDuringImport(db);
+  if (!contact) return alreadyErased(deps, idOrExternalId);
   const userId = contact.externalId;
+  // First: from here on nothing accepted before now writes this person again.
+  const runningImport = await markErased(db, deps.hash, userId, now);
+  if (runningImport) throw importRunning(runningImport);
   const progress: Progress = {
     slices: 0,
     kvDeletes: 0,
@@ -66,10 +71,10 @@ export async function eraseContact(
     removed: { ...NO_COUNTS },
   };
   const addresses = await addressesOf(db, contact);
-  // First, so nothing between here and the end can mail the address.
-  const hashedSuppressions = await hashSuppressions(db, addresses, options.suppress, now);
+  // Next, so nothing between here and the end can mail the address.
+  const hashedSuppressions = await hashSuppressions(deps, addresses, options.suppress, now);
   // Before the events go, so retention archives none of them from here on.
-  const archive = await recordArchiveErasure(db, deps.archive, userId, now);
+  const archive = await recordArchiveErasure(deps, userId, now);
 
   const complete =
     (await deleteEnrollments(deps, progress, userId)) &&
@@ -86,54 +91,52 @@ export async function eraseContact(
   return { complete, removed: progress.removed, hashedSuppressions, archive };
 }
 
-/**
- * A running import's next chunk could bring the person back from its file, so erasure waits for it
- * (imports take seconds to minutes; a dry run writes no contacts and doesn't count).
- */
-async function refuseDuringImport(db: Database): Promise<void> {
-  const [running] = await db
-    .select({ id: importJobs.id })
-    .from(importJobs)
-    .where(
-      and(
-        inArray(importJobs.status, ["pending", "processing"]),
-        sql`coalesce(json_extract(${importJobs.options}, '$.dryRun'), 0) = 0`,
-      ),
-    )
-    .limit(1);
-  if (running)
-    throw new AppError(
-      "CONFLICT",
-      `Import ${running.id} is running and its file may hold this person: erase once it has ended, or cancel it first (POST /v1/admin/contacts/import/${running.id}/cancel)`,
-    );
-}
+/** Imports take seconds to minutes; a dry run writes no contacts and doesn't count. */
+const importRunning = (jobId: string) =>
+  new AppError(
+    "CONFLICT",
+    `Import ${jobId} is running and its file may hold this person: erase once it has ended, or cancel it first (POST /v1/admin/contacts/import/${jobId}/cancel)`,
+  );
 
 /** A user id erased before answers with nothing removed and where its archive scrub stands; else null. */
-async function alreadyErased(db: Database, userId: string): Promise<ErasureResult | null> {
-  const archive = await archiveErasureState(db, userId);
+async function alreadyErased(deps: ErasureDeps, userId: string): Promise<ErasureResult | null> {
+  const archive = await archiveErasureState(deps, userId);
   return archive && { complete: true, removed: { ...NO_COUNTS }, hashedSuppressions: 0, archive };
 }
 
-/** The contact's address and the addresses its emails went to (normalized, distinct). */
+/** Addresses kept per source: a person has a handful; this bounds a pathological history. */
+const ADDRESSES_PER_SOURCE = 200;
+
+/**
+ * Every address the person ever had (normalized, distinct): the contact's, its address history,
+ * their events' `userEmail`, and where their emails went.
+ */
 async function addressesOf(db: Database, contact: Contact): Promise<string[]> {
-  const sent = await db
-    .selectDistinct({ to: sql<string>`lower(trim(${emails.toAddress}))` })
-    .from(emails)
-    .where(and(eq(emails.userId, contact.externalId), sql`${emails.toAddress} IS NOT NULL`))
-    .limit(50);
-  const all = [contact.email, ...sent.map((row) => row.to)].filter((a): a is string => !!a);
-  return [...new Set(all.map((a) => a.trim().toLowerCase()))];
+  const n = ADDRESSES_PER_SOURCE;
+  const rows = await db.all<{ address: string }>(sql`SELECT DISTINCT lower(trim(address)) AS address FROM (
+      SELECT ${contact.email} AS address
+      UNION SELECT * FROM (SELECT old_value FROM contact_changes WHERE contact_id = ${contact.id} AND field = 'email' LIMIT ${n})
+      UNION SELECT * FROM (SELECT new_value FROM contact_changes WHERE contact_id = ${contact.id} AND field = 'email' LIMIT ${n})
+      UNION SELECT * FROM (SELECT DISTINCT user_email FROM events WHERE user_id = ${contact.externalId} AND user_email IS NOT NULL LIMIT ${n})
+      UNION SELECT * FROM (SELECT DISTINCT to_address FROM emails WHERE user_id = ${contact.externalId} AND to_address IS NOT NULL LIMIT ${n})
+    ) WHERE address IS NOT NULL AND trim(address) != ''`);
+  return rows.map((row) => row.address);
 }
 
 /** Replaces clear-text suppressions of the addresses by hashed ones (keeping their reason); adds `erased` ones. */
-async function hashSuppressions(db: Database, addresses: string[], suppress: boolean, now: Date): Promise<number> {
+async function hashSuppressions(
+  { db, hash }: ErasureDeps,
+  addresses: string[],
+  suppress: boolean,
+  now: Date,
+): Promise<number> {
   if (addresses.length === 0) return 0;
   const existing = await db.select().from(suppressions).where(inArray(suppressions.email, addresses));
   const reasonOf = new Map(existing.map((row) => [row.email, row.reason]));
   const kept = addresses.filter((address) => suppress || reasonOf.has(address));
   const hashed = await Promise.all(
     kept.map(async (address) => ({
-      email: await hashedAddress(address),
+      email: await hashedAddress(hash, address),
       reason: reasonOf.get(address) ?? "erased",
       createdAt: now,
     })),

@@ -4,13 +4,17 @@ import type { Database } from "../db/client";
 import { events, type StoredEvent } from "../db/schema";
 import { notFound } from "../lib/errors";
 import { chunkForParams, keysetPage } from "../lib/sql";
+import { erasedSince } from "./erasure-markers";
 
 export type NewEvent = typeof events.$inferInsert;
 
 /** One bound JSON parameter stays well under D1's 2 MB value limit (properties are ≤ 64 KB each). */
 const INSERT_JSON_MAX_BYTES = 512 * 1024;
 
-const asJsonRow = (row: NewEvent) =>
+/** Each event's user as `erasureKeys` hashed them: the insert skips a person erased since. */
+type ErasureKeys = Map<string, string>;
+
+const asJsonRow = (row: NewEvent, keys: ErasureKeys) =>
   JSON.stringify([
     row.id,
     row.event,
@@ -21,13 +25,14 @@ const asJsonRow = (row: NewEvent) =>
     row.source,
     row.occurredAt.getTime(),
     row.receivedAt.getTime(),
+    keys.get(row.userId) ?? null,
   ]);
 
 /** Rows as JSON arrays of at most INSERT_JSON_MAX_BYTES each (UTF-16 length bounds UTF-8 bytes / 3). */
-function jsonChunks(rows: NewEvent[]): string[] {
+function jsonChunks(rows: NewEvent[], keys: ErasureKeys): string[] {
   const chunks: string[][] = [[]];
   let size = 0;
-  for (const json of rows.map(asJsonRow)) {
+  for (const json of rows.map((row) => asJsonRow(row, keys))) {
     if (size + json.length * 3 > INSERT_JSON_MAX_BYTES && chunks.at(-1)!.length) {
       chunks.push([]);
       size = 0;
@@ -42,16 +47,18 @@ function jsonChunks(rows: NewEvent[]): string[] {
  * Inserts for one D1 batch, the rows passed as one JSON parameter expanded by `json_each` (no
  * 100-parameter tax: a 100-event write is one statement). A row whose idempotency key already
  * exists (earlier, concurrently, or earlier in the same set) or whose id is already stored (a
- * redelivered buffered event) is skipped; decodes to exactly the ids this batch stored.
+ * redelivered buffered event) is skipped, and so is the event of a person erased since it was received
+ * (`keys`: from `erasureKeys`); decodes to exactly the ids this batch stored.
  */
-export function insertEventsPlan(db: Database, rows: NewEvent[]): BatchPlan<Set<string>> {
-  const statements = jsonChunks(rows).map((json) =>
+export function insertEventsPlan(db: Database, rows: NewEvent[], keys: ErasureKeys): BatchPlan<Set<string>> {
+  const erased = erasedSince(sql`json_extract(value, '$[9]')`, sql`json_extract(value, '$[8]')`);
+  const statements = jsonChunks(rows, keys).map((json) =>
     db.all<{ id: string }>(sql`INSERT INTO events
       (id, event, user_id, user_email, properties, idempotency_key, source, occurred_at, received_at)
       SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
         json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
         json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]')
-      FROM json_each(${json}) WHERE true
+      FROM json_each(${json}) WHERE NOT ${erased}
       ON CONFLICT DO NOTHING RETURNING id`),
   );
   return plan(statements, (results) => new Set((results as Array<Array<{ id: string }>>).flat().map((r) => r.id)));

@@ -3,9 +3,19 @@ import { rows, runPlans, sequence, writes } from "../db/batch-plan";
 import { type BatchStatement, type Database, runBatch } from "../db/client";
 import { type ContactChangeSource, contacts } from "../db/schema";
 import { AppError } from "../lib/errors";
+import type { KeyedHash } from "../lib/keyed-hash";
 import { recentChanges, recordChangeStatement } from "./contact-changes";
 import { getContact } from "./contacts";
-import { hashedAddress, suppressionOf, suppressStatement, unsuppressStatement } from "./suppressions";
+import {
+  type HashedForms,
+  hashedForms,
+  hashedList,
+  suppressionOf,
+  suppressStatement,
+  unsuppressStatement,
+} from "./suppressions";
+
+export type PreferenceDeps = { db: Database; hash: KeyedHash };
 
 export type Preferences = {
   unsubscribed: boolean;
@@ -18,10 +28,10 @@ export type Preferences = {
 /** The reason an unsubscribe suppresses the address with; only this one is lifted by resubscribing. */
 export const UNSUBSCRIBED_REASON = "unsubscribed";
 
-export async function getPreferences(db: Database, idOrExternalId: string): Promise<Preferences> {
+export async function getPreferences({ db, hash }: PreferenceDeps, idOrExternalId: string): Promise<Preferences> {
   const contact = await getContact(db, idOrExternalId);
   const [suppression, changes] = await Promise.all([
-    suppressionOf(db, contact.email),
+    suppressionOf(db, hash, contact.email),
     recentChanges(db, contact.id, ["unsubscribed", "suppressed"]),
   ]);
   return {
@@ -62,8 +72,8 @@ function unsubscribePlan(db: Database, contactId: string, source: ContactChangeS
 }
 
 /** Resubscribing lifts the flag and an `unsubscribed` suppression of the address, never a bounce or complaint. */
-function resubscribeStatements(db: Database, contactId: string, address: Address | null, now: Date) {
-  const hashed = address?.hashed ?? null;
+function resubscribeStatements(db: Database, contactId: string, address: HashedForms | null, now: Date) {
+  const hashed = hashedList(address);
   return [
     recordChangeStatement(db, {
       contactId,
@@ -74,17 +84,16 @@ function resubscribeStatements(db: Database, contactId: string, address: Address
       when: sql`c.unsubscribed_at IS NOT NULL OR EXISTS (SELECT 1 FROM suppressions s WHERE s.email IN (lower(trim(c.email)), ${hashed}) AND s.reason = ${UNSUBSCRIBED_REASON})`,
       now,
     }),
-    ...(address ? [unsuppressStatement(db, address.email, address.hashed, UNSUBSCRIBED_REASON)] : []),
+    ...(address ? [unsuppressStatement(db, address, UNSUBSCRIBED_REASON)] : []),
     db.update(contacts).set({ unsubscribedAt: null, updatedAt: now }).where(eq(contacts.id, contactId)),
   ];
 }
 
-/** The contact's address and its hashed form (an erased person's address is suppressed only hashed). */
-type Address = { email: string; hashed: string };
-
-function suppressionStatements(db: Database, contactId: string, address: Address, suppressed: boolean, now: Date) {
+/** `address`: the contact's, with its hashed forms (an erased person's address is suppressed only hashed). */
+function suppressionStatements(db: Database, contactId: string, address: HashedForms, suppressed: boolean, now: Date) {
+  const hashed = hashedList(address);
   // The clear-text row first: its reason is the one the send step reports.
-  const current = sql`(SELECT s.reason FROM suppressions s WHERE s.email IN (lower(trim(c.email)), ${address.hashed})
+  const current = sql`(SELECT s.reason FROM suppressions s WHERE s.email IN (lower(trim(c.email)), ${hashed})
     ORDER BY s.email = lower(trim(c.email)) DESC LIMIT 1)`;
   return [
     recordChangeStatement(db, {
@@ -96,9 +105,7 @@ function suppressionStatements(db: Database, contactId: string, address: Address
       when: suppressed ? sql`${current} IS NULL` : sql`${current} IS NOT NULL`,
       now,
     }),
-    suppressed
-      ? suppressStatement(db, address.email, "admin", now)
-      : unsuppressStatement(db, address.email, address.hashed),
+    suppressed ? suppressStatement(db, address.email, "admin", now) : unsuppressStatement(db, address),
   ];
 }
 
@@ -107,13 +114,14 @@ function suppressionStatements(db: Database, contactId: string, address: Address
  * `{suppressed: false, unsubscribed: true}` lifts a bounce but leaves the address unsubscribed.
  */
 export async function updatePreferences(
-  db: Database,
+  deps: PreferenceDeps,
   idOrExternalId: string,
   change: { unsubscribed?: boolean; suppressed?: boolean },
 ): Promise<Preferences> {
+  const { db } = deps;
   const contact = await getContact(db, idOrExternalId);
   const now = new Date();
-  const address = contact.email ? { email: contact.email, hashed: await hashedAddress(contact.email) } : null;
+  const address = contact.email ? await hashedForms(deps.hash, contact.email) : null;
   const statements: BatchStatement[] = [];
   if (change.suppressed !== undefined) {
     if (!address) throw new AppError("UNPROCESSABLE", "suppressed: the contact has no email address to suppress");
@@ -122,7 +130,7 @@ export async function updatePreferences(
   if (change.unsubscribed === true) statements.push(...unsubscribePlan(db, contact.id, "admin", now).statements);
   if (change.unsubscribed === false) statements.push(...resubscribeStatements(db, contact.id, address, now));
   await runBatch(db, statements);
-  return getPreferences(db, contact.id);
+  return getPreferences(deps, contact.id);
 }
 
 /** One-click unsubscribe from an email link; idempotent. Returns false for an unknown contact. */

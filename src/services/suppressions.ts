@@ -1,6 +1,7 @@
-import { and, eq, or, sql } from "drizzle-orm";
+import { and, eq, inArray, or, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { suppressions } from "../db/schema";
+import type { KeyedHash } from "../lib/keyed-hash";
 import { sha256 } from "../lib/sha256";
 
 /**
@@ -11,26 +12,36 @@ import { sha256 } from "../lib/sha256";
 export const normalizedAddress = (email: string) => sql`lower(trim(${email}))`;
 
 /**
- * How an erased person's address is kept: `sha256:<hex>` of the address trimmed and lowercased.
- * Hashing happens in JS (SQL has no SHA-256), so for addresses with non-ASCII capitals it can
- * differ from `normalizedAddress`; the clear-text comparison above stays the primary one.
+ * How an erased person's address is kept: the keyed hash (`hmac:<hex>`) of the address trimmed and
+ * lowercased. Hashing happens in JS (SQL has no HMAC), so for addresses with non-ASCII capitals it
+ * can differ from `normalizedAddress`; the clear-text comparison above stays the primary one.
  */
-export function hashedAddress(email: string): Promise<string> {
-  return sha256(email.trim().toLowerCase());
+export function hashedAddress(hash: KeyedHash, email: string): Promise<string> {
+  return hash(email.trim().toLowerCase());
 }
 
 /** `hashedAddress` of each address (null stays null): what entry candidates carry. */
-export function hashedAddresses(emails: Array<string | null | undefined>): Promise<Array<string | null>> {
-  return Promise.all(emails.map((email) => (email ? hashedAddress(email) : null)));
+export function hashedAddresses(
+  hash: KeyedHash,
+  emails: Array<string | null | undefined>,
+): Promise<Array<string | null>> {
+  return Promise.all(emails.map((email) => (email ? hashedAddress(hash, email) : null)));
 }
 
+/**
+ * Erasures before migration 0012 kept a bare `sha256:<hex>`; no secret can re-key them, so the
+ * send step and lifting still recognise that form.
+ */
+const legacyHashedAddress = (email: string) => sha256(email.trim().toLowerCase());
+
 /** The suppression of an address, in clear or hashed (erased contacts); the send step's check. */
-export async function suppressionOf(db: Database, email: string | null) {
+export async function suppressionOf(db: Database, hash: KeyedHash, email: string | null) {
   if (!email) return null;
+  const [keyed, legacy] = await Promise.all([hashedAddress(hash, email), legacyHashedAddress(email)]);
   const [row] = await db
     .select()
     .from(suppressions)
-    .where(or(eq(suppressions.email, normalizedAddress(email)), eq(suppressions.email, await hashedAddress(email))))
+    .where(or(eq(suppressions.email, normalizedAddress(email)), inArray(suppressions.email, [keyed, legacy])))
     .limit(1);
   return row ?? null;
 }
@@ -43,17 +54,30 @@ export function suppressStatement(db: Database, email: string, reason: string, n
     .onConflictDoNothing();
 }
 
+/** An address with its hashed forms (keyed and legacy), computed ahead of a batch (hashing is async). */
+export type HashedForms = { email: string; hashed: string[] };
+
+export async function hashedForms(hash: KeyedHash, email: string): Promise<HashedForms> {
+  return { email, hashed: await Promise.all([hashedAddress(hash, email), legacyHashedAddress(email)]) };
+}
+
+/** The hashed forms as an SQL list, for `s.email IN (lower(trim(c.email)), ${hashedList(address)})`. */
+export const hashedList = (address: HashedForms | null) =>
+  sql.join(
+    (address?.hashed ?? [null]).map((hashed) => sql`${hashed}`),
+    sql`, `,
+  );
+
 /**
- * Lifts a suppression of the address, in clear and hashed (`hashed`: its `hashedAddress`, computed
- * by the caller, SQL having no SHA-256); with `onlyReason`, only one made for that reason (a
- * bounce stays a bounce).
+ * Lifts a suppression of the address, in clear and hashed; with `onlyReason`, only one made for
+ * that reason (a bounce stays a bounce).
  */
-export function unsuppressStatement(db: Database, email: string, hashed: string, onlyReason?: string) {
+export function unsuppressStatement(db: Database, address: HashedForms, onlyReason?: string) {
   return db
     .delete(suppressions)
     .where(
       and(
-        or(eq(suppressions.email, normalizedAddress(email)), eq(suppressions.email, hashed)),
+        or(eq(suppressions.email, normalizedAddress(address.email)), inArray(suppressions.email, address.hashed)),
         onlyReason ? eq(suppressions.reason, onlyReason) : undefined,
       ),
     );

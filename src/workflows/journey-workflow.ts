@@ -124,6 +124,7 @@ class StepJourneyContext implements JourneyContext {
           templateKey: template,
           props: JSON.parse(JSON.stringify(props)) as Properties,
         });
+        if (!row) return { running: false, emailId: null, status: "skipped" };
         const email = await deliverEmail(this.deps.delivery, row.id);
         return { running: true, emailId: email.id, status: email.status };
       },

@@ -5,15 +5,27 @@ export const ARCHIVE_ERASURE_STATES = ["scrub_pending", "scrubbed", "nothing_arc
 export type ArchiveErasureState = (typeof ARCHIVE_ERASURE_STATES)[number];
 
 /**
+ * An erasure as a fact every writer checks: work accepted before `erasedAt` (a buffered event, a
+ * retried or dead-lettered message) must not bring the person back. Keyed by the keyed hash of the
+ * user id (lib/keyed-hash), so the marker names nobody; a repeated erasure moves `erasedAt` on.
+ * Work accepted after it is a person coming back, and is written as usual.
+ */
+export const erasureMarkers = sqliteTable("erasure_markers", {
+  /** `hmac:<hex>` of the external user id. */
+  id: text("id").primaryKey(),
+  erasedAt: integer("erased_at", { mode: "timestamp_ms" }).notNull(),
+});
+
+/**
  * Erased people whose lines the R2 event archive may still hold. `userId` is kept in clear only
  * while the scrub is pending (it must recognise the lines); when a full pass over the archive that
- * saw the request completes, it is set to NULL and only `id` (a SHA-256 of the user id) remains,
+ * saw the request completes, it is set to NULL and only `id` (a keyed hash of the user id) remains,
  * so a repeated DELETE can still answer with the state. No address is kept here.
  */
 export const archiveErasures = sqliteTable(
   "archive_erasures",
   {
-    /** `sha256:<hex>` of the external user id. */
+    /** `hmac:<hex>` of the external user id (`sha256:<hex>` for erasures before migration 0012). */
     id: text("id").primaryKey(),
     userId: text("user_id"),
     state: text("state", { enum: ARCHIVE_ERASURE_STATES }).notNull(),

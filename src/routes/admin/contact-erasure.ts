@@ -27,7 +27,7 @@ const ErasureSchema = z
         description: "Dead letters of buffered ingest that held the person's events (rewritten or deleted)",
       }),
     }),
-    hashedSuppressions: z.number().int().openapi({ description: "Addresses now suppressed as sha256:<hex>" }),
+    hashedSuppressions: z.number().int().openapi({ description: "Addresses now suppressed as hmac:<hex> (a keyed hash: see ERASURE_HASH_SECRET)" }),
     archive: z.enum(ARCHIVE_ERASURE_STATES).openapi({
       description:
         "The R2 event archive: `scrub_pending` until the cron's scrub has removed the person's archived events (meanwhile replay skips them), then `scrubbed`; `nothing_archived` when the archive held nothing. The same DELETE again answers with the current state.",
@@ -41,7 +41,7 @@ const route = createRoute({
   tags: ["Contacts"],
   summary: "Erase a person (GDPR erasure)",
   description:
-    "Deletes the contact, its events and their KV idempotency entries, its emails (rendered bodies included), its enrollments and their workflow instances with the state Workflows stored for them (running ones stop) and import error rows naming it. Each address it was mailed at stays suppressed only as a SHA-256 hash (reason `erased`, or the reason it was already suppressed for) unless `suppress=false`. Bounded per request: 202 with `complete: false` means call again; the contact row goes last, so a repeat continues where the last stopped. Events already archived to R2 (older than EVENT_RETENTION_DAYS) are removed by the cron's bounded scrub, which rewrites the archive objects without them; `archive` says whether that is still pending, and replay skips them meanwhile. Once erased, the same DELETE by user id answers 200 with nothing removed and the current `archive` state (404 for an id never erased). While a (non-dry-run) import is pending or processing it answers 409 and changes nothing: that import's file could bring the person back; erase after it ends, or cancel it.",
+    "Deletes the contact, its events and their KV idempotency entries, its emails (rendered bodies included), its enrollments and their workflow instances with the state Workflows stored for them (running ones stop) and import error rows naming it. Every address it ever had (its current one, its address history, its events' `userEmail`, where its emails went) stays suppressed only as a keyed hash (reason `erased`, or the reason it was already suppressed for) unless `suppress=false`. Work accepted before the erasure (buffered or retried events, dead letters, a workflow step in flight) never brings the person back; events received after it are a person coming back, and are written as usual. Bounded per request: 202 with `complete: false` means call again; the contact row goes last, so a repeat continues where the last stopped. Events already archived to R2 (older than EVENT_RETENTION_DAYS) are removed by the cron's bounded scrub, which rewrites the archive objects without them; `archive` says whether that is still pending, and replay skips them meanwhile. Once erased, the same DELETE by user id answers 200 with nothing removed and the current `archive` state (404 for an id never erased). While a (non-dry-run) import is pending or processing it answers 409 and changes nothing: that import's file could bring the person back; erase after it ends, or cancel it.",
   security: bearerSecurity,
   request: {
     params: z.object({ idOrExternalId: z.string().min(1).max(255) }),

@@ -132,10 +132,10 @@ adminContactRoutes.openapi(getRoute, async (c) => {
 });
 
 adminContactRoutes.openapi(getPreferencesRoute, async (c) => {
-  return c.json(serialize(await getPreferences(c.get("db"), c.req.valid("param").id)), 200);
+  return c.json(serialize(await getPreferences(c.var.deps.preferences, c.req.valid("param").id)), 200);
 });
 
 adminContactRoutes.openapi(putPreferencesRoute, async (c) => {
-  const preferences = await updatePreferences(c.get("db"), c.req.valid("param").id, c.req.valid("json"));
+  const preferences = await updatePreferences(c.var.deps.preferences, c.req.valid("param").id, c.req.valid("json"));
   return c.json(serialize(preferences), 200);
 });

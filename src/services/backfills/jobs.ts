@@ -3,11 +3,12 @@ import type { Database } from "../../db/client";
 import { type BackfillJob, backfillJobs, backfillTallies, type SegmentFilter } from "../../db/schema";
 import { AppError, notFound } from "../../lib/errors";
 import { newId } from "../../lib/ids";
+import type { KeyedHash } from "../../lib/keyed-hash";
 import type { BackfillPageMessage } from "../../lib/queues";
 import { keysetPage } from "../../lib/sql";
 import { SKIP_REASONS, type SkipReason } from "../entry-guards";
 
-export type BackfillDeps = { db: Database; queue: Queue<BackfillPageMessage> };
+export type BackfillDeps = { db: Database; hash: KeyedHash; queue: Queue<BackfillPageMessage> };
 
 export type BackfillInput = {
   journeyKey: string;

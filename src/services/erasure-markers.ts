@@ -1,0 +1,35 @@
+import { sql } from "drizzle-orm";
+import { type Database, runBatch } from "../db/client";
+import type { KeyedHash } from "../lib/keyed-hash";
+
+/**
+ * Records the erasure of a user id (see db/schema erasure_markers), in the same statement that
+ * checks no import is running: a running import's next chunk could bring the person back from its
+ * file, and one created after this statement is the operator's new decision. Returns the id of a
+ * running import (nothing recorded) or null (recorded).
+ */
+export async function markErased(db: Database, hash: KeyedHash, userId: string, now: Date): Promise<string | null> {
+  const running = sql`SELECT id FROM import_jobs WHERE status IN ('pending', 'processing')
+    AND coalesce(json_extract(options, '$.dryRun'), 0) = 0`;
+  const [recorded, blocker] = (await runBatch(db, [
+    db.all(sql`INSERT INTO erasure_markers (id, erased_at)
+      SELECT ${await hash(userId)}, ${now.getTime()} WHERE NOT EXISTS (${running})
+      ON CONFLICT (id) DO UPDATE SET erased_at = max(erased_at, excluded.erased_at) RETURNING id`),
+    db.all(sql`${running} LIMIT 1`),
+  ])) as [unknown[], Array<{ id: string }>];
+  return recorded.length ? null : blocker[0]!.id;
+}
+
+/** The keyed hash of each distinct user id, computed ahead of a batch (hashing is async). */
+export async function erasureKeys(hash: KeyedHash, userIds: string[]): Promise<Map<string, string>> {
+  const distinct = [...new Set(userIds)];
+  const keys = await Promise.all(distinct.map((userId) => hash(userId)));
+  return new Map(distinct.map((userId, i) => [userId, keys[i]!]));
+}
+
+/**
+ * True in SQL when the person keyed `key` was erased at or after `acceptedAt` (epoch ms): the
+ * work was accepted before the erasure and must not be written. A tie counts as before.
+ */
+export const erasedSince = (key: ReturnType<typeof sql> | string, acceptedAt: ReturnType<typeof sql> | number) =>
+  sql`EXISTS (SELECT 1 FROM erasure_markers m WHERE m.id = ${key} AND m.erased_at >= ${acceptedAt})`;
