@@ -1,7 +1,7 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { runBatch } from "../db/client";
-import { type Contact, contacts, emails, enrollments, events, importJobs, suppressions } from "../db/schema";
+import { type Contact, contacts, enrollments, events, suppressions } from "../db/schema";
 import { AppError } from "../lib/errors";
 import type { KeyedHash } from "../lib/keyed-hash";
 import { errorFields, log } from "../lib/log";

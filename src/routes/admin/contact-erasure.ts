@@ -27,7 +27,10 @@ const ErasureSchema = z
         description: "Dead letters of buffered ingest that held the person's events (rewritten or deleted)",
       }),
     }),
-    hashedSuppressions: z.number().int().openapi({ description: "Addresses now suppressed as hmac:<hex> (a keyed hash: see ERASURE_HASH_SECRET)" }),
+    hashedSuppressions: z
+      .number()
+      .int()
+      .openapi({ description: "Addresses now suppressed as hmac:<hex> (a keyed hash: see ERASURE_HASH_SECRET)" }),
     archive: z.enum(ARCHIVE_ERASURE_STATES).openapi({
       description:
         "The R2 event archive: `scrub_pending` until the cron's scrub has removed the person's archived events (meanwhile replay skips them), then `scrubbed`; `nothing_archived` when the archive held nothing. The same DELETE again answers with the current state.",
