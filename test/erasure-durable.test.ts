@@ -1,9 +1,12 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { buildDeps } from "../src/composition";
 import { createDb } from "../src/db/client";
 import type { BufferedEvent, IngestEventsMessage } from "../src/lib/queues";
 import { sha256 } from "../src/lib/sha256";
 import { journeyEmailRow } from "../src/services/emails";
+import { eraseContact } from "../src/services/erasure";
+import { type BackfillBody, backfill, drainBackfill } from "./backfill-helpers";
 import { adminAuth, adminGet, call, ingestAuth, unique } from "./helpers";
 import { deliver } from "./queues";
 import { introspectJourneysForFile } from "./workflows";
@@ -92,6 +95,19 @@ describe("work accepted before an erasure never brings the person back", () => {
       .first<{ body: string }>();
     expect(JSON.parse(letter!.body).events).toEqual([other]);
     expect(letter!.body).not.toContain(userId);
+  });
+
+  it("a backfill page committed while the erasure is under way can't enter the person", async () => {
+    const userId = await personWithContact("er-bf");
+    const budget = { sliceSize: 1, maxSlices: 1, maxKvDeletes: 1 };
+    // suppress: false, so no hashed suppression refuses the entry on its own.
+    const partial = await eraseContact(buildDeps(env).erasure, userId, { suppress: false, budget });
+    expect(partial?.complete).toBe(false);
+    const res = await backfill("activation-welcome", { filter: { search: userId } });
+    expect(res.status).toBe(202);
+    const done = await drainBackfill(((await res.json()) as BackfillBody).id);
+    expect(done).toMatchObject({ status: "completed", matched: 1, enrolled: 0 });
+    expect(await count("SELECT count(*) AS n FROM enrollments WHERE user_id = ?", userId)).toBe(0);
   });
 
   it("a journey send step in flight makes no email row once the enrollment is erased", async () => {

@@ -3,20 +3,29 @@ import { type Database, runBatch } from "../db/client";
 import type { KeyedHash } from "../lib/keyed-hash";
 
 /**
- * Records the erasure of a user id (see db/schema erasure_markers), in the same statement that
- * checks no import is running: a running import's next chunk could bring the person back from its
- * file, and one created after this statement is the operator's new decision. Returns the id of a
- * running import (nothing recorded) or null (recorded).
+ * Records the erasure of a contact's user id (see db/schema erasure_markers) and clears the
+ * contact's address and properties, in one transaction that first checks no import is running: a
+ * running import's next chunk could bring the person back from its file, and one created after
+ * this is the operator's new decision. Cleared, the contact (deleted last) can't be entered by a
+ * backfill page while the rest of its rows go. Returns the id of a running import (nothing
+ * changed) or null.
  */
-export async function markErased(db: Database, hash: KeyedHash, userId: string, now: Date): Promise<string | null> {
+export async function markErased(
+  db: Database,
+  hash: KeyedHash,
+  contact: { id: string; externalId: string },
+  now: Date,
+): Promise<string | null> {
   const running = sql`SELECT id FROM import_jobs WHERE status IN ('pending', 'processing')
     AND coalesce(json_extract(options, '$.dryRun'), 0) = 0`;
-  const [recorded, blocker] = (await runBatch(db, [
+  const [recorded, , blocker] = (await runBatch(db, [
     db.all(sql`INSERT INTO erasure_markers (id, erased_at)
-      SELECT ${await hash(userId)}, ${now.getTime()} WHERE NOT EXISTS (${running})
+      SELECT ${await hash(contact.externalId)}, ${now.getTime()} WHERE NOT EXISTS (${running})
       ON CONFLICT (id) DO UPDATE SET erased_at = max(erased_at, excluded.erased_at) RETURNING id`),
+    db.run(sql`UPDATE contacts SET email = NULL, properties = '{}', updated_at = ${now.getTime()}
+      WHERE id = ${contact.id} AND NOT EXISTS (${running})`),
     db.all(sql`${running} LIMIT 1`),
-  ])) as [unknown[], Array<{ id: string }>];
+  ])) as [unknown[], unknown, Array<{ id: string }>];
   return recorded.length ? null : blocker[0]!.id;
 }
 

@@ -62,7 +62,7 @@ export async function eraseContact(
   if (!contact) return alreadyErased(deps, idOrExternalId);
   const userId = contact.externalId;
   // First: from here on nothing accepted before now writes this person again.
-  const runningImport = await markErased(db, deps.hash, userId, now);
+  const runningImport = await markErased(db, deps.hash, contact, now);
   if (runningImport) throw importRunning(runningImport);
   const progress: Progress = {
     slices: 0,
