@@ -5,7 +5,7 @@ import { type Contact, type ContactChangeSource, contacts, type Properties } fro
 import { chunk, roundsByKey } from "../lib/chunk";
 import { notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
-import { chunkForParams, escapeLike, keysetPage, paramsPerRow } from "../lib/sql";
+import { chunkForParams, keysetPage, paramsPerRow } from "../lib/sql";
 import { ADDRESS_WRITES_PER_STATEMENT, recentChanges, recordAddressChangesStatement } from "./contact-changes";
 
 export type EmailPolicy = "replace" | "fill";
@@ -134,13 +134,17 @@ function upsertStatement(
 
 export type ContactListQuery = { search?: string; limit: number; cursor?: string };
 
-/** Search on email or externalId (LIKE wildcards in the term match literally), keyset-paged by id. */
+/**
+ * Search on email or externalId (a case-insensitive substring, ASCII case as SQLite folds it),
+ * keyset-paged by id. instr, not LIKE: D1 refuses LIKE patterns over 50 bytes, and a term has no
+ * wildcards to escape.
+ */
 export function contactFilter(query: { search?: string; cursor?: string }): SQL | undefined {
   const conditions: Array<SQL | undefined> = [];
   if (query.search) {
-    const pattern = `%${escapeLike(query.search)}%`;
+    const term = sql`lower(${query.search})`;
     conditions.push(
-      or(sql`${contacts.email} LIKE ${pattern} ESCAPE '\\'`, sql`${contacts.externalId} LIKE ${pattern} ESCAPE '\\'`),
+      or(sql`instr(lower(${contacts.email}), ${term}) > 0`, sql`instr(lower(${contacts.externalId}), ${term}) > 0`),
     );
   }
   if (query.cursor) conditions.push(gt(contacts.id, query.cursor));
