@@ -1,0 +1,37 @@
+import { type SQL, sql } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { CONTACT_PROPERTIES_MAX_BYTES, CONTACT_PROPERTIES_MAX_KEYS } from "../lib/properties";
+
+/** The per-item outcome of an event (or the reason of an import row error) whose merge was refused. */
+export const PROPERTIES_LIMIT_OUTCOME = "skipped_properties_limit" as const;
+export const PROPERTIES_LIMIT_ERROR = `properties: the contact would hold more than ${CONTACT_PROPERTIES_MAX_BYTES / 1024} KB or ${CONTACT_PROPERTIES_MAX_KEYS} keys`;
+
+const MAX_BYTES = sql.raw(String(CONTACT_PROPERTIES_MAX_BYTES));
+const MAX_KEYS = sql.raw(String(CONTACT_PROPERTIES_MAX_KEYS));
+
+/** 1 when merge-patching `patch` into `current` would pass the contact caps (bytes of UTF-8 JSON, top-level keys). */
+export function mergeExceeds(current: SQL, patch: SQL): SQL {
+  const merged = sql`json_patch(${current}, ${patch})`;
+  return sql`(length(CAST(${merged} AS BLOB)) > ${MAX_BYTES} OR (SELECT count(*) FROM json_each(${merged})) > ${MAX_KEYS})`;
+}
+
+/**
+ * The merge every contact write makes, in SQL where it runs: the patched properties, or the
+ * current ones unchanged when the patch would take them past the caps. The checks that report
+ * a refused merge (below, and the import's) use the same `mergeExceeds`, so they agree exactly.
+ */
+export const cappedMerge = (current: SQL, patch: SQL): SQL =>
+  sql`CASE WHEN ${mergeExceeds(current, patch)} THEN ${current} ELSE json_patch(${current}, ${patch}) END`;
+
+/**
+ * The events among `eventIds`, stored and unprocessed, whose properties their contact can't take
+ * now. It reads what the upserts after it will see, so it runs in their batch, just ahead of them.
+ */
+export function refusedMergesStatement(db: Database, eventIds: string[]) {
+  return db.all<{ id: string }>(
+    sql`SELECT e.id AS id FROM json_each(${JSON.stringify(eventIds)}) AS j
+      CROSS JOIN events e ON e.id = j.value
+      JOIN contacts c ON c.external_id = e.user_id
+      WHERE e.processed_at IS NULL AND ${mergeExceeds(sql`c.properties`, sql`e.properties`)}`,
+  );
+}
