@@ -9,10 +9,21 @@ export const PROPERTIES_LIMIT_ERROR = `properties: the contact would hold more t
 const MAX_BYTES = sql.raw(String(CONTACT_PROPERTIES_MAX_BYTES));
 const MAX_KEYS = sql.raw(String(CONTACT_PROPERTIES_MAX_KEYS));
 
-/** 1 when merge-patching `patch` into `current` would pass the contact caps (bytes of UTF-8 JSON, top-level keys). */
+/**
+ * Below this many bytes of both sides together a merge can't pass either cap: it is at most the
+ * sum of both sides, and a top-level key takes at least 4 bytes of JSON (`"":0`).
+ */
+const SURELY_FITS = sql.raw(String(Math.min(CONTACT_PROPERTIES_MAX_BYTES, CONTACT_PROPERTIES_MAX_KEYS * 4)));
+
+/**
+ * 1 when merge-patching `patch` into `current` would pass the contact caps (bytes of UTF-8 JSON,
+ * top-level keys). Small contacts skip the exact test, which parses and merges both sides.
+ */
 export function mergeExceeds(current: SQL, patch: SQL): SQL {
+  const bytes = sql`length(CAST(${current} AS BLOB)) + length(CAST(${patch} AS BLOB))`;
   const merged = sql`json_patch(${current}, ${patch})`;
-  return sql`(length(CAST(${merged} AS BLOB)) > ${MAX_BYTES} OR (SELECT count(*) FROM json_each(${merged})) > ${MAX_KEYS})`;
+  const exact = sql`length(CAST(${merged} AS BLOB)) > ${MAX_BYTES} OR (SELECT count(*) FROM json_each(${merged})) > ${MAX_KEYS}`;
+  return sql`(CASE WHEN ${bytes} <= ${SURELY_FITS} THEN 0 ELSE (${exact}) END)`;
 }
 
 /**
