@@ -99,6 +99,20 @@ describe("search terms longer than D1's 50-byte LIKE pattern", () => {
     expect((await cappedCall(`/v1/admin/contacts?search=${"z".repeat(321)}`)).status).toBe(400);
   });
 
+  it("answers a term with control characters (NUL included) without a 500", async () => {
+    for (const search of ["\u0000", `${t}\u0000`, "a\u0001b", "\u007f"]) {
+      const res = await cappedCall(`/v1/admin/contacts?search=${q(search)}`);
+      expect(res.status).toBe(200);
+      const exported = await cappedCall(`/v1/admin/contacts/export?format=ndjson&search=${q(search)}`);
+      expect(exported.status).toBe(200);
+      const preview = await cappedCall("/v1/admin/journeys/activation-welcome/backfill", {
+        method: "POST",
+        json: { filter: { search }, dryRun: true },
+      });
+      expect(preview.status).toBe(200);
+    }
+  });
+
   it("exports them", async () => {
     const res = await cappedCall(`/v1/admin/contacts/export?format=ndjson&search=${q(long)}`);
     expect(res.status).toBe(200);
