@@ -173,6 +173,24 @@ describe("the merge itself (SQL)", () => {
   });
 });
 
+describe("a contact over the caps from before them", () => {
+  it("may shrink, and grows no further", async () => {
+    const userId = unique("capold");
+    const db = createDb(env.DB);
+    await runBatch(db, contactUpsertStatements(db, [{ externalId: userId }]));
+    const over = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`p${i}`, "x".repeat(60 * KB)]));
+    await env.DB.prepare("UPDATE contacts SET properties = ? WHERE external_id = ?")
+      .bind(JSON.stringify(over), userId)
+      .run();
+    const grow = await ingest({ event: "grow", userId, properties: { more: 1 } });
+    expect(await grow.json()).toMatchObject({ contactUpdate: "skipped_properties_limit" });
+    // Still over 256 KB after it, but smaller: allowed.
+    const shrink = await ingest({ event: "shrink", userId, properties: { p0: null } });
+    expect(await shrink.json()).not.toHaveProperty("contactUpdate");
+    expect(Object.keys((await contact(userId)).properties).sort()).toEqual(["p1", "p2", "p3", "p4", "p5"]);
+  });
+});
+
 describe("CSV export columns", () => {
   it("gives at most 200 property columns, the most common keys; the rest of a row is JSON in otherProperties", async () => {
     const t = unique("capexp");

@@ -16,13 +16,18 @@ const MAX_KEYS = sql.raw(String(CONTACT_PROPERTIES_MAX_KEYS));
 const SURELY_FITS = sql.raw(String(Math.min(CONTACT_PROPERTIES_MAX_BYTES, CONTACT_PROPERTIES_MAX_KEYS * 4)));
 
 /**
- * 1 when merge-patching `patch` into `current` would pass the contact caps (bytes of UTF-8 JSON,
- * top-level keys). Small contacts skip the exact test, which parses and merges both sides.
+ * 1 when merge-patching `patch` into `current` would take it past a contact cap (bytes of UTF-8
+ * JSON, top-level keys), or further past it. Small contacts skip the exact test, which parses
+ * and merges both sides.
  */
 export function mergeExceeds(current: SQL, patch: SQL): SQL {
   const bytes = sql`length(CAST(${current} AS BLOB)) + length(CAST(${patch} AS BLOB))`;
   const merged = sql`json_patch(${current}, ${patch})`;
-  const exact = sql`length(CAST(${merged} AS BLOB)) > ${MAX_BYTES} OR (SELECT count(*) FROM json_each(${merged})) > ${MAX_KEYS}`;
+  const size = (json: SQL) => sql`length(CAST(${json} AS BLOB))`;
+  const keys = (json: SQL) => sql`(SELECT count(*) FROM json_each(${json}))`;
+  // Past a cap and growing: a contact already over it (written before the caps) may still shrink.
+  const exact = sql`(${size(merged)} > ${MAX_BYTES} AND ${size(merged)} > ${size(current)})
+    OR (${keys(merged)} > ${MAX_KEYS} AND ${keys(merged)} > ${keys(current)})`;
   return sql`(CASE WHEN ${bytes} <= ${SURELY_FITS} THEN 0 ELSE (${exact}) END)`;
 }
 
