@@ -140,6 +140,24 @@ describe("backfill input errors", () => {
   });
 });
 
+describe("segment-filter property names", () => {
+  it("refuses control characters (NUL included) with a 400 naming the field, for previews and jobs alike", async () => {
+    const before = await jobCount();
+    for (const property of ["pl\u0000an", "plan\u0000", "a.b\nc", "tab\there", "del\u007f", "c1\u0085"]) {
+      for (const dryRun of [true, false]) {
+        const body = await expectErrorShape(
+          await backfill("activation-welcome", { filter: { where: [{ property, op: "exists" }] }, dryRun }),
+          400,
+          "VALIDATION_ERROR",
+        );
+        expect(body.error).toContain("filter.where.0.property");
+        expect(body.error).toContain("control characters");
+      }
+    }
+    expect(await jobCount()).toBe(before);
+  });
+});
+
 describe("batch enrollment without userEmail", () => {
   const enroll = (json: unknown) => adminPost("/v1/admin/journeys/activation-welcome/enroll/batch", json);
 

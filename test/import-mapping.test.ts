@@ -111,6 +111,30 @@ describe("mapping", () => {
     expect(await unsubscribedAt(`${t}_3`)).toBe(1_704_448_800_000);
   });
 
+  it("fails only the row whose date is out of range (1e300), not the import", async () => {
+    const t = unique("baddate");
+    const lines = [
+      { id: `${t}_1`, signedUp: 1_704_448_800 },
+      { id: `${t}_2`, signedUp: 1e300 },
+      { id: `${t}_3`, signedUp: -1e300 },
+      { id: `${t}_4`, unsub: 1e300 },
+      { id: `${t}_5`, signedUp: "2024-01-05" },
+    ];
+    const data = lines.map((l) => JSON.stringify(l)).join("\n");
+    const options = { mapping: { id: "externalId", unsub: "unsubscribed" }, types: { signedUp: "date" } };
+    const job = await drainImport(await startImport({ format: "ndjson", data, ...options }));
+    expect(job).toMatchObject({ status: "completed", totalRows: 5, processedRows: 2, failedRows: 3 });
+    expect(job.errors).toEqual([
+      { row: 2, error: "signedUp: not a date" },
+      { row: 3, error: "signedUp: not a date" },
+      { row: 4, error: "unsub: not a boolean or a date" },
+    ]);
+    expect(await contactsTagged(t)).toEqual([
+      { externalId: `${t}_1`, email: null, properties: { signedUp: "2024-01-05T10:00:00.000Z" } },
+      { externalId: `${t}_5`, email: null, properties: { signedUp: "2024-01-05T00:00:00.000Z" } },
+    ]);
+  });
+
   it("maps the objects of a JSON array the same way", async () => {
     const t = unique("jsonarr");
     const data = JSON.stringify([{ ID: `${t}_1`, Plan: "pro", Seats: "2" }]);

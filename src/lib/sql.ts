@@ -1,11 +1,6 @@
 import { getTableColumns, type Table } from "drizzle-orm";
 import { chunk } from "./chunk";
 
-/** Escapes LIKE wildcards so a user's `%` or `_` matches itself; pair with `ESCAPE '\'`. */
-export function escapeLike(value: string): string {
-  return value.replace(/[\\%_]/g, (ch) => `\\${ch}`);
-}
-
 /** The longest email address (RFC 5321 local part + domain); also bounds searches over addresses. */
 export const MAX_EMAIL_LENGTH = 320;
 

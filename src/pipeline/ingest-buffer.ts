@@ -1,4 +1,5 @@
 import type { StoredEvent } from "../db/schema";
+import { log } from "../lib/log";
 import { type BufferedEvent, type IngestEventsMessage, sendAll } from "../lib/queues";
 import { activeEnrollmentsTriggeredBy } from "../services/enrollments";
 import { findKnownKeys, rememberKeys } from "../services/idempotency";
@@ -120,7 +121,11 @@ export async function writeBuffered(
   options: { restartEntries: boolean },
 ): Promise<void> {
   const rows = messages.flatMap((message) => message.events.map((event) => fromBuffered(event, message.source)));
-  await writeEvents({ ...deps, waitUntil: undefined }, rows, { insert: true });
+  const { refusedMerges } = await writeEvents({ ...deps, waitUntil: undefined }, rows, { insert: true });
+  if (refusedMerges.size > 0) {
+    // Nobody waits for these answers: the log line says which stored events left their contact's properties alone.
+    log.warn("contact properties limit: events stored, properties not merged", { eventIds: [...refusedMerges] });
+  }
   if (options.restartEntries) {
     const enrollmentIds = await activeEnrollmentsTriggeredBy(deps.db, rows);
     await enqueueStarts(deps.journeyStarts, enrollmentIds);

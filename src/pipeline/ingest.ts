@@ -2,7 +2,8 @@ import { type BatchPlan, plan, runPlans, sequence, writes } from "../db/batch-pl
 import type { Database } from "../db/client";
 import type { Properties, StoredEvent } from "../db/schema";
 import { newId } from "../lib/ids";
-import { contactUpsertStatements } from "../services/contacts";
+import { PROPERTIES_LIMIT_OUTCOME } from "../services/contact-properties";
+import { contactUpsertPlan } from "../services/contacts";
 import { erasureKeys } from "../services/erasure-markers";
 import { insertEventsPlan, markProcessedStatements, type NewEvent } from "../services/events";
 import {
@@ -42,7 +43,15 @@ export type IngestDeps = EventProcessingDeps & {
 };
 
 export type IngestResult =
-  | { stored: true; eventId: string; journeys: JourneyEntry[]; exits: JourneyExit[]; skipped: JourneySkip[] }
+  | {
+      stored: true;
+      eventId: string;
+      journeys: JourneyEntry[];
+      exits: JourneyExit[];
+      skipped: JourneySkip[];
+      /** Present when the contact's properties were left as they were: the merge would pass the contact caps. */
+      contactUpdate?: typeof PROPERTIES_LIMIT_OUTCOME;
+    }
   | { stored: false; duplicate: true; journeys: []; exits: []; skipped: [] };
 
 const DUPLICATE: IngestResult = { stored: false, duplicate: true, journeys: [], exits: [], skipped: [] };
@@ -75,17 +84,23 @@ type WriteOptions = {
   erasureKeys?: Map<string, string>;
 };
 
-type Written = { storedIds: Set<string>; decided: Parameters<typeof routingOutcomes>[1] };
+type Written = {
+  storedIds: Set<string>;
+  /** Events whose properties their contact couldn't take (the contact caps). */
+  refusedMerges: Set<string>;
+  decided: Parameters<typeof routingOutcomes>[1];
+};
 
 /**
  * Everything an event causes in D1, as one batch (one round trip, one transaction): insert →
- * contact upserts → exits, waiting journeys, entries → processed mark. Every statement after the
+ * contact upserts (each round led by its check of the contact caps) → exits, waiting journeys,
+ * entries → processed mark. Every statement after the
  * insert runs only while its event is stored and unprocessed (db/guarded), so a duplicate, a
  * redelivery or a second healer changes nothing.
  */
 function writePlan(db: Database, events: StoredEvent[], options: WriteOptions): BatchPlan<Written> {
   const ids = events.map((event) => event.id);
-  const contactUpserts = contactUpsertStatements(
+  const contactUpserts = contactUpsertPlan(
     db,
     events.map((event) => ({
       externalId: event.userId,
@@ -102,13 +117,13 @@ function writePlan(db: Database, events: StoredEvent[], options: WriteOptions): 
   );
   const all = sequence(
     options.insert ? insertEventsPlan(db, events, options.erasureKeys ?? new Map()) : plan([], () => new Set(ids)),
-    writes(contactUpserts),
+    contactUpserts,
     routingPlan(db, events, { onlyPending: true, addressHashes: options.addressHashes }),
     writes(markProcessedStatements(db, ids, options.now)),
   );
   return plan(all.statements, (results) => {
-    const [storedIds, , decided] = all.decode(results);
-    return { storedIds, decided };
+    const [storedIds, refusedMerges, decided] = all.decode(results);
+    return { storedIds, refusedMerges, decided };
   });
 }
 
@@ -120,8 +135,8 @@ export async function writeEvents(
   deps: EventProcessingDeps & { waitUntil?: (promise: Promise<unknown>) => void },
   events: StoredEvent[],
   options: WriteOptions,
-): Promise<{ storedIds: Set<string>; outcomes: Map<string, RoutingOutcome> }> {
-  if (events.length === 0) return { storedIds: new Set(), outcomes: new Map() };
+): Promise<{ storedIds: Set<string>; refusedMerges: Set<string>; outcomes: Map<string, RoutingOutcome> }> {
+  if (events.length === 0) return { storedIds: new Set(), refusedMerges: new Set(), outcomes: new Map() };
   // Hashed here, before the batch: still one round trip.
   const [addressHashes, keys] = await Promise.all([
     eventAddressHashes(deps.hash, events),
@@ -138,9 +153,9 @@ export async function writeEvents(
     addressHashes,
     erasureKeys: keys,
   });
-  const [{ storedIds, decided }] = await runPlans(deps.db, planned);
+  const [{ storedIds, refusedMerges, decided }] = await runPlans(deps.db, planned);
   await applyToWorkflows(deps, events, decided, deps.waitUntil);
-  return { storedIds, outcomes: routingOutcomes(events, decided) };
+  return { storedIds, refusedMerges, outcomes: routingOutcomes(events, decided) };
 }
 
 /**
@@ -168,9 +183,10 @@ export async function ingestEvents(
 ): Promise<IngestResult[]> {
   const receivedAt = new Date();
   const rows = toEventRows(items, source, receivedAt) as StoredEvent[];
-  const { storedIds, outcomes } = await writeEvents(deps, rows, { insert: true, now: receivedAt });
+  const { storedIds, refusedMerges, outcomes } = await writeEvents(deps, rows, { insert: true, now: receivedAt });
   return rows.map((row) => {
     if (!storedIds.has(row.id)) return DUPLICATE;
-    return { stored: true, eventId: row.id, ...outcomes.get(row.id)! };
+    const refused = refusedMerges.has(row.id) ? { contactUpdate: PROPERTIES_LIMIT_OUTCOME } : {};
+    return { stored: true, eventId: row.id, ...outcomes.get(row.id)!, ...refused };
   });
 }

@@ -5,8 +5,10 @@ import { requireIngestKey } from "../http/auth";
 import { PREFERENCE_APPLIED, prefersRespondAsync } from "../http/prefer";
 import { validationHook } from "../http/validation";
 import { AppError, describeZodError } from "../lib/errors";
+import { CONTACT_PROPERTIES_MAX_BYTES, CONTACT_PROPERTIES_MAX_KEYS } from "../lib/properties";
 import { ingestEvents } from "../pipeline/ingest";
 import { bufferEvents } from "../pipeline/ingest-buffer";
+import { PROPERTIES_LIMIT_OUTCOME } from "../services/contact-properties";
 import { SKIP_REASONS } from "../services/entry-guards";
 import {
   bearerSecurity,
@@ -37,6 +39,13 @@ const JourneySkipSchema = z.object({
   reason: z.enum(SKIP_REASONS).openapi({ description: "The first entry guard that refused the user" }),
 });
 
+const ContactUpdateSchema = z
+  .enum([PROPERTIES_LIMIT_OUTCOME])
+  .optional()
+  .openapi({
+    description: `Present when the event was stored but its properties were not merged into the contact: the contact would hold more than ${CONTACT_PROPERTIES_MAX_BYTES / 1024} KB of properties or ${CONTACT_PROPERTIES_MAX_KEYS} keys. The rest of the event (address, last seen, journeys) still applied.`,
+  });
+
 const IngestResponseSchema = z
   .object({
     stored: z.boolean(),
@@ -46,6 +55,7 @@ const IngestResponseSchema = z
     skipped: z
       .array(JourneySkipSchema)
       .openapi({ description: "Journeys this event triggers that the user did not enter, with why" }),
+    contactUpdate: ContactUpdateSchema,
   })
   .openapi("IngestResponse");
 
@@ -76,6 +86,7 @@ const BatchResultSchema = z
     journeys: z.array(JourneyRefSchema).optional(),
     exits: z.array(JourneyRefSchema).optional(),
     skipped: z.array(JourneySkipSchema).optional(),
+    contactUpdate: ContactUpdateSchema,
   })
   .openapi("IngestBatchResult");
 
@@ -186,6 +197,7 @@ ingestRoutes.openapi(batchRoute, async (c) => {
           journeys: outcome.journeys,
           exits: outcome.exits,
           skipped: outcome.skipped,
+          ...(outcome.contactUpdate ? { contactUpdate: outcome.contactUpdate } : {}),
         }
       : { index, stored: false, duplicate: true };
   });

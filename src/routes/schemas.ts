@@ -1,7 +1,14 @@
 import { z } from "@hono/zod-openapi";
 import { CONTACT_CHANGE_SOURCES } from "../db/schema";
 import { ERROR_STATUS } from "../lib/errors";
-import { PROPERTIES_MAX_BYTES, PROPERTIES_MAX_DEPTH, propertiesProblem } from "../lib/properties";
+import {
+  CONTACT_PROPERTIES_MAX_BYTES,
+  CONTACT_PROPERTIES_MAX_KEYS,
+  PROPERTIES_MAX_BYTES,
+  PROPERTIES_MAX_DEPTH,
+  PROPERTIES_MAX_KEYS,
+  propertiesProblem,
+} from "../lib/properties";
 import { MAX_EMAIL_LENGTH } from "../lib/sql";
 
 export const ErrorBodySchema = z
@@ -47,7 +54,7 @@ export const PropertiesSchema = z
   })
   .openapi({
     example: { plan: "pro" },
-    description: `A JSON object, nested at most ${PROPERTIES_MAX_DEPTH} levels deep and at most ${PROPERTIES_MAX_BYTES / 1024} KB as JSON`,
+    description: `A JSON object, nested at most ${PROPERTIES_MAX_DEPTH} levels deep, with at most ${PROPERTIES_MAX_KEYS} top-level keys and at most ${PROPERTIES_MAX_BYTES / 1024} KB as JSON`,
   });
 
 /** An optional validated ISO timestamp (from a query or body) as the Date services take. */
@@ -64,12 +71,18 @@ export const CursorParam = z.string().max(64).optional().openapi({
 
 export const bearerSecurity = [{ bearerAuth: [] }];
 
+/** A contact's merged properties: bounded by the contact caps, not the per-write ones. */
+const ContactPropertiesSchema = z.record(z.string(), z.unknown()).openapi({
+  example: { plan: "pro" },
+  description: `Every event's and import's properties merged (JSON merge patch): at most ${CONTACT_PROPERTIES_MAX_BYTES / 1024} KB as JSON and ${CONTACT_PROPERTIES_MAX_KEYS} top-level keys; a write that would pass that leaves them as they were`,
+});
+
 export const ContactSchema = z
   .object({
     id: z.string(),
     externalId: z.string(),
     email: z.string().nullable(),
-    properties: PropertiesSchema,
+    properties: ContactPropertiesSchema,
     unsubscribedAt: z.string().nullable(),
     firstSeenAt: z.string().nullable(),
     lastSeenAt: z.string().nullable(),

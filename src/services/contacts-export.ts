@@ -1,4 +1,4 @@
-import { and, asc, lte, sql } from "drizzle-orm";
+import { and, asc, lte, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { type Contact, contacts } from "../db/schema";
 import { csvLine } from "../lib/csv";
@@ -13,9 +13,34 @@ export type ExportQuery = { format: ExportFormat; search?: string; limit: number
 const PAGE_ROWS = 500;
 
 /**
+ * CSV property columns at most: one contact with hundreds of keys would otherwise widen every
+ * row of the file. The most common keys get columns; the others of each row go, as one JSON
+ * object, into the last column (OTHER_PROPERTIES_COLUMN). JSON and NDJSON carry every property.
+ */
+export const EXPORT_MAX_PROPERTY_COLUMNS = 200;
+export const OTHER_PROPERTIES_COLUMN = "otherProperties";
+
+/** The property keys that get a CSV column (by name), and whether other keys exist. */
+type Columns = { keys: string[]; others: boolean };
+const NO_COLUMNS: Columns = { keys: [], others: false };
+
+/** The most common keys among the exported rows (ties by name), sorted by name. */
+async function propertyColumns(db: Database, where: SQL, limit: number): Promise<Columns> {
+  const common = await db.all<{ key: string }>(
+    sql`SELECT j.key AS key
+        FROM (SELECT ${contacts.properties} AS properties FROM ${contacts} WHERE ${where}
+              ORDER BY ${contacts.id} LIMIT ${limit}) AS c, json_each(c.properties) AS j
+        GROUP BY j.key ORDER BY count(*) DESC, j.key LIMIT ${EXPORT_MAX_PROPERTY_COLUMNS + 1}`,
+  );
+  const keys = common.slice(0, EXPORT_MAX_PROPERTY_COLUMNS).map((r) => r.key);
+  return { keys: keys.sort(), others: common.length > EXPORT_MAX_PROPERTY_COLUMNS };
+}
+
+/**
  * Streams up to `limit` contacts (oldest first, after `cursor`) page by page. Where the export ends
  * (its last id, and the next cursor if more follow) is fixed up front so the cursor can go in a
- * header, and CSV's property columns are the keys present in exactly those rows.
+ * header, and CSV's property columns are the keys present in exactly those rows (at most
+ * EXPORT_MAX_PROPERTY_COLUMNS of them).
  */
 export async function exportContacts(db: Database, query: ExportQuery) {
   const filter = (cursor?: string) => contactFilter({ search: query.search, cursor }) ?? sql`1 = 1`;
@@ -25,18 +50,7 @@ export async function exportContacts(db: Database, query: ExportQuery) {
   const lastId = tail[0]?.id;
   const nextCursor = tail.length === 2 ? lastId! : null;
 
-  const propertyKeys =
-    query.format === "csv"
-      ? (
-          await db.all<{ key: string }>(
-            sql`SELECT DISTINCT j.key AS key
-                FROM (SELECT ${contacts.properties} AS properties FROM ${contacts} WHERE ${filter(query.cursor)}
-                      ORDER BY ${contacts.id} LIMIT ${query.limit}) AS c, json_each(c.properties) AS j
-                ORDER BY j.key`,
-          )
-        ).map((r) => r.key)
-      : [];
-
+  const columns = query.format === "csv" ? await propertyColumns(db, filter(query.cursor), query.limit) : NO_COLUMNS;
   let after = query.cursor;
   let remaining = query.limit;
   const nextPage = async (): Promise<Contact[] | null> => {
@@ -53,31 +67,27 @@ export async function exportContacts(db: Database, query: ExportQuery) {
     return page;
   };
 
-  return { nextCursor, body: render(query.format, nextPage, propertyKeys, nextCursor) };
+  return { nextCursor, body: render(query.format, nextPage, columns, nextCursor) };
 }
 
 function render(
   format: ExportFormat,
   nextPage: () => Promise<Contact[] | null>,
-  keys: string[],
+  columns: Columns,
   nextCursor: string | null,
 ) {
+  const keys = columns.keys;
+  const header = ["externalId", "email", ...keys, ...(columns.others ? [OTHER_PROPERTIES_COLUMN] : [])];
   let started = false;
   let ended = false;
   // Dates serialise to ISO strings: the same contact shape as GET /v1/admin/contacts/:id.
   const json = (row: Contact) => JSON.stringify(row);
   return textStream(async () => {
     if (ended) return null;
-    const opening = started
-      ? null
-      : format === "csv"
-        ? csvLine(["externalId", "email", ...keys])
-        : format === "json"
-          ? '{"contacts":['
-          : "";
+    const opening = started ? null : format === "csv" ? csvLine(header) : format === "json" ? '{"contacts":[' : "";
     const page = await nextPage();
     let text: string;
-    if (format === "csv") text = (page ?? []).map((row) => csvLine(csvCells(row, keys))).join("");
+    if (format === "csv") text = (page ?? []).map((row) => csvLine(csvCells(row, columns))).join("");
     else if (format === "ndjson") text = (page ?? []).map((row) => `${json(row)}\n`).join("");
     else text = (page ?? []).map((row, i) => (started || i > 0 ? "," : "") + json(row)).join("");
     if (page === null) {
@@ -90,8 +100,12 @@ function render(
   });
 }
 
-function csvCells(row: Contact, keys: string[]): string[] {
-  return [row.externalId, row.email ?? "", ...keys.map((key) => cellText(row.properties[key]))];
+function csvCells(row: Contact, { keys, others }: Columns): string[] {
+  const cells = [row.externalId, row.email ?? "", ...keys.map((key) => cellText(row.properties[key]))];
+  if (!others) return cells;
+  const inColumns = new Set(keys);
+  const rest = Object.entries(row.properties).filter(([key]) => !inColumns.has(key));
+  return [...cells, rest.length > 0 ? JSON.stringify(Object.fromEntries(rest)) : ""];
 }
 
 /** Strings as they are; other values (numbers, booleans, objects) as JSON; absent or null empty. */

@@ -1,12 +1,14 @@
 import { and, asc, eq, gt, or, type SQL, sql } from "drizzle-orm";
+import { type BatchPlan, plan } from "../db/batch-plan";
 import type { Database } from "../db/client";
 import { pendingEventRows } from "../db/guarded";
 import { type Contact, type ContactChangeSource, contacts, type Properties } from "../db/schema";
 import { chunk, roundsByKey } from "../lib/chunk";
 import { notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
-import { chunkForParams, escapeLike, keysetPage, paramsPerRow } from "../lib/sql";
+import { chunkForParams, keysetPage, paramsPerRow } from "../lib/sql";
 import { ADDRESS_WRITES_PER_STATEMENT, recentChanges, recordAddressChangesStatement } from "./contact-changes";
+import { cappedMerge, refusedMergesStatement } from "./contact-properties";
 
 export type EmailPolicy = "replace" | "fill";
 
@@ -38,15 +40,29 @@ const EMAIL_SET: Record<EmailPolicy, SQL> = {
 };
 
 /**
- * Multi-row upsert statements by externalId: properties merge (JSON merge patch), email is only
- * overwritten when given (and, with the `fill` policy, only when missing), first/last seen widen.
- * Every address change is recorded in contact_changes by a statement ahead of the round's upserts.
- * Rows are split into rounds so no statement names the same externalId twice (SQLite refuses to
- * update one row twice in one statement), which keeps the per-row merge order exactly the input
- * order. Returns statements for the caller to batch.
+ * Multi-row upsert statements by externalId: properties merge (JSON merge patch, within the
+ * contact caps: see contact-properties), email is only overwritten when given (and, with the
+ * `fill` policy, only when missing), first/last seen widen. Every address change is recorded in
+ * contact_changes by a statement ahead of the round's upserts. Rows are split into rounds so no
+ * statement names the same externalId twice (SQLite refuses to update one row twice in one
+ * statement), which keeps the per-row merge order exactly the input order. Returns statements
+ * for the caller to batch.
  * `onlyIfNewer` leaves a contact alone when it was already seen later than the row.
  */
 export function contactUpsertStatements(db: Database, rows: ContactUpsert[], options: UpsertOptions = {}) {
+  return contactUpsertPlan(db, rows, options).statements;
+}
+
+/**
+ * The upserts as a plan that also answers which rows' events had their properties refused by the
+ * caps: for rows tied to an event (`onlyIfEventPending`), each round starts with a read of the
+ * merges it will refuse (same batch, so it sees exactly what the upserts see). Decodes to those event ids.
+ */
+export function contactUpsertPlan(
+  db: Database,
+  rows: ContactUpsert[],
+  options: UpsertOptions = {},
+): BatchPlan<Set<string>> {
   const now = options.now ?? new Date();
   const resolved = rows.map((row) => ({
     ...row,
@@ -55,8 +71,11 @@ export function contactUpsertStatements(db: Database, rows: ContactUpsert[], opt
   }));
   const onlyIfNewer = !!options.onlyIfNewer;
   const guarded = rows.some((row) => row.onlyIfEventPending);
-  return roundsByKey(resolved, (row) => row.externalId).flatMap((round) =>
-    (["replace", "fill"] as const).flatMap((policy) => {
+  const rounds = roundsByKey(resolved, (row) => row.externalId).map((round) => {
+    const patching = round.flatMap((row) =>
+      row.onlyIfEventPending && Object.keys(row.properties ?? {}).length > 0 ? [row.onlyIfEventPending] : [],
+    );
+    const upserts = (["replace", "fill"] as const).flatMap((policy) => {
       const group = round.filter((row) => row.emailPolicy === policy);
       return [
         ...addressChangeStatements(db, group, { replace: policy === "replace", onlyIfNewer, now }),
@@ -64,7 +83,20 @@ export function contactUpsertStatements(db: Database, rows: ContactUpsert[], opt
           upsertStatement(db, chunk, policy, { now, onlyIfNewer }),
         ),
       ];
-    }),
+    });
+    return { check: patching.length > 0 ? [refusedMergesStatement(db, patching)] : [], upserts };
+  });
+  return plan(
+    rounds.flatMap((round) => [...round.check, ...round.upserts]),
+    (results) => {
+      const refused = new Set<string>();
+      let at = 0;
+      for (const round of rounds) {
+        if (round.check.length > 0) for (const { id } of results[at] as Array<{ id: string }>) refused.add(id);
+        at += round.check.length + round.upserts.length;
+      }
+      return refused;
+    },
   );
 }
 
@@ -120,7 +152,7 @@ function upsertStatement(
     target: contacts.externalId,
     set: {
       email: EMAIL_SET[policy],
-      properties: sql`json_patch(${contacts.properties}, excluded.properties)`,
+      properties: cappedMerge(sql`${contacts.properties}`, sql`excluded.properties`),
       firstSeenAt: sql`coalesce(min(${contacts.firstSeenAt}, excluded.first_seen_at), ${contacts.firstSeenAt}, excluded.first_seen_at)`,
       lastSeenAt: sql`coalesce(max(${contacts.lastSeenAt}, excluded.last_seen_at), ${contacts.lastSeenAt}, excluded.last_seen_at)`,
       updatedAt: sql`excluded.updated_at`,
@@ -134,13 +166,17 @@ function upsertStatement(
 
 export type ContactListQuery = { search?: string; limit: number; cursor?: string };
 
-/** Search on email or externalId (LIKE wildcards in the term match literally), keyset-paged by id. */
+/**
+ * Search on email or externalId (a case-insensitive substring, ASCII case as SQLite folds it),
+ * keyset-paged by id. instr, not LIKE: D1 refuses LIKE patterns over 50 bytes, and a term has no
+ * wildcards to escape.
+ */
 export function contactFilter(query: { search?: string; cursor?: string }): SQL | undefined {
   const conditions: Array<SQL | undefined> = [];
   if (query.search) {
-    const pattern = `%${escapeLike(query.search)}%`;
+    const term = sql`lower(${query.search})`;
     conditions.push(
-      or(sql`${contacts.email} LIKE ${pattern} ESCAPE '\\'`, sql`${contacts.externalId} LIKE ${pattern} ESCAPE '\\'`),
+      or(sql`instr(lower(${contacts.email}), ${term}) > 0`, sql`instr(lower(${contacts.externalId}), ${term}) > 0`),
     );
   }
   if (query.cursor) conditions.push(gt(contacts.id, query.cursor));

@@ -27,6 +27,8 @@ const SegmentConditionSchema = z
       .string()
       .max(200)
       .regex(/^[^".]+(\.[^".]+)*$/, 'a property name or dotted path (no empty parts, no ")')
+      // The path becomes a SQL string literal (services/segments): a NUL would end the statement there.
+      .refine((name) => !/\p{Cc}/u.test(name), "no control characters in a property name")
       .openapi({ example: "plan" }),
     op: z.enum(CONDITION_OPS),
     value: z.union([z.string().max(1000), z.number(), z.boolean(), z.null()]).optional(),

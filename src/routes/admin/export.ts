@@ -18,9 +18,9 @@ const exportRoute = createRoute({
   tags: ["Import & export"],
   summary: "Export contacts (streamed)",
   description: [
-    "Streams up to `limit` contacts, oldest first, page by page from the database. `search` matches email or externalId (`%` and `_` match literally).",
+    "Streams up to `limit` contacts, oldest first, page by page from the database. `search` matches a substring of the email or externalId (`%` and `_` match literally).",
     "When more contacts follow, the `X-Next-Cursor` header (and `nextCursor` in the JSON body) holds the cursor for the next request.",
-    "CSV: `externalId`, `email`, then one column per property key present in the exported contacts; non-string values are JSON; a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'` so spreadsheets don't run it (imports remove it again). NDJSON: one contact per line.",
+    "CSV: `externalId`, `email`, then one column per property key present in the exported contacts, at most 200 (the most common; with more, a last `otherProperties` column holds each row's other properties as a JSON object); non-string values are JSON; a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'` so spreadsheets don't run it (imports remove it again). NDJSON: one contact per line.",
   ].join("\n\n"),
   security: bearerSecurity,
   request: {

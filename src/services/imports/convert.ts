@@ -10,6 +10,8 @@ const FALSE = new Set(["false", "no", "n", "0"]);
 const DATE_TIME = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?))?\s*(Z|[+-]\d{2}:?\d{2})?$/i;
 /** Unix timestamps up to this are seconds (year 5138), above it milliseconds. */
 const SECONDS_UP_TO = 1e11;
+/** The largest distance from the epoch a Date can hold (ECMAScript): beyond it toISOString throws. */
+const DATE_MAX_MS = 8.64e15;
 
 export function parseBoolean(value: unknown): boolean | undefined {
   if (typeof value === "boolean") return value;
@@ -24,6 +26,11 @@ export function parseBoolean(value: unknown): boolean | undefined {
  * number is a Unix timestamp in seconds (or milliseconds when it is that big).
  */
 export function parseDate(value: unknown): number | undefined {
+  const ms = parseDateMs(value);
+  return ms !== undefined && Math.abs(ms) <= DATE_MAX_MS ? ms : undefined;
+}
+
+function parseDateMs(value: unknown): number | undefined {
   if (typeof value === "number") return Number.isFinite(value) ? unixToMs(value) : undefined;
   if (typeof value !== "string") return undefined;
   const text = value.trim();

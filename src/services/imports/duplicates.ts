@@ -1,10 +1,12 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import type { ImportJob } from "../../db/schema";
+import { PROPERTIES_LIMIT_ERROR } from "../contact-properties";
+import { rowsOverContactCaps } from "./contact-caps";
+import { jsonParamChunks } from "./json-params";
 import type { ImportRow } from "./rows";
 
-/** Ids and errors travel to D1 as one JSON-array parameter per statement (json_each), kept this small. */
-const JSON_PARAM_MAX_BYTES = 256 * 1024;
+export { jsonParamChunks } from "./json-params";
 
 export type ValidRow = ImportRow & { contact: NonNullable<Extract<ImportRow, { contact: unknown }>["contact"]> };
 export type InvalidRow = ImportRow & { error: string };
@@ -15,7 +17,10 @@ export type InvalidRow = ImportRow & { error: string };
  */
 export type RunIds = { committed: Set<string>; earlierRuns: boolean };
 
-/** Valid rows to upsert, and failed rows (validation, or an externalId seen earlier in the file). */
+/**
+ * Valid rows to upsert, and failed rows (validation, an externalId seen earlier in the file, or
+ * properties the existing contact can't take under the contact caps).
+ */
 export async function partitionRows(db: Database, job: ImportJob, rows: ImportRow[], run: RunIds) {
   const valid: ValidRow[] = [];
   const invalid: InvalidRow[] = [];
@@ -25,10 +30,17 @@ export async function partitionRows(db: Database, job: ImportJob, rows: ImportRo
     else if (firstInChunk.has(row.contact.externalId)) invalid.push({ ...row, error: "Duplicate externalId" });
     else firstInChunk.set(row.contact.externalId, row);
   }
-  const earlier = run.earlierRuns ? await seenEarlier(db, job, [...firstInChunk.keys()]) : new Set<string>();
+  const [earlier, overCaps] = await Promise.all([
+    run.earlierRuns ? seenEarlier(db, job, [...firstInChunk.keys()]) : new Set<string>(),
+    rowsOverContactCaps(
+      db,
+      [...firstInChunk.values()].map((row) => row.contact),
+    ),
+  ]);
   for (const [externalId, row] of firstInChunk) {
     if (earlier.has(externalId) || run.committed.has(externalId))
       invalid.push({ row: row.row, data: row.data, error: "Duplicate externalId" });
+    else if (overCaps.has(externalId)) invalid.push({ row: row.row, data: row.data, error: PROPERTIES_LIMIT_ERROR });
     else valid.push(row);
   }
   invalid.sort((a, b) => a.row - b.row);
@@ -56,23 +68,4 @@ async function seenEarlier(db: Database, job: ImportJob, externalIds: string[]):
   );
   for (const rows of await Promise.all(reads)) for (const { id } of rows) seen.add(id);
   return seen;
-}
-
-/** JSON arrays of the items, each small enough to bind as one statement parameter. */
-export function jsonParamChunks(items: unknown[]): string[] {
-  const out: string[] = [];
-  let current: string[] = [];
-  let size = 2;
-  for (const item of items) {
-    const json = JSON.stringify(item);
-    if (current.length > 0 && size + json.length + 1 > JSON_PARAM_MAX_BYTES) {
-      out.push(`[${current.join(",")}]`);
-      current = [];
-      size = 2;
-    }
-    current.push(json);
-    size += json.length + 1;
-  }
-  if (current.length > 0) out.push(`[${current.join(",")}]`);
-  return out;
 }
