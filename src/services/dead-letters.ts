@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { backfillJobs, deadLetters, emails, events, importJobs } from "../db/schema";
 import { newId } from "../lib/ids";
@@ -93,8 +93,21 @@ export type DeadMessage = { queue: string; messageId: string; body: unknown; att
 export async function recordDeadLetter(db: Database, message: DeadMessage, settled: Settled): Promise<void> {
   await db
     .insert(deadLetters)
-    .values({ id: newId(), ...message, subject: settled.subject, error: settled.error, createdAt: new Date() })
+    .values({
+      id: newId(),
+      ...message,
+      // A JSON null is the text 'null': drizzle would bind a null body as SQL NULL.
+      body: message.body ?? sql`'null'`,
+      subject: settled.subject,
+      error: settled.error,
+      createdAt: new Date(),
+    })
     .onConflictDoNothing();
+}
+
+/** A body its queue's schema refused: recorded as it came, with the schema's complaint, and settles nothing. */
+export async function recordMalformed(db: Database, message: DeadMessage, issues: string): Promise<void> {
+  await recordDeadLetter(db, message, { subject: null, error: `Malformed message body: ${issues}` });
 }
 
 /** Newest first, keyset-paged. */
