@@ -90,8 +90,8 @@ async function settleFailure<Body>(spec: ConsumerSpec<Body>, deps: Deps, { deliv
 
 /**
  * A body its queue's schema refuses (a producer bug, or a message queued by an older version) is
- * recorded, with the schema's complaint, and acked. Only what it points at is left alone: a job
- * whose chain it broke is re-enqueued by self-healing from its own checkpoint.
+ * recorded, with the schema's complaint, and acked. What it pointed at is not settled: a job whose
+ * chain it broke is re-enqueued by self-healing from the job's own checkpoint.
  */
 async function deadLetterMalformed(deps: Deps, queue: string, message: Message<unknown>, error: z.ZodError) {
   const issues = error.issues
