@@ -22,6 +22,28 @@ const upward = LAYERS.slice(1).map((layer, i) => ({
   to: { path: LAYERS.slice(0, i + 1).map((higher) => higher.path) },
 }));
 
+/**
+ * Entry points validate, call a service and shape the answer: no queries. drizzle-orm (operators,
+ * `sql`) and the tables are for services/ and below; the entry layer may import their types, and
+ * the stored enums the API names through src/db/vocabulary.ts.
+ */
+const entryMakesNoQueries = [
+  {
+    name: "entry-imports-no-drizzle",
+    comment: "entry points call services; queries live in services/ and below",
+    severity: "error",
+    from: { path: LAYERS[0].path },
+    to: { path: "^node_modules/drizzle-orm/" },
+  },
+  {
+    name: "entry-imports-no-tables",
+    comment: "entry points call services; tables and batch plans are for services/ and below (types are fine)",
+    severity: "error",
+    from: { path: LAYERS[0].path },
+    to: { path: "^src/db/(schema|batch-plan|guarded)", dependencyTypesNot: ["type-only"] },
+  },
+];
+
 module.exports = {
   forbidden: [
     { name: "no-circular", severity: "error", from: {}, to: { circular: true } },
@@ -32,6 +54,7 @@ module.exports = {
       to: { path: "^(test|bench|scripts)/" },
     },
     ...upward,
+    ...entryMakesNoQueries,
   ],
   options: {
     doNotFollow: { path: "node_modules" },

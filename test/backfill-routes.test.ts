@@ -183,7 +183,7 @@ describe("batch enrollment without userEmail", () => {
 
 describe("backfill queue consumer", () => {
   it("acks a malformed message, and settles a dead-lettered page: the job fails and is listed", async () => {
-    const junk = await deliver(QUEUES.backfills, [{ id: "junk", body: { nope: true } }]);
+    const junk = await deliver(QUEUES.backfills.name, [{ id: "junk", body: { nope: true } }]);
     expect(junk.explicitAcks).toEqual(["junk"]);
 
     const importJobId = await importN(3);
@@ -193,7 +193,7 @@ describe("backfill queue consumer", () => {
       pageSize: 100,
       dryRun: false,
     });
-    const dead = await deliver(deadLetterQueue(QUEUES.backfills), [
+    const dead = await deliver(deadLetterQueue(QUEUES.backfills.name), [
       { id: `dl_${job.id}`, attempts: 6, body: { jobId: job.id, cursor: "" } },
     ]);
     expect(dead.explicitAcks).toEqual([`dl_${job.id}`]);

@@ -150,7 +150,7 @@ describe("journey-start queue consumer", () => {
     const body = (await (await enroll("activation-welcome", { users: [user(unique("q"))] })).json()) as Body;
     const enrollmentId = body.results[0]!.enrollmentId!;
     for (let attempt = 1; attempt <= 2; attempt++) {
-      const result = await deliver(QUEUES.journeyStarts, [
+      const result = await deliver(QUEUES.journeyStarts.name, [
         { id: `m${attempt}`, attempts: attempt, body: { enrollmentIds: [enrollmentId] } },
       ]);
       expect(result.explicitAcks).toEqual([`m${attempt}`]);

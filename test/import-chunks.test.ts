@@ -21,7 +21,7 @@ const storedErrors = async (jobId: string) =>
     .n;
 
 /** Delivers one message to the Worker's real queue handler, as the queue would. */
-const deliverChunk = (body: unknown, attempts = 1) => deliver(QUEUES.importChunks, [{ body, attempts }]);
+const deliverChunk = (body: unknown, attempts = 1) => deliver(QUEUES.importChunks.name, [{ body, attempts }]);
 
 describe("import chunk consumer", () => {
   it("works through a file in chunks, each starting at a record boundary, with progress moving", async () => {

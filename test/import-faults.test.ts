@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { deadLetterQueue, IMPORT_CHUNK_MAX_RETRIES, QUEUES } from "../src/lib/queues";
+import { deadLetterQueue, lastAttempt, QUEUES, retryDelaySeconds } from "../src/lib/queues";
 import { processImportChunk } from "../src/services/imports/chunk";
 import { unique } from "./helpers";
 import { contactsTagged, drainImport, getJob, jobRow, seedJob, testDeps } from "./imports-helpers";
@@ -47,9 +47,10 @@ describe("import faults", () => {
     );
     try {
       const attempt = (attempts: number) =>
-        deliver(QUEUES.importChunks, [{ id: `m${attempts}`, attempts, body: { jobId, offset: 0 } }]);
-      expect((await attempt(1)).retryMessages).toHaveLength(1);
-      expect((await attempt(IMPORT_CHUNK_MAX_RETRIES + 1)).explicitAcks).toEqual([`m${IMPORT_CHUNK_MAX_RETRIES + 1}`]);
+        deliver(QUEUES.importChunks.name, [{ id: `m${attempts}`, attempts, body: { jobId, offset: 0 } }]);
+      const last = lastAttempt(QUEUES.importChunks.maxRetries);
+      expect((await attempt(1)).delays).toEqual({ m1: retryDelaySeconds(1) });
+      expect((await attempt(last)).explicitAcks).toEqual([`m${last}`]);
     } finally {
       await env.DB.exec(`DROP TRIGGER poison_${tag}`);
     }
@@ -63,7 +64,7 @@ describe("import faults", () => {
     await env.DB.prepare("UPDATE import_jobs SET status = 'processing', header = 'not json' WHERE id = ?")
       .bind(jobId)
       .run();
-    const result = await deliver(deadLetterQueue(QUEUES.importChunks), [
+    const result = await deliver(deadLetterQueue(QUEUES.importChunks.name), [
       { id: "dead-1", attempts: 6, body: { jobId, offset: 0 } },
     ]);
     expect(result.explicitAcks).toEqual(["dead-1"]);

@@ -3,3 +3,9 @@ declare module "*.csv?raw" {
   const text: string;
   export default text;
 }
+
+// wrangler.toml as a string, for test/queue-config.test.ts.
+declare module "*.toml?raw" {
+  const text: string;
+  export default text;
+}

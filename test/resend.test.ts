@@ -46,7 +46,7 @@ async function emailFor(
 /** Runs the email-send queue consumer on these emails, as the platform would deliver them. */
 const sendQueued = (emailIds: string[]) =>
   deliver(
-    QUEUES.emailSends,
+    QUEUES.emailSends.name,
     emailIds.map((emailId, i) => ({ id: `m${i}`, body: { emailId } })),
   );
 

@@ -1,46 +1,88 @@
+import { z } from "zod";
 import { chunk } from "./chunk";
 
-/** Queue names as declared in wrangler.toml. */
-export const QUEUES = {
-  importChunks: "hogsend-import-chunks",
-  journeyStarts: "hogsend-journey-starts",
-  emailSends: "hogsend-email-sends",
-  backfills: "hogsend-backfills",
-  ingestEvents: "hogsend-ingest-events",
-} as const;
+const id = z.string().min(1).max(64);
+
+/** Buffered ingest: a validated event with the id its row will have (times in epoch ms). */
+const bufferedEvent = z.object({
+  id,
+  event: z.string().min(1),
+  userId: z.string().min(1),
+  userEmail: z.string().nullable(),
+  properties: z.record(z.string(), z.unknown()),
+  idempotencyKey: z.string().nullable(),
+  occurredAt: z.number().int(),
+  receivedAt: z.number().int(),
+});
+
+type QueueSpec = { name: string; binding: keyof Env; schema: z.ZodType; maxRetries: number };
 
 /**
- * `max_retries` of the import-chunk consumer in wrangler.toml (test/queue-config.test.ts checks
- * they agree): its last delivery fails the job with the chunk's error instead of dead-lettering.
+ * Every queue the Worker sends to and consumes: its name and producer binding, the schema of its
+ * message bodies, and its consumer's `max_retries`. wrangler.toml must agree (test/queue-config.test.ts).
+ * Messages carry pointers (ids, offsets, cursors), not payloads, except buffered ingest.
  */
-export const IMPORT_CHUNK_MAX_RETRIES = 5;
+export const QUEUES = {
+  /** A pointer to the import job and the checkpoint the chunk continues from. */
+  importChunks: {
+    name: "hogsend-import-chunks",
+    binding: "IMPORT_CHUNKS_QUEUE",
+    schema: z.object({ jobId: id, offset: z.number().int().min(0) }),
+    maxRetries: 5,
+  },
+  /** One createBatch's worth of enrollments (the instance id is the enrollment id: ≤ 100 chars). */
+  journeyStarts: {
+    name: "hogsend-journey-starts",
+    binding: "JOURNEY_STARTS_QUEUE",
+    schema: z.object({ enrollmentIds: z.array(z.string().min(1).max(100)).min(1).max(100) }),
+    maxRetries: 5,
+  },
+  /** One queued email row. */
+  emailSends: {
+    name: "hogsend-email-sends",
+    binding: "EMAIL_SENDS_QUEUE",
+    schema: z.object({ emailId: id }),
+    maxRetries: 5,
+  },
+  /** A pointer to the backfill job and the cursor (last contact id) the page continues from. */
+  backfills: {
+    name: "hogsend-backfills",
+    binding: "BACKFILLS_QUEUE",
+    schema: z.object({ jobId: id, cursor: z.string().max(64) }),
+    maxRetries: 5,
+  },
+  /** Buffered ingest: up to 100 validated events of one source. */
+  ingestEvents: {
+    name: "hogsend-ingest-events",
+    binding: "INGEST_EVENTS_QUEUE",
+    schema: z.object({ source: z.enum(["api", "batch", "posthog"]), events: z.array(bufferedEvent).min(1) }),
+    maxRetries: 5,
+  },
+} as const satisfies Record<string, QueueSpec>;
 
-/** `max_retries` of the backfill consumer in wrangler.toml: its last delivery fails the job. */
-export const BACKFILL_MAX_RETRIES = 5;
+export type QueueKey = keyof typeof QUEUES;
+export type MessageOf<K extends QueueKey> = z.infer<(typeof QUEUES)[K]["schema"]>;
 
+export type ImportChunkMessage = MessageOf<"importChunks">;
+export type JourneyStartMessage = MessageOf<"journeyStarts">;
+export type EmailSendMessage = MessageOf<"emailSends">;
+export type BackfillPageMessage = MessageOf<"backfills">;
+export type IngestEventsMessage = MessageOf<"ingestEvents">;
+export type BufferedEvent = z.infer<typeof bufferedEvent>;
+
+/** Every queue has a dead-letter queue by this name, consumed by the dead-letter consumer. */
 export const deadLetterQueue = (queue: string) => `${queue}-dlq`;
+/** `max_retries` of every dead-letter consumer (they have no dead-letter queue of their own). */
+export const DEAD_LETTER_MAX_RETRIES = 3;
 
-/** Import chunks: a pointer to the job and the checkpoint the chunk continues from. */
-export type ImportChunkMessage = { jobId: string; offset: number };
-/** Journey starts: one createBatch's worth of enrollments. */
-export type JourneyStartMessage = { enrollmentIds: string[] };
-/** Backfill pages: a pointer to the job and the cursor (last contact id) the page continues from. */
-export type BackfillPageMessage = { jobId: string; cursor: string };
-/** Email sends: one queued email row. */
-export type EmailSendMessage = { emailId: string };
+/** The first delivery plus every retry: a failure on this one is the message's last. */
+export const lastAttempt = (maxRetries: number) => maxRetries + 1;
 
-/** Buffered ingest: validated events with the ids their rows will have (times in epoch ms). */
-export type BufferedEvent = {
-  id: string;
-  event: string;
-  userId: string;
-  userEmail: string | null;
-  properties: Record<string, unknown>;
-  idempotencyKey: string | null;
-  occurredAt: number;
-  receivedAt: number;
-};
-export type IngestEventsMessage = { source: "api" | "batch" | "posthog"; events: BufferedEvent[] };
+const RETRY_BASE_SECONDS = 5;
+const RETRY_MAX_SECONDS = 300;
+
+/** The one retry backoff of every consumer: 10 s after the first delivery, doubling, at most 300 s. */
+export const retryDelaySeconds = (attempts: number) => Math.min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** attempts);
 
 /** A queue's `sendBatch` takes at most 100 messages per call. */
 const SEND_BATCH_MAX = 100;

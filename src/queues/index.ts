@@ -1,26 +1,33 @@
-import { buildDeps, type Deps } from "../composition";
+import { buildDeps } from "../composition";
 import { createDb } from "../db/client";
 import { countRoundTrips, newRoundTripCounter } from "../db/round-trips";
 import { log } from "../lib/log";
-import { deadLetterQueue, QUEUES } from "../lib/queues";
+import { QUEUES, type QueueKey } from "../lib/queues";
 import { consumeBackfills } from "./backfills";
-import { consumeDeadLetters } from "./dead-letters";
+import type { Consumer } from "./consume";
+import { deadLetterConsumers } from "./dead-letters";
 import { consumeEmailSends } from "./email-sends";
 import { consumeImportChunks } from "./import-chunks";
 import { consumeIngestEvents } from "./ingest-events";
 import { consumeJourneyStarts } from "./journey-starts";
 
-type Consumer = (batch: MessageBatch<unknown>, deps: Deps) => Promise<void>;
-
-/** A consumer per queue name (wrangler.toml); every dead-letter queue shares one. */
-const consumers: Record<string, Consumer> = {
-  [QUEUES.importChunks]: consumeImportChunks,
-  [QUEUES.journeyStarts]: consumeJourneyStarts as Consumer,
-  [QUEUES.emailSends]: consumeEmailSends as Consumer,
-  [QUEUES.backfills]: consumeBackfills,
-  [QUEUES.ingestEvents]: consumeIngestEvents as Consumer,
-  ...Object.fromEntries(Object.values(QUEUES).map((queue) => [deadLetterQueue(queue), consumeDeadLetters])),
+/** Every queue in src/lib/queues.ts has its consumer (the type says so). */
+const consumerOf: Record<QueueKey, Consumer> = {
+  importChunks: consumeImportChunks,
+  journeyStarts: consumeJourneyStarts,
+  emailSends: consumeEmailSends,
+  backfills: consumeBackfills,
+  ingestEvents: consumeIngestEvents,
 };
+
+/** A consumer per queue name (wrangler.toml); every dead-letter queue has its own. */
+const consumers: Record<string, Consumer> = {
+  ...Object.fromEntries((Object.keys(QUEUES) as QueueKey[]).map((key) => [QUEUES[key].name, consumerOf[key]])),
+  ...deadLetterConsumers,
+};
+
+/** The queues this Worker consumes, dead-letter queues included (test/queue-config.test.ts). */
+export const consumedQueues = (): string[] => Object.keys(consumers);
 
 export async function dispatchQueue(batch: MessageBatch<unknown>, env: Env) {
   const consumer = consumers[batch.queue];

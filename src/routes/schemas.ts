@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { CONTACT_CHANGE_SOURCES } from "../db/schema";
+import { CONTACT_CHANGE_SOURCES } from "../db/vocabulary";
 import { ERROR_STATUS } from "../lib/errors";
 import {
   CONTACT_PROPERTIES_MAX_BYTES,

@@ -1,6 +1,5 @@
-import { and, eq, inArray, lt, sql } from "drizzle-orm";
-import { backfillJobs } from "../db/schema";
 import { type BackfillDeps, failBackfill } from "../services/backfills/jobs";
+import { claimBackfillRecovery, stalledBackfills } from "../services/stalled-jobs";
 import { recoverStalled } from "./recover-stalled";
 
 /** No page committed for this long means the job's message chain broke (lost, dead, crashed). */
@@ -17,16 +16,7 @@ export async function healStalledBackfills(
   deps: BackfillDeps,
   now = Date.now(),
 ): Promise<{ requeued: number; failed: number }> {
-  const stalled = await deps.db
-    .select()
-    .from(backfillJobs)
-    .where(
-      and(
-        inArray(backfillJobs.status, ["pending", "processing"]),
-        lt(backfillJobs.updatedAt, new Date(now - BACKFILL_STALL_MS)),
-      ),
-    )
-    .limit(100);
+  const stalled = await stalledBackfills(deps.db, new Date(now - BACKFILL_STALL_MS));
   return recoverStalled(stalled, {
     maxRecoveries: MAX_BACKFILL_RECOVERIES,
     fail: (job) =>
@@ -36,14 +26,7 @@ export async function healStalledBackfills(
         `Backfill stalled at contact cursor "${job.cursor}": no progress after ${job.recoveryAttempts} recovery attempts`,
         new Date(now),
       ),
-    claim: async (job) => {
-      const [claimed] = await deps.db
-        .update(backfillJobs)
-        .set({ recoveryAttempts: sql`${backfillJobs.recoveryAttempts} + 1`, updatedAt: new Date(now) })
-        .where(and(eq(backfillJobs.id, job.id), eq(backfillJobs.updatedAt, job.updatedAt)))
-        .returning({ id: backfillJobs.id });
-      return Boolean(claimed);
-    },
+    claim: (job) => claimBackfillRecovery(deps.db, job, new Date(now)),
     requeue: (job) => deps.queue.send({ jobId: job.id, cursor: job.cursor }),
   });
 }

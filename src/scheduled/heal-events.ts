@@ -1,12 +1,10 @@
-import { and, asc, inArray, isNull, lt, sql } from "drizzle-orm";
-import { runBatch } from "../db/client";
-import { events, type StoredEvent } from "../db/schema";
+import type { StoredEvent } from "../db/schema";
 import { chunk } from "../lib/chunk";
 import { errorFields, log } from "../lib/log";
-import { chunkForParams } from "../lib/sql";
 import { processStoredEvents } from "../pipeline/ingest";
 import type { JourneyRoutingDeps } from "../pipeline/journey-routing";
 import { recordDeadLetter } from "../services/dead-letters";
+import { countHealAttempt, unprocessedEvents } from "../services/unprocessed-events";
 
 /** How long an event may sit unprocessed before healing assumes its request died. */
 export const UNPROCESSED_GRACE_MS = 2 * 60_000;
@@ -27,20 +25,17 @@ export type HealReport = { healed: number; deadLettered: number };
  * the others; an event that fails HEAL_MAX_ATTEMPTS runs is dead-lettered with its error.
  */
 export async function healUnprocessedEvents(deps: JourneyRoutingDeps, now = Date.now()): Promise<HealReport> {
-  const stuck = await deps.db
-    .select()
-    .from(events)
-    .where(
-      and(
-        isNull(events.processedAt),
-        lt(events.receivedAt, new Date(now - UNPROCESSED_GRACE_MS)),
-        lt(events.healAttempts, HEAL_MAX_ATTEMPTS),
-      ),
-    )
-    .orderBy(asc(events.receivedAt))
-    .limit(HEAL_SCAN);
+  const stuck = await unprocessedEvents(deps.db, {
+    receivedBefore: new Date(now - UNPROCESSED_GRACE_MS),
+    maxAttempts: HEAL_MAX_ATTEMPTS,
+    limit: HEAL_SCAN,
+  });
   if (stuck.length === 0) return { healed: 0, deadLettered: 0 };
-  await countAttempt(deps, stuck);
+  // Counted before trying, so a run that crashes on an event still brings it closer to the cap.
+  await countHealAttempt(
+    deps.db,
+    stuck.map((event) => event.id),
+  );
 
   const report: HealReport = { healed: 0, deadLettered: 0 };
   for (const group of chunk(stuck, HEAL_GROUP)) {
@@ -52,23 +47,6 @@ export async function healUnprocessedEvents(deps: JourneyRoutingDeps, now = Date
     }
   }
   return report;
-}
-
-/** Counted before trying, so a run that crashes on an event still brings it closer to the cap. */
-async function countAttempt(deps: JourneyRoutingDeps, stuck: StoredEvent[]) {
-  await runBatch(
-    deps.db,
-    chunkForParams(
-      stuck.map((event) => event.id),
-      1,
-      99,
-    ).map((ids) =>
-      deps.db
-        .update(events)
-        .set({ healAttempts: sql`${events.healAttempts} + 1` })
-        .where(inArray(events.id, ids)),
-    ),
-  );
 }
 
 async function healOne(deps: JourneyRoutingDeps, event: StoredEvent, report: HealReport) {

@@ -1,7 +1,6 @@
-import { and, eq, inArray, lt, sql } from "drizzle-orm";
-import { importJobs } from "../db/schema";
 import { failJob } from "../services/imports/chunk";
 import type { ImportDeps } from "../services/imports/jobs";
+import { claimImportRecovery, stalledImports } from "../services/stalled-jobs";
 import { recoverStalled } from "./recover-stalled";
 
 /** No chunk committed for this long means the job's message chain broke (lost, dead, crashed). */
@@ -19,16 +18,7 @@ export async function healStalledImports(
   deps: ImportDeps,
   now = Date.now(),
 ): Promise<{ requeued: number; failed: number }> {
-  const stalled = await deps.db
-    .select()
-    .from(importJobs)
-    .where(
-      and(
-        inArray(importJobs.status, ["pending", "processing"]),
-        lt(importJobs.updatedAt, new Date(now - IMPORT_STALL_MS)),
-      ),
-    )
-    .limit(100);
+  const stalled = await stalledImports(deps.db, new Date(now - IMPORT_STALL_MS));
   return recoverStalled(stalled, {
     maxRecoveries: MAX_RECOVERY_ATTEMPTS,
     fail: (job) =>
@@ -38,14 +28,7 @@ export async function healStalledImports(
         `Import stalled at data row ${job.checkpointRow}: no progress after ${job.recoveryAttempts} recovery attempts`,
         new Date(now),
       ),
-    claim: async (job) => {
-      const [claimed] = await deps.db
-        .update(importJobs)
-        .set({ recoveryAttempts: sql`${importJobs.recoveryAttempts} + 1`, updatedAt: new Date(now) })
-        .where(and(eq(importJobs.id, job.id), eq(importJobs.updatedAt, job.updatedAt)))
-        .returning({ id: importJobs.id });
-      return Boolean(claimed);
-    },
+    claim: (job) => claimImportRecovery(deps.db, job, new Date(now)),
     requeue: (job) => deps.queue.send({ jobId: job.id, offset: job.checkpointOffset }),
   });
 }

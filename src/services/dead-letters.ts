@@ -113,7 +113,8 @@ export async function recordDeadLetter(db: Database, message: DeadMessage, settl
     .values({
       id: newId(),
       ...message,
-      body: keys ? withoutErasedEvents(message.body, keys) : message.body,
+      // A JSON null is the text 'null': drizzle would bind a null body as SQL NULL.
+      body: keys ? withoutErasedEvents(message.body, keys) : (message.body ?? sql`'null'`),
       subject: settled.subject,
       error: settled.error,
       createdAt: new Date(),
@@ -131,6 +132,11 @@ function withoutErasedEvents(body: unknown, keys: string[]): SQL {
   return sql`json_set(${json}, '$.events', (SELECT json_group_array(json(e.value))
     FROM json_each(${json}, '$.events') e JOIN json_each(${JSON.stringify(keys)}) k ON k.key = e.key
     WHERE NOT ${erased}))`;
+}
+
+/** A body its queue's schema refused: recorded as it came, with the schema's complaint, and settles nothing. */
+export async function recordMalformed(db: Database, message: DeadMessage, issues: string): Promise<void> {
+  await recordDeadLetter(db, message, { subject: null, error: `Malformed message body: ${issues}` });
 }
 
 /** Newest first, keyset-paged. */

@@ -1,8 +1,7 @@
 import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep, type WorkflowStepConfig } from "cloudflare:workers";
 import { NonRetryableError } from "cloudflare:workflows";
-import { and, eq, gte, sql } from "drizzle-orm";
 import { buildDeps, type Deps } from "../composition";
-import { contacts, events, type Properties } from "../db/schema";
+import type { Properties } from "../db/schema";
 import {
   type JourneyContext,
   type JourneyUser,
@@ -14,6 +13,7 @@ import type { Duration } from "../journeys/duration";
 import { findJourney } from "../journeys/registry";
 import { deliverEmail, journeyEmailRow } from "../services/emails";
 import { finishEnrollment, getEnrollment, isRunning, isRunningStatus, setRunningState } from "../services/enrollments";
+import { firstEventSince, journeyUser } from "../services/journey-reads";
 import { type JourneyParams, workflowEventType } from "../services/workflow-instances";
 
 const SEND_STEP: WorkflowStepConfig = {
@@ -52,10 +52,9 @@ export class JourneyWorkflow extends WorkflowEntrypoint<Env, JourneyParams> {
 
     const start = await doJson(step, "load enrollment", {}, async (): Promise<Start> => {
       const enrollment = await getEnrollment(db, enrollmentId);
-      const [contact] = await db.select().from(contacts).where(eq(contacts.externalId, enrollment.userId)).limit(1);
       return {
         journeyKey: enrollment.journeyKey,
-        user: { userId: enrollment.userId, email: contact?.email ?? null, properties: contact?.properties ?? {} },
+        user: await journeyUser(db, enrollment.userId),
         enrolledAt: enrollment.enrolledAt.getTime(),
         running: isRunningStatus(enrollment.status),
       };
@@ -186,18 +185,11 @@ class StepJourneyContext implements JourneyContext {
   }
 
   private async eventSinceEnrollment(eventName: string): Promise<ReceivedEvent | null> {
-    const [row] = await this.deps.db
-      .select()
-      .from(events)
-      .where(
-        and(
-          eq(events.userId, this.start.user.userId),
-          eq(events.event, eventName),
-          gte(events.occurredAt, new Date(this.start.enrolledAt)),
-        ),
-      )
-      .orderBy(sql`${events.occurredAt} ASC`)
-      .limit(1);
+    const row = await firstEventSince(this.deps.db, {
+      userId: this.start.user.userId,
+      event: eventName,
+      since: new Date(this.start.enrolledAt),
+    });
     return row
       ? { eventId: row.id, event: row.event, properties: row.properties, occurredAt: row.occurredAt.toISOString() }
       : null;

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { BACKFILL_STATUSES } from "../../db/schema";
+import { BACKFILL_STATUSES } from "../../db/vocabulary";
 import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { CONDITION_OPS } from "../../journeys/conditions";

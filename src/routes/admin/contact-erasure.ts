@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { ARCHIVE_ERASURE_STATES } from "../../db/schema";
+import { ARCHIVE_ERASURE_STATES } from "../../db/vocabulary";
 import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { notFound } from "../../lib/errors";

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { EMAIL_STATUSES } from "../../db/schema";
+import { EMAIL_STATUSES } from "../../db/vocabulary";
 import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { bulkResend, RESENDABLE, resendEmail } from "../../services/email-resends";

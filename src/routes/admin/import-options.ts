@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { COLUMN_TYPES, IMPORT_PRESETS, type ImportOptions } from "../../db/schema";
+import { COLUMN_TYPES, IMPORT_PRESETS, type ImportOptions } from "../../db/vocabulary";
 import { AppError, describeZodError } from "../../lib/errors";
 
 const Name = z.string().trim().min(1).max(255);

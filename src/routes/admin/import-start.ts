@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
-import { IMPORT_FORMATS, type ImportFormat } from "../../db/schema";
+import { IMPORT_FORMATS, type ImportFormat } from "../../db/vocabulary";
 import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { AppError, describeZodError } from "../../lib/errors";

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { IMPORT_FORMATS, IMPORT_UPLOAD_STATUSES } from "../../db/schema";
+import { IMPORT_FORMATS, IMPORT_UPLOAD_STATUSES } from "../../db/vocabulary";
 import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { AppError } from "../../lib/errors";

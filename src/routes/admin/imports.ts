@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { IMPORT_FORMATS, IMPORT_PRESETS, IMPORT_STATUSES } from "../../db/schema";
+import { IMPORT_FORMATS, IMPORT_PRESETS, IMPORT_STATUSES } from "../../db/vocabulary";
 import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { importErrorsCsv } from "../../services/imports/error-report";

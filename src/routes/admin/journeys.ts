@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { ENROLLMENT_STATUSES } from "../../db/schema";
+import { ENROLLMENT_STATUSES } from "../../db/vocabulary";
 import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { getJourney } from "../../journeys/registry";

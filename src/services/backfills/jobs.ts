@@ -150,6 +150,22 @@ export async function failBackfill(db: Database, jobId: string, error: string, n
     .where(and(eq(backfillJobs.id, jobId), inArray(backfillJobs.status, [...RUNNING])));
 }
 
+/** The last delivery of a page failed too: the job stops at its cursor, with the page's error. */
+export async function failBackfillAfterRetries(
+  db: Database,
+  page: BackfillPageMessage,
+  attempts: number,
+  error: unknown,
+) {
+  const job = await loadBackfill(db, page.jobId);
+  const at = job?.cursor ?? page.cursor;
+  await failBackfill(
+    db,
+    page.jobId,
+    `Backfill stopped after ${attempts} failed attempts at contact cursor "${at}": ${String(error)}`,
+  );
+}
+
 export async function markBackfillProcessing(db: Database, jobId: string, now: Date) {
   await db
     .update(backfillJobs)

@@ -1,0 +1,19 @@
+/**
+ * The closed sets of values the tables store and the API names (statuses, formats, presets): what
+ * the entry layer may take from the database layer. Tables and queries stay in services/ and below
+ * (the layer rule in .dependency-cruiser.cjs).
+ */
+
+export type { ImportFormat, ImportOptions } from "./schema";
+export {
+  ARCHIVE_ERASURE_STATES,
+  BACKFILL_STATUSES,
+  COLUMN_TYPES,
+  CONTACT_CHANGE_SOURCES,
+  EMAIL_STATUSES,
+  ENROLLMENT_STATUSES,
+  IMPORT_FORMATS,
+  IMPORT_PRESETS,
+  IMPORT_STATUSES,
+  IMPORT_UPLOAD_STATUSES,
+} from "./schema";
