@@ -18,7 +18,7 @@ export async function consumeBackfills(batch: MessageBatch<unknown>, deps: Deps)
   for (const message of batch.messages) {
     const parsed = MessageSchema.safeParse(message.body);
     if (!parsed.success) {
-      log.error("malformed backfill message", { queue: batch.queue, body: message.body });
+      log.error("malformed backfill message", { queue: batch.queue, messageId: message.id });
       message.ack();
       continue;
     }

@@ -23,7 +23,7 @@ export async function consumeImportChunks(batch: MessageBatch<unknown>, deps: De
   for (const message of batch.messages) {
     const parsed = MessageSchema.safeParse(message.body);
     if (!parsed.success) {
-      log.error("malformed import message", { queue: batch.queue, body: message.body });
+      log.error("malformed import message", { queue: batch.queue, messageId: message.id });
       message.ack();
       continue;
     }

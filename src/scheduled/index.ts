@@ -1,5 +1,5 @@
 import { buildDeps } from "../composition";
-import { log } from "../lib/log";
+import { log, redactMessage } from "../lib/log";
 import { scrubArchive } from "../services/archive-scrub";
 import { deleteFinishedImportFiles } from "../services/imports/finished-files";
 import { archiveOldEvents, dropOldEmailBodies } from "../services/retention";
@@ -44,7 +44,7 @@ export async function runScheduled(env: Env): Promise<Report> {
     try {
       Object.assign(report, await task());
     } catch (error) {
-      report[`${name}Error`] = String(error);
+      report[`${name}Error`] = redactMessage(error instanceof Error ? error.message : String(error));
     }
   }
   log.info("scheduled", { scheduled: true, ...report });
