@@ -62,7 +62,9 @@ export const ApiIdempotencyKey = z
   .string()
   .min(1)
   .max(255)
-  .regex(/^(?!posthog:)/, "the posthog: prefix is reserved for PostHog events' keys");
+  // A refinement, not a `pattern`: a lookahead in the document would trip schema-driven generators.
+  .refine((key) => !key.startsWith("posthog:"), "the posthog: prefix is reserved for PostHog events' keys")
+  .openapi({ description: "1–255 characters, not starting with `posthog:` (PostHog events' own namespace)" });
 
 export const IsoDateTime = z.iso.datetime({ offset: true }).openapi({ example: "2025-01-15T09:30:00Z" });
 
