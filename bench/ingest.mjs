@@ -374,7 +374,7 @@ async function main() {
     syncD1 = d1WaitPerEvent(
       server.logFile,
       syncCostFrom,
-      (line) => line.message === "request" && line.path === "/v1/ingest",
+      (line) => line.message === "request" && line.route === "/v1/ingest",
     );
     console.log(`  duplicates (${DUPLICATE_SAMPLE} stored keys re-sent) …`);
     duplicates = await duplicatePhase(server.baseUrl);

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // The hogsend CLI: contact import (any size) and export, import jobs, against any deployment.
-import { createWriteStream } from "node:fs";
+import { createWriteStream, fchmodSync, openSync } from "node:fs";
 import { finished } from "node:stream/promises";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ApiError, createClient, DEFAULT_URL } from "./lib/api.mjs";
+import { exitCleanlyOnSignals, removeOnExit } from "./lib/cleanup.mjs";
 import { writeExport } from "./lib/export.mjs";
 import { importCommand, printSummary } from "./lib/import.mjs";
 import { COLUMN_TYPES, collectMapping, collectType, importOptions, PRESETS } from "./lib/import-options.mjs";
@@ -13,15 +14,27 @@ import { DEFAULT_CONCURRENCY, DEFAULT_PART_BYTES } from "./lib/upload.mjs";
 const MiB = 1024 * 1024;
 const tty = Boolean(process.stdout.isTTY);
 const client = () =>
-  createClient({ url: process.env.HOGSEND_URL || DEFAULT_URL, adminKey: process.env.HOGSEND_ADMIN_KEY });
+  createClient({
+    url: process.env.HOGSEND_URL || DEFAULT_URL,
+    adminKey: process.env.HOGSEND_ADMIN_KEY,
+    insecure: Boolean(program.opts().insecure),
+  });
+
+/** An export holds personal data: the file is its owner's alone, even when it existed before. */
+function privateFile(file) {
+  const fd = openSync(file, "w", 0o600);
+  fchmodSync(fd, 0o600);
+  return createWriteStream(file, { fd });
+}
 
 const program = new Command("hogsend")
   .description("Import and export Hogsend contacts, and manage import jobs.")
+  .option("--insecure", "allow a plain http:// HOGSEND_URL to another machine (the admin key travels in clear)")
   .addHelpText(
     "after",
     `
 Environment:
-  HOGSEND_URL          the deployment (default ${DEFAULT_URL})
+  HOGSEND_URL          the deployment (default ${DEFAULT_URL}); https://, or http:// to this machine only
   HOGSEND_ADMIN_KEY    its ADMIN_API_KEY (required)
 
 Examples:
@@ -114,7 +127,10 @@ Examples:
   hogsend export --format ndjson --search @acme.com --out acme.ndjson`,
   )
   .action(async (opts) => {
-    const out = opts.out ? createWriteStream(opts.out) : process.stdout;
+    // Ctrl-C mid-export: a truncated file would look complete, so it goes, with the spool.
+    exitCleanlyOnSignals(`hogsend: interrupted; ${opts.out ? `${opts.out} was removed` : "the export is incomplete"}`);
+    const out = opts.out ? privateFile(opts.out) : process.stdout;
+    const keepOut = opts.out ? removeOnExit(opts.out) : () => {};
     const status = opts.out ? process.stdout : process.stderr;
     const began = Date.now();
     const onPage = (rows) => {
@@ -127,6 +143,7 @@ Examples:
       await finished(out);
       status.write(`${tty ? "\n" : ""}Wrote ${rows.toLocaleString("en")} contacts to ${opts.out}\n`);
     }
+    keepOut();
   });
 
 program

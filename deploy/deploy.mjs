@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { cleanUpOnExit } from "./cleanup.mjs";
 import { deployTargets, readWranglerConfig } from "./config.mjs";
 import { checkHealth } from "./health-check.mjs";
 import { printPlan } from "./plan.mjs";
@@ -99,6 +100,7 @@ export async function main(argv) {
 }
 
 if (import.meta.main ?? process.argv[1] === import.meta.filename) {
+  cleanUpOnExit();
   main(process.argv.slice(2)).catch((error) => {
     console.error(`\n${error instanceof Refusal ? "" : "Deploy failed: "}${error.message}`);
     process.exit(error instanceof Refusal ? 2 : 1);

@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { onExit } from "./cleanup.mjs";
 import { kvNamespaceTitle } from "./config.mjs";
 import { ROOT, wrangler } from "./wrangler.mjs";
 
@@ -95,14 +96,20 @@ export async function applyMigrations(targets, env) {
 }
 
 /**
- * Secrets travel in a private temporary JSON file (JSON: no $VAR expansion), removed afterwards.
- * The config is wrangler.toml plus the KV ids found above, written next to it (its relative paths
- * stay right) and removed afterwards.
+ * Secrets travel in a private temporary JSON file (JSON: no $VAR expansion). The config is
+ * wrangler.toml plus the KV ids found above, written next to it (its relative paths stay right).
+ * Both are removed afterwards, and on Ctrl-C or a kill too (only SIGKILL can skip that).
+ * (Not stdin: wrangler opens `/dev/stdin`, which fails with ENXIO on the socket Node gives a child.)
  */
 export async function upload(config, kvIds, vars, secrets, env) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "hogsend-deploy-"));
   const secretsFile = path.join(dir, "secrets.json");
   const configFile = path.join(ROOT, GENERATED_CONFIG);
+  const removeFiles = () => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(configFile, { force: true });
+  };
+  const forget = onExit(removeFiles);
   try {
     writeFileSync(secretsFile, JSON.stringify(secrets), { mode: 0o600 });
     const withIds = {
@@ -118,7 +125,7 @@ export async function upload(config, kvIds, vars, secrets, env) {
     });
     return output.match(/https:\/\/\S+\.workers\.dev\b/)?.[0] ?? null;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(configFile, { force: true });
+    removeFiles();
+    forget();
   }
 }

@@ -1,6 +1,6 @@
 // The production settings file: read it, and refuse it before anything is created or changed.
 import { existsSync, readFileSync } from "node:fs";
-import { parseEnv } from "node:util";
+import { parseEnvFile } from "./env-file.mjs";
 
 export const MIN_SECRET_LENGTH = 32;
 
@@ -10,7 +10,7 @@ export const MIN_SECRET_LENGTH = 32;
 export const OPTIONAL_SECRETS = new Set(["TOKEN_SIGNING_SECRET_PREVIOUS"]);
 
 export function readEnvFile(file) {
-  return parseEnv(readFileSync(file, "utf8"));
+  return parseEnvFile(readFileSync(file, "utf8"));
 }
 
 /** Every value in the development secrets files: none of them may reach production. */

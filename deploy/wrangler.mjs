@@ -2,6 +2,7 @@
 // works with `wrangler login` as well as with an API token.
 import { spawn } from "node:child_process";
 import path from "node:path";
+import { onExit } from "./cleanup.mjs";
 
 export const ROOT = path.resolve(import.meta.dirname, "..");
 const WRANGLER_BIN = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
@@ -17,6 +18,8 @@ export function wrangler(args, { env, quiet = false, allowFailure = false } = {}
       env: { ...process.env, ...env, CI: "true" },
       stdio: ["ignore", "pipe", "pipe"],
     });
+    // An interrupted deploy stops its wrangler too, rather than leave it uploading alone.
+    const forget = onExit(() => child.kill("SIGTERM"));
     let output = "";
     let stdout = "";
     const collect = (stream, sink) =>
@@ -29,6 +32,7 @@ export function wrangler(args, { env, quiet = false, allowFailure = false } = {}
     collect(child.stderr, process.stderr);
     child.on("error", reject);
     child.on("close", (code) => {
+      forget();
       if (code === 0 || allowFailure) resolve({ code, output, stdout });
       else
         reject(new Error(`wrangler ${args[0]} ${args[1] ?? ""} failed (exit ${code}):\n${quiet ? output : ""}`.trim()));

@@ -8,7 +8,7 @@ import { countRoundTrips, newRoundTripCounter } from "./db/round-trips";
 import type { AppEnv } from "./http/app-env";
 import { requireAdminKey } from "./http/auth";
 import { htmlPageHeaders } from "./http/html-headers";
-import { apiKeyBucket, rateLimit } from "./http/rate-limit";
+import { apiKeyBucket, rateLimit, unsubscribeBucket } from "./http/rate-limit";
 import { requestLog } from "./http/request-log";
 import { validationHook } from "./http/validation";
 import { AppError, errorResponse, toAppError } from "./lib/errors";
@@ -49,9 +49,10 @@ export function createApp() {
   app.use("*", requestId());
   app.use("*", requestLog);
   // Before any D1 work, so a refused request costs one limiter call. Admin routes are not limited.
-  for (const path of ["/v1/health", "/v1/email/unsubscribe", "/docs", "/openapi.json"]) {
+  for (const path of ["/v1/health", "/docs", "/openapi.json"]) {
     app.use(path, rateLimit("RATE_LIMIT_PUBLIC"));
   }
+  app.use("/v1/email/unsubscribe", rateLimit("RATE_LIMIT_PUBLIC", unsubscribeBucket));
   app.use("/v1/webhooks/*", rateLimit("RATE_LIMIT_WEBHOOKS"));
   app.use("/v1/ingest", rateLimit("RATE_LIMIT_INGEST", apiKeyBucket));
   app.use("/v1/ingest/*", rateLimit("RATE_LIMIT_INGEST", apiKeyBucket));

@@ -27,7 +27,7 @@ const postHog = async (distinctId: string, email: string) => {
   });
   expect(res.status).toBe(202);
   const { eventId } = (await res.json()) as { eventId: string };
-  expect(await waitForProcessedEvent(uuid)).toBe(eventId);
+  expect(await waitForProcessedEvent(`posthog:${uuid}`)).toBe(eventId);
   return eventId;
 };
 const changesOf = (body: ContactBody) => body.emailChanges.map(({ from, to, source }) => ({ from, to, source }));

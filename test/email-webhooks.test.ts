@@ -1,6 +1,8 @@
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
+import { createDb } from "../src/db/client";
+import { pruneWebhookDeliveries } from "../src/services/email-events";
 import { adminGet, call, expectErrorShape, unique } from "./helpers";
 
 /** Signs like Resend (Svix): HMAC over `${id}.${timestamp}.${body}` with the whsec_ secret. */
@@ -48,7 +50,13 @@ describe("POST /v1/webhooks/resend", () => {
   it("marks an email delivered", async () => {
     const { id, messageId } = await sentEmail(`${unique("d")}@example.com`);
     const res = await postWebhook(signed(event("email.delivered", messageId)));
-    expect(await res.json()).toEqual({ handled: true, emailId: id, status: "delivered", suppressed: false });
+    expect(await res.json()).toEqual({
+      handled: true,
+      duplicate: false,
+      emailId: id,
+      status: "delivered",
+      suppressed: false,
+    });
     const email = (await (await adminGet(`/v1/admin/emails/${id}`)).json()) as { status: string; deliveredAt: string };
     expect(email.status).toBe("delivered");
     expect(email.deliveredAt).not.toBeNull();
@@ -121,6 +129,64 @@ describe("POST /v1/webhooks/resend", () => {
       .bind(messageId)
       .first<{ status: string }>();
     expect(status!.status).toBe("sent");
+  });
+
+  it("answers a replayed delivery (same svix-id, inside the signature window) 200 and changes nothing", async () => {
+    const address = `${unique("rp")}@example.com`;
+    const { id, messageId } = await sentEmail(address);
+    const delivery = signed(event("email.complained", messageId));
+    expect(await (await postWebhook(delivery)).json()).toEqual({
+      handled: true,
+      duplicate: false,
+      emailId: id,
+      status: "complained",
+      suppressed: true,
+    });
+    const before = await env.DB.prepare("SELECT * FROM emails WHERE id = ?").bind(id).first();
+    // The address is let go again; a replay of the complaint must not suppress it a second time.
+    await env.DB.prepare("DELETE FROM suppressions WHERE email = ?").bind(address).run();
+    const replay = await postWebhook(delivery);
+    expect(replay.status).toBe(200);
+    expect(await replay.json()).toEqual({
+      handled: false,
+      duplicate: true,
+      emailId: null,
+      status: null,
+      suppressed: false,
+    });
+    expect(await env.DB.prepare("SELECT * FROM emails WHERE id = ?").bind(id).first()).toEqual(before);
+    expect(await suppression(address)).toBeNull();
+    const recorded = await env.DB.prepare("SELECT count(*) AS n FROM webhook_deliveries WHERE message_id = ?")
+      .bind(delivery.headers["svix-id"])
+      .first<{ n: number }>();
+    expect(recorded!.n).toBe(1);
+  });
+
+  it("records a delivery for an email it doesn't know, so its replay is a duplicate too", async () => {
+    const delivery = signed(event("email.delivered", `re_${crypto.randomUUID()}`));
+    expect(await (await postWebhook(delivery)).json()).toMatchObject({ handled: false, duplicate: false });
+    expect(await (await postWebhook(delivery)).json()).toMatchObject({ handled: false, duplicate: true });
+  });
+
+  it("forgets delivery ids a day after their signatures expired", async () => {
+    const old = `msg_${crypto.randomUUID()}`;
+    const recent = `msg_${crypto.randomUUID()}`;
+    const now = Date.now();
+    for (const [id, at] of [
+      [old, now - 25 * 3600_000],
+      [recent, now - 3600_000],
+    ] as const) {
+      await env.DB.prepare(
+        "INSERT INTO webhook_deliveries (source, message_id, claim, received_at) VALUES ('resend', ?, 'c', ?)",
+      )
+        .bind(id, at)
+        .run();
+    }
+    expect(await pruneWebhookDeliveries(createDb(env.DB))).toBeGreaterThanOrEqual(1);
+    const left = await env.DB.prepare("SELECT message_id FROM webhook_deliveries WHERE message_id IN (?, ?)")
+      .bind(old, recent)
+      .all<{ message_id: string }>();
+    expect(left.results.map((r) => r.message_id)).toEqual([recent]);
   });
 
   it("answers a signed but malformed event with 400", async () => {

@@ -38,7 +38,7 @@ describe("POST /v1/webhooks/posthog", () => {
     expect(res.status).toBe(202);
     const { accepted, eventId } = (await res.json()) as { accepted: boolean; eventId: string };
     expect(accepted).toBe(true);
-    expect(await waitForProcessedEvent(body.event.uuid)).toBe(eventId);
+    expect(await waitForProcessedEvent(`posthog:${body.event.uuid}`)).toBe(eventId);
     // PostHog's retry of a written event: known to the KV fast path, answered as a duplicate.
     expect(await (await postHog(body)).json()).toEqual({ accepted: true, duplicate: true });
   });
@@ -69,7 +69,7 @@ describe("POST /v1/webhooks/posthog", () => {
     const retry = await postHogSync(body);
     expect(await retry.json()).toEqual({ stored: false });
     const n = await env.DB.prepare("SELECT count(*) AS n FROM events WHERE idempotency_key = ?")
-      .bind(body.event.uuid)
+      .bind(`posthog:${body.event.uuid}`)
       .first<{ n: number }>();
     expect(n!.n).toBe(1);
   });

@@ -1,5 +1,7 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { RATE_LIMIT_PERIOD_SECONDS } from "../src/http/rate-limit";
+import { signUnsubscribeToken } from "../src/lib/tokens";
 import { adminAuth, call, expectErrorShape, unique } from "./helpers";
 
 // The local Rate Limiting binding (miniflare) enforces the limits in fixed windows aligned to the
@@ -75,6 +77,28 @@ describe("rate limits", () => {
       ),
     );
     expect(new Set(statuses)).toEqual(new Set([401]));
+  });
+
+  it("limits unsubscribe links per link, so one shared mail-provider IP can serve many", async () => {
+    const sharedIp = randomIp();
+    const page = (token: string, ip = sharedIp) =>
+      call(`/v1/email/unsubscribe?token=${encodeURIComponent(token)}`, { headers: { "cf-connecting-ip": ip } });
+    // Past two windows' worth of the public limit from one IP, each a different recipient's link.
+    const tokens = await Promise.all(
+      Array.from({ length: 2 * PUBLIC_LIMIT + 25 }, () =>
+        signUnsubscribeToken(env.TOKEN_SIGNING_SECRET, crypto.randomUUID()),
+      ),
+    );
+    const statuses = await Promise.all(tokens.map((token) => page(token).then((r) => r.status)));
+    expect(new Set(statuses)).toEqual(new Set([200]));
+    // One link hammered from many addresses is still limited.
+    const token = tokens[0]!;
+    const { refused } = await untilRefused(() => page(token, randomIp()), PUBLIC_LIMIT);
+    await expectErrorShape(refused, 429, "RATE_LIMITED");
+    // Links that don't verify count against the IP, so guessing tokens is limited as before.
+    const guesser = randomIp();
+    const guessed = await untilRefused(() => page(`${crypto.randomUUID()}.x.y`, guesser), PUBLIC_LIMIT);
+    await expectErrorShape(guessed.refused, 429, "RATE_LIMITED");
   });
 
   it("never limits admin routes, and documents 429 on the limited routes only", async () => {

@@ -13,11 +13,29 @@ export class ApiError extends Error {
 
 export const DEFAULT_URL = "http://localhost:3002";
 
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/** Why the admin key must not go to `url`, or null: plain http only to this machine. */
+function transportProblem(url, insecure) {
+  let parsed;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `HOGSEND_URL is not a URL: ${url}`;
+  }
+  if (parsed.protocol === "https:") return null;
+  if (parsed.protocol !== "http:") return `HOGSEND_URL must be https:// (got ${parsed.protocol}//)`;
+  if (insecure || LOOPBACK.test(parsed.hostname)) return null;
+  return `refusing to send the admin key over plain http to ${parsed.host}: use https://, or pass --insecure`;
+}
+
 /**
- * @param {{ url?: string, adminKey?: string, fetch?: typeof fetch }} options
+ * @param {{ url?: string, adminKey?: string, insecure?: boolean, fetch?: typeof fetch }} options
  */
-export function createClient({ url = DEFAULT_URL, adminKey, fetch: fetchImpl = fetch } = {}) {
+export function createClient({ url = DEFAULT_URL, adminKey, insecure = false, fetch: fetchImpl = fetch } = {}) {
   if (!adminKey) throw new ApiError("HOGSEND_ADMIN_KEY is not set: export the deployment's ADMIN_API_KEY first");
+  const problem = transportProblem(url, insecure);
+  if (problem) throw new ApiError(problem);
   const base = url.replace(/\/+$/, "");
 
   /** @param {string} path @param {RequestInit & { json?: unknown }} [init] */

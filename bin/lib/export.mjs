@@ -6,6 +6,7 @@ import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { stringify } from "csv-stringify/sync";
+import { removeOnExit } from "./cleanup.mjs";
 
 /** The server's cap per export request; the CLI follows `X-Next-Cursor` to the end. */
 export const PAGE_LIMIT = 10_000;
@@ -67,6 +68,7 @@ export async function writeExport(client, { format, out, ...options }) {
     return rows;
   }
   const dir = await mkdtemp(path.join(tmpdir(), "hogsend-export-"));
+  const keep = removeOnExit(dir, { recursive: true });
   try {
     const spool = path.join(dir, "contacts.ndjson");
     const { keys, rows } = await spoolPages(client, spool, options);
@@ -78,6 +80,7 @@ export async function writeExport(client, { format, out, ...options }) {
     return rows;
   } finally {
     await rm(dir, { recursive: true, force: true });
+    keep();
   }
 }
 

@@ -5,12 +5,12 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { deployTargets, readWranglerConfig } from "../config.mjs";
-import { splitSettings } from "../settings.mjs";
+import { readEnvFile, splitSettings } from "../settings.mjs";
 import { startFakeCloudflare } from "./fake-cloudflare.mjs";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
@@ -57,12 +57,17 @@ function envFile(settings) {
   return file;
 }
 
-/** Runs `npm run deploy`'s script as a user would, pointed at the fake, never past loopback. */
-function runDeploy(fake, args) {
-  return new Promise((resolve, reject) => {
+/**
+ * Starts `npm run deploy`'s script as a user would, pointed at the fake, never past loopback.
+ * `detached`: in a process group of its own, so a test can Ctrl-C it (signal the whole group).
+ */
+function startDeploy(fake, args, { env = {}, detached = false } = {}) {
+  let child;
+  const done = new Promise((resolve, reject) => {
     // As `npm run deploy -- …` runs it (see package.json).
-    const child = spawn(process.execPath, [path.join(ROOT, "deploy", "deploy.mjs"), "--", ...args], {
+    child = spawn(process.execPath, [path.join(ROOT, "deploy", "deploy.mjs"), "--", ...args], {
       cwd: ROOT,
+      detached,
       env: {
         ...process.env,
         CLOUDFLARE_API_BASE_URL: fake.url,
@@ -74,6 +79,7 @@ function runDeploy(fake, args) {
         HTTPS_PROXY: "http://127.0.0.1:9",
         HTTP_PROXY: "http://127.0.0.1:9",
         NO_PROXY: "127.0.0.1",
+        ...env,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -81,8 +87,26 @@ function runDeploy(fake, args) {
     child.stdout.on("data", (chunk) => (output += chunk));
     child.stderr.on("data", (chunk) => (output += chunk));
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code, output }));
+    child.on("close", (code, signal) => resolve({ code, signal, output }));
   });
+  return { child, done };
+}
+
+const runDeploy = (fake, args) => startDeploy(fake, args).done;
+
+/** Every file under `dir` whose content contains `needle`. */
+function filesContaining(dir, needle) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.join(entry.parentPath, entry.name))
+    .filter((file) => {
+      try {
+        return readFileSync(file, "utf8").includes(needle);
+      } catch {
+        return false;
+      }
+    });
 }
 
 const isCreate = ({ method, path: p }) =>
@@ -315,6 +339,94 @@ describe("refusals, before anything is created", () => {
     const { code, output } = await runDeploy(fake, ["--env-file", file, "--allow-log-provider", "--dry-run"]);
     assert.equal(code, 0, output);
     assert.equal(fake.requests.length, 0);
+  });
+});
+
+describe("a deploy interrupted with Ctrl-C during the upload", DEPLOY_TIMEOUT, () => {
+  let fake;
+  before(async () => {
+    fake = await startFakeCloudflare({ holdUploads: true });
+  });
+  after(() => fake.close());
+
+  for (const signal of ["SIGINT", "SIGTERM"]) {
+    it(`leaves no secret on disk (${signal})`, async () => {
+      const settings = prodSettings();
+      const adminKey = settings.ADMIN_API_KEY;
+      const ownTmp = mkdtempSync(path.join(tmp, "tmpdir-"));
+      const uploadArrived = fake.nextUpload();
+      const { child, done } = startDeploy(fake, ["--env-file", envFile(settings), "--skip-health-check"], {
+        env: { TMPDIR: ownTmp },
+        detached: true,
+      });
+      const arrived = await Promise.race([uploadArrived.then(() => true), done.then(() => false)]);
+      assert.ok(arrived, `the upload started: ${arrived || (await done).output}`);
+      // Ctrl-C signals the terminal's whole process group: the deploy and its wrangler.
+      process.kill(-child.pid, signal);
+      const { code, output } = await done;
+      assert.notEqual(code, 0, output);
+      const envFiles = new Set(readdirSync(tmp).map((f) => path.join(tmp, f)));
+      const leaks = [...filesContaining(ownTmp, adminKey), ...filesContaining(path.join(ROOT, ".wrangler"), adminKey)];
+      assert.deepEqual(
+        leaks.filter((f) => !envFiles.has(f)),
+        [],
+        "no file outside the env file holds a secret",
+      );
+      assert.ok(!existsSync(path.join(ROOT, ".deploy.wrangler.json")), "the generated config is gone");
+      assert.deepEqual(
+        readdirSync(ownTmp).filter((f) => f.startsWith("hogsend-deploy-")),
+        [],
+        "no temporary deploy folder left behind",
+      );
+    });
+  }
+});
+
+describe("reading the env file", () => {
+  const read = (text) => {
+    const file = path.join(tmp, `parse-${++fileCount}.env`);
+    writeFileSync(file, text);
+    return readEnvFile(file);
+  };
+
+  it("keeps a # inside an unquoted value; a comment starts at line start or after whitespace", () => {
+    assert.deepEqual(
+      read(
+        [
+          "# a comment line",
+          "A=abc#def",
+          "B=abc #a comment",
+          "C=abc\t# also a comment",
+          'D="quoted # kept" # comment',
+          "E='single #kept'",
+          "export F=  spaced value  ",
+          "G=",
+          "H=#not-a-comment-without-space",
+          'I="line\\nbreak"',
+          "J=a=b=c",
+          "",
+        ].join("\n"),
+      ),
+      {
+        A: "abc#def",
+        B: "abc",
+        C: "abc",
+        D: "quoted # kept",
+        E: "single #kept",
+        F: "spaced value",
+        G: "",
+        H: "#not-a-comment-without-space",
+        I: "line\nbreak",
+        J: "a=b=c",
+      },
+    );
+  });
+
+  it("reads multi-line quoted values and CRLF files", () => {
+    assert.deepEqual(read('KEY="-----BEGIN-----\nabc\n-----END-----"\r\nOTHER=x#y\r\n'), {
+      KEY: "-----BEGIN-----\nabc\n-----END-----",
+      OTHER: "x#y",
+    });
   });
 });
 

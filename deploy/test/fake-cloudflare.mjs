@@ -26,12 +26,24 @@ function paged(all, query, defaultPerPage = 20) {
   });
 }
 
-/** `failUploads`: how many Worker uploads to reject first (a Worker that fails to start, say). */
+/**
+ * `failUploads`: how many Worker uploads to reject first (a Worker that fails to start, say).
+ * `holdUploads`: never answer an upload (a deploy interrupted mid-upload); `nextUpload()` resolves
+ * when the next one comes in.
+ */
 export async function startFakeCloudflare({
   accountId = "0123456789abcdef0123456789abcdef",
   subdomain = "hogsend-test",
   failUploads = 0,
+  holdUploads = false,
 } = {}) {
+  let uploadWaiters = [];
+  const nextUpload = () => new Promise((resolve) => uploadWaiters.push(resolve));
+  const holdIfAsked = () => {
+    for (const resolve of uploadWaiters) resolve();
+    uploadWaiters = [];
+    return holdUploads ? new Promise(() => {}) : null;
+  };
   const state = {
     d1: new Map(), // name → { uuid, name, sqlite }
     kv: new Map(), // id → { id, title }
@@ -258,6 +270,7 @@ export async function startFakeCloudflare({
     });
   });
   route("PUT", `${acct}/workers/scripts/:name`, async (request) => {
+    await holdIfAsked();
     if (failUploads > 0) {
       failUploads--;
       return fail(400, 10021, "Uncaught Error: fake startup failure");
@@ -277,6 +290,7 @@ export async function startFakeCloudflare({
     }
   });
   route("POST", `${acct}/workers/scripts/:name/versions`, async (request) => {
+    await holdIfAsked();
     if (!scriptOf(request.params.name)) return notFound();
     try {
       const { version } = await storeVersion(request.params.name, request);
@@ -432,6 +446,11 @@ export async function startFakeCloudflare({
     state,
     requests,
     route,
-    close: () => new Promise((resolve) => server.close(resolve)),
+    nextUpload,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(resolve);
+        server.closeAllConnections();
+      }),
   };
 }

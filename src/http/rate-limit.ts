@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { AppError, errorResponse } from "../lib/errors";
+import { unsubscribeSecrets, verifyUnsubscribeToken } from "../lib/tokens";
 import type { AppEnv } from "./app-env";
 
 type LimiterName = "RATE_LIMIT_PUBLIC" | "RATE_LIMIT_WEBHOOKS" | "RATE_LIMIT_INGEST";
@@ -18,7 +19,13 @@ export const RATE_LIMIT_PERIOD_SECONDS: Record<LimiterName, number> = {
  */
 export const clientIp = (c: Context<AppEnv>) => c.req.header("cf-connecting-ip") ?? null;
 
-/** Per API key, without the key itself in the limiter: the first 128 bits of its SHA-256. */
+/** A secret as a limiter key, without the secret itself in the limiter: the first 128 bits of its SHA-256. */
+async function hashedKey(prefix: string, secret: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(secret)));
+  return `${prefix}:${[...digest.slice(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** Per API key. */
 export async function apiKeyBucket(c: Context<AppEnv>): Promise<string | null> {
   const ip = clientIp(c);
   const token = c.req
@@ -26,8 +33,20 @@ export async function apiKeyBucket(c: Context<AppEnv>): Promise<string | null> {
     ?.match(/^Bearer\s+(.+)$/i)?.[1]
     ?.trim();
   if (ip === null || !token) return ip;
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)));
-  return `key:${[...digest.slice(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+  return hashedKey("key", token);
+}
+
+/**
+ * Per unsubscribe link: mail providers send one-click POSTs for many recipients from a few shared
+ * IPs. A link that doesn't verify (checked without D1) counts against the IP instead, so guessing
+ * tokens can't spread over fresh buckets.
+ */
+export async function unsubscribeBucket(c: Context<AppEnv>): Promise<string | null> {
+  const ip = clientIp(c);
+  const token = c.req.query("token");
+  if (ip === null || !token) return ip;
+  if (!(await verifyUnsubscribeToken(unsubscribeSecrets(c.env), token))) return ip;
+  return hashedKey("unsubscribe", token);
 }
 
 /**

@@ -2,14 +2,13 @@ import { createMiddleware } from "hono/factory";
 import { log } from "../lib/log";
 import type { AppEnv } from "./app-env";
 
-/** One structured "wide" log line per request. */
+/** One structured "wide" log line per request: the route pattern, never the path (paths hold addresses). */
 export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
   const started = Date.now();
   await next();
   const fields = {
     requestId: c.get("requestId"),
     method: c.req.method,
-    path: c.req.path,
     route: c.req.routePath,
     status: c.res.status,
     durationMs: Date.now() - started,

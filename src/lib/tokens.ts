@@ -4,6 +4,12 @@ const UNSUBSCRIBE_TTL_SECONDS = 60 * 60 * 24 * 90;
 
 type UnsubscribeClaims = { sub: string; purpose: "unsubscribe"; exp: number };
 
+/** Links are signed with TOKEN_SIGNING_SECRET; TOKEN_SIGNING_SECRET_PREVIOUS still verifies while rotating. */
+export const unsubscribeSecrets = (secrets: {
+  TOKEN_SIGNING_SECRET: string;
+  TOKEN_SIGNING_SECRET_PREVIOUS?: string;
+}) => [secrets.TOKEN_SIGNING_SECRET, secrets.TOKEN_SIGNING_SECRET_PREVIOUS ?? ""];
+
 /** A signed, expiring token naming the contact an unsubscribe link is for. */
 export async function signUnsubscribeToken(secret: string, contactId: string, now = Date.now()): Promise<string> {
   const claims: UnsubscribeClaims = {

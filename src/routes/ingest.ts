@@ -11,6 +11,7 @@ import { bufferEvents } from "../pipeline/ingest-buffer";
 import { PROPERTIES_LIMIT_OUTCOME } from "../services/contact-properties";
 import { SKIP_REASONS } from "../services/entry-guards";
 import {
+  ApiIdempotencyKey,
   bearerSecurity,
   EmailAddress,
   errorResponses,
@@ -28,7 +29,7 @@ export const IngestEventSchema = z
     userId: z.string().min(1).max(255).openapi({ example: "user_abc123" }),
     userEmail: EmailAddress.optional().openapi({ example: "ada@example.com" }),
     properties: PropertiesSchema.optional(),
-    idempotencyKey: z.string().min(1).max(255).optional().openapi({ example: "signup_user_abc123_2025-01-15" }),
+    idempotencyKey: ApiIdempotencyKey.optional().openapi({ example: "signup_user_abc123_2025-01-15" }),
     timestamp: IsoDateTime.optional().openapi({ description: "When the event happened; defaults to now" }),
   })
   .openapi("IngestEvent");
@@ -99,7 +100,7 @@ const ingestRoute = createRoute({
     "Stores the event, upserts the contact and routes it to journeys in one D1 round trip. With an idempotency key (body field or `Idempotency-Key` header) seen before, the event is dropped: `stored: false`, and nothing else happens. With `Prefer: respond-async` the answer is `{accepted, eventId}` after one queue send; a consumer writes the event within seconds, with the same deduplication.",
   security: bearerSecurity,
   request: {
-    headers: z.object({ "idempotency-key": z.string().min(1).max(255).optional(), prefer: PreferHeader }),
+    headers: z.object({ "idempotency-key": ApiIdempotencyKey.optional(), prefer: PreferHeader }),
     body: jsonBody(IngestEventSchema),
   },
   responses: {

@@ -60,6 +60,19 @@ export const PropertiesSchema = z
 /** An optional validated ISO timestamp (from a query or body) as the Date services take. */
 export const toDate = (value: string | undefined): Date | undefined => (value ? new Date(value) : undefined);
 
+/**
+ * Idempotency keys are namespaced by source: PostHog's event uuids are stored as `posthog:<uuid>`,
+ * and an API caller's key may not take that prefix, so a uuid equal to an API key is no duplicate.
+ */
+export const postHogIdempotencyKey = (uuid: string) => `posthog:${uuid}`;
+export const ApiIdempotencyKey = z
+  .string()
+  .min(1)
+  .max(255)
+  // A refinement, not a `pattern`: a lookahead in the document would trip schema-driven generators.
+  .refine((key) => !key.startsWith("posthog:"), "the posthog: prefix is reserved for PostHog events' keys")
+  .openapi({ description: "1–255 characters, not starting with `posthog:` (PostHog events' own namespace)" });
+
 export const IsoDateTime = z.iso.datetime({ offset: true }).openapi({ example: "2025-01-15T09:30:00Z" });
 
 export const LimitParam = (max: number, fallback: number) =>

@@ -3,7 +3,7 @@ import type { Child } from "hono/jsx";
 import type { AppEnv } from "../http/app-env";
 import { htmlPageHeaders } from "../http/html-headers";
 import { AppError } from "../lib/errors";
-import { verifyUnsubscribeToken } from "../lib/tokens";
+import { unsubscribeSecrets, verifyUnsubscribeToken } from "../lib/tokens";
 import { unsubscribeContact } from "../services/preferences";
 import { errorResponses, notFoundResponse, rateLimitedResponse } from "./schemas";
 
@@ -55,14 +55,11 @@ unsubscribeRoutes.openAPIRegistry.registerPath({
   },
 });
 
-/** Links are signed with TOKEN_SIGNING_SECRET; TOKEN_SIGNING_SECRET_PREVIOUS still verifies while rotating. */
-const signingSecrets = (env: Env) => [env.TOKEN_SIGNING_SECRET, env.TOKEN_SIGNING_SECRET_PREVIOUS];
-
 unsubscribeRoutes.use(PATH, htmlPageHeaders);
 
 unsubscribeRoutes.get(PATH, async (c) => {
   const token = c.req.query("token") ?? "";
-  if (!(await verifyUnsubscribeToken(signingSecrets(c.env), token))) {
+  if (!(await verifyUnsubscribeToken(unsubscribeSecrets(c.env), token))) {
     return c.html(
       <Page title="This link is invalid or has expired">
         <p>Use the unsubscribe link in a more recent email.</p>
@@ -82,7 +79,7 @@ unsubscribeRoutes.get(PATH, async (c) => {
 });
 
 unsubscribeRoutes.post(PATH, async (c) => {
-  const contactId = await verifyUnsubscribeToken(signingSecrets(c.env), c.req.query("token") ?? "");
+  const contactId = await verifyUnsubscribeToken(unsubscribeSecrets(c.env), c.req.query("token") ?? "");
   if (!contactId) throw new AppError("BAD_REQUEST", "Invalid or expired unsubscribe link");
   if (!(await unsubscribeContact(c.get("db"), contactId))) throw new AppError("NOT_FOUND", "Contact not found");
   return c.html(

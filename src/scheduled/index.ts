@@ -1,6 +1,7 @@
 import { buildDeps } from "../composition";
-import { log } from "../lib/log";
+import { log, redactMessage } from "../lib/log";
 import { scrubArchive } from "../services/archive-scrub";
+import { pruneWebhookDeliveries } from "../services/email-events";
 import { deleteFinishedImportFiles } from "../services/imports/finished-files";
 import { archiveOldEvents, dropOldEmailBodies } from "../services/retention";
 import { expireImportUploads } from "./expire-uploads";
@@ -36,6 +37,7 @@ export async function runScheduled(env: Env): Promise<Report> {
       ...(await archiveOldEvents(deps.retention)),
       droppedEmailBodies: await dropOldEmailBodies(deps.retention),
     }),
+    webhookDeliveries: async () => ({ prunedWebhookDeliveries: await pruneWebhookDeliveries(deps.retention.db) }),
     // After retention: a pass that starts in this run sees everything this run archived.
     archiveScrub: async () => ({ ...(await scrubArchive(deps.retention)) }),
   };
@@ -44,7 +46,7 @@ export async function runScheduled(env: Env): Promise<Report> {
     try {
       Object.assign(report, await task());
     } catch (error) {
-      report[`${name}Error`] = String(error);
+      report[`${name}Error`] = redactMessage(error instanceof Error ? error.message : String(error));
     }
   }
   log.info("scheduled", { scheduled: true, ...report });

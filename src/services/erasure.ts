@@ -167,7 +167,10 @@ async function deleteEnrollments(deps: ErasureDeps, progress: Progress, userId: 
     try {
       progress.removed.workflowInstances += await deleteInstances(deps.workflow, ids);
     } catch (error) {
-      log.warn("erasure: workflow instances not deleted; a repeat retries them", { userId, ...errorFields(error) });
+      log.warn("erasure: workflow instances not deleted; a repeat retries them", {
+        enrollments: ids.length,
+        ...errorFields(error),
+      });
       return false;
     }
     const list = JSON.stringify(ids);

@@ -7,3 +7,4 @@ export * from "./events";
 export * from "./import-uploads";
 export * from "./imports";
 export * from "./journeys";
+export * from "./webhooks";

@@ -8,7 +8,7 @@ import type { EmailProvider } from "./types";
 export const logProvider: EmailProvider = {
   name: "log",
   async send(email) {
-    log.info("email sent (log provider)", { to: email.to, subject: email.subject, emailId: email.idempotencyKey });
+    log.info("email sent (log provider)", { emailId: email.idempotencyKey });
     return { messageId: `log_${email.idempotencyKey}`, keepsRenderedCopy: true };
   },
 };

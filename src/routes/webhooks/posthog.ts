@@ -7,7 +7,7 @@ import { validationHook } from "../../http/validation";
 import { AppError } from "../../lib/errors";
 import { type IngestItem, ingestEvents } from "../../pipeline/ingest";
 import { bufferEvents } from "../../pipeline/ingest-buffer";
-import { errorResponses, jsonBody, PropertiesSchema, rateLimitedResponse } from "../schemas";
+import { errorResponses, jsonBody, PropertiesSchema, postHogIdempotencyKey, rateLimitedResponse } from "../schemas";
 
 const PostHogWebhookSchema = z
   .object({
@@ -75,7 +75,7 @@ export function fromPostHog(payload: z.infer<typeof PostHogWebhookSchema>): Inge
     userId: payload.event.distinct_id,
     userEmail: email && z.email().safeParse(email).success ? email : undefined,
     properties: payload.event.properties ?? {},
-    idempotencyKey: payload.event.uuid,
+    idempotencyKey: postHogIdempotencyKey(payload.event.uuid),
     timestamp,
   };
 }

@@ -28,7 +28,7 @@ const route = {
   tags: ["Webhooks"],
   summary: "Resend delivery webhooks",
   description:
-    "Svix-signed (`svix-id`, `svix-timestamp`, `svix-signature`), verified against `RESEND_WEBHOOK_SECRET`; a bad or stale (>5 min) signature is refused with 401. Updates the email's status; hard bounces, complaints and a third soft bounce suppress the address.",
+    "Svix-signed (`svix-id`, `svix-timestamp`, `svix-signature`), verified against `RESEND_WEBHOOK_SECRET`; a bad or stale (>5 min) signature is refused with 401. Updates the email's status; hard bounces, complaints and a third soft bounce suppress the address. A delivery whose `svix-id` was applied before (a replay inside the signature window, or Resend's retry) answers 200 with `duplicate: true` and changes nothing.",
   request: { body: jsonBody(ResendEventSchema) },
   responses: {
     ...rateLimitedResponse,
@@ -38,6 +38,9 @@ const route = {
         "application/json": {
           schema: z.object({
             handled: z.boolean(),
+            duplicate: z
+              .boolean()
+              .openapi({ description: "This delivery's svix-id was applied before: nothing changed" }),
             emailId: z.string().nullable(),
             status: z.string().nullable(),
             suppressed: z.boolean(),
@@ -90,7 +93,8 @@ resendWebhookRoutes.post(route.path, bodyLimit({ maxSize: 256 * 1024 }), async (
   const parsed = ResendEventSchema.safeParse(payload);
   if (!parsed.success) throw new AppError("VALIDATION_ERROR", describeZodError(parsed.error));
   const event = toProviderEvent(parsed.data);
-  if (!event) return c.json({ handled: false, emailId: null, status: null, suppressed: false }, 200);
-  const applied = await applyProviderEvent(c.get("db"), event);
+  if (!event) return c.json({ handled: false, duplicate: false, emailId: null, status: null, suppressed: false }, 200);
+  const delivery = { source: "resend" as const, id: c.req.header("svix-id") ?? "" };
+  const applied = await applyProviderEvent(c.get("db"), event, delivery);
   return c.json({ handled: applied.emailId !== null, ...applied }, 200);
 });
