@@ -32,10 +32,13 @@ type RouteEntry = [unknown, { method: string; path: string }];
 
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
-/** The route paths (as registered) that answer `method` on `path`: middleware (method ALL) aside. */
+/**
+ * The route paths (as registered) that answer `method` on `path`: middleware (method ALL) aside, and
+ * each once (a route's validators and handler are entries of their own).
+ */
 export function routesFor(router: Router<unknown>, method: string, path: string): string[] {
   const [matches] = router.match(method, path) as unknown as [Array<[RouteEntry, unknown]>];
-  return matches.flatMap(([[, route]]) => (route.method === method ? [route.path] : []));
+  return [...new Set(matches.flatMap(([[, route]]) => (route.method === method ? [route.path] : [])))];
 }
 
 /** The methods some route answers on `path` (HEAD with GET: Hono answers it with the GET route). */
