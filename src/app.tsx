@@ -8,8 +8,10 @@ import { countRoundTrips, newRoundTripCounter } from "./db/round-trips";
 import type { AppEnv } from "./http/app-env";
 import { requireAdminKey } from "./http/auth";
 import { htmlPageHeaders } from "./http/html-headers";
+import { methodNotAllowed } from "./http/method-not-allowed";
 import { apiKeyBucket, rateLimit, unsubscribeBucket } from "./http/rate-limit";
 import { requestLog } from "./http/request-log";
+import { PathParamRouter } from "./http/router";
 import { validationHook } from "./http/validation";
 import { AppError, errorResponse, toAppError } from "./lib/errors";
 import { errorFields, log } from "./lib/log";
@@ -27,9 +29,11 @@ import { adminJourneyEnrollmentRoutes } from "./routes/admin/journey-enrollment"
 import { adminJourneyRoutes } from "./routes/admin/journeys";
 import { adminMetricsRoutes } from "./routes/admin/metrics";
 import { adminReplayRoutes } from "./routes/admin/replay";
-import { ApiReference } from "./routes/docs";
+import { ApiReference, registerDocumentPaths } from "./routes/docs";
 import { healthRoutes } from "./routes/health";
 import { ingestRoutes } from "./routes/ingest";
+import { ROUTER_PARAM_PATTERNS } from "./routes/path-params";
+import { SECURITY_SCHEMES } from "./routes/schemas";
 import { unsubscribeRoutes } from "./routes/unsubscribe";
 import { postHogWebhookRoutes } from "./routes/webhooks/posthog";
 import { resendWebhookRoutes } from "./routes/webhooks/resend-webhooks";
@@ -40,14 +44,41 @@ const OPENAPI_INFO = {
   title: "Hogsend on Workers",
   version: "0.1.0",
   description:
-    "Code-first lifecycle email: ingest product events, run journeys, and operate contacts in bulk. Admin routes take `Authorization: Bearer <ADMIN_API_KEY>`; ingest takes the ingest key (or the admin key).",
+    "Code-first lifecycle email: ingest product events, run journeys, and operate contacts in bulk. Admin routes take `Authorization: Bearer <ADMIN_API_KEY>`; ingest takes the ingest key (or the admin key); each operation names its security scheme. A method a path does not have answers 405 with `Allow`; a path that does not exist answers 404.",
 };
 
-export function createApp() {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+/** Every route group; each path matches one operation whatever the order (src/routes/path-params.ts). */
+export const ROUTE_GROUPS = [
+  healthRoutes,
+  ingestRoutes,
+  postHogWebhookRoutes,
+  resendWebhookRoutes,
+  unsubscribeRoutes,
+  adminImportStartRoutes,
+  adminImportUploadRoutes,
+  adminImportRoutes,
+  adminExportRoutes,
+  adminContactRoutes,
+  adminContactErasureRoutes,
+  adminReplayRoutes,
+  adminEventRoutes,
+  adminBackfillRoutes,
+  adminJourneyRoutes,
+  adminJourneyEnrollmentRoutes,
+  adminEmailRoutes,
+  adminMetricsRoutes,
+  adminDeadLetterRoutes,
+];
+
+export function createApp(routeGroups: ReadonlyArray<OpenAPIHono<AppEnv>> = ROUTE_GROUPS) {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: validationHook,
+    router: new PathParamRouter(ROUTER_PARAM_PATTERNS),
+  });
 
   app.use("*", requestId());
   app.use("*", requestLog);
+  app.use("*", methodNotAllowed(app.router));
   // Before any D1 work, so a refused request costs one limiter call. Admin routes are not limited.
   for (const path of ["/v1/health", "/docs", "/openapi.json"]) {
     app.use(path, rateLimit("RATE_LIMIT_PUBLIC"));
@@ -75,30 +106,13 @@ export function createApp() {
   const ownLimit = (path: string) => path === "/v1/admin/contacts/import" || isUploadPartPath(path);
   app.use("/v1/admin/*", (c, next) => (ownLimit(c.req.path) ? next() : adminBodyLimit(c, next)));
 
-  app.route("/", healthRoutes);
-  app.route("/", ingestRoutes);
-  app.route("/", postHogWebhookRoutes);
-  // Before adminContactRoutes: /contacts/imports and /contacts/export would match /contacts/{idOrExternalId}.
-  app.route("/", adminImportStartRoutes);
-  app.route("/", adminImportUploadRoutes); // before /contacts/import/{jobId}
-  app.route("/", adminImportRoutes);
-  app.route("/", adminExportRoutes);
-  app.route("/", adminContactRoutes);
-  app.route("/", adminContactErasureRoutes);
-  app.route("/", adminReplayRoutes);
-  app.route("/", adminEventRoutes);
-  // Before adminJourneyRoutes: /journeys/backfills would match /journeys/{key}.
-  app.route("/", adminBackfillRoutes);
-  app.route("/", adminJourneyRoutes);
-  app.route("/", adminJourneyEnrollmentRoutes);
-  app.route("/", adminEmailRoutes);
-  app.route("/", adminMetricsRoutes);
-  app.route("/", adminDeadLetterRoutes);
-  app.route("/", resendWebhookRoutes);
-  app.route("/", unsubscribeRoutes);
+  for (const routes of routeGroups) app.route("/", routes);
 
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
-  app.doc31("/openapi.json", { openapi: "3.1.0", info: OPENAPI_INFO });
+  for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) {
+    app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
+  }
+  registerDocumentPaths(app.openAPIRegistry);
+  app.doc31("/openapi.json", { openapi: "3.1.0", info: OPENAPI_INFO, servers: [{ url: "/" }] });
   app.get("/docs", htmlPageHeaders, async (c) => {
     const doc = await (await app.request("/openapi.json", {}, c.env)).json();
     return c.html(<ApiReference doc={doc as never} />);

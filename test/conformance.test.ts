@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { assertConforms, documentedSchema } from "./conformance";
+import { assertConforms, documentedSchema, documentProblems } from "./conformance";
 import { adminGet, adminPost, unique } from "./helpers";
 
 const json = (body: unknown, status = 200) =>
@@ -36,6 +36,22 @@ describe("response conformance (run by call() on every request of the suite)", (
     await expect(assertConforms("GET", path, json({ ...contact, suppressedAt: null }))).rejects.toThrow(
       /undocumented field \$\.suppressedAt/,
     );
+  });
+
+  it("refuses a status the operation doesn't document, whatever its body", async () => {
+    const error = { error: "x", code: "CONFLICT", requestId: "r" };
+    await expect(assertConforms("GET", "/v1/admin/metrics/overview", json(error, 409))).rejects.toThrow(
+      /409, a status GET \/v1\/admin\/metrics\/overview doesn't document/,
+    );
+    await expect(assertConforms("POST", "/v1/ingest", new Response("teapot", { status: 418 }))).rejects.toThrow(
+      /418, a status/,
+    );
+    await expect(assertConforms("POST", "/v1/ingest", json(error, 401))).resolves.toBeUndefined();
+  });
+
+  it("checks the body against /openapi.json's JSON schema too, not only the zod schema", () => {
+    const job = { accepted: true, eventId: 5 };
+    expect(documentProblems("POST", "/v1/ingest", 202, job).join()).toMatch(/openapi\.json/);
   });
 
   it("checks error bodies too", async () => {

@@ -11,7 +11,6 @@ const ALLOWED = new Set([200, 202, 400, 401, 404, 409, 413, 415, 422]);
 
 const PATH_VALUES: Record<string, string> = {
   key: "activation-welcome",
-  id: "fuzz_user",
   idOrExternalId: "fuzz_user",
   jobId: crypto.randomUUID(),
 };

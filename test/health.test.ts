@@ -52,7 +52,7 @@ describe("front door", () => {
       expect.arrayContaining(["/v1/ingest", "/v1/ingest/batch", "/v1/admin/contacts"]),
     );
     const health = (doc.paths["/v1/health"] as { get: { security: unknown[] } }).get;
-    expect(health.security).toEqual([{}, { bearerAuth: [] }]);
+    expect(health.security).toEqual([{}, { adminKey: [] }]);
     const page = await call("/docs");
     expect(page.headers.get("content-type")).toContain("text/html");
     expect(await page.text()).toContain("/v1/ingest/batch");

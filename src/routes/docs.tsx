@@ -1,10 +1,35 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { FC } from "hono/jsx";
+import { publicSecurity, rateLimitedResponse } from "./schemas";
+
+/** The document and this page are operations too: public, rate limited like the other public routes. */
+export function registerDocumentPaths(registry: OpenAPIHono["openAPIRegistry"]) {
+  const common = { method: "get" as const, tags: ["Health"], security: publicSecurity };
+  registry.registerPath({
+    ...common,
+    path: "/openapi.json",
+    operationId: "getOpenApiDocument",
+    summary: "This API's OpenAPI 3.1 document",
+    responses: {
+      ...rateLimitedResponse,
+      200: { description: "The document", content: { "application/json": { schema: { type: "object" } } } },
+    },
+  });
+  registry.registerPath({
+    ...common,
+    path: "/docs",
+    operationId: "getApiReference",
+    summary: "The API reference as an HTML page, rendered from /openapi.json",
+    responses: { ...rateLimitedResponse, 200: { description: "HTML page" } },
+  });
+}
 
 type Operation = {
   summary?: string;
   description?: string;
   tags?: string[];
-  security?: unknown[];
+  security?: Array<Record<string, unknown>>;
+  operationId?: string;
   parameters?: Array<{ name: string; in: string; required?: boolean; schema?: unknown; description?: string }>;
   requestBody?: { content?: Record<string, { schema?: unknown }> };
   responses?: Record<string, { description?: string; content?: Record<string, { schema?: unknown }> }>;
@@ -17,13 +42,17 @@ type OpenApiDocument = {
 
 const METHODS = ["get", "post", "put", "patch", "delete"];
 
+/** `security` as people read it: alternatives joined by "or"; `{}` (or none) is public. */
+const authLabel = (security: Operation["security"]) =>
+  !security?.length ? "public" : security.map((alt) => Object.keys(alt as object).join(" + ") || "public").join(" or ");
+
 const Json: FC<{ value: unknown }> = ({ value }) => <pre>{JSON.stringify(value, null, 2)}</pre>;
 
 const OperationView: FC<{ method: string; path: string; op: Operation }> = ({ method, path, op }) => (
   <section id={`${method}-${path}`}>
     <h3>
       <span class={`m ${method}`}>{method.toUpperCase()}</span> <code>{path}</code>
-      {op.security?.length ? <small> · admin/ingest key</small> : null}
+      <small> · {authLabel(op.security)}</small>
     </h3>
     <p>
       <b>{op.summary}</b>

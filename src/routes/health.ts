@@ -26,11 +26,12 @@ const HealthSchema = z.union([PublicHealthSchema, HealthDetailsSchema]);
 const route = createRoute({
   method: "get",
   path: "/v1/health",
+  operationId: "getHealth",
   tags: ["Health"],
   summary: "Database reachable and migrations applied",
   description:
     "Public: only `status`. With `Authorization: Bearer <ADMIN_API_KEY>` also the database and migration details (migration names and missing tables are not for strangers).",
-  security: [{}, { bearerAuth: [] }],
+  security: [{}, { adminKey: [] }],
   responses: {
     ...rateLimitedResponse,
     200: { description: "Healthy", content: { "application/json": { schema: HealthSchema } } },

@@ -12,11 +12,12 @@ import { PROPERTIES_LIMIT_OUTCOME } from "../services/contact-properties";
 import { SKIP_REASONS } from "../services/entry-guards";
 import {
   ApiIdempotencyKey,
-  bearerSecurity,
   EmailAddress,
   errorResponses,
   IsoDateTime,
+  ingestSecurity,
   jsonBody,
+  jsonBodyErrors,
   PropertiesSchema,
   rateLimitedResponse,
 } from "./schemas";
@@ -94,11 +95,12 @@ const BatchResultSchema = z
 const ingestRoute = createRoute({
   method: "post",
   path: "/v1/ingest",
+  operationId: "ingestEvent",
   tags: ["Ingest"],
   summary: "Ingest one product event",
   description:
     "Stores the event, upserts the contact and routes it to journeys in one D1 round trip. With an idempotency key (body field or `Idempotency-Key` header) seen before, the event is dropped: `stored: false`, and nothing else happens. With `Prefer: respond-async` the answer is `{accepted, eventId}` after one queue send; a consumer writes the event within seconds, with the same deduplication.",
-  security: bearerSecurity,
+  security: ingestSecurity,
   request: {
     headers: z.object({ "idempotency-key": ApiIdempotencyKey.optional(), prefer: PreferHeader }),
     body: jsonBody(IngestEventSchema),
@@ -109,6 +111,7 @@ const ingestRoute = createRoute({
       description: "Stored (or dropped as a duplicate), or accepted for the buffered path",
       content: { "application/json": { schema: z.union([IngestResponseSchema, AcceptedSchema]) } },
     },
+    ...jsonBodyErrors,
     ...errorResponses,
   },
 });
@@ -116,11 +119,12 @@ const ingestRoute = createRoute({
 const batchRoute = createRoute({
   method: "post",
   path: "/v1/ingest/batch",
+  operationId: "ingestEventBatch",
   tags: ["Ingest"],
   summary: "Ingest up to 500 events",
   description:
     "Each item is validated and deduplicated on its own; one bad item doesn't reject the others. All items are written in one D1 round trip; with `Prefer: respond-async` they are queued instead and each valid item answers `accepted`.",
-  security: bearerSecurity,
+  security: ingestSecurity,
   request: {
     headers: z.object({ prefer: PreferHeader }),
     body: jsonBody(
@@ -129,7 +133,8 @@ const batchRoute = createRoute({
           .array(z.unknown())
           .min(1)
           .max(MAX_BATCH_EVENTS)
-          .openapi({ type: "array", items: { $ref: "#/components/schemas/IngestEvent" } }),
+          // Items are validated one by one in the handler; the document still names their schema.
+          .openapi({ items: { $ref: "#/components/schemas/IngestEvent" } }),
       }),
     ),
   },
@@ -139,6 +144,7 @@ const batchRoute = createRoute({
       description: "Per-item results, in input order",
       content: { "application/json": { schema: z.object({ results: z.array(BatchResultSchema) }) } },
     },
+    ...jsonBodyErrors,
     ...errorResponses,
   },
 });

@@ -38,11 +38,16 @@ export const rateLimitedResponse = {
     headers: z.object({ "Retry-After": z.string().openapi({ example: "60" }) }),
   },
 };
+/** Routes with a JSON body: another Content-Type is refused before validation. */
+export const jsonBodyErrors = { 415: errorResponse("Unsupported Content-Type: send application/json") };
 export const notFoundResponse = { 404: errorResponse("Not found") };
 export const conflictResponse = { 409: errorResponse("Conflicts with the resource's state") };
 
-/** An email address as the API accepts it. */
-export const EmailAddress = z.email().max(MAX_EMAIL_LENGTH);
+/** An email address as the API accepts it: the document states zod's own pattern, not only `format: email`. */
+export const EmailAddress = z
+  .email({ pattern: z.regexes.email })
+  .max(MAX_EMAIL_LENGTH)
+  .openapi({ pattern: z.regexes.email.source });
 /** A search term over addresses and ids. */
 export const SearchParam = z.string().max(MAX_EMAIL_LENGTH).optional();
 
@@ -82,7 +87,30 @@ export const CursorParam = z.string().max(64).optional().openapi({
   description: "Opaque cursor: the `nextCursor` of the previous page",
 });
 
-export const bearerSecurity = [{ bearerAuth: [] }];
+/** The ways in (components.securitySchemes, registered in app.tsx): each operation names the ones it takes. */
+export const SECURITY_SCHEMES = {
+  adminKey: { type: "http", scheme: "bearer", description: "`Authorization: Bearer <ADMIN_API_KEY>`" },
+  ingestKey: { type: "http", scheme: "bearer", description: "`Authorization: Bearer <INGEST_API_KEY>`" },
+  postHogSecret: {
+    type: "apiKey",
+    in: "header",
+    name: "x-posthog-webhook-secret",
+    description: "The shared secret `POSTHOG_WEBHOOK_SECRET`",
+  },
+  resendSignature: {
+    type: "apiKey",
+    in: "header",
+    name: "svix-signature",
+    description:
+      "A Standard Webhooks (Svix) signature over `svix-id`, `svix-timestamp` and the raw body, with `RESEND_WEBHOOK_SECRET`; all three `svix-*` headers are required, and a timestamp more than 5 minutes off is refused",
+  },
+} as const;
+
+type Security = Array<Record<string, string[]>>;
+export const adminSecurity: Security = [{ adminKey: [] }];
+/** The ingest routes also take the admin key. */
+export const ingestSecurity: Security = [{ ingestKey: [] }, { adminKey: [] }];
+export const publicSecurity: Security = [];
 
 /** A contact's merged properties: bounded by the contact caps, not the per-write ones. */
 const ContactPropertiesSchema = z.record(z.string(), z.unknown()).openapi({

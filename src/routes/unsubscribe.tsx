@@ -5,7 +5,7 @@ import { htmlPageHeaders } from "../http/html-headers";
 import { AppError } from "../lib/errors";
 import { unsubscribeSecrets, verifyUnsubscribeToken } from "../lib/tokens";
 import { unsubscribeContact } from "../services/preferences";
-import { errorResponses, notFoundResponse, rateLimitedResponse } from "./schemas";
+import { errorResponses, notFoundResponse, publicSecurity, rateLimitedResponse } from "./schemas";
 
 const PATH = "/v1/email/unsubscribe";
 const query = z.object({ token: z.string().min(1).max(2048) });
@@ -29,7 +29,9 @@ export const unsubscribeRoutes = new OpenAPIHono<AppEnv>();
 unsubscribeRoutes.openAPIRegistry.registerPath({
   method: "get",
   path: PATH,
+  operationId: "showUnsubscribePage",
   tags: ["Unsubscribe"],
+  security: publicSecurity,
   summary: "Unsubscribe confirmation page (the link in every email)",
   description: "Shows a button that POSTs back; a GET never unsubscribes, so link scanners can't unsubscribe people.",
   request: { query },
@@ -42,7 +44,9 @@ unsubscribeRoutes.openAPIRegistry.registerPath({
 unsubscribeRoutes.openAPIRegistry.registerPath({
   method: "post",
   path: PATH,
+  operationId: "unsubscribeOneClick",
   tags: ["Unsubscribe"],
+  security: publicSecurity,
   summary: "One-click unsubscribe (RFC 8058)",
   description:
     "What mail clients call for `List-Unsubscribe-Post: List-Unsubscribe=One-Click`. Unsubscribes the contact and suppresses its address (reason `unsubscribed`), so no contact with that address is emailed again. Idempotent.",

@@ -6,35 +6,43 @@ import { CONDITION_OPS } from "../../journeys/conditions";
 import { startBackfill } from "../../pipeline/backfill";
 import { cancelBackfill, getBackfill, listBackfills } from "../../services/backfills/jobs";
 import { SKIP_REASONS } from "../../services/entry-guards";
+import { pathParam } from "../path-params";
 import {
-  bearerSecurity,
+  adminSecurity,
   CursorParam,
   conflictResponse,
   errorResponses,
   IsoDateTime,
   jsonBody,
+  jsonBodyErrors,
   LimitParam,
   notFoundResponse,
   serialize,
 } from "../schemas";
 import { KeyParam } from "./journeys";
 
-const needsValue = (op: string) => op !== "exists" && op !== "not_exists";
+const PRESENCE_OPS = ["exists", "not_exists"] as const;
+const VALUE_OPS = CONDITION_OPS.filter((op) => !(PRESENCE_OPS as readonly string[]).includes(op)) as [
+  Exclude<(typeof CONDITION_OPS)[number], (typeof PRESENCE_OPS)[number]>,
+  ...Array<Exclude<(typeof CONDITION_OPS)[number], (typeof PRESENCE_OPS)[number]>>,
+];
 
-const SegmentConditionSchema = z
-  .object({
-    property: z
-      .string()
-      .max(200)
-      .regex(/^[^".]+(\.[^".]+)*$/, 'a property name or dotted path (no empty parts, no ")')
-      // The path becomes a SQL string literal (services/segments): a NUL would end the statement there.
-      .refine((name) => !/\p{Cc}/u.test(name), "no control characters in a property name")
-      .openapi({ example: "plan" }),
-    op: z.enum(CONDITION_OPS),
-    value: z.union([z.string().max(1000), z.number(), z.boolean(), z.null()]).optional(),
-  })
-  .strict()
-  .refine((c) => !needsValue(c.op) || c.value !== undefined, { message: "this op needs a value", path: ["value"] });
+const ConditionProperty = z
+  .string()
+  .max(200)
+  .regex(/^[^".]+(\.[^".]+)*$/, 'a property name or dotted path (no empty parts, no ")')
+  // The path becomes a SQL string literal (services/segments): a NUL would end the statement there.
+  .refine((name) => !/\p{Cc}/u.test(name), "no control characters in a property name")
+  .openapi({ example: "plan" });
+const ConditionValue = z.union([z.string().max(1000), z.number(), z.boolean(), z.null()], {
+  error: (issue) => (issue.input === undefined ? "this op needs a value" : undefined),
+});
+
+/** By `op`: the comparing operators need a `value` (a `oneOf` in the document), exists/not_exists don't. */
+const SegmentConditionSchema = z.discriminatedUnion("op", [
+  z.object({ property: ConditionProperty, op: z.enum(VALUE_OPS), value: ConditionValue }).strict(),
+  z.object({ property: ConditionProperty, op: z.enum(PRESENCE_OPS), value: ConditionValue.optional() }).strict(),
+]);
 
 export const SegmentFilterSchema = z
   .object({
@@ -61,9 +69,13 @@ const BackfillJobSchema = z
     journeyKey: z.string(),
     status: z.enum(BACKFILL_STATUSES),
     dryRun: z.boolean().openapi({ description: "When true, `enrolled` counts who would be enrolled; nothing was" }),
-    filter: SegmentFilterSchema.extend({
-      where: z.array(z.object({ property: z.string(), op: z.string(), value: z.unknown().optional() })).optional(),
-    }),
+    // Its own object (not SegmentFilter extended): every field the request takes comes back.
+    filter: z
+      .object({
+        ...SegmentFilterSchema.shape,
+        where: z.array(z.object({ property: z.string(), op: z.string(), value: z.unknown().optional() })).optional(),
+      })
+      .strict(),
     limit: z.number().int().nullable(),
     pageSize: z.number().int(),
     matched: z.number().int().openapi({ description: "Contacts matched by the filter and decided so far" }),
@@ -85,11 +97,12 @@ const BackfillPreviewSchema = z
 const startRoute = createRoute({
   method: "post",
   path: "/v1/admin/journeys/{key}/backfill",
+  operationId: "startJourneyBackfill",
   tags: ["Journeys"],
   summary: "Backfill a journey from a segment of contacts, as a job",
   description:
     "Walks the contacts matching `filter` (up to `limit`) in pages through a queue and enrolls each through the same entry guards as batch enrollment (the journey's trigger conditions are checked against the contact's properties; a contact needs an email address). Answers 202 with the job; follow it with GET /v1/admin/journeys/backfills/{jobId}. `dryRun` counts what would happen and enrolls nobody: answered at once (200) when the segment is small (up to 1000 matches among the first 10,000 contacts), else as a dry-run job (202).",
-  security: bearerSecurity,
+  security: adminSecurity,
   request: {
     params: KeyParam,
     body: jsonBody(
@@ -117,18 +130,20 @@ const startRoute = createRoute({
     },
     202: { description: "The job, queued", content: { "application/json": { schema: BackfillJobSchema } } },
     ...notFoundResponse,
+    ...jsonBodyErrors,
     ...errorResponses,
   },
 });
 
-const JobIdParams = z.object({ jobId: z.string().min(1).max(64) });
+const JobIdParams = z.object({ jobId: pathParam("jobId", 64) });
 
 const getRoute = createRoute({
   method: "get",
   path: "/v1/admin/journeys/backfills/{jobId}",
+  operationId: "getBackfillJob",
   tags: ["Journeys"],
   summary: "Backfill job status and counts",
-  security: bearerSecurity,
+  security: adminSecurity,
   request: { params: JobIdParams },
   responses: {
     200: { description: "The job", content: { "application/json": { schema: BackfillJobSchema } } },
@@ -140,9 +155,10 @@ const getRoute = createRoute({
 const listRoute = createRoute({
   method: "get",
   path: "/v1/admin/journeys/backfills",
+  operationId: "listBackfillJobs",
   tags: ["Journeys"],
   summary: "List backfill jobs, newest first",
-  security: bearerSecurity,
+  security: adminSecurity,
   request: {
     query: z.object({ journey: z.string().min(1).max(64).optional(), limit: LimitParam(100, 20), cursor: CursorParam }),
   },
@@ -162,11 +178,12 @@ const listRoute = createRoute({
 const cancelRoute = createRoute({
   method: "post",
   path: "/v1/admin/journeys/backfills/{jobId}/cancel",
+  operationId: "cancelBackfillJob",
   tags: ["Journeys"],
   summary: "Cancel a pending or processing backfill",
   description:
     "The job stops at once: a page in flight is discarded, enrollments already made stay (their workflows run), and the counts say how far it got. 409 when the job already ended.",
-  security: bearerSecurity,
+  security: adminSecurity,
   request: { params: JobIdParams },
   responses: {
     200: { description: "The cancelled job", content: { "application/json": { schema: BackfillJobSchema } } },

@@ -3,8 +3,9 @@ import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { getContactDetail, listContacts } from "../../services/contacts";
 import { getPreferences, updatePreferences } from "../../services/preferences";
+import { pathParam } from "../path-params";
 import {
-  bearerSecurity,
+  adminSecurity,
   ContactChangeSchema,
   ContactDetailSchema,
   ContactSchema,
@@ -12,20 +13,26 @@ import {
   ErrorBodySchema,
   errorResponses,
   jsonBody,
+  jsonBodyErrors,
   LimitParam,
   notFoundResponse,
   SearchParam,
   serialize,
 } from "../schemas";
 
+const ContactParams = z.object({
+  idOrExternalId: pathParam("idOrExternalId", 255).openapi({ description: "Contact id or externalId" }),
+});
+
 const listRoute = createRoute({
   method: "get",
   path: "/v1/admin/contacts",
+  operationId: "listContacts",
   tags: ["Contacts"],
   summary: "List contacts",
   description:
     "Oldest first, keyset-paged with `cursor`. `search` matches email or externalId; `%` and `_` match literally.",
-  security: bearerSecurity,
+  security: adminSecurity,
   request: {
     query: z.object({
       search: SearchParam,
@@ -49,10 +56,11 @@ const listRoute = createRoute({
 const getRoute = createRoute({
   method: "get",
   path: "/v1/admin/contacts/{idOrExternalId}",
+  operationId: "getContact",
   tags: ["Contacts"],
   summary: "Get a contact by id or externalId",
-  security: bearerSecurity,
-  request: { params: z.object({ idOrExternalId: z.string().min(1).max(255) }) },
+  security: adminSecurity,
+  request: { params: ContactParams },
   responses: {
     200: {
       description: "The contact, with its latest address changes",
@@ -75,17 +83,14 @@ const PreferencesSchema = z
   })
   .openapi("Preferences");
 
-const preferencesParams = z.object({
-  id: z.string().min(1).max(255).openapi({ description: "Contact id or externalId" }),
-});
-
 const getPreferencesRoute = createRoute({
   method: "get",
-  path: "/v1/admin/contacts/{id}/preferences",
+  path: "/v1/admin/contacts/{idOrExternalId}/preferences",
+  operationId: "getContactPreferences",
   tags: ["Contacts"],
   summary: "A contact's email preferences",
-  security: bearerSecurity,
-  request: { params: preferencesParams },
+  security: adminSecurity,
+  request: { params: ContactParams },
   responses: {
     200: { description: "Preferences", content: { "application/json": { schema: PreferencesSchema } } },
     ...notFoundResponse,
@@ -95,14 +100,15 @@ const getPreferencesRoute = createRoute({
 
 const putPreferencesRoute = createRoute({
   method: "put",
-  path: "/v1/admin/contacts/{id}/preferences",
+  path: "/v1/admin/contacts/{idOrExternalId}/preferences",
+  operationId: "updateContactPreferences",
   tags: ["Contacts"],
   summary: "Unsubscribe or suppress a contact (or undo it)",
   description:
     "Unsubscribed or suppressed contacts are never emailed and never enter journeys. `unsubscribed: true` also suppresses the address (reason `unsubscribed`), so no other contact with it is emailed; `unsubscribed: false` lifts both, never a bounce or complaint suppression (`suppressed: false` does). Every change is recorded in `changes`.",
-  security: bearerSecurity,
+  security: adminSecurity,
   request: {
-    params: preferencesParams,
+    params: ContactParams,
     body: jsonBody(z.object({ unsubscribed: z.boolean().optional(), suppressed: z.boolean().optional() }).strict()),
   },
   responses: {
@@ -115,6 +121,7 @@ const putPreferencesRoute = createRoute({
       description: "Suppression asked for a contact without an address",
       content: { "application/json": { schema: ErrorBodySchema } },
     },
+    ...jsonBodyErrors,
     ...errorResponses,
   },
 });
@@ -132,10 +139,14 @@ adminContactRoutes.openapi(getRoute, async (c) => {
 });
 
 adminContactRoutes.openapi(getPreferencesRoute, async (c) => {
-  return c.json(serialize(await getPreferences(c.var.deps.preferences, c.req.valid("param").id)), 200);
+  return c.json(serialize(await getPreferences(c.var.deps.preferences, c.req.valid("param").idOrExternalId)), 200);
 });
 
 adminContactRoutes.openapi(putPreferencesRoute, async (c) => {
-  const preferences = await updatePreferences(c.var.deps.preferences, c.req.valid("param").id, c.req.valid("json"));
+  const preferences = await updatePreferences(
+    c.var.deps.preferences,
+    c.req.valid("param").idOrExternalId,
+    c.req.valid("json"),
+  );
   return c.json(serialize(preferences), 200);
 });

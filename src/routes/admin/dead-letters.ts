@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { listDeadLetters } from "../../services/dead-letters";
-import { bearerSecurity, CursorParam, errorResponses, LimitParam, serialize } from "../schemas";
+import { adminSecurity, CursorParam, errorResponses, LimitParam, serialize } from "../schemas";
 
 const DeadLetterSchema = z
   .object({
@@ -20,11 +20,12 @@ const DeadLetterSchema = z
 const route = createRoute({
   method: "get",
   path: "/v1/admin/dead-letters",
+  operationId: "listDeadLetters",
   tags: ["Reliability"],
   summary: "Queue messages that exhausted their retries",
   description:
     "Newest first. What died, from which queue, about what (job, enrollments, email) and why; the thing it was about has been settled (email or job `failed`, unstarted enrollments `failed`).",
-  security: bearerSecurity,
+  security: adminSecurity,
   request: {
     query: z.object({ queue: z.string().max(100).optional(), limit: LimitParam(1000, 50), cursor: CursorParam }),
   },

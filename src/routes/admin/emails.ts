@@ -4,13 +4,15 @@ import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { bulkResend, RESENDABLE, resendEmail } from "../../services/email-resends";
 import { getEmail, listEmails } from "../../services/emails";
+import { pathParam } from "../path-params";
 import {
-  bearerSecurity,
+  adminSecurity,
   CursorParam,
   conflictResponse,
   errorResponses,
   IsoDateTime,
   jsonBody,
+  jsonBodyErrors,
   LimitParam,
   notFoundResponse,
   PropertiesSchema,
@@ -18,6 +20,8 @@ import {
   serialize,
   toDate,
 } from "../schemas";
+
+const EmailParams = z.object({ emailId: pathParam("emailId", 64) });
 
 const EmailSummarySchema = z
   .object({
@@ -55,10 +59,11 @@ const EmailSchema = EmailSummarySchema.extend({
 const listRoute = createRoute({
   method: "get",
   path: "/v1/admin/emails",
+  operationId: "listEmails",
   tags: ["Emails"],
   summary: "List emails, newest first",
   description: "`to` is the recipient address; `from`/`until` bound the creation time.",
-  security: bearerSecurity,
+  security: adminSecurity,
   request: {
     query: z.object({
       status: z.enum(EMAIL_STATUSES).optional(),
@@ -85,11 +90,12 @@ const listRoute = createRoute({
 
 const getRoute = createRoute({
   method: "get",
-  path: "/v1/admin/emails/{id}",
+  path: "/v1/admin/emails/{emailId}",
+  operationId: "getEmail",
   tags: ["Emails"],
   summary: "One email, with its rendered content when the log provider sent it",
-  security: bearerSecurity,
-  request: { params: z.object({ id: z.string().min(1).max(64) }) },
+  security: adminSecurity,
+  request: { params: EmailParams },
   responses: {
     200: { description: "The email", content: { "application/json": { schema: EmailSchema } } },
     ...notFoundResponse,
@@ -110,18 +116,19 @@ adminEmailRoutes.openapi(listRoute, async (c) => {
 });
 
 adminEmailRoutes.openapi(getRoute, async (c) =>
-  c.json(serialize(await getEmail(c.get("db"), c.req.valid("param").id)), 200),
+  c.json(serialize(await getEmail(c.get("db"), c.req.valid("param").emailId)), 200),
 );
 
 const resendRoute = createRoute({
   method: "post",
-  path: "/v1/admin/emails/{id}/resend",
+  path: "/v1/admin/emails/{emailId}/resend",
+  operationId: "resendEmail",
   tags: ["Emails"],
   summary: "Resend a failed, bounced or skipped email",
   description:
     "Re-renders the email from its template and stored props as a new email linked to the original (`resentFromId`) and sends it through the email-send queue. Suppression and unsubscribes still apply when it is sent. 409 for any other status or without a templateKey.",
-  security: bearerSecurity,
-  request: { params: z.object({ id: z.string().min(1).max(64) }) },
+  security: adminSecurity,
+  request: { params: EmailParams },
   responses: {
     202: {
       description: "Queued",
@@ -136,11 +143,12 @@ const resendRoute = createRoute({
 const bulkResendRoute = createRoute({
   method: "post",
   path: "/v1/admin/emails/resend",
+  operationId: "resendEmails",
   tags: ["Emails"],
   summary: "Retry the failed recipients: resend every matching failed/bounced/skipped email",
   description:
     "Oldest first, up to `limit` (default 100, max 1000). Skips, with a reason per email: `unsubscribed`, `suppressed` (the address it would go to now), `already_resent` (so running it twice doesn't send twice). `from`/`to` bound the original's creation time. `dryRun` answers without sending.",
-  security: bearerSecurity,
+  security: adminSecurity,
   request: {
     body: jsonBody(
       z
@@ -183,12 +191,13 @@ const bulkResendRoute = createRoute({
         },
       },
     },
+    ...jsonBodyErrors,
     ...errorResponses,
   },
 });
 
 adminEmailRoutes.openapi(resendRoute, async (c) =>
-  c.json(await resendEmail(c.var.deps.emailResends, c.req.valid("param").id), 202),
+  c.json(await resendEmail(c.var.deps.emailResends, c.req.valid("param").emailId), 202),
 );
 
 adminEmailRoutes.openapi(bulkResendRoute, async (c) => {

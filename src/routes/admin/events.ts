@@ -2,8 +2,9 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { getEvent, listEvents } from "../../services/events";
+import { pathParam } from "../path-params";
 import {
-  bearerSecurity,
+  adminSecurity,
   CursorParam,
   EventSchema,
   errorResponses,
@@ -24,10 +25,11 @@ export const EventFilterSchema = z.object({
 const listRoute = createRoute({
   method: "get",
   path: "/v1/admin/events",
+  operationId: "listEvents",
   tags: ["Events"],
   summary: "List stored events",
   description: "Newest first (by receipt), keyset-paged with `cursor`; `from`/`to` bound the occurrence time.",
-  security: bearerSecurity,
+  security: adminSecurity,
   request: { query: EventFilterSchema.extend({ limit: LimitParam(1000, 50), cursor: CursorParam }) },
   responses: {
     200: {
@@ -42,11 +44,12 @@ const listRoute = createRoute({
 
 const getRoute = createRoute({
   method: "get",
-  path: "/v1/admin/events/{id}",
+  path: "/v1/admin/events/{eventId}",
+  operationId: "getEvent",
   tags: ["Events"],
   summary: "Get one stored event",
-  security: bearerSecurity,
-  request: { params: z.object({ id: z.string().min(1).max(64) }) },
+  security: adminSecurity,
+  request: { params: z.object({ eventId: pathParam("eventId", 64) }) },
   responses: {
     200: { description: "The event", content: { "application/json": { schema: EventSchema } } },
     ...notFoundResponse,
@@ -67,5 +70,5 @@ adminEventRoutes.openapi(listRoute, async (c) => {
 });
 
 adminEventRoutes.openapi(getRoute, async (c) => {
-  return c.json(serialize(await getEvent(c.get("db"), c.req.valid("param").id)), 200);
+  return c.json(serialize(await getEvent(c.get("db"), c.req.valid("param").eventId)), 200);
 });

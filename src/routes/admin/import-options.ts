@@ -2,13 +2,18 @@ import { z } from "@hono/zod-openapi";
 import { COLUMN_TYPES, IMPORT_PRESETS, type ImportOptions } from "../../db/vocabulary";
 import { AppError, describeZodError } from "../../lib/errors";
 
-const Name = z.string().trim().min(1).max(255);
 const MAX_MAPPED_COLUMNS = 500;
+/** 1–255 characters once trimmed, as JSON Schema states it (the document shows keys and values alike). */
+const NAME_PATTERN = "^\\s*(?=\\S)[\\s\\S]{1,255}(?<=\\S)\\s*$";
+const Name = z.string().trim().min(1).max(255).openapi({ pattern: NAME_PATTERN });
+/** zod's record keys don't reach the document: it states them as `propertyNames`. */
+const NAME_KEYS = { propertyNames: { pattern: NAME_PATTERN }, maxProperties: MAX_MAPPED_COLUMNS };
 
 export const MappingSchema = z
   .record(Name, z.union([Name, z.array(Name).min(1).max(4), z.null()]))
   .refine((m) => Object.keys(m).length <= MAX_MAPPED_COLUMNS, `at most ${MAX_MAPPED_COLUMNS} columns`)
   .openapi({
+    ...NAME_KEYS,
     description:
       "Source column (CSV header cell, or JSON key; `properties.x` for a key inside `properties`) → `externalId`, `email`, `unsubscribed`, `suppressed`, a property name, a list of those, or null (drop). Matched case-insensitively.",
     example: { "Email Address": ["email", "externalId"], "First Name": "firstName", LEID: null },
@@ -18,6 +23,7 @@ export const TypesSchema = z
   .record(Name, z.enum(COLUMN_TYPES))
   .refine((m) => Object.keys(m).length <= MAX_MAPPED_COLUMNS, `at most ${MAX_MAPPED_COLUMNS} columns`)
   .openapi({
+    ...NAME_KEYS,
     description:
       "Source column or property → `string` (default), `number`, `boolean`, `date` (stored as ISO 8601), `json` or `list` (comma-separated). A value that doesn't convert fails its row: `seats: not a number`.",
     example: { seats: "number", vip: "boolean", signedUpAt: "date" },

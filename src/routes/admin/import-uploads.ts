@@ -12,7 +12,15 @@ import {
   MAX_PARTS,
   uploadPart,
 } from "../../services/imports/uploads";
-import { bearerSecurity, conflictResponse, errorResponses, jsonBody, notFoundResponse, serialize } from "../schemas";
+import {
+  adminSecurity,
+  conflictResponse,
+  errorResponses,
+  jsonBody,
+  jsonBodyErrors,
+  notFoundResponse,
+  serialize,
+} from "../schemas";
 import { ImportOptionFields, importOptions } from "./import-options";
 
 const BASE = "/v1/admin/contacts/import/uploads";
@@ -43,13 +51,14 @@ const UploadedPart = z.object({ partNumber: PartNumber, etag: z.string().min(1).
 const createUploadRoute = createRoute({
   method: "post",
   path: BASE,
+  operationId: "createImportUpload",
   tags: TAGS,
   summary: "Start a multipart upload (files over 100 MB)",
   description: [
     "For files too big for one request. Send the file in parts (`PUT …/parts/{partNumber}`, numbered from 1), then `POST …/complete` with every part's etag: the file becomes one import job, processed like any other.",
     "R2's rules: every part except the last must be the same size, at least 5 MiB (`minPartBytes`); the last may be smaller. A part is at most 100 MB (`maxPartBytes`); up to 10,000 parts. An upload not completed within 24 hours is aborted.",
   ].join("\n\n"),
-  security: bearerSecurity,
+  security: adminSecurity,
   request: {
     body: jsonBody(
       z
@@ -65,6 +74,7 @@ const createUploadRoute = createRoute({
   },
   responses: {
     201: { description: "The upload", content: { "application/json": { schema: UploadSchema } } },
+    ...jsonBodyErrors,
     ...errorResponses,
   },
 });
@@ -72,11 +82,12 @@ const createUploadRoute = createRoute({
 const partRoute = createRoute({
   method: "put",
   path: `${BASE}/{uploadId}/parts/{partNumber}`,
+  operationId: "uploadImportPart",
   tags: TAGS,
   summary: "Send one part of a multipart upload",
   description:
     "The body is the part's bytes (any Content-Type), with `Content-Length`, streamed into storage. Sending a part number again replaces that part. Keep the returned `etag` for completion.",
-  security: bearerSecurity,
+  security: adminSecurity,
   request: {
     params: UploadParams.extend({ partNumber: PartNumber }),
     body: {
@@ -106,11 +117,12 @@ const partRoute = createRoute({
 const completeRoute = createRoute({
   method: "post",
   path: `${BASE}/{uploadId}/complete`,
+  operationId: "completeImportUpload",
   tags: TAGS,
   summary: "Complete a multipart upload: it becomes one import job",
   description:
     "Lists every part with the etag its upload answered. The job takes the upload's id; poll `GET /v1/admin/contacts/import/{jobId}`. A refused completion (a missing part, a wrong etag, parts of the wrong size) answers 400 and leaves the upload open; completing twice answers 409.",
-  security: bearerSecurity,
+  security: adminSecurity,
   request: {
     params: UploadParams,
     body: jsonBody(z.object({ parts: z.array(UploadedPart).min(1).max(MAX_PARTS) })),
@@ -126,6 +138,7 @@ const completeRoute = createRoute({
     },
     ...notFoundResponse,
     ...conflictResponse,
+    ...jsonBodyErrors,
     ...errorResponses,
   },
 });
@@ -133,9 +146,10 @@ const completeRoute = createRoute({
 const abortRoute = createRoute({
   method: "delete",
   path: `${BASE}/{uploadId}`,
+  operationId: "abortImportUpload",
   tags: TAGS,
   summary: "Abort a multipart upload and discard its parts",
-  security: bearerSecurity,
+  security: adminSecurity,
   request: { params: UploadParams },
   responses: {
     200: { description: "The aborted upload", content: { "application/json": { schema: UploadSchema } } },

@@ -4,8 +4,9 @@ import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { importErrorsCsv } from "../../services/imports/error-report";
 import { cancelImportJob, getImportJob, listImportJobs } from "../../services/imports/jobs";
+import { pathParam } from "../path-params";
 import {
-  bearerSecurity,
+  adminSecurity,
   CursorParam,
   conflictResponse,
   errorResponses,
@@ -64,14 +65,15 @@ const ImportJobDetailSchema = ImportJobSchema.extend({
   errorCount: z.number().int().openapi({ description: "How many rows failed in all" }),
 }).openapi("ImportJob");
 
-const JobIdParams = z.object({ jobId: z.string().min(1).max(64) });
+const JobIdParams = z.object({ jobId: pathParam("jobId", 64) });
 
 const getRoute = createRoute({
   method: "get",
   path: "/v1/admin/contacts/import/{jobId}",
+  operationId: "getImportJob",
   tags: ["Import & export"],
   summary: "Import job status and progress",
-  security: bearerSecurity,
+  security: adminSecurity,
   request: { params: JobIdParams },
   responses: {
     200: { description: "The job", content: { "application/json": { schema: ImportJobDetailSchema } } },
@@ -83,9 +85,10 @@ const getRoute = createRoute({
 const listRoute = createRoute({
   method: "get",
   path: "/v1/admin/contacts/imports",
+  operationId: "listImportJobs",
   tags: ["Import & export"],
   summary: "List import jobs, newest first",
-  security: bearerSecurity,
+  security: adminSecurity,
   request: { query: z.object({ limit: LimitParam(100, 20), cursor: CursorParam }) },
   responses: {
     200: {
@@ -103,11 +106,12 @@ const listRoute = createRoute({
 const cancelRoute = createRoute({
   method: "post",
   path: "/v1/admin/contacts/import/{jobId}/cancel",
+  operationId: "cancelImportJob",
   tags: ["Import & export"],
   summary: "Cancel a pending or processing import",
   description:
     "The job stops at once: a chunk in flight is discarded, rows already written stay written, and the counts say how far it got. 409 when the job already ended.",
-  security: bearerSecurity,
+  security: adminSecurity,
   request: { params: JobIdParams },
   responses: {
     200: { description: "The cancelled job", content: { "application/json": { schema: ImportJobDetailSchema } } },
@@ -120,11 +124,12 @@ const cancelRoute = createRoute({
 const errorsCsvRoute = createRoute({
   method: "get",
   path: "/v1/admin/contacts/import/{jobId}/errors.csv",
+  operationId: "getImportJobErrorsCsv",
   tags: ["Import & export"],
   summary: "The failed rows as CSV",
   description:
     "For CSV imports: the file's columns with the original cells, then `row` and `error` (delete those two columns before importing the fixed file, or they become properties). For JSON/NDJSON imports: `data` (the original object), `row`, `error`. The first 1000 failed rows.",
-  security: bearerSecurity,
+  security: adminSecurity,
   request: { params: JobIdParams },
   responses: {
     200: { description: "CSV", content: { "text/csv": { schema: { type: "string" } } } },

@@ -3,7 +3,15 @@ import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { batchEnroll } from "../../pipeline/batch-enroll";
 import { SKIP_REASONS } from "../../services/entry-guards";
-import { bearerSecurity, EmailAddress, errorResponses, jsonBody, notFoundResponse, PropertiesSchema } from "../schemas";
+import {
+  adminSecurity,
+  EmailAddress,
+  errorResponses,
+  jsonBody,
+  jsonBodyErrors,
+  notFoundResponse,
+  PropertiesSchema,
+} from "../schemas";
 import { KeyParam } from "./journeys";
 
 export const MAX_BATCH_ENROLL = 500;
@@ -11,11 +19,12 @@ export const MAX_BATCH_ENROLL = 500;
 const batchEnrollRoute = createRoute({
   method: "post",
   path: "/v1/admin/journeys/{key}/enroll/batch",
+  operationId: "enrollJourneyBatch",
   tags: ["Journeys"],
   summary: "Enroll up to 500 users into a journey",
   description:
     "Upserts each user as a contact and applies every entry guard (trigger conditions against the given properties, unsubscribed or suppressed, entry limit, already active; no address given nor on file is `no_email`), decided atomically; `enrolled: true` means an enrollment row exists. A user listed twice enrolls once. Workflows start through the journey-start queue. `dryRun` answers the same without writing.",
-  security: bearerSecurity,
+  security: adminSecurity,
   request: {
     params: KeyParam,
     body: jsonBody(
@@ -62,6 +71,7 @@ const batchEnrollRoute = createRoute({
       },
     },
     ...notFoundResponse,
+    ...jsonBodyErrors,
     ...errorResponses,
   },
 });

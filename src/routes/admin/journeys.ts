@@ -5,12 +5,14 @@ import { validationHook } from "../../http/validation";
 import { getJourney } from "../../journeys/registry";
 import { exitEnrollmentManually, listEnrollments } from "../../services/enrollments";
 import { describeJourney, listJourneys, setJourneyEnabled } from "../../services/journeys";
+import { pathParam } from "../path-params";
 import {
-  bearerSecurity,
+  adminSecurity,
   CursorParam,
   conflictResponse,
   errorResponses,
   jsonBody,
+  jsonBodyErrors,
   LimitParam,
   notFoundResponse,
   serialize,
@@ -60,14 +62,15 @@ export const EnrollmentSchema = z
   })
   .openapi("Enrollment");
 
-export const KeyParam = z.object({ key: z.string().min(1).max(64) });
+export const KeyParam = z.object({ key: pathParam("key", 64) });
 
 const listRoute = createRoute({
   method: "get",
   path: "/v1/admin/journeys",
+  operationId: "listJourneys",
   tags: ["Journeys"],
   summary: "List journeys with enrollment counts by status",
-  security: bearerSecurity,
+  security: adminSecurity,
   responses: {
     200: {
       description: "Every journey defined in code",
@@ -80,9 +83,10 @@ const listRoute = createRoute({
 const getRoute = createRoute({
   method: "get",
   path: "/v1/admin/journeys/{key}",
+  operationId: "getJourney",
   tags: ["Journeys"],
   summary: "One journey",
-  security: bearerSecurity,
+  security: adminSecurity,
   request: { params: KeyParam },
   responses: {
     200: { description: "The journey", content: { "application/json": { schema: JourneySchema } } },
@@ -94,11 +98,12 @@ const getRoute = createRoute({
 const patchRoute = createRoute({
   method: "patch",
   path: "/v1/admin/journeys/{key}",
+  operationId: "updateJourney",
   tags: ["Journeys"],
   summary: "Enable or disable a journey (admin override)",
   description:
     "`enabled: false` stops new entries (reason `journey_disabled`); running enrollments continue. `enabled: null` removes the override.",
-  security: bearerSecurity,
+  security: adminSecurity,
   request: {
     params: KeyParam,
     body: jsonBody(z.object({ enabled: z.boolean().nullable() }).strict()),
@@ -106,6 +111,7 @@ const patchRoute = createRoute({
   responses: {
     200: { description: "The journey after the change", content: { "application/json": { schema: JourneySchema } } },
     ...notFoundResponse,
+    ...jsonBodyErrors,
     ...errorResponses,
   },
 });
@@ -113,9 +119,10 @@ const patchRoute = createRoute({
 const enrollmentsRoute = createRoute({
   method: "get",
   path: "/v1/admin/journeys/{key}/enrollments",
+  operationId: "listJourneyEnrollments",
   tags: ["Journeys"],
   summary: "A journey's enrollments, newest first",
-  security: bearerSecurity,
+  security: adminSecurity,
   request: {
     params: KeyParam,
     query: z.object({
@@ -140,13 +147,14 @@ const enrollmentsRoute = createRoute({
 
 const exitRoute = createRoute({
   method: "delete",
-  path: "/v1/admin/journeys/{key}/enrollments/{id}",
+  path: "/v1/admin/journeys/{key}/enrollments/{enrollmentId}",
+  operationId: "exitJourneyEnrollment",
   tags: ["Journeys"],
   summary: "Exit a user from a journey by hand",
   description:
     "Marks the enrollment `exited` (reason `manual`) and stops its workflow; no further email is sent. 409 when it already finished.",
-  security: bearerSecurity,
-  request: { params: KeyParam.extend({ id: z.string().min(1).max(64) }) },
+  security: adminSecurity,
+  request: { params: KeyParam.extend({ enrollmentId: z.string().min(1).max(64) }) },
   responses: {
     200: { description: "The exited enrollment", content: { "application/json": { schema: EnrollmentSchema } } },
     ...notFoundResponse,
@@ -176,8 +184,8 @@ adminJourneyRoutes.openapi(enrollmentsRoute, async (c) => {
 });
 
 adminJourneyRoutes.openapi(exitRoute, async (c) => {
-  const { key, id } = c.req.valid("param");
+  const { key, enrollmentId } = c.req.valid("param");
   getJourney(key);
-  const enrollment = await exitEnrollmentManually(c.var.deps.routing, key, id);
+  const enrollment = await exitEnrollmentManually(c.var.deps.routing, key, enrollmentId);
   return c.json(serialize(enrollment), 200);
 });

@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/app-env";
 import { metricsOverview } from "../../services/metrics";
-import { bearerSecurity, errorResponses } from "../schemas";
+import { adminSecurity, errorResponses } from "../schemas";
 
 const MetricsSchema = z
   .object({
@@ -39,9 +39,10 @@ const MetricsSchema = z
 const route = createRoute({
   method: "get",
   path: "/v1/admin/metrics/overview",
+  operationId: "getMetricsOverview",
   tags: ["Metrics"],
   summary: "Contacts, enrollments, sends and rates at a glance",
-  security: bearerSecurity,
+  security: adminSecurity,
   responses: {
     200: { description: "The overview", content: { "application/json": { schema: MetricsSchema } } },
     ...errorResponses,

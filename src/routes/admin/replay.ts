@@ -2,33 +2,43 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { replayEvents } from "../../pipeline/replay";
-import { bearerSecurity, errorResponses, jsonBody, toDate } from "../schemas";
+import { adminSecurity, errorResponses, jsonBody, jsonBodyErrors, toDate } from "../schemas";
 import { EventFilterSchema } from "./events";
 
 export const MAX_REPLAY = 1000;
 
+const ReplayOptions = {
+  limit: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_REPLAY)
+    .default(100)
+    .openapi({ description: "At most this many events (both forms); default 100, max 1000" }),
+  dryRun: z
+    .boolean()
+    .default(false)
+    .openapi({ description: "Answer what would happen, per event, with no side effects" }),
+};
+
+/** Exactly one of `eventIds` and `filter` (a `oneOf` in the document); the error names which form failed and why. */
 const ReplayRequestSchema = z
-  .object({
-    eventIds: z.array(z.string().min(1).max(64)).min(1).max(MAX_REPLAY).optional(),
-    filter: EventFilterSchema.strict().optional(),
-    limit: z
-      .number()
-      .int()
-      .min(1)
-      .max(MAX_REPLAY)
-      .default(100)
-      .openapi({ description: "At most this many events (both forms); default 100, max 1000" }),
-    dryRun: z
-      .boolean()
-      .default(false)
-      .openapi({ description: "Answer what would happen, per event, with no side effects" }),
-  })
-  .strict()
-  .refine((body) => (body.eventIds === undefined) !== (body.filter === undefined), {
-    message: "Provide either eventIds or filter (exactly one)",
-    path: ["eventIds"],
-  })
-  .openapi("ReplayRequest");
+  .xor(
+    [
+      z.object({ eventIds: z.array(z.string().min(1).max(64)).min(1).max(MAX_REPLAY), ...ReplayOptions }).strict(),
+      z.object({ filter: EventFilterSchema.strict(), ...ReplayOptions }).strict(),
+    ],
+    { error: replayError },
+  )
+  .openapi("ReplayRequest", {}, { unionPreferredType: "oneOf" });
+
+function replayError(issue: { input?: unknown; errors?: Array<Array<{ path: PropertyKey[]; message: string }>> }) {
+  const has = (key: string) => typeof issue.input === "object" && issue.input !== null && key in issue.input;
+  if (has("eventIds") === has("filter")) return "Provide either eventIds or filter (exactly one)";
+  const first = issue.errors?.[has("eventIds") ? 0 : 1]?.[0];
+  if (!first) return undefined;
+  return first.path.length ? `${first.path.map(String).join(".")}: ${first.message}` : first.message;
+}
 
 const ErrorItem = z.object({ eventId: z.string(), error: z.string() });
 
@@ -70,17 +80,19 @@ const ReplayPreviewSchema = z
 const route = createRoute({
   method: "post",
   path: "/v1/admin/events/replay",
+  operationId: "replayEvents",
   tags: ["Events"],
   summary: "Replay stored events through journey routing",
   description:
     "Each event goes through exits, waiting journeys and entries again, every entry guard included. The stored row is reused (no duplicate, original occurrence time), counted as replayed; contacts are not rewritten. Filter replays go oldest occurrence first; a window that starts before EVENT_RETENTION_DAYS (or has no `from`) also reads the R2 archive, whose events keep their ids but no replay count.",
-  security: bearerSecurity,
+  security: adminSecurity,
   request: { body: jsonBody(ReplayRequestSchema) },
   responses: {
     200: {
       description: "What was replayed, or with dryRun, what would happen",
       content: { "application/json": { schema: z.union([ReplaySummarySchema, ReplayPreviewSchema]) } },
     },
+    ...jsonBodyErrors,
     ...errorResponses,
   },
 });
@@ -88,16 +100,12 @@ const route = createRoute({
 export const adminReplayRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 adminReplayRoutes.openapi(route, async (c) => {
-  const { eventIds, filter, limit, dryRun } = c.req.valid("json");
-  const input = {
-    eventIds,
-    filter: filter && {
-      ...filter,
-      from: toDate(filter.from),
-      to: toDate(filter.to),
-    },
-    limit,
-  };
+  const body = c.req.valid("json");
+  const { limit, dryRun } = body;
+  const input =
+    "eventIds" in body
+      ? { eventIds: body.eventIds, limit }
+      : { filter: { ...body.filter, from: toDate(body.filter.from), to: toDate(body.filter.to) }, limit };
   const deps = c.var.deps.replay;
   return dryRun
     ? c.json(await replayEvents(deps, { ...input, dryRun: true }), 200)

@@ -7,7 +7,14 @@ import { validationHook } from "../../http/validation";
 import { AppError } from "../../lib/errors";
 import { type IngestItem, ingestEvents } from "../../pipeline/ingest";
 import { bufferEvents } from "../../pipeline/ingest-buffer";
-import { errorResponses, jsonBody, PropertiesSchema, postHogIdempotencyKey, rateLimitedResponse } from "../schemas";
+import {
+  errorResponses,
+  jsonBody,
+  jsonBodyErrors,
+  PropertiesSchema,
+  postHogIdempotencyKey,
+  rateLimitedResponse,
+} from "../schemas";
 
 const PostHogWebhookSchema = z
   .object({
@@ -28,7 +35,9 @@ const PostHogWebhookSchema = z
 const route = createRoute({
   method: "post",
   path: "/v1/webhooks/posthog",
+  operationId: "receivePostHogWebhook",
   tags: ["Webhooks"],
+  security: [{ postHogSecret: [] }],
   summary: "PostHog webhook destination",
   description:
     "Authenticated by the shared secret in `x-posthog-webhook-secret` (`POSTHOG_WEBHOOK_SECRET`; refused while unset). PostHog's event `uuid` is the idempotency key, so its retries never double-process. Buffered by default (`POSTHOG_WEBHOOK_MODE`): answered `{accepted, eventId}` after one queue send, written within seconds; `sync` answers after the write with `{stored, eventId}`.",
@@ -50,6 +59,7 @@ const route = createRoute({
         },
       },
     },
+    ...jsonBodyErrors,
     ...errorResponses,
   },
 });

@@ -25,7 +25,9 @@ const ResendEventSchema = z.object({
 const route = {
   method: "post" as const,
   path: "/v1/webhooks/resend",
+  operationId: "receiveResendWebhook",
   tags: ["Webhooks"],
+  security: [{ resendSignature: [] }],
   summary: "Resend delivery webhooks",
   description:
     "Svix-signed (`svix-id`, `svix-timestamp`, `svix-signature`), verified against `RESEND_WEBHOOK_SECRET`; a bad or stale (>5 min) signature is refused with 401. Updates the email's status; hard bounces, complaints and a third soft bounce suppress the address. A delivery whose `svix-id` was applied before (a replay inside the signature window, or Resend's retry) answers 200 with `duplicate: true` and changes nothing.",
