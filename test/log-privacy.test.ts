@@ -60,7 +60,7 @@ describe("logs carry ids, codes and counts, never personal data", () => {
     const logged = lines();
     const requests = logged.filter((line) => line.includes('"request"'));
     expect(requests.length).toBe(4);
-    expect(requests.map((line) => JSON.parse(line).route)).toContain("/v1/admin/contacts/:id/preferences");
+    expect(requests.map((line) => JSON.parse(line).route)).toContain("/v1/admin/contacts/:idOrExternalId/preferences");
     expect(requests.map((line) => JSON.parse(line).route)).toContain("/v1/admin/contacts/:idOrExternalId");
     for (const line of logged) {
       expect(line).not.toContain(address);
