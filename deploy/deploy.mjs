@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { cleanUpOnExit } from "./cleanup.mjs";
+import { exitCleanlyOnSignals } from "../bin/lib/cleanup.mjs";
 import { deployTargets, readWranglerConfig } from "./config.mjs";
 import { checkHealth } from "./health-check.mjs";
 import { printPlan } from "./plan.mjs";
@@ -100,7 +100,9 @@ export async function main(argv) {
 }
 
 if (import.meta.main ?? process.argv[1] === import.meta.filename) {
-  cleanUpOnExit();
+  exitCleanlyOnSignals(
+    (signal) => `\nDeploy interrupted (${signal}); cleaned up. Run it again: every step is idempotent.`,
+  );
   main(process.argv.slice(2)).catch((error) => {
     console.error(`\n${error instanceof Refusal ? "" : "Deploy failed: "}${error.message}`);
     process.exit(error instanceof Refusal ? 2 : 1);

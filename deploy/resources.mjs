@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { onExit } from "./cleanup.mjs";
+import { onExit } from "../bin/lib/cleanup.mjs";
 import { kvNamespaceTitle } from "./config.mjs";
 import { ROOT, wrangler } from "./wrangler.mjs";
 

@@ -2,7 +2,7 @@
 // works with `wrangler login` as well as with an API token.
 import { spawn } from "node:child_process";
 import path from "node:path";
-import { onExit } from "./cleanup.mjs";
+import { onExit } from "../bin/lib/cleanup.mjs";
 
 export const ROOT = path.resolve(import.meta.dirname, "..");
 const WRANGLER_BIN = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
