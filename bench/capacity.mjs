@@ -156,6 +156,7 @@ function enrollmentRow(i, contactCount) {
   ];
 }
 
+/** @type {Record<string, [string, (i: number, contacts: number) => unknown[]]>} */
 const INSERTS = {
   contacts: [
     "INSERT INTO contacts (id, external_id, email, properties, unsubscribed_at, first_seen_at, last_seen_at, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",

@@ -43,7 +43,7 @@ async function writeCsv(file, maxBytes) {
     bytes += line.length;
     rows += 1;
     if (buffer.length > 1 << 20) {
-      if (!out.write(buffer)) await new Promise((resolve) => out.once("drain", resolve));
+      if (!out.write(buffer)) await new Promise((resolve) => out.once("drain", () => resolve(undefined)));
       buffer = "";
     }
   }

@@ -19,6 +19,6 @@ const withFarDb = (env: Env): Env => ({ ...env, DB: far(env.DB) });
 
 export default {
   fetch: (request, env, ctx) => worker.fetch(request, withFarDb(env), ctx),
-  queue: (batch, env, ctx) => worker.queue(batch, withFarDb(env), ctx),
+  queue: (batch, env) => worker.queue(batch, withFarDb(env)),
   scheduled: (controller, env, ctx) => worker.scheduled(controller, withFarDb(env), ctx),
 } satisfies ExportedHandler<Env>;

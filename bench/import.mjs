@@ -175,6 +175,7 @@ async function main() {
   for (const form of FORMS) dirs[form] = await freshState(`import-baseline-${form}`);
 
   const servers = {};
+  /** @type {any} the report's fields, filled in as the runs finish */
   const results = { baseline: { json: [], params: [] }, imports: [] };
   try {
     for (const form of FORMS) {

@@ -3,6 +3,7 @@
 import { createWriteStream, fchmodSync, openSync } from "node:fs";
 import { finished } from "node:stream/promises";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { EXPORT_FORMATS, IMPORT_FORMATS } from "hogsend-workers/client";
 import { ApiError, createClient, DEFAULT_URL } from "./lib/api.mjs";
 import { exitCleanlyOnSignals, removeOnExit } from "./lib/cleanup.mjs";
 import { writeExport } from "./lib/export.mjs";
@@ -20,7 +21,7 @@ const client = () =>
     insecure: Boolean(program.opts().insecure),
   });
 
-/** An export holds personal data: the file is its owner's alone, even when it existed before. */
+/** An export holds personal data: the file is its owner's alone, even when it existed before. @param {string} file */
 function privateFile(file) {
   const fd = openSync(file, "w", 0o600);
   fchmodSync(fd, 0o600);
@@ -47,12 +48,14 @@ Examples:
   hogsend cancel 0193f3c2-5a1e-7c55-9a53-2f1c0b7f4e21`,
   );
 
+/** @param {string} value */
 const partSize = (value) => {
   const mib = Number(value);
   if (!Number.isInteger(mib) || mib < 5 || mib > 95) throw new InvalidArgumentError("a whole number of MiB, 5 to 95");
   return mib * MiB;
 };
 
+/** @param {string} value */
 const concurrency = (value) => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 8) throw new InvalidArgumentError("a whole number, 1 to 8");
@@ -63,9 +66,7 @@ program
   .command("import")
   .description("Import contacts from a CSV, JSON or NDJSON file of any size, with progress, until the job ends")
   .argument("<file>", "the file to import")
-  .addOption(
-    new Option("--format <format>", "how to parse it (default: from the extension)").choices(["csv", "json", "ndjson"]),
-  )
+  .addOption(new Option("--format <format>", "how to parse it (default: from the extension)").choices(IMPORT_FORMATS))
   .addOption(new Option("--preset <tool>", "column mapping and types for another tool's export").choices(PRESETS))
   .option(
     "--map <column=field>",
@@ -113,7 +114,7 @@ Examples:
 program
   .command("export")
   .description("Export every contact, following the export's cursors to the end")
-  .addOption(new Option("--format <format>", "output format").choices(["csv", "json", "ndjson"]).default("csv"))
+  .addOption(new Option("--format <format>", "output format").choices(EXPORT_FORMATS).default("csv"))
   .option("--search <text>", "only contacts whose email or externalId contains this")
   .option("--out <file>", "write here instead of stdout")
   .addHelpText(
@@ -133,6 +134,7 @@ Examples:
     const keepOut = opts.out ? removeOnExit(opts.out) : () => {};
     const status = opts.out ? process.stdout : process.stderr;
     const began = Date.now();
+    /** @param {number} rows */
     const onPage = (rows) => {
       const line = `Exported ${rows.toLocaleString("en")} contacts (${formatDuration((Date.now() - began) / 1000)})`;
       status.write(tty && opts.out ? `\r${line}` : `${line}\n`);
@@ -152,7 +154,10 @@ program
   .option("--limit <n>", "how many", (v) => Number.parseInt(v, 10), 20)
   .addHelpText("after", "\nExample:\n  hogsend jobs --limit 5")
   .action(async (opts) => {
-    const { imports } = await client().json(`/v1/admin/contacts/imports?limit=${opts.limit}`);
+    const api = client();
+    const { imports } = await api.call(
+      api.api.GET("/v1/admin/contacts/imports", { params: { query: { limit: opts.limit } } }),
+    );
     if (imports.length === 0) return void console.log("No import jobs yet");
     console.log(["JOB", "STATUS", "ROWS", "IMPORTED", "FAILED", "CREATED", "FILE"].join("\t"));
     for (const j of imports) {
@@ -167,8 +172,9 @@ program
   .argument("<job>", "the job id")
   .addHelpText("after", "\nExample:\n  hogsend cancel 0193f3c2-5a1e-7c55-9a53-2f1c0b7f4e21")
   .action(async (job) => {
+    const api = client();
     printSummary(
-      await client().json(`/v1/admin/contacts/import/${encodeURIComponent(job)}/cancel`, { method: "POST" }),
+      await api.call(api.api.POST("/v1/admin/contacts/import/{jobId}/cancel", { params: { path: { jobId: job } } })),
     );
   });
 
@@ -183,6 +189,6 @@ try {
     err instanceof ApiError && err.status
       ? ` (HTTP ${err.status} ${err.code ?? ""}, request ${err.requestId ?? "?"})`
       : "";
-  console.error(`hogsend: ${err.message}${where}`);
+  console.error(`hogsend: ${err instanceof Error ? err.message : String(err)}${where}`);
   process.exitCode = 1;
 }

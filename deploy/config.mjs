@@ -3,6 +3,10 @@
 import { readFileSync } from "node:fs";
 import { parse } from "smol-toml";
 
+/**
+ * wrangler.toml as plain data; the deploy reads its tables generically.
+ * @param {string} configPath @returns {Record<string, any>}
+ */
 export function readWranglerConfig(configPath) {
   return parse(readFileSync(configPath, "utf8"));
 }

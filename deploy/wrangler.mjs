@@ -10,6 +10,9 @@ const WRANGLER_BIN = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangle
 /**
  * Runs wrangler with the project's Node, echoing its output, and resolves with that output.
  * CI=true: no prompts, and provisioned ids are not written back into wrangler.toml.
+ * @param {string[]} args
+ * @param {{ env?: Record<string, string | undefined>, quiet?: boolean, allowFailure?: boolean }} [options]
+ * @returns {Promise<{ code: number | null, output: string, stdout: string }>}
  */
 export function wrangler(args, { env, quiet = false, allowFailure = false } = {}) {
   return new Promise((resolve, reject) => {

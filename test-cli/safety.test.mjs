@@ -32,9 +32,11 @@ test("refuses http:// to anything but this machine, unless --insecure", async ()
     "http://127.8.9.10",
     "http://[::1]:3002",
   ]) {
-    await createClient({ url, adminKey: "k", fetch }).json("/v1/health");
+    const client = createClient({ url, adminKey: "k", fetch });
+    await client.call(client.api.GET("/v1/health"));
   }
-  await createClient({ url: "http://hogsend.example.com", adminKey: "k", fetch, insecure: true }).json("/v1/health");
+  const vouched = createClient({ url: "http://hogsend.example.com", adminKey: "k", fetch, insecure: true });
+  await vouched.call(vouched.api.GET("/v1/health"));
   assert.equal(calls.length, 6);
 
   const refused = await run(process.execPath, [BIN, "jobs"], { env: cliEnv("http://hogsend.example.com") }).catch(

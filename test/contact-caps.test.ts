@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createDb, runBatch } from "../src/db/client";
 import { contactUpsertStatements } from "../src/services/contacts";
 import { importUpsertStatements } from "../src/services/imports/upsert";
-import { adminGet, call, expectErrorShape, ingestAuth, unique, waitForProcessedEvent } from "./helpers";
+import { adminGet, call, expectErrorShape, ingestAuth, ndjsonText, unique, waitForProcessedEvent } from "./helpers";
 import { drainImport, startImport } from "./imports-helpers";
 
 const KB = 1024;
@@ -221,7 +221,7 @@ describe("CSV export columns", () => {
     expect(Object.keys(others)).toHaveLength(101);
     expect(others.k99).toBe(99);
     expect(byId.get(`${t}_narrow`)!.endsWith(",")).toBe(true); // nothing left over: an empty last cell
-    const ndjson = await (await adminGet(`/v1/admin/contacts/export?format=ndjson&search=${t}`)).text();
+    const ndjson = await ndjsonText(await adminGet(`/v1/admin/contacts/export?format=ndjson&search=${t}`));
     const wide = ndjson
       .trim()
       .split("\n")

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDb, runBatch } from "../src/db/client";
 import { contactUpsertStatements } from "../src/services/contacts";
-import { adminGet, expectErrorShape, unique } from "./helpers";
+import { adminGet, expectErrorShape, ndjsonText, unique } from "./helpers";
 import { contactsTagged, drainImport, startImport } from "./imports-helpers";
 
 type Contact = { externalId: string; email: string | null; properties: Record<string, unknown> };
@@ -92,7 +92,7 @@ describe("GET /v1/admin/contacts/export", () => {
     await seed([
       { externalId: `${t}_1`, email: "n@example.com", properties: { seats: 3, beta: true, tags: ["a", "b"] } },
     ]);
-    const ndjson = await (await exportOf(`format=ndjson&search=${t}`)).text();
+    const ndjson = await ndjsonText(await exportOf(`format=ndjson&search=${t}`));
     expect(ndjson.trim().split("\n")).toHaveLength(1);
     await env.DB.prepare("DELETE FROM contacts WHERE external_id LIKE ?").bind(`${t}%`).run();
     await drainImport(await startImport({ format: "ndjson", data: ndjson }));
@@ -121,7 +121,7 @@ describe("GET /v1/admin/contacts/export", () => {
     const nd = await exportOf(`format=ndjson&search=${t}&limit=4`);
     expect(nd.headers.get("x-next-cursor")).not.toBeNull();
     expect(
-      (await nd.text())
+      (await ndjsonText(nd))
         .trim()
         .split("\n")
         .map((l) => (JSON.parse(l) as Contact).externalId),

@@ -26,6 +26,9 @@ export async function call(path: string, init: RequestInit & { json?: unknown } 
 export const adminGet = (path: string) => call(path, { headers: adminAuth() });
 export const adminPost = (path: string, json?: unknown) => call(path, { method: "POST", headers: adminAuth(), json });
 
+/** An NDJSON body as text (workerd warns on `.text()` for a content type it doesn't count as text). */
+export const ndjsonText = async (res: Response) => new TextDecoder().decode(await res.arrayBuffer());
+
 export const unique = (prefix: string) => `${prefix}_${crypto.randomUUID().slice(0, 8)}`;
 
 export async function expectErrorShape(res: Response, status: number, code?: string) {

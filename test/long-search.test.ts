@@ -7,7 +7,7 @@ import { processBackfillPage } from "../src/pipeline/backfill-page";
 import { contactUpsertStatements } from "../src/services/contacts";
 import { idleDeps } from "./backfill-helpers";
 import { assertConforms } from "./conformance";
-import { adminAuth, unique } from "./helpers";
+import { adminAuth, ndjsonText, unique } from "./helpers";
 
 /**
  * D1 refuses a LIKE or GLOB pattern over 50 bytes ("LIKE or GLOB pattern too complex"); the local
@@ -116,7 +116,7 @@ describe("search terms longer than D1's 50-byte LIKE pattern", () => {
   it("exports them", async () => {
     const res = await cappedCall(`/v1/admin/contacts/export?format=ndjson&search=${q(long)}`);
     expect(res.status).toBe(200);
-    const lines = (await res.text()).trim().split("\n");
+    const lines = (await ndjsonText(res)).trim().split("\n");
     expect(lines.map((line) => (JSON.parse(line) as { externalId: string }).externalId)).toEqual([long]);
     const csv = await cappedCall(`/v1/admin/contacts/export?format=csv&search=${q(accents)}`);
     expect(csv.status).toBe(200);

@@ -44,7 +44,7 @@ export function freePort() {
     server.unref();
     server.on("error", reject);
     server.listen(0, HOST, () => {
-      const { port } = server.address();
+      const { port } = /** @type {import("node:net").AddressInfo} */ (server.address());
       server.close(() => resolve(port));
     });
   });
@@ -193,6 +193,7 @@ export async function d1Query(persistTo, sql) {
  * Starts a dev server with fresh state under bench/.tmp/<name>.
  * Returns { baseUrl, pid, pgid, persistTo, logFile, stop() }. `config`: another wrangler config
  * (e.g. one a bench derived from wrangler.toml) instead of the project's.
+ * @param {string} name @param {{ readyTimeoutMs?: number, config?: string, testScheduled?: boolean }} [options]
  */
 export async function startDevServer(name, { readyTimeoutMs = 90_000, config, testScheduled = false } = {}) {
   installExitHandlers();

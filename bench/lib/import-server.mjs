@@ -51,6 +51,7 @@ export async function freshState(name) {
 }
 
 /** `wrangler dev` on a free loopback port; `config` picks the bench-only baseline Worker. */
+/** @param {string} name @param {string} persistTo @param {{ config?: string, vars?: string[] }} [options] */
 export async function startServer(name, persistTo, { config, vars = [] } = {}) {
   const port = await freePort();
   const inspectorPort = await freePort();
@@ -155,6 +156,10 @@ export async function jobStatus(base, jobId) {
 }
 
 /** Polls until the job leaves pending/processing (every `everyMs`, so the end is seen within it). */
+/**
+ * @param {string} base @param {string} jobId
+ * @param {{ everyMs?: number, timeoutMs?: number, onProgress?: (job: any) => void }} [options]
+ */
 export async function waitForJob(base, jobId, { everyMs = 5, timeoutMs = 30 * 60_000, onProgress } = {}) {
   const started = performance.now();
   for (;;) {
@@ -213,7 +218,8 @@ export function pageUse(persistTo) {
   const file = sqliteFile(persistTo);
   const db = new DatabaseSync(file);
   db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-  const one = (q) => Object.values(db.prepare(q).get())[0];
+  /** @param {string} q @returns {number} */
+  const one = (q) => Number(Object.values(db.prepare(q).get() ?? {})[0]);
   const pageSize = one("PRAGMA page_size");
   const pages = one("PRAGMA page_count");
   const free = one("PRAGMA freelist_count");

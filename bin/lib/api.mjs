@@ -1,4 +1,8 @@
-/** The HTTP side of the CLI: one client per run, every failure as an ApiError with the server's message. */
+/**
+ * The HTTP side of the CLI: the package's typed client (hogsend-workers/client) for one deployment,
+ * and every failure as an ApiError with the server's message.
+ */
+import { createClient as createTypedClient } from "hogsend-workers/client";
 
 export class ApiError extends Error {
   /** @param {string} message @param {{status?: number, code?: string, requestId?: string}} [info] */
@@ -15,7 +19,7 @@ export const DEFAULT_URL = "http://localhost:3002";
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
-/** Why the admin key must not go to `url`, or null: plain http only to this machine. */
+/** Why the admin key must not go to `url`, or null: plain http only to this machine. @param {string} url @param {boolean} insecure */
 function transportProblem(url, insecure) {
   let parsed;
   try {
@@ -30,59 +34,63 @@ function transportProblem(url, insecure) {
 }
 
 /**
- * @param {{ url?: string, adminKey?: string, insecure?: boolean, fetch?: typeof fetch }} options
+ * @param {{ url?: string, adminKey?: string, insecure?: boolean, fetch?: typeof fetch,
+ *           retry?: import("hogsend-workers/client").RetryOptions }} options
  */
-export function createClient({ url = DEFAULT_URL, adminKey, insecure = false, fetch: fetchImpl = fetch } = {}) {
+export function createClient({ url = DEFAULT_URL, adminKey, insecure = false, fetch: fetchImpl = fetch, retry } = {}) {
   if (!adminKey) throw new ApiError("HOGSEND_ADMIN_KEY is not set: export the deployment's ADMIN_API_KEY first");
   const problem = transportProblem(url, insecure);
   if (problem) throw new ApiError(problem);
   const base = url.replace(/\/+$/, "");
-
-  /** @param {string} path @param {RequestInit & { json?: unknown }} [init] */
-  async function request(path, init = {}) {
-    const { json, headers, ...rest } = init;
-    const finalHeaders = new Headers(headers);
-    finalHeaders.set("authorization", `Bearer ${adminKey}`);
-    let body = rest.body;
-    if (json !== undefined) {
-      finalHeaders.set("content-type", "application/json");
-      body = JSON.stringify(json);
-    }
-    let res;
-    try {
-      res = await fetchImpl(`${base}${path}`, { ...rest, headers: finalHeaders, body });
-    } catch (err) {
-      if (err.name === "AbortError") throw new ApiError("Interrupted", { code: "ABORTED" });
-      throw new ApiError(`Cannot reach ${base} (${err.cause?.code ?? err.message}): is HOGSEND_URL right?`, {
-        code: "NETWORK",
-      });
-    }
-    if (!res.ok) throw await errorFrom(res);
-    return res;
-  }
-
   return {
     base,
-    request,
-    /** @param {string} path @param {RequestInit & { json?: unknown }} [init] */
-    json: async (path, init) => (await request(path, init)).json(),
+    /** The typed client: paths, parameters and bodies checked against the API's document. */
+    api: createTypedClient({ baseUrl: base, apiKey: adminKey, fetch: fetchImpl, retry }),
+    /**
+     * For a streamed body, which can't be sent twice: the request goes out once (the caller retries it whole).
+     * @param {Request} request
+     */
+    sendOnce: (request) => fetchImpl(request),
+    /**
+     * A typed call's data, or an ApiError: the server's `{error, code, requestId}`, or what went wrong on the way.
+     * @template T
+     * @param {Promise<{ data?: T, error?: unknown, response: Response }>} pending
+     * @returns {Promise<T>}
+     */
+    call: async (pending) => {
+      let result;
+      try {
+        result = await pending;
+      } catch (err) {
+        throw transportError(/** @type {Error & { cause?: { code?: string } }} */ (err), base);
+      }
+      if (!result.response.ok) throw errorFrom(result.response, result.error);
+      return /** @type {T} */ (result.data);
+    },
   };
 }
 
-/** The server's one error shape, `{error, code, requestId}`, or whatever the body was. */
-async function errorFrom(res) {
-  const text = await res.text();
-  try {
-    const body = JSON.parse(text);
-    if (typeof body.error === "string") {
-      return new ApiError(body.error, { status: res.status, code: body.code, requestId: body.requestId });
-    }
-  } catch {
-    // not JSON: fall through to the raw text
+/** @param {Error & { cause?: { code?: string } }} err @param {string} base */
+function transportError(err, base) {
+  if (err.name === "AbortError") return new ApiError("Interrupted", { code: "ABORTED" });
+  if (err instanceof ApiError) return err;
+  return new ApiError(`Cannot reach ${base} (${err.cause?.code ?? err.message}): is HOGSEND_URL right?`, {
+    code: "NETWORK",
+  });
+}
+
+/** The server's one error shape, `{error, code, requestId}`, or whatever the body was. @param {Response} res @param {unknown} body */
+function errorFrom(res, body) {
+  if (body && typeof body === "object" && "error" in body && typeof body.error === "string") {
+    const { code, requestId } = /** @type {{ code?: string, requestId?: string }} */ (body);
+    return new ApiError(body.error, { status: res.status, code, requestId });
   }
+  const text = typeof body === "string" ? body : "";
   return new ApiError(`HTTP ${res.status}: ${text.slice(0, 200) || res.statusText}`, { status: res.status });
 }
 
-/** Whether trying the same request again may work (the network, or the server having a bad moment). */
+/** Whether trying the same request again may work (the network, or the server having a bad moment). @param {unknown} err */
 export const isTransient = (err) =>
   err instanceof ApiError && (err.code === "NETWORK" || (err.status !== undefined && err.status >= 500));
+
+/** @typedef {ReturnType<typeof createClient>} Client */

@@ -15,20 +15,26 @@ export const PAGE_LIMIT = 10_000;
  * Every page of the export as NDJSON lines, following the cursor until the server says the export
  * ended. `onPage(rowsSoFar)` after each page.
  *
- * @param {ReturnType<import("./api.mjs").createClient>} client
+ * @param {import("./api.mjs").Client} client
  * @param {{ search?: string, pageLimit?: number, onPage?: (rows: number) => void }} options
  * @returns {AsyncGenerator<string>}
  */
 export async function* exportLines(client, { search, pageLimit = PAGE_LIMIT, onPage = () => {} } = {}) {
+  /** @type {string | undefined} */
   let cursor;
   let rows = 0;
   do {
-    const query = new URLSearchParams({ format: "ndjson", limit: String(pageLimit) });
-    if (search) query.set("search", search);
-    if (cursor) query.set("cursor", cursor);
-    const res = await client.request(`/v1/admin/contacts/export?${query}`);
-    cursor = res.headers.get("x-next-cursor") ?? undefined;
-    for await (const line of createInterface({ input: Readable.fromWeb(res.body), crlfDelay: Infinity })) {
+    const pending = client.api.GET("/v1/admin/contacts/export", {
+      params: {
+        query: { format: "ndjson", limit: pageLimit, ...(search ? { search } : {}), ...(cursor ? { cursor } : {}) },
+      },
+      parseAs: "stream",
+    });
+    const { response } = await pending;
+    const body = await client.call(pending);
+    cursor = response.headers.get("x-next-cursor") ?? undefined;
+    const input = Readable.fromWeb(/** @type {import("node:stream/web").ReadableStream} */ (body));
+    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
       if (line.trim() === "") continue;
       rows += 1;
       yield line;
@@ -39,11 +45,13 @@ export async function* exportLines(client, { search, pageLimit = PAGE_LIMIT, onP
 
 /** A cell a spreadsheet would run as a formula gets a leading `'` (as the server's own CSV export does). */
 const FORMULA_CELL = /^'*[=+\-@\t\r]/;
+/** @param {unknown} value */
 const cell = (value) => {
   if (value === undefined || value === null) return "";
   const text = typeof value === "string" ? value : JSON.stringify(value);
   return FORMULA_CELL.test(text) ? `'${text}` : text;
 };
+/** @param {unknown[]} cells */
 const csvLine = (cells) => stringify([cells.map(cell)]);
 
 /**
@@ -51,6 +59,7 @@ const csvLine = (cells) => stringify([cells.map(cell)]);
  * contacts on a page, so pages can disagree: the pages go to a temporary NDJSON file first while
  * the keys are collected, then one CSV with every key is written from it.
  *
+ * @param {import("./api.mjs").Client} client
  * @param {{ format: "csv" | "json" | "ndjson", out: NodeJS.WritableStream, search?: string,
  *           pageLimit?: number, onPage?: (rows: number) => void }} options
  * @returns {Promise<number>} contacts written
@@ -84,8 +93,13 @@ export async function writeExport(client, { format, out, ...options }) {
   }
 }
 
+/**
+ * @param {import("./api.mjs").Client} client @param {string} spool
+ * @param {{ search?: string, pageLimit?: number, onPage?: (rows: number) => void }} options
+ */
 async function spoolPages(client, spool, options) {
   const file = createWriteStream(spool);
+  /** @type {Set<string>} */
   const keys = new Set();
   let rows = 0;
   for await (const line of exportLines(client, options)) {
@@ -98,7 +112,10 @@ async function spoolPages(client, spool, options) {
   return { keys: [...keys].sort(), rows };
 }
 
-/** Writes with backpressure, so a 2 M-contact export never piles up in memory. */
+/**
+ * Writes with backpressure, so a 2 M-contact export never piles up in memory.
+ * @param {NodeJS.WritableStream} stream @param {string} text @returns {Promise<void>}
+ */
 function write(stream, text) {
   if (stream.write(text)) return Promise.resolve();
   return new Promise((resolve, reject) => {
@@ -106,6 +123,7 @@ function write(stream, text) {
       stream.off("error", onError);
       resolve();
     };
+    /** @param {Error} err */
     const onError = (err) => {
       stream.off("drain", onDrain);
       reject(err);

@@ -1,9 +1,18 @@
 import { InvalidArgumentError } from "commander";
+import { COLUMN_TYPES, IMPORT_PRESETS } from "hogsend-workers/client";
 
-export const PRESETS = ["mailchimp", "hubspot", "customerio"];
-export const COLUMN_TYPES = ["string", "number", "boolean", "date", "json", "list"];
+/** The server's own lists, generated from its OpenAPI document (client/lists.mjs): the CLI keeps no copy. */
+export { COLUMN_TYPES, IMPORT_PRESETS as PRESETS };
 
-/** `--map "Email Address=email"` (repeatable): column → field; `col=` drops it; `a=email,externalId` maps to both. */
+/** @typedef {import("hogsend-workers/client").components["schemas"]["ImportEnvelope"]} ImportEnvelope */
+/** @typedef {Pick<ImportEnvelope, "preset" | "mapping" | "types" | "dryRun">} ImportOptions */
+/** @typedef {NonNullable<ImportEnvelope["types"]>[string]} ColumnType */
+
+/**
+ * `--map "Email Address=email"` (repeatable): column → field; `col=` drops it; `a=email,externalId` maps to both.
+ * @param {string} value @param {NonNullable<ImportOptions["mapping"]>} [previous]
+ * @returns {NonNullable<ImportOptions["mapping"]>}
+ */
 export function collectMapping(value, previous = {}) {
   const at = value.lastIndexOf("=");
   if (at <= 0) throw new InvalidArgumentError('use COLUMN=FIELD, e.g. "Email Address=email" (COLUMN= drops it)');
@@ -16,17 +25,25 @@ export function collectMapping(value, previous = {}) {
   return { ...previous, [column]: fields.length === 0 ? null : fields.length === 1 ? fields[0] : fields };
 }
 
-/** `--type seats=number` (repeatable). */
+/**
+ * `--type seats=number` (repeatable).
+ * @param {string} value @param {NonNullable<ImportOptions["types"]>} [previous]
+ * @returns {NonNullable<ImportOptions["types"]>}
+ */
 export function collectType(value, previous = {}) {
   const at = value.lastIndexOf("=");
-  const type = value.slice(at + 1).trim();
+  const type = /** @type {ColumnType} */ (value.slice(at + 1).trim());
   if (at <= 0 || !COLUMN_TYPES.includes(type)) {
     throw new InvalidArgumentError(`use COLUMN=TYPE with TYPE one of ${COLUMN_TYPES.join(", ")}`);
   }
   return { ...previous, [value.slice(0, at).trim()]: type };
 }
 
-/** The import options the API takes (`preset`, `mapping`, `types`, `dryRun`), only those given. */
+/**
+ * The import options the API takes (`preset`, `mapping`, `types`, `dryRun`), only those given.
+ * @param {{ preset?: ImportOptions["preset"], map?: ImportOptions["mapping"], type?: ImportOptions["types"], dryRun?: boolean }} flags
+ * @returns {ImportOptions}
+ */
 export function importOptions({ preset, map, type, dryRun }) {
   return {
     ...(preset ? { preset } : {}),
@@ -36,8 +53,12 @@ export function importOptions({ preset, map, type, dryRun }) {
   };
 }
 
-/** The options as the raw-upload form's query parameters (maps as JSON text). */
+/**
+ * The options as the raw-upload form's query parameters (maps as JSON text).
+ * @param {ImportOptions} options
+ */
 export function optionsQuery(options) {
+  /** @type {{ preset?: ImportOptions["preset"], dryRun?: "true", mapping?: string, types?: string }} */
   const query = {};
   if (options.preset) query.preset = options.preset;
   if (options.dryRun) query.dryRun = "true";

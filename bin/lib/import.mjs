@@ -4,15 +4,20 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createProgress, formatBytes, formatDuration } from "./progress.mjs";
 import { formatFromName, uploadFile } from "./upload.mjs";
 
+/** @typedef {import("hogsend-workers/client").components["schemas"]["ImportJob"]} ImportJob */
+
 const ENDED = new Set(["completed", "failed", "cancelled"]);
+/** Below this much processing time a rate says nothing (a small job can end before the first poll). */
+const MIN_RATE_SECONDS = 1;
 
 /**
  * `hogsend import FILE`: upload (with a bar by bytes), follow processing (a bar by bytes read,
  * with rows, rows/s and the ETA), print the summary and write the failed rows next to the file.
  * Answers the process exit code.
  *
- * @param {ReturnType<import("./api.mjs").createClient>} client
- * @param {{ file: string, format?: string, options?: object, allowFailedRows?: boolean, partBytes?: number, concurrency?: number,
+ * @param {import("./api.mjs").Client} client
+ * @param {{ file: string, format?: import("./upload.mjs").ImportFormat, options?: import("./import-options.mjs").ImportOptions,
+ *           allowFailedRows?: boolean, partBytes?: number, concurrency?: number, signal?: AbortSignal,
  *           pollMs?: number, tty: boolean, out?: NodeJS.WritableStream }} options
  */
 export async function importCommand(client, options) {
@@ -57,21 +62,49 @@ export async function importCommand(client, options) {
   return job.failedRows > 0 && !options.allowFailedRows ? 1 : 0;
 }
 
-/** Polls the job until it ends (or `signal` aborts: then the job as last seen), driving the processing bar. */
+/**
+ * Rows per second and seconds left: from the job's own timestamps once it ended, else from the
+ * progress seen since `first` (clocks of client and server may differ). Undefined where the time
+ * is too short to mean anything.
+ * @param {ImportJob} job @param {{ at: number, rows: number, bytes: number }} first @param {number} [now]
+ */
+export function processingPace(job, first, now = Date.now()) {
+  const rows = job.processedRows + job.failedRows;
+  if (job.startedAt && job.finishedAt) {
+    const seconds = (Date.parse(job.finishedAt) - Date.parse(job.startedAt)) / 1000;
+    return { rows, rate: seconds >= MIN_RATE_SECONDS ? rows / seconds : undefined, eta: 0 };
+  }
+  const seconds = (now - first.at) / 1000;
+  if (seconds < MIN_RATE_SECONDS) return { rows, rate: undefined, eta: undefined };
+  const bytesPerSecond = (job.bytesProcessed - first.bytes) / seconds;
+  const eta = bytesPerSecond > 0 ? (job.bytesTotal - job.bytesProcessed) / bytesPerSecond : undefined;
+  return { rows, rate: (rows - first.rows) / seconds, eta };
+}
+
+/**
+ * @param {import("./api.mjs").Client} client @param {string} jobId
+ * @returns {Promise<ImportJob>}
+ */
+const fetchJob = (client, jobId) =>
+  client.call(client.api.GET("/v1/admin/contacts/import/{jobId}", { params: { path: { jobId } } }));
+
+/**
+ * Polls the job until it ends (or `signal` aborts: then the job as last seen), driving the processing bar.
+ * @param {import("./api.mjs").Client} client @param {string} jobId
+ * @param {{ tty: boolean, out?: NodeJS.WritableStream, pollMs?: number, signal?: AbortSignal }} options
+ */
 export async function followJob(client, jobId, { tty, out = process.stdout, pollMs = 1000, signal }) {
-  const began = Date.now();
-  let job = await client.json(`/v1/admin/contacts/import/${jobId}`);
+  let job = await fetchJob(client, jobId);
+  const first = { at: Date.now(), rows: job.processedRows + job.failedRows, bytes: job.bytesProcessed };
   const bar = createProgress({
     label: "Process",
     total: job.bytesTotal,
     tty,
     out,
-    describe: (value, total) => {
-      const rows = job.processedRows + job.failedRows;
-      const seconds = (Date.now() - began) / 1000;
-      const rate = seconds > 0 ? rows / seconds : 0;
-      const eta = value > 0 ? (seconds * (total - value)) / value : Number.NaN;
-      return `${rows.toLocaleString("en")} rows | ${Math.round(rate).toLocaleString("en")} rows/s | ETA ${formatDuration(eta)}`;
+    describe: () => {
+      const { rows, rate, eta } = processingPace(job, first);
+      const rateText = rate === undefined ? "" : ` | ${Math.round(rate).toLocaleString("en")} rows/s`;
+      return `${rows.toLocaleString("en")} rows${rateText} | ETA ${formatDuration(eta ?? Number.NaN)}`;
     },
   });
   try {
@@ -82,7 +115,7 @@ export async function followJob(client, jobId, { tty, out = process.stdout, poll
         () => true,
       );
       if (interrupted) return job;
-      job = await client.json(`/v1/admin/contacts/import/${jobId}`);
+      job = await fetchJob(client, jobId);
     }
     bar.update(job.status === "completed" ? job.bytesTotal : job.bytesProcessed, job.bytesTotal);
   } finally {
@@ -91,6 +124,7 @@ export async function followJob(client, jobId, { tty, out = process.stdout, poll
   return job;
 }
 
+/** @param {ImportJob} job @param {NodeJS.WritableStream} [out] */
 export function printSummary(job, out = process.stdout) {
   const lines = [
     `Job ${job.id}: ${job.status}`,
@@ -99,7 +133,7 @@ export function printSummary(job, out = process.stdout) {
   if (job.startedAt && job.finishedAt) {
     const seconds = (Date.parse(job.finishedAt) - Date.parse(job.startedAt)) / 1000;
     const rows = job.processedRows + job.failedRows;
-    const rate = seconds >= 1 ? ` (${Math.round(rows / seconds).toLocaleString("en")} rows/s)` : "";
+    const rate = seconds >= MIN_RATE_SECONDS ? ` (${Math.round(rows / seconds).toLocaleString("en")} rows/s)` : "";
     lines.push(`  processing: ${formatDuration(seconds)}${rate}`);
   }
   if (job.dryRun) {
@@ -111,9 +145,18 @@ export function printSummary(job, out = process.stdout) {
   out.write(`${lines.join("\n")}\n`);
 }
 
+/**
+ * @param {import("./api.mjs").Client} client @param {ImportJob} job @param {string} target
+ * @param {NodeJS.WritableStream} out
+ */
 async function writeErrorsCsv(client, job, target, out) {
-  const res = await client.request(`/v1/admin/contacts/import/${job.id}/errors.csv`);
-  await writeFile(target, Buffer.from(await res.arrayBuffer()));
+  const csv = await client.call(
+    client.api.GET("/v1/admin/contacts/import/{jobId}/errors.csv", {
+      params: { path: { jobId: job.id } },
+      parseAs: "arrayBuffer",
+    }),
+  );
+  await writeFile(target, Buffer.from(csv));
   const capped =
     job.failedRows > (job.errors?.length ?? 0) ? ` (the first ${job.errors.length} of ${job.failedRows})` : "";
   out.write(`Failed rows written to ${target}${capped}\n`);

@@ -1,6 +1,6 @@
 import cliProgress from "cli-progress";
 
-/** Human units for bytes: 1.5 MiB. */
+/** Human units for bytes: 1.5 MiB. @param {number} bytes */
 export function formatBytes(bytes) {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let value = bytes;
@@ -12,6 +12,7 @@ export function formatBytes(bytes) {
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
+/** @param {number} seconds */
 export function formatDuration(seconds) {
   if (!Number.isFinite(seconds) || seconds < 0) return "?";
   const s = Math.round(seconds);
@@ -44,6 +45,7 @@ export function createProgress({ label, total, tty, out = process.stdout, descri
     );
     bar.start(Math.max(total, 1), 0, { details: describe(0, total) });
     return {
+      /** @param {number} value @param {number} [newTotal] */
       update: (value, newTotal = total) => {
         total = newTotal;
         bar.setTotal(Math.max(total, 1));
@@ -54,6 +56,7 @@ export function createProgress({ label, total, tty, out = process.stdout, descri
   }
   let lastStep = -1;
   return {
+    /** @param {number} value @param {number} [newTotal] */
     update: (value, newTotal = total) => {
       total = newTotal;
       const step = total > 0 ? Math.floor((value / total) * 10) : 0;

@@ -14,17 +14,31 @@ const PART_ATTEMPTS = 3;
 /** Parts in flight at once: R2 takes them in any order, and one stream rarely fills a real uplink. */
 export const DEFAULT_CONCURRENCY = 3;
 
+/** @typedef {import("hogsend-workers/client").components["schemas"]["ImportEnvelope"]["format"]} ImportFormat */
+
 export const CONTENT_TYPES = { csv: "text/csv", json: "application/json", ndjson: "application/x-ndjson" };
 
-/** The format a file's extension says, or undefined. */
+/** @type {Record<string, ImportFormat>} */
+const EXTENSIONS = { ".csv": "csv", ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson" };
+
+/** The format a file's extension says, or undefined. @param {string} file @returns {ImportFormat | undefined} */
 export function formatFromName(file) {
-  const ext = path.extname(file).toLowerCase();
-  return { ".csv": "csv", ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson" }[ext];
+  return EXTENSIONS[path.extname(file).toLowerCase()];
 }
+
+/**
+ * A streamed body for the typed client: the document states the file as a string, the CLI streams
+ * it (openapi-fetch passes it on as it is, with `bodySerializer: same`).
+ * @param {ReadableStream<Uint8Array> | Uint8Array} stream @returns {any}
+ */
+const streamed = (stream) => stream;
+/** @param {unknown} body */
+const same = (body) => body;
 
 /**
  * How a file of `size` bytes is sent: one request up to one part's size, otherwise equal parts of
  * `partBytes` and a smaller last one (R2's rule).
+ * @param {number} size @param {number} [partBytes]
  */
 export function planParts(size, partBytes = DEFAULT_PART_BYTES) {
   if (size <= partBytes) return { multipart: false, parts: [{ partNumber: 1, start: 0, end: size }] };
@@ -38,17 +52,24 @@ export function planParts(size, partBytes = DEFAULT_PART_BYTES) {
   return { multipart: true, parts };
 }
 
-/** The bytes [start, end) of a file as a web stream that reports every chunk it hands on. */
+/**
+ * The bytes [start, end) of a file as a web stream that reports every chunk it hands on.
+ * @param {string} file @param {{ start: number, end: number }} range @param {(bytes: number) => void} onBytes
+ */
 function fileSlice(file, { start, end }, onBytes) {
   if (end <= start) return new Uint8Array(0);
-  const stream = Readable.toWeb(createReadStream(file, { start, end: end - 1, highWaterMark: MiB }));
+  const stream = /** @type {ReadableStream<Uint8Array>} */ (
+    Readable.toWeb(createReadStream(file, { start, end: end - 1, highWaterMark: MiB }))
+  );
   return stream.pipeThrough(
-    new TransformStream({
-      transform(chunk, controller) {
-        onBytes(chunk.byteLength);
-        controller.enqueue(chunk);
-      },
-    }),
+    /** @type {TransformStream<Uint8Array, Uint8Array>} */ (
+      new TransformStream({
+        transform(chunk, controller) {
+          onBytes(chunk.byteLength);
+          controller.enqueue(chunk);
+        },
+      })
+    ),
   );
 }
 
@@ -57,9 +78,10 @@ function fileSlice(file, { start, end }, onBytes) {
  * else a multipart upload (create, `concurrency` parts at a time, complete) that is aborted if it
  * can't finish.
  *
- * @param {ReturnType<import("./api.mjs").createClient>} client
- * @param {{ file: string, size: number, format: string, fileName: string, partBytes?: number,
- *           options?: object, concurrency?: number, signal?: AbortSignal, onProgress?: (sentBytes: number) => void }} input
+ * @param {import("./api.mjs").Client} client
+ * @param {{ file: string, size: number, format: ImportFormat, fileName: string, partBytes?: number,
+ *           options?: import("./import-options.mjs").ImportOptions, concurrency?: number, signal?: AbortSignal,
+ *           onProgress?: (sentBytes: number) => void }} input
  */
 export async function uploadFile(
   client,
@@ -77,28 +99,31 @@ export async function uploadFile(
 ) {
   const plan = planParts(size, partBytes);
   let sent = 0;
+  /** @param {number} n */
   const counted = (n) => {
     sent += n;
     onProgress(sent);
   };
   if (!plan.multipart) {
-    const query = new URLSearchParams({ format, fileName, ...optionsQuery(options) });
-    return client.json(`/v1/admin/contacts/import?${query}`, {
-      method: "POST",
-      headers: { "content-type": CONTENT_TYPES[format], "content-length": String(size) },
-      body: fileSlice(file, plan.parts[0], counted),
-      duplex: "half",
-      signal,
-    });
+    return client.call(
+      client.api.POST("/v1/admin/contacts/import", {
+        params: { query: { format, fileName, ...optionsQuery(options) } },
+        headers: { "content-type": CONTENT_TYPES[format], "content-length": String(size) },
+        body: streamed(fileSlice(file, { start: 0, end: size }, counted)),
+        bodySerializer: same,
+        duplex: "half",
+        signal,
+        fetch: client.sendOnce,
+      }),
+    );
   }
-  const upload = await client.json("/v1/admin/contacts/import/uploads", {
-    method: "POST",
-    json: { format, fileName, ...options },
-    signal,
-  });
+  const upload = await client.call(
+    client.api.POST("/v1/admin/contacts/import/uploads", { body: { format, fileName, ...options }, signal }),
+  );
   try {
     const done = await inParallel(plan.parts, concurrency, async (part) => {
       let partSent = 0;
+      /** @param {number} n */
       const countPart = (n) => {
         partSent += n;
         counted(n);
@@ -110,28 +135,43 @@ export async function uploadFile(
       return withRetries(() => sendPart(client, upload.uploadId, file, part, countPart, signal), rewind);
     });
     const parts = done.map(({ partNumber, etag }) => ({ partNumber, etag }));
-    return await client.json(`/v1/admin/contacts/import/uploads/${upload.uploadId}/complete`, {
-      method: "POST",
-      json: { parts },
-      signal,
-    });
+    return await client.call(
+      client.api.POST("/v1/admin/contacts/import/uploads/{uploadId}/complete", {
+        params: { path: { uploadId: upload.uploadId } },
+        body: { parts },
+        signal,
+      }),
+    );
   } catch (err) {
     // Interrupted or failed: discard the parts now rather than leave them for the cron.
-    await client.request(`/v1/admin/contacts/import/uploads/${upload.uploadId}`, { method: "DELETE" }).catch(() => {});
+    await client
+      .call(
+        client.api.DELETE("/v1/admin/contacts/import/uploads/{uploadId}", {
+          params: { path: { uploadId: upload.uploadId } },
+        }),
+      )
+      .catch(() => {});
     throw err;
   }
 }
 
-/** `work` over every item, at most `limit` at a time; results in the items' order; the first error wins. */
+/**
+ * `work` over every item, at most `limit` at a time; results in the items' order; the first error wins.
+ * @template I, R
+ * @param {I[]} items @param {number} limit @param {(item: I) => Promise<R>} work
+ * @returns {Promise<R[]>}
+ */
 async function inParallel(items, limit, work) {
+  /** @type {R[]} */
   const results = new Array(items.length);
   let next = 0;
+  /** @type {unknown} */
   let failed = null;
   const worker = async () => {
     while (next < items.length && !failed) {
       const i = next++;
       try {
-        results[i] = await work(items[i]);
+        results[i] = await work(/** @type {I} */ (items[i]));
       } catch (err) {
         failed ??= err;
       }
@@ -142,17 +182,30 @@ async function inParallel(items, limit, work) {
   return results;
 }
 
+/**
+ * @param {import("./api.mjs").Client} client @param {string} uploadId @param {string} file
+ * @param {{ partNumber: number, start: number, end: number }} part @param {(bytes: number) => void} counted
+ * @param {AbortSignal | undefined} signal
+ */
 function sendPart(client, uploadId, file, part, counted, signal) {
-  return client.json(`/v1/admin/contacts/import/uploads/${uploadId}/parts/${part.partNumber}`, {
-    method: "PUT",
-    headers: { "content-type": "application/octet-stream", "content-length": String(part.end - part.start) },
-    body: fileSlice(file, part, counted),
-    duplex: "half",
-    signal,
-  });
+  return client.call(
+    client.api.PUT("/v1/admin/contacts/import/uploads/{uploadId}/parts/{partNumber}", {
+      params: { path: { uploadId, partNumber: part.partNumber } },
+      headers: { "content-type": "application/octet-stream", "content-length": String(part.end - part.start) },
+      body: streamed(fileSlice(file, part, counted)),
+      bodySerializer: same,
+      duplex: "half",
+      signal,
+      // The stream can't be replayed: withRetries sends the part again from a fresh one.
+      fetch: client.sendOnce,
+    }),
+  );
 }
 
-/** Sending a part number again replaces the part, so a part that failed in transit is simply re-sent. */
+/**
+ * Sending a part number again replaces the part, so a part that failed in transit is simply re-sent.
+ * @template T @param {() => Promise<T>} attempt @param {() => void} beforeRetry @returns {Promise<T>}
+ */
 async function withRetries(attempt, beforeRetry) {
   for (let i = 1; ; i++) {
     try {

@@ -62,6 +62,7 @@ function envFile(settings) {
  * `detached`: in a process group of its own, so a test can Ctrl-C it (signal the whole group).
  */
 function startDeploy(fake, args, { env = {}, detached = false } = {}) {
+  /** @type {import("node:child_process").ChildProcess} */
   let child;
   const done = new Promise((resolve, reject) => {
     // As `npm run deploy -- …` runs it (see package.json).
@@ -296,7 +297,9 @@ describe("refusals, before anything is created", () => {
       /secrets ADMIN_API_KEY and INGEST_API_KEY have the same value/,
     ],
   ];
-  for (const [what, overrides, reason] of cases) {
+  for (const [what, overrides, reason] of /** @type {[string, Record<string, string | undefined>, RegExp][]} */ (
+    cases
+  )) {
     it(`refuses ${what}`, async () => {
       const { code, output } = await runDeploy(fake, ["--env-file", envFile(prodSettings(overrides))]);
       assert.equal(code, 2, output);

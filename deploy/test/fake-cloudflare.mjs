@@ -221,7 +221,9 @@ export async function startFakeCloudflare({
     }).formData();
     const part = form.get("metadata");
     const metadata = JSON.parse(typeof part === "string" ? part : await part.text());
-    return { metadata, modules: [...form.keys()].filter((k) => k !== "metadata") };
+    // FormData is iterable in Node (undici); the DOM-less lib this is checked with doesn't say so.
+    const names = [.../** @type {Iterable<[string, unknown]>} */ (/** @type {unknown} */ (form))].map(([k]) => k);
+    return { metadata, modules: names.filter((k) => k !== "metadata") };
   }
   /** Bindings as the API answers them: secrets without values, inherited ones resolved. */
   function resolveBindings(previous, uploaded) {
@@ -437,8 +439,8 @@ export async function startFakeCloudflare({
     res.writeHead(response.status, { "content-type": response.contentType ?? "application/json" });
     res.end(typeof response.body === "string" ? response.body : JSON.stringify(response.body));
   });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address();
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(undefined)));
+  const { port } = /** @type {import("node:net").AddressInfo} */ (server.address());
   return {
     url: `http://127.0.0.1:${port}/client/v4`,
     accountId,
