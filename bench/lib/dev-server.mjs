@@ -198,7 +198,16 @@ export async function d1Query(persistTo, sql) {
  */
 export async function startDevServer(
   name,
-  { readyTimeoutMs = 90_000, config, testScheduled = false, port: fixedPort, tmpDir = TMP_DIR, envFile, rateLimits = false, vars = {} } = {},
+  {
+    readyTimeoutMs = 90_000,
+    config,
+    testScheduled = false,
+    port: fixedPort,
+    tmpDir = TMP_DIR,
+    envFile,
+    rateLimits = false,
+    vars = {},
+  } = {},
 ) {
   installExitHandlers();
   if (!envFile) ensureDevVars();

@@ -12,7 +12,7 @@ import { shellExamples } from "./examples.mjs";
 import { startShell } from "./shell.mjs";
 
 /** The order a reader meets them, each building on the state the ones before it left. */
-export const DOCUMENTS = [
+const DOCUMENTS = [
   "README.md",
   "docs/ingest.md",
   "docs/contacts-import-export.md",
@@ -31,6 +31,7 @@ const counts = { run: 0, skipped: {} };
 const started = Date.now();
 const tmp = mkdtempSync(path.join(os.tmpdir(), "hogsend-docs-test-"));
 let server;
+let work; // one reader's directory for every document
 
 /** The reader's directory: the repository (symlinked) with its own copy of docs/examples to write next to. */
 function workDir() {
@@ -41,7 +42,8 @@ function workDir() {
     symlinkSync(path.join(ROOT, entry), path.join(dir, entry));
   }
   for (const entry of readdirSync(path.join(ROOT, "docs"))) {
-    if (entry === "examples") cpSync(path.join(ROOT, "docs", entry), path.join(dir, "docs", entry), { recursive: true });
+    if (entry === "examples")
+      cpSync(path.join(ROOT, "docs", entry), path.join(dir, "docs", entry), { recursive: true });
     else symlinkSync(path.join(ROOT, "docs", entry), path.join(dir, "docs", entry));
   }
   return dir;
@@ -76,7 +78,10 @@ it("covers every document in docs/", () => {
 const readOnly = (code) => /\bcurl\b/.test(code) && !/(\s-X\s|\s-d\s|--data|\s-o\s|\s-D\s|npx|>|\bfor\b)/.test(code);
 
 async function runExample(shell, example) {
-  const code = example.code.replaceAll(DOCUMENTED_PORT, `127.0.0.1:${PORT}`);
+  // The reader's `npm run dev` is on 3002 with its state in .wrangler/; this server is elsewhere.
+  const code = example.code
+    .replaceAll(DOCUMENTED_PORT, `127.0.0.1:${PORT}`)
+    .replace(/^(npx wrangler .*) --local\b/gm, `$1 --local --persist-to ${server.persistTo}`);
   const expected = example.expected?.lang === "json" ? parseJsonValues(example.expected.text) : null;
   const deadline = Date.now() + (readOnly(code) ? POLL_MS : 0);
   for (;;) {
@@ -84,7 +89,7 @@ async function runExample(shell, example) {
     if (process.env.DOCS_TEST_SHOW) console.log(`--- ${example.line}\n${result.stdout}\n${result.stderr.slice(-500)}`);
     let problems = [];
     if (result.status !== 0) problems = [`exit status ${result.status}`];
-    else if (expected) problems = compareOutput(result.stdout, expected);
+    else if (expected) problems = compareOutput(result.stdout, expected, example.expected);
     if (problems.length === 0) return;
     if (Date.now() >= deadline) {
       assert.fail(
@@ -95,7 +100,7 @@ async function runExample(shell, example) {
   }
 }
 
-function compareOutput(stdout, expected) {
+function compareOutput(stdout, expected, { numbersByType }) {
   let actual;
   try {
     actual = parseJsonValues(stdout);
@@ -103,7 +108,9 @@ function compareOutput(stdout, expected) {
     return [`the answer is not JSON: ${error.message}`];
   }
   if (actual.length !== expected.length) return [`expected ${expected.length} JSON answers, got ${actual.length}`];
-  return actual.flatMap((value, k) => differences(value, expected[k], expected.length > 1 ? `$${k + 1}` : "$"));
+  return actual.flatMap((value, k) =>
+    differences(value, expected[k], expected.length > 1 ? `$${k + 1}` : "$", { numbersByType }),
+  );
 }
 
 // DOCS_TEST_UNTIL=docs/ingest.md runs the documents up to and including that one (while writing docs).
@@ -115,7 +122,8 @@ for (const doc of selected) {
   describe(doc, () => {
     let shell;
     before(() => {
-      shell = startShell({ cwd: workDir.cached ??= workDir(), env: { ...WRANGLER_ENV, CI: "" } });
+      work ??= workDir();
+      shell = startShell({ cwd: work, env: { ...WRANGLER_ENV, CI: "" } });
     });
     after(() => shell.close());
     for (const example of examples) {
@@ -132,3 +140,25 @@ for (const doc of selected) {
     }
   });
 }
+
+// The cron's log line is shown in the docs but is no command's answer: compare it with the line
+// the server logged while the examples ran /__scheduled.
+it("shows the scheduled log line with the fields the server logs", () => {
+  const isScheduled = (line) => line.includes('"message":"scheduled"');
+  const logged = readFileSync(server.logFile, "utf8")
+    .split("\n")
+    .map((line) => line.slice(line.indexOf("{")))
+    .filter(isScheduled);
+  assert.ok(logged.length > 0, "the examples ran the cron at least once");
+  const real = JSON.parse(logged.at(-1));
+  let shown = 0;
+  for (const doc of selected) {
+    const text = readFileSync(path.join(ROOT, doc), "utf8");
+    for (const match of text.matchAll(/\{"level":"info","message":"scheduled"[^`\n]*\}/g)) {
+      shown++;
+      const problems = differences(real, JSON.parse(match[0]), "$", { numbersByType: true });
+      assert.deepEqual(problems, [], `${doc}: ${match[0]}`);
+    }
+  }
+  assert.ok(shown > 0);
+});

@@ -45,22 +45,36 @@ export function shellExamples(markdown, file) {
         `${file}:${pendingSkip.line}: a "${pendingSkip.reason}" skip needs a visible paragraph matching ${SKIP_REASONS[pendingSkip.reason]} before the block`,
       );
     }
-    examples.push({ code: token.text, line: startLine, skip: pendingSkip?.reason ?? null, expected: answerAfter(tokens, i) });
+    examples.push({
+      code: token.text,
+      line: startLine,
+      skip: pendingSkip?.reason ?? null,
+      expected: answerAfter(tokens, i),
+    });
     pendingSkip = null;
   }
   return examples;
 }
 
+/** `<!-- docs-test: numbers by type -->` between an example and its answer: counts that vary per run. */
+const NUMBERS_BY_TYPE = /^<!--\s*docs-test:\s*numbers by type\s*-->\s*$/;
+
 function answerAfter(tokens, index) {
   let paragraphs = 0;
+  let numbersByType = false;
   for (let j = index + 1; j < tokens.length; j++) {
     const token = tokens[j];
     if (token.type === "space") continue;
+    if (token.type === "html" && NUMBERS_BY_TYPE.test(token.raw.trim())) {
+      numbersByType = true;
+      continue;
+    }
     if (token.type === "paragraph" && paragraphs === 0 && token.text.length <= 200) {
       paragraphs++;
       continue;
     }
-    if (token.type === "code" && token.lang !== "sh") return { lang: token.lang || "text", text: token.text };
+    if (token.type === "code" && token.lang !== "sh")
+      return { lang: token.lang || "text", text: token.text, numbersByType };
     return null;
   }
   return null;
