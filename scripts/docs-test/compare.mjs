@@ -40,7 +40,7 @@ export function parseJsonValues(text) {
         inString = true;
         out += c;
       } else if (c === SHORTENED) {
-        out += `"${MORE}"` + (lastOpen(out) === "{" ? ":null" : "");
+        out += `"${MORE}"${lastOpen(out) === "{" ? ":null" : ""}`;
       } else {
         out += c;
         if (c === "{" || c === "[") depth++;
