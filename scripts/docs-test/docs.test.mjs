@@ -85,7 +85,7 @@ async function runExample(shell, example) {
   const expected = example.expected?.lang === "json" ? parseJsonValues(example.expected.text) : null;
   const deadline = Date.now() + (readOnly(code) ? POLL_MS : 0);
   for (;;) {
-    const result = await shell.run(code, { timeoutMs: 30_000 });
+    const result = await shell.run(code, { timeoutMs: 120_000 }); // generous: CI machines are shared
     if (process.env.DOCS_TEST_SHOW) console.log(`--- ${example.line}\n${result.stdout}\n${result.stderr.slice(-500)}`);
     let problems = [];
     if (result.status !== 0) problems = [`exit status ${result.status}`];
