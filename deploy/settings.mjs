@@ -9,6 +9,14 @@ export const MIN_SECRET_LENGTH = 32;
 // an earlier deploy, e.g. the previous signing secret once a rotation is over.
 export const OPTIONAL_SECRETS = new Set(["TOKEN_SIGNING_SECRET_PREVIOUS"]);
 
+// Settings with a safe production default: they may be left out of the env file. The deploy then
+// passes the default itself (`--var`), so production never runs on wrangler.toml's development
+// value of the same setting, and the plan prints what was chosen.
+export const SETTING_DEFAULTS = Object.freeze({
+  // PostHog only needs a 2xx: the buffered path answers after one queue send (docs/ingest.md).
+  POSTHOG_WEBHOOK_MODE: "buffered",
+});
+
 export function readEnvFile(file) {
   return parseEnvFile(readFileSync(file, "utf8"));
 }
@@ -67,7 +75,7 @@ export function checkSettings(settings, { vars, requiredSecrets, devValues, allo
     else seen.set(value, name);
   }
   for (const name of vars) {
-    if (settings[name] === undefined)
+    if (settings[name] === undefined && !(name in SETTING_DEFAULTS))
       problems.push(`setting ${name} is missing (wrangler.toml only has its development value)`);
   }
   if (settings.PUBLIC_BASE_URL !== undefined) {
@@ -93,7 +101,9 @@ export function splitSettings(settings, { vars, requiredSecrets }) {
   const pick = (names) =>
     Object.fromEntries(names.filter((n) => settings[n] !== undefined).map((n) => [n, settings[n]]));
   const wranglerEnv = Object.fromEntries(Object.entries(settings).filter(([name]) => WRANGLER_KEYS.test(name)));
+  const chosen = pick(vars);
+  for (const name of vars) if (name in SETTING_DEFAULTS) chosen[name] ??= SETTING_DEFAULTS[name];
   const secrets = pick(requiredSecrets);
   for (const name of requiredSecrets) if (OPTIONAL_SECRETS.has(name)) secrets[name] ??= "";
-  return { vars: pick(vars), secrets, wranglerEnv };
+  return { vars: chosen, secrets, wranglerEnv };
 }

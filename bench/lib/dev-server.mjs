@@ -190,24 +190,38 @@ export async function d1Query(persistTo, sql) {
 }
 
 /**
- * Starts a dev server with fresh state under bench/.tmp/<name>.
+ * Starts a dev server with fresh state under bench/.tmp/<name> (or `tmpDir`/<name>).
  * Returns { baseUrl, pid, pgid, persistTo, logFile, stop() }. `config`: another wrangler config
- * (e.g. one a bench derived from wrangler.toml) instead of the project's.
- * @param {string} name @param {{ readyTimeoutMs?: number, config?: string, testScheduled?: boolean }} [options]
+ * (e.g. one a bench derived from wrangler.toml) instead of the project's. `port`: that port
+ * instead of a free one. `envFile`: the secrets from that file instead of `.dev.vars`.
+ * `rateLimits`: keep the rate limiters on (benches turn them off). `vars`: `--var` overrides.
+ * @param {string} name @param {{ readyTimeoutMs?: number, config?: string, testScheduled?: boolean, port?: number, tmpDir?: string, envFile?: string, rateLimits?: boolean, vars?: Record<string, string> }} [options]
  */
-export async function startDevServer(name, { readyTimeoutMs = 90_000, config, testScheduled = false } = {}) {
+export async function startDevServer(
+  name,
+  {
+    readyTimeoutMs = 90_000,
+    config,
+    testScheduled = false,
+    port: fixedPort,
+    tmpDir = TMP_DIR,
+    envFile,
+    rateLimits = false,
+    vars = {},
+  } = {},
+) {
   installExitHandlers();
-  ensureDevVars();
+  if (!envFile) ensureDevVars();
 
-  const persistTo = path.join(TMP_DIR, name);
+  const persistTo = path.join(tmpDir, name);
   rmSync(persistTo, { recursive: true, force: true });
   mkdirSync(persistTo, { recursive: true });
-  const logFile = path.join(TMP_DIR, `${name}.wrangler.log`);
+  const logFile = path.join(tmpDir, `${name}.wrangler.log`);
 
   const configArgs = config ? ["--config", config] : [];
   await wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo, ...configArgs]);
 
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const inspectorPort = await freePort();
   const logFd = openSync(logFile, "w");
   const child = spawn(
@@ -227,9 +241,10 @@ export async function startDevServer(name, { readyTimeoutMs = 90_000, config, te
       "--show-interactive-dev-session=false",
       "--live-reload=false",
       ...configArgs,
+      ...(envFile ? ["--env-file", envFile] : []),
       // Benches measure capacity; the rate limiters (per IP, all 127.0.0.1 here) would measure the policy.
-      "--var",
-      "RATE_LIMITS:off",
+      ...(rateLimits ? [] : ["--var", "RATE_LIMITS:off"]),
+      ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
       // Serves /__scheduled, for benches that run the cron on demand.
       ...(testScheduled ? ["--test-scheduled"] : []),
     ],
