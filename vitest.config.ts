@@ -1,6 +1,7 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { copyScalarBundle } from "./scripts/scalar-assets.mjs";
 
 /** Secrets the tests run with; the real ones live in .dev.vars / `wrangler secret`. */
 export const TEST_SECRETS = {
@@ -13,6 +14,9 @@ export const TEST_SECRETS = {
   RESEND_WEBHOOK_SECRET: "whsec_dGVzdC1yZXNlbmQtd2ViaG9vay1zZWNyZXQ=",
   RESEND_API_KEY: "",
 };
+
+// public/ (static assets) holds Scalar's bundle only once this copies it there; wrangler does it for dev and deploy.
+copyScalarBundle();
 
 export default defineConfig({
   plugins: [

@@ -113,9 +113,7 @@ export function createApp(routeGroups: ReadonlyArray<OpenAPIHono<AppEnv>> = ROUT
   }
   registerDocumentPaths(app.openAPIRegistry);
   app.doc31("/openapi.json", { openapi: "3.1.0", info: OPENAPI_INFO, servers: [{ url: "/" }] });
-  app.get("/docs", apiReferenceHeaders, (c) =>
-    c.html(`<!doctype html>${<ApiReference title={OPENAPI_INFO.title} />}`),
-  );
+  app.get("/docs", apiReferenceHeaders, (c) => c.html(`<!doctype html>${<ApiReference title={OPENAPI_INFO.title} />}`));
 
   app.notFound((c) => errorResponse(c, new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {

@@ -2,7 +2,7 @@
 // script-src 'self'). Everything it loads comes from this origin: the document, the bundle, and
 // try-it requests (the document's server is "/"). No web fonts, no telemetry, no AI agent.
 globalThis.Scalar.createApiReference("#reference", {
-  sources: [{ url: "/openapi.json", slug: "api", title: "Hogsend", default: true }],
+  url: "/openapi.json",
   withDefaultFonts: false,
   telemetry: false,
   agent: { disabled: true },
@@ -11,6 +11,6 @@ globalThis.Scalar.createApiReference("#reference", {
   documentDownloadType: "json",
   defaultOpenAllTags: true,
   persistAuth: false,
-  hiddenClients: false,
+  hideClientButton: true, // its "Open API Client" leads to a hosted app on another origin
   defaultHttpClient: { targetKey: "shell", clientKey: "curl" },
 });

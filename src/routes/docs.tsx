@@ -37,7 +37,8 @@ export const ApiReference: FC<{ title: string }> = ({ title }) => (
     </head>
     <body>
       <noscript>
-        The API reference needs JavaScript. The same content, machine-readable: <a href="/openapi.json">/openapi.json</a>.
+        The API reference needs JavaScript. The same content, machine-readable:{" "}
+        <a href="/openapi.json">/openapi.json</a>.
       </noscript>
       <div id="reference" />
       {SCALAR_SCRIPTS.map((src) => (
