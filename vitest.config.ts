@@ -1,6 +1,7 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { copyScalarBundle } from "./scripts/scalar-assets.mjs";
 import { filterWorkerdNoise, keepConsoleLog } from "./vitest.output.ts";
 
 /** Secrets the tests run with; the real ones live in .dev.vars / `wrangler secret`. */
@@ -21,6 +22,9 @@ export const TEST_SECRETS = {
 for (const [name, value] of Object.entries(TEST_SECRETS)) process.env[name] ??= value;
 process.env.WRANGLER_LOG ??= "warn";
 filterWorkerdNoise();
+
+// public/ (static assets) holds Scalar's bundle only once this copies it there; wrangler does it for dev and deploy.
+copyScalarBundle();
 
 export default defineConfig({
   plugins: [

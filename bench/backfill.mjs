@@ -42,9 +42,11 @@ function benchConfig() {
   const toml = `${original
     .replace(producer, 'binding = "JOURNEY_STARTS_QUEUE"\nqueue = "hogsend-bench-sink"')
     .replace('main = "src/index.ts"', `main = "${path.join(ROOT, "src/index.ts")}"`)
+    .replace('migrations_dir = "migrations"', `migrations_dir = "${path.join(ROOT, "migrations")}"`)
+    .replace('directory = "public"', `directory = "${path.join(ROOT, "public")}"`)
     .replace(
-      'migrations_dir = "migrations"',
-      `migrations_dir = "${path.join(ROOT, "migrations")}"`,
+      "node scripts/scalar-assets.mjs",
+      `node ${path.join(ROOT, "scripts", "scalar-assets.mjs")}`,
     )}\n[[queues.consumers]]\nqueue = "hogsend-bench-sink"\nmax_batch_size = 100\nmax_batch_timeout = 1\nmax_retries = 0\n`;
   writeFileSync(path.join(dir, "wrangler.toml"), toml);
   copyFileSync(path.join(ROOT, ".dev.vars"), path.join(dir, ".dev.vars"));

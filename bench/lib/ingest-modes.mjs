@@ -99,7 +99,9 @@ export function farConfig() {
   mkdirSync(dir, { recursive: true });
   const toml = readFileSync(path.join(ROOT, "wrangler.toml"), "utf8")
     .replace(/^main = .*$/m, 'main = "../../far-worker.ts"')
-    .replace(/^migrations_dir = .*$/m, 'migrations_dir = "../../../migrations"');
+    .replace(/^migrations_dir = .*$/m, 'migrations_dir = "../../../migrations"')
+    .replace(/^directory = "public"/m, 'directory = "../../../public"')
+    .replace("node scripts/scalar-assets.mjs", `node ${path.join(ROOT, "scripts", "scalar-assets.mjs")}`);
   const config = path.join(dir, "wrangler.toml");
   writeFileSync(config, toml);
   copyFileSync(path.join(ROOT, ".dev.vars"), path.join(dir, ".dev.vars"));

@@ -207,6 +207,10 @@ describe("deploy against a fake Cloudflare API", DEPLOY_TIMEOUT, () => {
     );
     assert.deepEqual(script.placement, { mode: config.placement.mode });
 
+    // The static assets (public/: Scalar's bundle for /docs) went up with the version.
+    assert.ok(script.versions[0].assets?.["/scalar/api-reference.js"], "Scalar's bundle uploaded as an asset");
+    assert.ok(script.versions[0].assets?.["/scalar/init.js"]);
+
     // Production settings and secrets from the env file, never wrangler.toml's development values.
     for (const name of targets.vars)
       assert.deepEqual([binding(name).type, binding(name).text], ["plain_text", settings[name]]);

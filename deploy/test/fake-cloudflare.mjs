@@ -51,6 +51,7 @@ export async function startFakeCloudflare({
     queues: new Map(), // name → { queue_id, queue_name, consumers: [] }
     scripts: new Map(), // name → { bindings, placement, versions: [], schedules: [], deployedVersion }
     workflows: new Map(), // name → { name, class_name, script_name }
+    assets: new Map(), // content hash → size: static asset contents the account holds
   };
   const requests = []; // { method, path, query, body?, status }
   const routes = [];
@@ -236,13 +237,17 @@ export async function startFakeCloudflare({
   }
   async function storeVersion(name, request) {
     const { metadata, modules } = await readUpload(request);
+    // A Worker with static assets names the upload session that completed them.
+    const assets = metadata.assets ? completedAssets.get(metadata.assets.jwt) : null;
+    if (metadata.assets && !assets)
+      throw Object.assign(new Error("assets completion token is not valid"), { code: 10204 });
     const existing = scriptOf(name);
     const bindings = resolveBindings(existing?.bindings ?? [], metadata.bindings ?? []);
     // What the database looked like when this code was uploaded: migrations must come first.
     const appliedMigrations = Object.fromEntries(
       bindings.filter((b) => b.type === "d1").map((b) => [b.name, appliedMigrationNames(findDb(b.id))]),
     );
-    const version = { id: randomUUID(), metadata, modules, bindings, appliedMigrations };
+    const version = { id: randomUUID(), metadata, modules, bindings, appliedMigrations, assets };
     const script = existing ?? {
       name,
       tag: hex(),
@@ -259,6 +264,42 @@ export async function startFakeCloudflare({
   }
   const publicBindings = (bindings) =>
     bindings.map(({ text, ...rest }) => (rest.type === "secret_text" ? rest : { ...rest, text }));
+
+  // ---- Workers static assets: a session names the files (path → hash), answers which contents
+  // are missing, takes them in buckets, and hands out a completion token the upload then cites ----
+  const assetSessions = new Map(); // upload token → { manifest, missing }
+  const completedAssets = new Map(); // completion token → manifest
+  const completeSession = (token, manifest) => {
+    const completion = `complete-${hex()}`;
+    completedAssets.set(completion, manifest);
+    assetSessions.delete(token);
+    return completion;
+  };
+  route("POST", `${acct}/workers/scripts/:name/assets-upload-session`, ({ json }) => {
+    const manifest = json?.manifest ?? {};
+    const missing = [...new Set(Object.values(manifest).map((file) => file.hash))].filter((h) => !state.assets.has(h));
+    const token = `upload-${hex()}`;
+    assetSessions.set(token, { manifest, missing: new Set(missing) });
+    // Nothing missing: the session's token is itself the completion token.
+    if (missing.length === 0) return ok({ jwt: completeSession(token, manifest), buckets: [] });
+    return ok({ jwt: token, buckets: [missing] });
+  });
+  route("POST", `${acct}/workers/assets/upload`, async ({ raw, headers }) => {
+    const token = (headers.authorization ?? "").replace(/^Bearer /, "");
+    const session = assetSessions.get(token);
+    if (!session) return fail(401, 10001, "asset upload token is not valid");
+    const form = await new Request("http://fake/", {
+      method: "POST",
+      body: raw,
+      headers: { "content-type": headers["content-type"] },
+    }).formData();
+    for (const [hash, file] of form) {
+      if (!session.missing.delete(hash)) return fail(400, 10002, `asset ${hash} was not asked for`);
+      state.assets.set(hash, typeof file === "string" ? file.length : file.size);
+    }
+    if (session.missing.size > 0) return { status: 202, body: ok(null).body };
+    return { status: 201, body: ok({ jwt: completeSession(token, session.manifest) }).body };
+  });
 
   route("GET", `${acct}/workers/services/:name`, ({ params }) => {
     const script = scriptOf(params.name);
