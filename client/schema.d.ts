@@ -756,7 +756,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The API reference as an HTML page, rendered from /openapi.json */
+        /** The interactive API reference (Scalar), rendered in the browser from /openapi.json */
         get: operations["getApiReference"];
         put?: never;
         post?: never;
