@@ -1,4 +1,4 @@
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { type Database, runBatch } from "../db/client";
 import type { KeyedHash } from "../lib/keyed-hash";
 
@@ -40,5 +40,5 @@ export async function erasureKeys(hash: KeyedHash, userIds: string[]): Promise<M
  * True in SQL when the person keyed `key` was erased at or after `acceptedAt` (epoch ms): the
  * work was accepted before the erasure and must not be written. A tie counts as before.
  */
-export const erasedSince = (key: ReturnType<typeof sql> | string, acceptedAt: ReturnType<typeof sql> | number) =>
+export const erasedSince = (key: SQL | string, acceptedAt: SQL | number) =>
   sql`EXISTS (SELECT 1 FROM erasure_markers m WHERE m.id = ${key} AND m.erased_at >= ${acceptedAt})`;

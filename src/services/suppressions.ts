@@ -37,11 +37,11 @@ const legacyHashedAddress = (email: string) => sha256(email.trim().toLowerCase()
 /** The suppression of an address, in clear or hashed (erased contacts); the send step's check. */
 export async function suppressionOf(db: Database, hash: KeyedHash, email: string | null) {
   if (!email) return null;
-  const [keyed, legacy] = await Promise.all([hashedAddress(hash, email), legacyHashedAddress(email)]);
+  const { hashed } = await hashedForms(hash, email);
   const [row] = await db
     .select()
     .from(suppressions)
-    .where(or(eq(suppressions.email, normalizedAddress(email)), inArray(suppressions.email, [keyed, legacy])))
+    .where(or(eq(suppressions.email, normalizedAddress(email)), inArray(suppressions.email, hashed)))
     .limit(1);
   return row ?? null;
 }
