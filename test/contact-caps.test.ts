@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDb, runBatch } from "../src/db/client";
+import { isContactCapsRefusal } from "../src/services/contact-properties";
 import { contactUpsertStatements } from "../src/services/contacts";
 import { importUpsertStatements } from "../src/services/imports/upsert";
 import { adminGet, call, expectErrorShape, ingestAuth, ndjsonText, unique, waitForProcessedEvent } from "./helpers";
@@ -155,7 +156,7 @@ describe("what one contact's properties may hold (256 KB, 1000 keys)", () => {
 });
 
 describe("the merge itself (SQL)", () => {
-  it("leaves a full contact's properties alone whoever writes, checked or not (enrollment, a raced import row)", async () => {
+  it("leaves a full contact's properties alone whoever writes (enrollment: skipped; an import chunk: refused whole)", async () => {
     const t = unique("capsql");
     const db = createDb(env.DB);
     const full = { ...big("a"), ...big("b"), ...big("c"), ...big("d") };
@@ -168,8 +169,12 @@ describe("the merge itself (SQL)", () => {
     expect(Object.keys(after.properties).sort()).toEqual(["a", "b", "c", "d"]);
     expect(after.email).toBe(`${t}@example.com`);
     const rows = [{ row: 1, data: "{}", contact: { externalId: t, properties: big("f") } }];
-    await runBatch(db, importUpsertStatements(db, "job-capsql", rows, new Date()));
+    const other = unique("capsql_other");
+    const both = [{ row: 0, data: "{}", contact: { externalId: other, properties: { x: 1 } } }, ...rows];
+    const refused = await runBatch(db, importUpsertStatements(db, "job-capsql", both, new Date())).catch((e) => e);
+    expect(isContactCapsRefusal(refused)).toBe(true);
     expect(Object.keys((await contact(t)).properties).sort()).toEqual(["a", "b", "c", "d"]);
+    expect(await env.DB.prepare("SELECT 1 FROM contacts WHERE external_id = ?").bind(other).first()).toBeNull();
   });
 });
 

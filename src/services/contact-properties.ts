@@ -40,6 +40,20 @@ export const cappedMerge = (current: SQL, patch: SQL): SQL =>
   sql`CASE WHEN ${mergeExceeds(current, patch)} THEN ${current} ELSE json_patch(${current}, ${patch}) END`;
 
 /**
+ * The import's merge: like cappedMerge, but a patch past the caps makes the value NULL, which the
+ * NOT NULL column refuses, so the statement (and the chunk's whole batch) fails with
+ * `CONTACT_CAPS_REFUSAL`. An import reads which rows are over the caps only then, instead of
+ * before every chunk; the usual chunk, with none, pays nothing for the check.
+ */
+export const refusingMerge = (current: SQL, patch: SQL): SQL =>
+  sql`CASE WHEN ${mergeExceeds(current, patch)} THEN NULL ELSE json_patch(${current}, ${patch}) END`;
+
+export const CONTACT_CAPS_REFUSAL = "NOT NULL constraint failed: contacts.properties";
+
+export const isContactCapsRefusal = (err: unknown): boolean =>
+  err instanceof Error && `${err.message} ${String(err.cause ?? "")}`.includes(CONTACT_CAPS_REFUSAL);
+
+/**
  * The events among `eventIds`, stored and unprocessed, whose properties their contact can't take
  * now. It reads what the upserts after it will see, so it runs in their batch, just ahead of them.
  */

@@ -3,7 +3,7 @@ import { errorFields, log } from "../../lib/log";
 import type { ImportChunkMessage } from "../../lib/queues";
 import { type ChunkRead, readChunk } from "./chunk-reader";
 import { advanceJob, commitChunk } from "./commit";
-import { partitionRows, type RunIds } from "./duplicates";
+import { partitionRows, type RunIds, withoutRowsOverCaps } from "./duplicates";
 import { failJob, resendLostFollowUp, sendFollowUp, startOrLoadJob } from "./job-state";
 import { forgetSeenIds, type ImportDeps, uploadKey } from "./jobs";
 import { convertJsonArray } from "./json-array";
@@ -97,13 +97,27 @@ const readFrom = (job: ImportJob, read: ChunkRead): ImportJob => ({
   header: read.header,
 });
 
+/**
+ * A commit refused for the contact caps is retried without the rows over them (a few times: an event
+ * may grow another of the chunk's contacts past a cap in between; then the message's retry goes on).
+ */
+const CAPS_RETRIES = 3;
+
 /** Validates and commits one chunk; the job as it now stands, or "stale" if another delivery won. */
 async function commitRead(deps: ImportDeps, job: ImportJob, read: ChunkRead, run: RunIds, now: Date) {
-  const { valid, invalid } = await partitionRows(deps.db, job, read.rows, run);
-  const chunk = { read, valid, invalid };
-  if (!(await commitChunk(deps.db, job, chunk, now))) return "stale" as const;
-  for (const { contact } of valid) run.committed.add(contact.externalId);
-  return advanceJob(job, chunk, now);
+  let rows = await partitionRows(deps.db, job, read.rows, run);
+  for (let attempt = 0; ; attempt++) {
+    const chunk = { read, ...rows };
+    const committed = await commitChunk(deps.db, job, chunk, now);
+    if (committed === "over_caps" && attempt < CAPS_RETRIES) {
+      rows = await withoutRowsOverCaps(deps.db, rows);
+      continue;
+    }
+    if (committed === "over_caps") throw new Error("import chunk: rows kept growing past the contact caps");
+    if (!committed) return "stale" as const;
+    for (const { contact } of rows.valid) run.committed.add(contact.externalId);
+    return advanceJob(job, chunk, now);
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import { type Database, runBatch } from "../../db/client";
 import { type ImportJob, importChunks, importErrors, importJobs } from "../../db/schema";
+import { isContactCapsRefusal } from "../contact-properties";
 import type { ChunkRead } from "./chunk-reader";
 import { dryRunStatements } from "./dry-run";
 import { type InvalidRow, jsonParamChunks, type ValidRow } from "./duplicates";
@@ -36,9 +37,15 @@ export function advanceJob(job: ImportJob, { read, valid, invalid }: ChunkResult
  * Commits the chunk in one batch: ledger row, moved checkpoint and counters, errors, then the
  * contact upserts (each with its address changes recorded) and opt-outs; a dry run commits its
  * seen ids and would-create/update counts instead. False when another delivery committed this
- * checkpoint first (or the job ended).
+ * checkpoint first (or the job ended); "over_caps" when a row's properties took its contact past
+ * the contact caps (nothing is written: see refusingMerge).
  */
-export async function commitChunk(db: Database, job: ImportJob, chunk: ChunkResult, now: Date): Promise<boolean> {
+export async function commitChunk(
+  db: Database,
+  job: ImportJob,
+  chunk: ChunkResult,
+  now: Date,
+): Promise<boolean | "over_caps"> {
   try {
     await runBatch(db, [
       ledgerStatement(db, job, chunk.read, now),
@@ -50,6 +57,7 @@ export async function commitChunk(db: Database, job: ImportJob, chunk: ChunkResu
     ]);
     return true;
   } catch (err) {
+    if (isContactCapsRefusal(err)) return "over_caps";
     const current = await loadJob(db, job.id);
     if (!current || current.checkpointOffset !== job.checkpointOffset || current.status !== "processing") return false;
     throw err;

@@ -14,9 +14,8 @@ const utf8Bytes = (text: string) => new TextEncoder().encode(text).length;
  * contact caps): they become row errors. A first read sends only sizes, and finds the contacts a
  * merge could take past a cap (a merge is at most the sum of both sides' bytes and keys, and a
  * stored key takes at least 4 characters of JSON); only those are checked exactly, with the row's
- * properties. A fresh import (no existing contacts) costs one read of index lookups. The upsert
- * itself merges with the same test in SQL (cappedMerge), so a contact stays within the caps even
- * when an event grows it between this read and the chunk's commit.
+ * properties. A real run reads this only after its commit was refused (refusingMerge, the same
+ * test in SQL); a dry run, which upserts nothing, reads it for every chunk.
  */
 export async function rowsOverContactCaps(db: Database, rows: ContactUpsert[]): Promise<Set<string>> {
   const patches = new Map<string, string>();

@@ -30,21 +30,43 @@ export async function partitionRows(db: Database, job: ImportJob, rows: ImportRo
     else if (firstInChunk.has(row.contact.externalId)) invalid.push({ ...row, error: "Duplicate externalId" });
     else firstInChunk.set(row.contact.externalId, row);
   }
+  // A real run learns of rows over the contact caps from its commit (withoutRowsOverCaps); a dry
+  // run commits no upserts, so it reads them here.
   const [earlier, overCaps] = await Promise.all([
     run.earlierRuns ? seenEarlier(db, job, [...firstInChunk.keys()]) : new Set<string>(),
-    rowsOverContactCaps(
-      db,
-      [...firstInChunk.values()].map((row) => row.contact),
-    ),
+    job.options?.dryRun
+      ? rowsOverContactCaps(
+          db,
+          [...firstInChunk.values()].map((row) => row.contact),
+        )
+      : new Set<string>(),
   ]);
   for (const [externalId, row] of firstInChunk) {
     if (earlier.has(externalId) || run.committed.has(externalId))
       invalid.push({ row: row.row, data: row.data, error: "Duplicate externalId" });
-    else if (overCaps.has(externalId)) invalid.push({ row: row.row, data: row.data, error: PROPERTIES_LIMIT_ERROR });
+    else if (overCaps.has(externalId)) invalid.push(overCapsError(row));
     else valid.push(row);
   }
   invalid.sort((a, b) => a.row - b.row);
   return { valid, invalid };
+}
+
+const overCapsError = (row: ValidRow): InvalidRow => ({ row: row.row, data: row.data, error: PROPERTIES_LIMIT_ERROR });
+
+/** The partition with the rows whose properties their contact can't take now moved to the failed rows. */
+export async function withoutRowsOverCaps(
+  db: Database,
+  { valid, invalid }: { valid: ValidRow[]; invalid: InvalidRow[] },
+) {
+  const overCaps = await rowsOverContactCaps(
+    db,
+    valid.map((row) => row.contact),
+  );
+  const failed = [...invalid, ...valid.filter((row) => overCaps.has(row.contact.externalId)).map(overCapsError)];
+  return {
+    valid: valid.filter((row) => !overCaps.has(row.contact.externalId)),
+    invalid: failed.sort((a, b) => a.row - b.row),
+  };
 }
 
 /**

@@ -1,13 +1,13 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import { newId } from "../../lib/ids";
-import { cappedMerge } from "../contact-properties";
+import { refusingMerge } from "../contact-properties";
 import { jsonParamChunks, type ValidRow } from "./duplicates";
 
 /**
  * The chunk's contact upserts, one JSON-array parameter per statement expanded with `json_each`
  * instead of 11 rows per statement under the 100-parameter cap. The merge is the import's
- * documented one (email only when given, properties merge-patched within the contact caps), and every row it writes is
+ * documented one (email only when given, properties merge-patched; a row past the contact caps fails the batch, see refusingMerge), and every row it writes is
  * marked with the job: a contact already marked by this job is left alone, so a repeat of an
  * externalId can never overwrite the first occurrence (partitionRows has already counted it).
  * The address changes it makes are recorded (source `import`) by the database trigger
@@ -29,7 +29,7 @@ export function importUpsertStatements(db: Database, jobId: string, valid: Valid
       FROM json_each(${json}) WHERE true
       ON CONFLICT (external_id) DO UPDATE SET
         email = coalesce(excluded.email, contacts.email),
-        properties = ${cappedMerge(sql`contacts.properties`, sql`excluded.properties`)},
+        properties = ${refusingMerge(sql`contacts.properties`, sql`excluded.properties`)},
         updated_at = excluded.updated_at,
         import_job_id = excluded.import_job_id
       WHERE contacts.import_job_id IS NOT excluded.import_job_id`),
