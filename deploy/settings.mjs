@@ -15,6 +15,12 @@ export const OPTIONAL_SECRETS = new Set(["TOKEN_SIGNING_SECRET_PREVIOUS"]);
 export const SETTING_DEFAULTS = Object.freeze({
   // PostHog only needs a 2xx: the buffered path answers after one queue send (docs/ingest.md).
   POSTHOG_WEBHOOK_MODE: "buffered",
+  // PostHog events are captured with a public key: they never set an address (docs/posthog.md#addresses).
+  POSTHOG_EMAIL_POLICY: "none",
+  // Unidentified visitors' events are stored, but make no contact and enter no journey.
+  POSTHOG_ANONYMOUS_EVENTS: "store",
+  // No PostHog-internal "$…" key lands on a contact unless listed.
+  POSTHOG_CONTACT_PROPERTIES: "",
 });
 
 export function readEnvFile(file) {

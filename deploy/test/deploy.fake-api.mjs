@@ -33,7 +33,6 @@ function prodSettings(overrides = {}) {
     EMAIL_PROVIDER: "resend",
     IDEMPOTENCY_TTL_SECONDS: "604800",
     EMAIL_MAX_PER_ADDRESS_PER_DAY: "10",
-    POSTHOG_CAN_CHANGE_EMAIL: "false",
     EVENT_RETENTION_DAYS: "400",
     EMAIL_BODY_RETENTION_DAYS: "30",
     RATE_LIMITS: "on",
