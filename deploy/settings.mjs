@@ -23,6 +23,12 @@ export const SETTING_DEFAULTS = Object.freeze({
   POSTHOG_CONTACT_PROPERTIES: "",
 });
 
+// Settings that no longer exist, and what replaced them.
+const RENAMED_SETTINGS = {
+  POSTHOG_CAN_CHANGE_EMAIL:
+    'POSTHOG_CAN_CHANGE_EMAIL was replaced by POSTHOG_EMAIL_POLICY ("none" by default; "fill" was the old "false", "replace" the old "true", now never over an address from the ingest API or an import): see docs/posthog.md',
+};
+
 export function readEnvFile(file) {
   return parseEnvFile(readFileSync(file, "utf8"));
 }
@@ -95,7 +101,8 @@ export function checkSettings(settings, { vars, requiredSecrets, devValues, allo
   }
   const known = new Set([...vars, ...requiredSecrets]);
   for (const name of Object.keys(settings)) {
-    if (!known.has(name) && !WRANGLER_KEYS.test(name)) {
+    if (name in RENAMED_SETTINGS && !known.has(name)) problems.push(RENAMED_SETTINGS[name]);
+    else if (!known.has(name) && !WRANGLER_KEYS.test(name)) {
       problems.push(`${name} is neither a [vars] setting nor a required secret in wrangler.toml (a typo?)`);
     }
   }

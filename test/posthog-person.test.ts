@@ -1,7 +1,11 @@
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { buildDeps } from "../src/composition";
+import { events } from "../src/db/schema";
 import worker from "../src/index";
+import { processStoredEvents } from "../src/pipeline/ingest";
 import {
   anonymousPageview,
   anonymousWithPerson,
@@ -12,7 +16,7 @@ import {
   serverEvent,
   webhook,
 } from "./fixtures/posthog";
-import { adminGet, call, unique, waitForProcessedEvent } from "./helpers";
+import { adminGet, adminPost, call, unique, waitForProcessedEvent } from "./helpers";
 import { introspectJourneysForFile } from "./workflows";
 
 type Payload = ReturnType<typeof webhook>;
@@ -180,6 +184,30 @@ describe("PostHog settings and answers", () => {
     await buffered(body);
     const again = await call("/v1/webhooks/posthog", { method: "POST", headers, json: body });
     expect(await again.json()).toEqual({ accepted: true, duplicate: true });
+  });
+
+  it("replaying an anonymous event routes nothing", async () => {
+    const body = anonymousPageview(unique("anon_replay"), "user:signed_up");
+    const { answer } = await sync(body);
+    const res = await adminPost("/v1/admin/events/replay", { eventIds: [answer.eventId] });
+    expect(await res.json()).toMatchObject({ replayed: 1, enrolled: 0 });
+    expect(await enrollmentsOf(answer.eventId!)).toBe(0);
+  });
+
+  it("self-healing applies a stored event's person update ($set_once included) from its row", async () => {
+    const userId = unique("ph_heal");
+    await sync(pageview(userId, { $set: { plan: "free" } }));
+    const { answer } = await sync(pageview(userId, { $set: { plan: "pro" }, $set_once: { plan: "x", first: 1 } }));
+    // As if the processing after the insert had crashed: the row is there, unprocessed, the contact as before.
+    await env.DB.prepare("UPDATE events SET processed_at = NULL WHERE id = ?").bind(answer.eventId).run();
+    await env.DB.prepare('UPDATE contacts SET properties = \'{"plan":"free"}\' WHERE external_id = ?')
+      .bind(userId)
+      .run();
+    const deps = buildDeps(env);
+    const [row] = await deps.db.select().from(events).where(eq(events.id, answer.eventId!));
+    expect(row!.contactUpdate).toEqual({ set: { plan: "pro" }, setOnce: { plan: "x", first: 1 } });
+    await processStoredEvents(deps.routing, [row!]);
+    expect((await contactOf(userId))!.properties).toEqual({ plan: "pro", first: 1 });
   });
 
   it("a contact over its caps is left alone and the sync answer says so", async () => {
