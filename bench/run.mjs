@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 
 const BENCHES = [
   "bench:ingest",
+  "bench:posthog",
   "bench:recovery",
   "bench:import",
   "bench:cli-import",

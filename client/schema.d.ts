@@ -72,7 +72,7 @@ export interface paths {
         put?: never;
         /**
          * PostHog webhook destination
-         * @description Authenticated by the shared secret in `x-posthog-webhook-secret` (`POSTHOG_WEBHOOK_SECRET`; refused while unset). PostHog's event `uuid` is the idempotency key, so its retries never double-process. Buffered by default (`POSTHOG_WEBHOOK_MODE`): answered `{accepted, eventId}` after one queue send, written within seconds; `sync` answers after the write with `{stored, eventId}`.
+         * @description Authenticated by the shared secret in `x-posthog-webhook-secret` (`POSTHOG_WEBHOOK_SECRET`; refused while unset). PostHog's event `uuid` is the idempotency key, so its retries never double-process. Contacts follow PostHog's person model (`person.properties`, `$set`, `$set_once`, `$unset`; no `$…` keys unless `POSTHOG_CONTACT_PROPERTIES` lists them); an unidentified visitor's event is stored without a contact or journey; the address is never set unless `POSTHOG_EMAIL_POLICY` says so (docs/posthog.md). Buffered by default (`POSTHOG_WEBHOOK_MODE`): answered `{accepted, eventId}` after one queue send, written within seconds; `sync` answers after the write with `{stored, eventId}`.
          */
         post: operations["receivePostHogWebhook"];
         delete?: never;
@@ -936,28 +936,23 @@ export interface components {
              */
             contactUpdate?: "skipped_properties_limit";
         };
+        /** @description The default body of PostHog's "HTTP Webhook" destination. Configure PostHog's "HTTP Webhook" destination (Data pipelines → Destinations → New → HTTP Webhook), method POST, with its default JSON body {"event": "{event}", "person": "{person}"} and the header x-posthog-webhook-secret. */
         PostHogWebhook: {
             event: {
                 uuid: string;
                 event: string;
                 distinct_id: string;
                 timestamp?: string;
-                /**
-                 * @description A JSON object, nested at most 32 levels deep, with at most 1000 top-level keys and at most 64 KB as JSON
-                 * @example {
-                 *       "plan": "pro"
-                 *     }
-                 */
                 properties?: {
                     [key: string]: unknown;
                 } | null;
+            } & {
+                [key: string]: unknown;
             };
             person?: ({
-                properties?: ({
-                    email?: string | null;
-                } & {
+                properties?: {
                     [key: string]: unknown;
-                }) | null;
+                } | null;
             } & {
                 [key: string]: unknown;
             }) | null;
@@ -1227,6 +1222,17 @@ export interface components {
             healAttempts: number;
             replayCount: number;
             lastReplayedAt: string | null;
+            /** @description An unidentified visitor's event (PostHog): stored, but it made no contact and entered no journey */
+            anonymous: boolean;
+            /** @description PostHog's person model for this event: `set` merged into the contact (a null removes the key), `setOnce` filling only missing keys; null when the contact merged `properties` (the ingest API) */
+            contactUpdate: {
+                set: {
+                    [key: string]: unknown;
+                };
+                setOnce: {
+                    [key: string]: unknown;
+                };
+            } | null;
         };
         BackfillPreview: {
             /** @enum {boolean} */
@@ -1812,6 +1818,18 @@ export interface operations {
                         eventId?: string;
                         /** @enum {boolean} */
                         duplicate?: true;
+                        /**
+                         * @description An unidentified visitor's event: stored, no contact, no journey (`POSTHOG_ANONYMOUS_EVENTS`)
+                         * @enum {boolean}
+                         */
+                        anonymous?: true;
+                        /** @description Properties removed to fit the caps (largest first; `$set.<key>` for contact properties); the stored event lists them under `$trimmed` */
+                        trimmed?: string[];
+                        /**
+                         * @description Sync mode: the contact would pass its property caps, so its properties were left as they were
+                         * @enum {string}
+                         */
+                        contactUpdate?: "skipped_properties_limit";
                     };
                 };
             };

@@ -15,7 +15,19 @@ export const OPTIONAL_SECRETS = new Set(["TOKEN_SIGNING_SECRET_PREVIOUS"]);
 export const SETTING_DEFAULTS = Object.freeze({
   // PostHog only needs a 2xx: the buffered path answers after one queue send (docs/ingest.md).
   POSTHOG_WEBHOOK_MODE: "buffered",
+  // PostHog events are captured with a public key: they never set an address (docs/posthog.md#addresses).
+  POSTHOG_EMAIL_POLICY: "none",
+  // Unidentified visitors' events are stored, but make no contact and enter no journey.
+  POSTHOG_ANONYMOUS_EVENTS: "store",
+  // No PostHog-internal "$…" key lands on a contact unless listed.
+  POSTHOG_CONTACT_PROPERTIES: "",
 });
+
+// Settings that no longer exist, and what replaced them.
+const RENAMED_SETTINGS = {
+  POSTHOG_CAN_CHANGE_EMAIL:
+    'POSTHOG_CAN_CHANGE_EMAIL was replaced by POSTHOG_EMAIL_POLICY ("none" by default; "fill" was the old "false", "replace" the old "true", now never over an address from the ingest API or an import): see docs/posthog.md',
+};
 
 export function readEnvFile(file) {
   return parseEnvFile(readFileSync(file, "utf8"));
@@ -89,7 +101,8 @@ export function checkSettings(settings, { vars, requiredSecrets, devValues, allo
   }
   const known = new Set([...vars, ...requiredSecrets]);
   for (const name of Object.keys(settings)) {
-    if (!known.has(name) && !WRANGLER_KEYS.test(name)) {
+    if (name in RENAMED_SETTINGS && !known.has(name)) problems.push(RENAMED_SETTINGS[name]);
+    else if (!known.has(name) && !WRANGLER_KEYS.test(name)) {
       problems.push(`${name} is neither a [vars] setting nor a required secret in wrangler.toml (a typo?)`);
     }
   }

@@ -2,14 +2,15 @@ import { createDb, type Database } from "./db/client";
 import { keyedHash } from "./lib/keyed-hash";
 import type { BackfillPageDeps } from "./pipeline/backfill-page";
 import type { BatchEnrollDeps } from "./pipeline/batch-enroll";
+import type { EventProcessingDeps, PostHogEmailPolicy } from "./pipeline/ingest";
 import type { BufferDeps } from "./pipeline/ingest-buffer";
-import type { JourneyRoutingDeps } from "./pipeline/journey-routing";
 import type { ReplayDeps } from "./pipeline/replay";
 import { providerFromEnv } from "./providers/email";
 import type { EmailResendDeps } from "./services/email-resends";
 import type { DeliveryDeps } from "./services/emails";
 import type { ErasureDeps } from "./services/erasure";
 import type { ImportDeps } from "./services/imports/jobs";
+import type { PostHogSettings } from "./services/posthog/map";
 import type { PreferenceDeps } from "./services/preferences";
 import type { RetentionDeps } from "./services/retention";
 import type { WorkflowDeps } from "./services/workflow-instances";
@@ -23,6 +24,18 @@ const positiveInt = (value: string | undefined, fallback: number) => {
 };
 const DEFAULT_EVENT_RETENTION_DAYS = 400;
 const DEFAULT_EMAIL_BODY_RETENTION_DAYS = 30;
+
+const EMAIL_POLICIES: PostHogEmailPolicy[] = ["none", "fill", "replace"];
+/** An unknown value is the safe default: PostHog sets no address. */
+const postHogEmailPolicy = (env: Env) => EMAIL_POLICIES.find((policy) => policy === env.POSTHOG_EMAIL_POLICY) ?? "none";
+
+function postHogSettings(env: Env): PostHogSettings {
+  const listed = (env.POSTHOG_CONTACT_PROPERTIES ?? "").split(",").map((key) => key.trim());
+  return {
+    contactKeys: new Set(listed.filter(Boolean)),
+    anonymousEvents: env.POSTHOG_ANONYMOUS_EVENTS === "contacts" ? "contacts" : "store",
+  };
+}
 
 export type DepsOptions = {
   /** A request passes its round-trip-counted database; everyone else gets one on the binding. */
@@ -39,12 +52,7 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
   const db = options.db ?? createDb(env.DB);
   const hash = keyedHash(env.ERASURE_HASH_SECRET);
   const workflows: WorkflowDeps = { workflow: env.JOURNEY_WORKFLOW, journeyStarts: env.JOURNEY_STARTS_QUEUE };
-  const routing: JourneyRoutingDeps & { postHogCanChangeEmail: boolean } = {
-    db,
-    hash,
-    ...workflows,
-    postHogCanChangeEmail: env.POSTHOG_CAN_CHANGE_EMAIL === "true",
-  };
+  const routing: EventProcessingDeps = { db, hash, ...workflows, postHogEmail: postHogEmailPolicy(env) };
   const ingest: BufferDeps = {
     ...routing,
     idempotencyKeys: env.IDEMPOTENCY_KEYS,
@@ -83,6 +91,8 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
     workflows,
     routing,
     ingest,
+    /** How PostHog payloads become events (POSTHOG_ANONYMOUS_EVENTS, POSTHOG_CONTACT_PROPERTIES). */
+    postHog: postHogSettings(env),
     batchEnroll,
     imports,
     backfills,

@@ -30,47 +30,69 @@ const postHog = async (distinctId: string, email: string) => {
   expect(await waitForProcessedEvent(`posthog:${uuid}`)).toBe(eventId);
   return eventId;
 };
+/** A PostHog event through the pipeline with other settings (the queue consumer reads the Worker's own). */
+const postHogWith = async (settings: { postHogEmail: "fill" | "replace" }, userId: string, email: string) => {
+  const [result] = await ingestEvents(
+    { ...buildDeps(env).ingest, ...settings },
+    [{ event: "$identify", userId, userEmail: email, idempotencyKey: `posthog:${crypto.randomUUID()}` }],
+    "posthog",
+  );
+  return result!.stored ? result!.eventId : "";
+};
 const changesOf = (body: ContactBody) => body.emailChanges.map(({ from, to, source }) => ({ from, to, source }));
 
 introspectJourneysForFile();
 
 describe("address changes are controlled and recorded", () => {
-  it("a PostHog event cannot change an existing address", async () => {
+  it("a PostHog event never sets an address by default", async () => {
     const userId = unique("ph_hijack");
     await ingest({ event: "profile", userId, userEmail: `${userId}@example.com` });
     await postHog(userId, "attacker@evil.example");
     const after = await contact(userId);
     expect(after.email).toBe(`${userId}@example.com`);
     expect(after.emailChanges).toEqual([]);
+    // Not even a missing one: a browser event is captured with a public key.
+    const imported = unique("ph_noaddr");
+    await ingest({ event: "profile", userId: imported });
+    await postHog(imported, "attacker@evil.example");
+    expect(await contact(imported)).toMatchObject({ email: null, emailChanges: [] });
   });
 
-  it("a PostHog event fills a missing address, recorded with its event id", async () => {
+  it("with POSTHOG_EMAIL_POLICY=fill a PostHog event fills a missing address, recorded with its event id", async () => {
     const userId = unique("ph_fill");
     await ingest({ event: "profile", userId });
-    const eventId = await postHog(userId, `${userId}@example.com`);
+    const eventId = await postHogWith({ postHogEmail: "fill" }, userId, `${userId}@example.com`);
     const after = await contact(userId);
     expect(after.email).toBe(`${userId}@example.com`);
     expect(after.emailChanges).toMatchObject([{ from: null, to: `${userId}@example.com`, source: "posthog", eventId }]);
+    await postHogWith({ postHogEmail: "fill" }, userId, `other_${userId}@example.com`);
+    expect((await contact(userId)).email).toBe(`${userId}@example.com`);
   });
 
-  it("with POSTHOG_CAN_CHANGE_EMAIL, PostHog events may replace an address", async () => {
-    const userId = unique("ph_allowed");
-    await ingest({ event: "profile", userId, userEmail: `${userId}@example.com` });
-    const deps = { ...buildDeps(env).ingest, postHogCanChangeEmail: true };
-    const [result] = await ingestEvents(
-      deps,
-      [{ event: "$identify", userId, userEmail: `new_${userId}@example.com` }],
-      "posthog",
-    );
-    const after = await contact(userId);
-    expect(after.email).toBe(`new_${userId}@example.com`);
-    expect(after.emailChanges).toMatchObject([
-      {
-        from: `${userId}@example.com`,
-        to: `new_${userId}@example.com`,
-        source: "posthog",
-        eventId: result!.stored ? result!.eventId : "",
-      },
+  it("with POSTHOG_EMAIL_POLICY=replace PostHog replaces only an address PostHog set: authenticated sources win", async () => {
+    const replace = { postHogEmail: "replace" } as const;
+    const fromApi = unique("ph_api");
+    await ingest({ event: "profile", userId: fromApi, userEmail: `${fromApi}@example.com` });
+    await postHogWith(replace, fromApi, `new_${fromApi}@example.com`);
+    expect(await contact(fromApi)).toMatchObject({ email: `${fromApi}@example.com`, emailChanges: [] });
+
+    const userId = unique("ph_own");
+    await ingest({ event: "profile", userId });
+    await postHogWith(replace, userId, `a_${userId}@example.com`);
+    const eventId = await postHogWith(replace, userId, `b_${userId}@example.com`);
+    expect((await contact(userId)).email).toBe(`b_${userId}@example.com`);
+    expect((await contact(userId)).emailChanges[0]).toMatchObject({
+      to: `b_${userId}@example.com`,
+      source: "posthog",
+      eventId,
+    });
+    // The ingest API sets it: PostHog can no longer change it.
+    await ingest({ event: "profile", userId, userEmail: `c_${userId}@example.com` });
+    await postHogWith(replace, userId, `d_${userId}@example.com`);
+    expect(changesOf(await contact(userId))).toEqual([
+      { from: `b_${userId}@example.com`, to: `c_${userId}@example.com`, source: "api" },
+      { from: `a_${userId}@example.com`, to: `b_${userId}@example.com`, source: "posthog" },
+      { from: null, to: `a_${userId}@example.com`, source: "posthog" },
     ]);
   });
 

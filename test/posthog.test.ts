@@ -58,8 +58,9 @@ describe("POST /v1/webhooks/posthog", () => {
       occurredAt: "2025-01-15T09:30:00.000Z",
       properties: { $browser: "Firefox", plan: "pro" },
     });
+    // The person's properties, not the event's; no address from PostHog by default (POSTHOG_EMAIL_POLICY).
     const contact = (await (await adminGet(`/v1/admin/contacts/${userId}`)).json()) as Record<string, unknown>;
-    expect(contact).toMatchObject({ email: "grace@example.com", properties: { plan: "pro" } });
+    expect(contact).toMatchObject({ email: null, properties: { name: "Grace" } });
   });
 
   it("uses PostHog's event uuid as the idempotency key, so retries never double-process", async () => {
@@ -84,6 +85,31 @@ describe("POST /v1/webhooks/posthog", () => {
   it("validates the payload shape, naming the field", async () => {
     const body = await expectErrorShape(await postHog({ event: { uuid: "x", event: "e" } }), 400, "VALIDATION_ERROR");
     expect(body.error).toContain("distinct_id");
+  });
+
+  it("answers a legacy or unknown format with what to configure in PostHog", async () => {
+    const action = await expectErrorShape(
+      await postHog({ text: "[Ada](https://us.posthog.com/person/1) triggered action [Signed up]" }),
+      400,
+      "VALIDATION_ERROR",
+    );
+    expect(action.error).toContain("action webhook");
+    const restHook = await expectErrorShape(
+      await postHog({
+        hook: { id: "abc", event: "action_performed", target: "https://x" },
+        data: { event: "signed_up" },
+      }),
+      400,
+      "VALIDATION_ERROR",
+    );
+    expect(restHook.error).toContain("REST hook");
+    const unknown = await expectErrorShape(await postHog({ type: "event", payload: {} }), 400, "VALIDATION_ERROR");
+    for (const body of [action, restHook, unknown]) {
+      expect(body.error).toContain('"HTTP Webhook" destination');
+      expect(body.error).toContain('{"event": "{event}", "person": "{person}"}');
+      expect(body.error).toContain("x-posthog-webhook-secret");
+    }
+    expect(unknown.error).toContain("event");
   });
 
   it("ignores a person email that isn't an address rather than storing junk", async () => {

@@ -33,7 +33,6 @@ function prodSettings(overrides = {}) {
     EMAIL_PROVIDER: "resend",
     IDEMPOTENCY_TTL_SECONDS: "604800",
     EMAIL_MAX_PER_ADDRESS_PER_DAY: "10",
-    POSTHOG_CAN_CHANGE_EMAIL: "false",
     EVENT_RETENTION_DAYS: "400",
     EMAIL_BODY_RETENTION_DAYS: "30",
     RATE_LIMITS: "on",
@@ -295,6 +294,7 @@ describe("refusals, before anything is created", () => {
     ["the log provider without --allow-log-provider", { EMAIL_PROVIDER: "log" }, /EMAIL_PROVIDER=log/],
     ["a var left to wrangler.toml's development value", { EMAIL_FROM: undefined }, /EMAIL_FROM is missing/],
     ["an unknown key (a typo)", { ADMIN_API_KEYS: secret() }, /ADMIN_API_KEYS is neither/],
+    ["a setting that was renamed", { POSTHOG_CAN_CHANGE_EMAIL: "true" }, /replaced by POSTHOG_EMAIL_POLICY/],
     [
       "the same value for two secrets",
       { INGEST_API_KEY: "s".repeat(40), ADMIN_API_KEY: "s".repeat(40) },

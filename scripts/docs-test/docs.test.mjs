@@ -15,6 +15,7 @@ import { startShell } from "./shell.mjs";
 const DOCUMENTS = [
   "README.md",
   "docs/ingest.md",
+  "docs/posthog.md",
   "docs/contacts-import-export.md",
   "docs/cli.md",
   "docs/journeys-and-email.md",

@@ -13,6 +13,11 @@ const bufferedEvent = z.object({
   idempotencyKey: z.string().nullable(),
   occurredAt: z.number().int(),
   receivedAt: z.number().int(),
+  // Optional: messages queued before these fields existed are still valid.
+  anonymous: z.boolean().optional(),
+  contactUpdate: z
+    .object({ set: z.record(z.string(), z.unknown()), setOnce: z.record(z.string(), z.unknown()) })
+    .nullish(),
 });
 
 type QueueSpec = { name: string; binding: keyof Env; schema: z.ZodType; maxRetries: number };

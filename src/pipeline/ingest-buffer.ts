@@ -75,10 +75,14 @@ const toBuffered = (row: StoredEvent): BufferedEvent => ({
   idempotencyKey: row.idempotencyKey,
   occurredAt: row.occurredAt.getTime(),
   receivedAt: row.receivedAt.getTime(),
+  anonymous: row.anonymous,
+  contactUpdate: row.contactUpdate,
 });
 
 const fromBuffered = (event: BufferedEvent, source: IngestSource): StoredEvent => ({
   ...event,
+  anonymous: event.anonymous ?? false,
+  contactUpdate: event.contactUpdate ?? null,
   source,
   occurredAt: new Date(event.occurredAt),
   receivedAt: new Date(event.receivedAt),

@@ -1,6 +1,6 @@
 import { type BatchPlan, plan, runPlans, sequence, writes } from "../db/batch-plan";
 import type { Database } from "../db/client";
-import type { Properties, StoredEvent } from "../db/schema";
+import type { ContactUpdate, Properties, StoredEvent } from "../db/schema";
 import { newId } from "../lib/ids";
 import { PROPERTIES_LIMIT_OUTCOME } from "../services/contact-properties";
 import { contactUpsertPlan } from "../services/contacts";
@@ -26,14 +26,18 @@ export type IngestItem = {
   properties?: Properties;
   idempotencyKey?: string;
   timestamp?: string;
+  /** Stored, but no contact and no journey (an unidentified PostHog visitor). */
+  anonymous?: boolean;
+  /** How the contact's properties change, when not by merging `properties` (PostHog's person model). */
+  contactUpdate?: ContactUpdate;
 };
 
 export type IngestSource = NewEvent["source"];
 
-export type EventProcessingDeps = JourneyRoutingDeps & {
-  /** POSTHOG_CAN_CHANGE_EMAIL: PostHog events may replace an address, not only fill a missing one. */
-  postHogCanChangeEmail?: boolean;
-};
+/** POSTHOG_EMAIL_POLICY: what a PostHog event's address does to its contact (default: nothing). */
+export type PostHogEmailPolicy = "none" | "fill" | "replace";
+
+export type EventProcessingDeps = JourneyRoutingDeps & { postHogEmail?: PostHogEmailPolicy };
 
 export type IngestDeps = EventProcessingDeps & {
   idempotencyKeys: KVNamespace;
@@ -68,14 +72,15 @@ export function toEventRows(items: IngestItem[], source: IngestSource, receivedA
     source,
     occurredAt: item.timestamp ? new Date(item.timestamp) : receivedAt,
     receivedAt,
+    anonymous: item.anonymous ?? false,
+    contactUpdate: item.contactUpdate ?? null,
   }));
 }
 
 type WriteOptions = {
   /** Insert the rows first (ingest); without it they are already stored (self-healing). */
   insert: boolean;
-  /** POSTHOG_CAN_CHANGE_EMAIL: PostHog events may replace an address, not only fill a missing one. */
-  postHogCanChangeEmail?: boolean;
+  postHogEmail?: PostHogEmailPolicy;
   now?: Date;
   onlyIfNewer?: boolean;
   /** The events' hashed addresses, for the entry guards (see journey-routing). */
@@ -100,19 +105,26 @@ type Written = {
  */
 function writePlan(db: Database, events: StoredEvent[], options: WriteOptions): BatchPlan<Written> {
   const ids = events.map((event) => event.id);
+  const postHogEmail = options.postHogEmail ?? "none";
   const contactUpserts = contactUpsertPlan(
     db,
-    events.map((event) => ({
-      externalId: event.userId,
-      email: event.userEmail,
-      properties: event.properties,
-      seenAt: event.occurredAt,
-      source: event.source,
-      eventId: event.id,
-      // A PostHog event can be captured in a browser by anyone holding the public project key.
-      emailPolicy: event.source === "posthog" && !options.postHogCanChangeEmail ? "fill" : "replace",
-      onlyIfEventPending: event.id,
-    })),
+    events
+      .filter((event) => !event.anonymous)
+      .map((event) => {
+        // A PostHog event can be captured in a browser by anyone holding the public project key.
+        const untrusted = event.source === "posthog";
+        return {
+          externalId: event.userId,
+          email: untrusted && postHogEmail === "none" ? null : event.userEmail,
+          properties: event.contactUpdate?.set ?? event.properties,
+          setOnce: event.contactUpdate?.setOnce,
+          seenAt: event.occurredAt,
+          source: event.source,
+          eventId: event.id,
+          emailPolicy: !untrusted ? "replace" : postHogEmail === "replace" ? "untrusted_replace" : "fill",
+          onlyIfEventPending: event.id,
+        };
+      }),
     options,
   );
   const all = sequence(
@@ -149,7 +161,7 @@ export async function writeEvents(
   ]);
   const planned = writePlan(deps.db, events, {
     ...options,
-    postHogCanChangeEmail: deps.postHogCanChangeEmail,
+    postHogEmail: deps.postHogEmail,
     addressHashes,
     erasureKeys: keys,
   });

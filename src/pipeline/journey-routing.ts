@@ -31,6 +31,8 @@ export type JourneyRoutingDeps = WorkflowDeps & { db: Database; hash: KeyedHash 
 
 export type RoutableEvent = Pick<StoredEvent, "id" | "event" | "userId" | "properties" | "occurredAt"> & {
   userEmail?: string | null;
+  /** An unidentified visitor's event enters, leaves and wakes no journey. */
+  anonymous?: boolean;
 };
 
 /** Event id → `hashedAddress` of the event's address (entry guards see hashed suppressions by it). */
@@ -59,7 +61,8 @@ type RoutingOptions = {
 type Decided = { exits: ExitOutcome[]; waiting: WaitingEnrollment[]; entries: EntryOutcome[] };
 
 /** The routing decisions as statements for the caller's D1 batch. */
-export function routingPlan(db: Database, events: RoutableEvent[], options: RoutingOptions = {}): BatchPlan<Decided> {
+export function routingPlan(db: Database, all: RoutableEvent[], options: RoutingOptions = {}): BatchPlan<Decided> {
+  const events = all.filter((event) => !event.anonymous);
   const dryRun = options.dryRun ?? false;
   const onlyIfEventPending = options.onlyPending ?? false;
   const addressHashes = options.addressHashes ?? new Map();

@@ -172,6 +172,16 @@ export const EventSchema = z
     healAttempts: z.number().int().openapi({ description: "Self-healing runs that tried this event" }),
     replayCount: z.number().int(),
     lastReplayedAt: z.string().nullable(),
+    anonymous: z.boolean().openapi({
+      description: "An unidentified visitor's event (PostHog): stored, but it made no contact and entered no journey",
+    }),
+    contactUpdate: z
+      .object({ set: z.record(z.string(), z.unknown()), setOnce: z.record(z.string(), z.unknown()) })
+      .nullable()
+      .openapi({
+        description:
+          "PostHog's person model for this event: `set` merged into the contact (a null removes the key), `setOnce` filling only missing keys; null when the contact merged `properties` (the ingest API)",
+      }),
   })
   .openapi("Event");
 

@@ -38,6 +38,15 @@ export function recordChangeStatement(
     FROM contacts c WHERE c.id = ${change.contactId} AND (${change.when})`);
 }
 
+/**
+ * Whether PostHog made the latest recorded change of the contact's (`contactId`, SQL) address:
+ * only then may a PostHog event replace it (POSTHOG_EMAIL_POLICY=replace). An address from an
+ * authenticated source, or one the contact was created with, has no such record.
+ */
+export const addressSetByPostHog = (contactId: SQL): SQL =>
+  sql`coalesce((SELECT cc.source FROM contact_changes cc WHERE cc.contact_id = ${contactId} AND cc.field = 'email'
+    ORDER BY cc.id DESC LIMIT 1) = 'posthog', 0)`;
+
 export type AddressWrite = {
   externalId: string;
   email: string;
@@ -60,7 +69,7 @@ export const ADDRESS_WRITES_PER_STATEMENT = 500;
 export function recordAddressChangesStatement(
   db: Database,
   writes: AddressWrite[],
-  options: { replace: boolean; onlyIfNewer: boolean; now: Date },
+  options: { replace: boolean | "untrusted"; onlyIfNewer: boolean; now: Date },
 ) {
   const rows = JSON.stringify(
     writes.map((w) => [
@@ -91,7 +100,7 @@ function recordAddressChangesFrom(
   db: Database,
   writes: SQL,
   options: {
-    replace: boolean;
+    replace: boolean | "untrusted";
     onlyIfNewer: boolean;
     now: Date;
     onlyIfEventsPending?: boolean;
@@ -103,6 +112,6 @@ function recordAddressChangesFrom(
     FROM w JOIN contacts c ON c.external_id = w.external_id
     WHERE c.email IS NOT w.email
       ${options.onlyIfEventsPending ? sql`AND (w.pending_event_id IS NULL OR ${eventPending(sql`w.pending_event_id`)})` : sql``}
-      ${options.replace ? sql`` : sql`AND c.email IS NULL`}
+      ${options.replace === true ? sql`` : options.replace ? sql`AND (c.email IS NULL OR ${addressSetByPostHog(sql`c.id`)})` : sql`AND c.email IS NULL`}
       ${options.onlyIfNewer ? sql`AND (c.last_seen_at IS NULL OR c.last_seen_at <= w.seen_at)` : sql``}`);
 }

@@ -1,5 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
+import type { Properties } from "../db/schema";
 import { CONTACT_PROPERTIES_MAX_BYTES, CONTACT_PROPERTIES_MAX_KEYS } from "../lib/properties";
 
 /** The per-item outcome of an event (or the reason of an import row error) whose merge was refused. */
@@ -15,21 +16,24 @@ const MAX_KEYS = sql.raw(String(CONTACT_PROPERTIES_MAX_KEYS));
  */
 const SURELY_FITS = sql.raw(String(Math.min(CONTACT_PROPERTIES_MAX_BYTES, CONTACT_PROPERTIES_MAX_KEYS * 4)));
 
+const bytesOf = (json: SQL) => sql`coalesce(length(CAST(${json} AS BLOB)), 0)`;
+
 /**
- * 1 when merge-patching `patch` into `current` would take it past a contact cap (bytes of UTF-8
- * JSON, top-level keys), or further past it. Small contacts skip the exact test, which parses
- * and merges both sides.
+ * 1 when `merged` (what the write makes of `current`) would take the contact past a cap (bytes of
+ * UTF-8 JSON, top-level keys), or further past it. `upperBytes` bounds the merged size (both sides
+ * together): small contacts skip the exact test, which parses and merges both sides.
  */
-export function mergeExceeds(current: SQL, patch: SQL): SQL {
-  const bytes = sql`length(CAST(${current} AS BLOB)) + length(CAST(${patch} AS BLOB))`;
-  const merged = sql`json_patch(${current}, ${patch})`;
-  const size = (json: SQL) => sql`length(CAST(${json} AS BLOB))`;
+function exceeds(current: SQL, merged: SQL, upperBytes: SQL): SQL {
   const keys = (json: SQL) => sql`(SELECT count(*) FROM json_each(${json}))`;
   // Past a cap and growing: a contact already over it (written before the caps) may still shrink.
-  const exact = sql`(${size(merged)} > ${MAX_BYTES} AND ${size(merged)} > ${size(current)})
+  const exact = sql`(${bytesOf(merged)} > ${MAX_BYTES} AND ${bytesOf(merged)} > ${bytesOf(current)})
     OR (${keys(merged)} > ${MAX_KEYS} AND ${keys(merged)} > ${keys(current)})`;
-  return sql`(CASE WHEN ${bytes} <= ${SURELY_FITS} THEN 0 ELSE (${exact}) END)`;
+  return sql`(CASE WHEN ${upperBytes} <= ${SURELY_FITS} THEN 0 ELSE (${exact}) END)`;
 }
+
+/** 1 when merge-patching `patch` into `current` would take it past a contact cap, or further past it. */
+export const mergeExceeds = (current: SQL, patch: SQL): SQL =>
+  exceeds(current, sql`json_patch(${current}, ${patch})`, sql`${bytesOf(current)} + ${bytesOf(patch)}`);
 
 /**
  * The merge every contact write makes, in SQL where it runs: the patched properties, or the
@@ -54,6 +58,27 @@ export const isContactCapsRefusal = (err: unknown): boolean =>
   err instanceof Error && `${err.message} ${String(err.cause ?? "")}`.includes(CONTACT_CAPS_REFUSAL);
 
 /**
+ * The keys of `setOnce` that `current` lacks, as an object (PostHog's `$set_once`). json_each
+ * hands booleans, nulls and containers over as SQL values: they are turned back into JSON.
+ */
+const missingKeys = (setOnce: SQL, current: SQL) =>
+  sql`(SELECT json_group_object(f.key, CASE f.type WHEN 'true' THEN json('true') WHEN 'false' THEN json('false')
+      WHEN 'null' THEN json('null') WHEN 'object' THEN json(f.value) WHEN 'array' THEN json(f.value) ELSE f.value END)
+    FROM json_each(${setOnce}) AS f WHERE f.key NOT IN (SELECT key FROM json_each(${current})))`;
+
+/** PostHog's order: `$set_once` fills missing keys, then `set` (with `$unset` as nulls) is merged over. */
+const updated = (current: SQL, set: SQL, setOnce: SQL) =>
+  sql`json_patch(json_patch(${current}, ${missingKeys(setOnce, current)}), ${set})`;
+
+/** Whether a person-model update (`set`, and `setOnce`, which may be NULL) would pass a cap. */
+export const updateExceeds = (current: SQL, set: SQL, setOnce: SQL): SQL =>
+  exceeds(current, updated(current, set, setOnce), sql`${bytesOf(current)} + ${bytesOf(set)} + ${bytesOf(setOnce)}`);
+
+/** cappedMerge for a person-model update: with a NULL `setOnce` it is exactly cappedMerge of `set`. */
+export const cappedUpdate = (current: SQL, set: SQL, setOnce: SQL): SQL =>
+  sql`CASE WHEN ${updateExceeds(current, set, setOnce)} THEN ${current} ELSE ${updated(current, set, setOnce)} END`;
+
+/**
  * The events among `eventIds`, stored and unprocessed, whose properties their contact can't take
  * now. It reads what the upserts after it will see, so it runs in their batch, just ahead of them.
  */
@@ -62,6 +87,37 @@ export function refusedMergesStatement(db: Database, eventIds: string[]) {
     sql`SELECT e.id AS id FROM json_each(${JSON.stringify(eventIds)}) AS j
       CROSS JOIN events e ON e.id = j.value
       JOIN contacts c ON c.external_id = e.user_id
-      WHERE e.processed_at IS NULL AND ${mergeExceeds(sql`c.properties`, sql`e.properties`)}`,
+      WHERE e.processed_at IS NULL AND ${updateExceeds(
+        sql`c.properties`,
+        sql`coalesce(json_extract(e.contact_update, '$.set'), e.properties)`,
+        sql`json_extract(e.contact_update, '$.setOnce')`,
+      )}`,
+  );
+}
+
+/** A new contact's properties from a person-model update: `setOnce` under `set`, no nulls (they unset). */
+export function createdWith(set: Properties, setOnce: Properties): Properties {
+  return Object.fromEntries(Object.entries({ ...setOnce, ...set }).filter(([, value]) => value !== null));
+}
+
+/**
+ * The properties an upsert leaves on an existing contact: `excluded.properties` merged in, or,
+ * for rows with `setOnce`, their update as one JSON parameter keyed by externalId (no externalId
+ * appears twice in a statement), read by the conflicting row's own key.
+ */
+export function propertiesSet(
+  chunk: Array<{ externalId: string; properties?: Properties; setOnce?: Properties }>,
+): SQL {
+  const current = sql`"contacts"."properties"`;
+  const updates = chunk.filter((row) => row.setOnce);
+  if (updates.length === 0) return cappedMerge(current, sql`excluded.properties`);
+  const byKey = JSON.stringify(
+    Object.fromEntries(updates.map((row) => [row.externalId, [row.properties ?? {}, row.setOnce]])),
+  );
+  const update = sql`(SELECT value FROM json_each(${byKey}) WHERE key = "contacts"."external_id")`;
+  return cappedUpdate(
+    current,
+    sql`coalesce(json_extract(${update}, '$[0]'), excluded.properties)`,
+    sql`json_extract(${update}, '$[1]')`,
   );
 }

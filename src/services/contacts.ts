@@ -7,15 +7,24 @@ import { chunk, roundsByKey } from "../lib/chunk";
 import { notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { chunkForParams, keysetPage, paramsPerRow } from "../lib/sql";
-import { ADDRESS_WRITES_PER_STATEMENT, recentChanges, recordAddressChangesStatement } from "./contact-changes";
-import { cappedMerge, refusedMergesStatement } from "./contact-properties";
+import {
+  ADDRESS_WRITES_PER_STATEMENT,
+  addressSetByPostHog,
+  recentChanges,
+  recordAddressChangesStatement,
+} from "./contact-changes";
+import { createdWith, propertiesSet, refusedMergesStatement } from "./contact-properties";
 
-export type EmailPolicy = "replace" | "fill";
+/** `untrusted_replace`: replace only a missing address or one PostHog set last (POSTHOG_EMAIL_POLICY=replace). */
+export type EmailPolicy = "replace" | "fill" | "untrusted_replace";
+const EMAIL_POLICIES = ["replace", "fill", "untrusted_replace"] as const;
 
 export type ContactUpsert = {
   externalId: string;
   email?: string | null;
   properties?: Properties;
+  /** Keys set only where the contact has none (PostHog's `$set_once`); `properties` then merge over them. */
+  setOnce?: Properties;
   /** When the contact was seen (an event's occurrence time); omitted for imports. */
   seenAt?: Date;
   /** Recorded with an address change this row makes; default: the options' source. */
@@ -37,6 +46,8 @@ type UpsertOptions = {
 const EMAIL_SET: Record<EmailPolicy, SQL> = {
   replace: sql`coalesce(excluded.email, ${contacts.email})`,
   fill: sql`coalesce(${contacts.email}, excluded.email)`,
+  untrusted_replace: sql`CASE WHEN "contacts"."email" IS NULL OR ${addressSetByPostHog(sql.raw(`"contacts"."id"`))}
+    THEN coalesce(excluded.email, "contacts"."email") ELSE "contacts"."email" END`,
 };
 
 /**
@@ -73,12 +84,15 @@ export function contactUpsertPlan(
   const guarded = rows.some((row) => row.onlyIfEventPending);
   const rounds = roundsByKey(resolved, (row) => row.externalId).map((round) => {
     const patching = round.flatMap((row) =>
-      row.onlyIfEventPending && Object.keys(row.properties ?? {}).length > 0 ? [row.onlyIfEventPending] : [],
+      row.onlyIfEventPending && Object.keys({ ...row.properties, ...row.setOnce }).length > 0
+        ? [row.onlyIfEventPending]
+        : [],
     );
-    const upserts = (["replace", "fill"] as const).flatMap((policy) => {
+    const upserts = EMAIL_POLICIES.flatMap((policy) => {
       const group = round.filter((row) => row.emailPolicy === policy);
+      const replace = policy === "replace" || (policy === "untrusted_replace" && "untrusted");
       return [
-        ...addressChangeStatements(db, group, { replace: policy === "replace", onlyIfNewer, now }),
+        ...addressChangeStatements(db, group, { replace, onlyIfNewer, now }),
         ...chunkForParams(group, paramsPerRow(contacts) + (guarded ? 1 : 0)).map((chunk) =>
           upsertStatement(db, chunk, policy, { now, onlyIfNewer }),
         ),
@@ -104,7 +118,7 @@ export function contactUpsertPlan(
 function addressChangeStatements(
   db: Database,
   rows: Array<ContactUpsert & { source: ContactChangeSource }>,
-  options: { replace: boolean; onlyIfNewer: boolean; now: Date },
+  options: { replace: boolean | "untrusted"; onlyIfNewer: boolean; now: Date },
 ) {
   const writes = rows.flatMap((row) =>
     row.email
@@ -134,7 +148,7 @@ function upsertStatement(
     id: newId(),
     externalId: row.externalId,
     email: row.email ?? null,
-    properties: row.properties ?? {},
+    properties: row.setOnce ? createdWith(row.properties ?? {}, row.setOnce) : (row.properties ?? {}),
     firstSeenAt: row.seenAt ?? null,
     lastSeenAt: row.seenAt ?? null,
     createdAt: now,
@@ -152,7 +166,7 @@ function upsertStatement(
     target: contacts.externalId,
     set: {
       email: EMAIL_SET[policy],
-      properties: cappedMerge(sql`${contacts.properties}`, sql`excluded.properties`),
+      properties: propertiesSet(chunk),
       firstSeenAt: sql`coalesce(min(${contacts.firstSeenAt}, excluded.first_seen_at), ${contacts.firstSeenAt}, excluded.first_seen_at)`,
       lastSeenAt: sql`coalesce(max(${contacts.lastSeenAt}, excluded.last_seen_at), ${contacts.lastSeenAt}, excluded.last_seen_at)`,
       updatedAt: sql`excluded.updated_at`,

@@ -26,6 +26,8 @@ const asJsonRow = (row: NewEvent, keys: ErasureKeys) =>
     row.occurredAt.getTime(),
     row.receivedAt.getTime(),
     keys.get(row.userId) ?? null,
+    row.anonymous ? 1 : 0,
+    row.contactUpdate ?? null,
   ]);
 
 /** Rows as JSON arrays of at most INSERT_JSON_MAX_BYTES each (UTF-16 length bounds UTF-8 bytes / 3). */
@@ -54,10 +56,12 @@ export function insertEventsPlan(db: Database, rows: NewEvent[], keys: ErasureKe
   const erased = erasedSince(sql`json_extract(value, '$[9]')`, sql`json_extract(value, '$[8]')`);
   const statements = jsonChunks(rows, keys).map((json) =>
     db.all<{ id: string }>(sql`INSERT INTO events
-      (id, event, user_id, user_email, properties, idempotency_key, source, occurred_at, received_at)
+      (id, event, user_id, user_email, properties, idempotency_key, source, occurred_at, received_at,
+        anonymous, contact_update)
       SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
         json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
-        json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]')
+        json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'),
+        json_extract(value, '$[10]'), json_extract(value, '$[11]')
       FROM json_each(${json}) WHERE NOT ${erased}
       ON CONFLICT DO NOTHING RETURNING id`),
   );

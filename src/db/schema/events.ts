@@ -2,6 +2,13 @@ import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { Properties } from "./contacts";
 
+/**
+ * What an event does to its contact's properties when that is not a merge of its own properties
+ * (PostHog's person model): `set` is merged (a null removes the key: `$unset`), `setOnce` only
+ * fills keys the contact doesn't have.
+ */
+export type ContactUpdate = { set: Properties; setOnce: Properties };
+
 export const events = sqliteTable(
   "events",
   {
@@ -21,6 +28,11 @@ export const events = sqliteTable(
     healAttempts: integer("heal_attempts").notNull().default(0),
     replayCount: integer("replay_count").notNull().default(0),
     lastReplayedAt: integer("last_replayed_at", { mode: "timestamp_ms" }),
+    // A visitor the source hasn't identified (PostHog): stored, but it makes no contact and enters
+    // no journey.
+    anonymous: integer("anonymous", { mode: "boolean" }).notNull().default(false),
+    // NULL: the contact merges the event's properties (the ingest API).
+    contactUpdate: text("contact_update", { mode: "json" }).$type<ContactUpdate>(),
   },
   (t) => [
     // The exact dedup guard: KV is only the fast path, this index decides under concurrency.
