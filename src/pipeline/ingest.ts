@@ -6,6 +6,7 @@ import { PROPERTIES_LIMIT_OUTCOME } from "../services/contact-properties";
 import { contactUpsertPlan } from "../services/contacts";
 import { erasureKeys } from "../services/erasure-markers";
 import { insertEventsPlan, markProcessedStatements, type NewEvent } from "../services/events";
+import { claimStatements } from "../services/identity/claims";
 import {
   type AddressHashes,
   applyToWorkflows,
@@ -115,14 +116,23 @@ function writePlan(db: Database, events: StoredEvent[], options: WriteOptions): 
     })),
     options,
   );
+  // PostHog events never claim (see services/identity/claims): anyone can send them.
+  const claims = events.filter((event) => event.source !== "posthog");
   const all = sequence(
     options.insert ? insertEventsPlan(db, events, options.erasureKeys ?? new Map()) : plan([], () => new Set(ids)),
+    writes(
+      claimStatements(
+        db,
+        claims.map((e) => ({ userId: e.userId, email: e.userEmail, eventId: e.id })),
+        options.now ?? new Date(),
+      ),
+    ),
     contactUpserts,
     routingPlan(db, events, { onlyPending: true, addressHashes: options.addressHashes }),
     writes(markProcessedStatements(db, ids, options.now)),
   );
   return plan(all.statements, (results) => {
-    const [storedIds, refusedMerges, decided] = all.decode(results);
+    const [storedIds, , refusedMerges, decided] = all.decode(results);
     return { storedIds, refusedMerges, decided };
   });
 }

@@ -1,6 +1,7 @@
 import { and, desc, eq, gte, inArray, isNull, lt, lte, type SQL, sql } from "drizzle-orm";
 import { type BatchPlan, plan } from "../db/batch-plan";
 import type { Database } from "../db/client";
+import { personKey } from "../db/person-key";
 import { events, type StoredEvent } from "../db/schema";
 import { notFound } from "../lib/errors";
 import { chunkForParams, keysetPage } from "../lib/sql";
@@ -55,7 +56,7 @@ export function insertEventsPlan(db: Database, rows: NewEvent[], keys: ErasureKe
   const statements = jsonChunks(rows, keys).map((json) =>
     db.all<{ id: string }>(sql`INSERT INTO events
       (id, event, user_id, user_email, properties, idempotency_key, source, occurred_at, received_at)
-      SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+      SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ${personKey(sql`json_extract(value, '$[2]')`)},
         json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
         json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]')
       FROM json_each(${json}) WHERE NOT ${erased}
