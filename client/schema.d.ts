@@ -392,6 +392,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/contacts/merge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Merge two contacts into one person
+         * @description `into` keeps its values and fills missing properties and address from `from`; `from`'s events, emails, enrollments and address/opt-out history move to `into` (of two running enrollments in one journey, `into`'s stays and `from`'s ends as `merged`); `from`'s externalId and aliases become `into`'s aliases, so later events and import rows for them land on `into`. An unsubscribe of either, or a suppression of `from`'s address, covers the merged person. Recorded under the contact's `merges`. `dryRun: true` answers with what would move and writes nothing. One D1 round trip for the merge, whatever the number of rows that move.
+         */
+        post: operations["mergeContacts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/events/replay": {
         parameters: {
             query?: never;
@@ -1065,6 +1085,15 @@ export interface components {
         ContactDetail: components["schemas"]["Contact"] & {
             /** @description The latest address changes (up to 20), newest first; creating a contact is not one */
             emailChanges: components["schemas"]["ContactChange"][];
+            /** @description Other ids this person is found by (an import's email key, merged ids, PostHog ids) */
+            aliases: {
+                alias: string;
+                /** @enum {string} */
+                kind: "email_key" | "previous_id" | "merged" | "posthog_anonymous" | "posthog_alias";
+                createdAt: string;
+            }[];
+            /** @description The merges into this contact (up to 20), newest first */
+            merges: components["schemas"]["ContactMerge"][];
         };
         ContactChange: {
             /** @enum {string} */
@@ -1080,6 +1109,25 @@ export interface components {
             /** @description The event that made the change, for event sources */
             eventId: string | null;
             at: string;
+        };
+        ContactMerge: {
+            id: string;
+            /** @description The merged contact's externalId (now an alias) */
+            from: string;
+            fromContactId: string;
+            /** @enum {string} */
+            source: "admin" | "posthog";
+            /**
+             * @example {
+             *       "events": 3,
+             *       "emails": 1,
+             *       "enrollments": 1
+             *     }
+             */
+            moved: {
+                [key: string]: number;
+            };
+            mergedAt: string;
         };
         Preferences: {
             unsubscribed: boolean;
@@ -1119,6 +1167,37 @@ export interface components {
              * @enum {string}
              */
             archive: "scrub_pending" | "scrubbed" | "nothing_archived";
+        };
+        ContactMergeResult: {
+            dryRun: boolean;
+            /** @description The merge record (the contact's `merges`); null in a dry run */
+            mergeId: string | null;
+            from: {
+                id: string;
+                externalId: string;
+            };
+            into: {
+                id: string;
+                externalId: string;
+            };
+            /** @description What moved to `into` (in a dry run: what would) */
+            moved: {
+                events: number;
+                emails: number;
+                enrollments: number;
+                /** @description `from`'s externalId and its own aliases */
+                aliases: number;
+                /** @description Address and opt-out history rows */
+                changes: number;
+            };
+            /** @description Running enrollments of `from` in a journey `into` is also running: they end (`merged`), one stays */
+            endedEnrollments: number;
+            filled: {
+                /** @description Property keys `into` lacked, taken from `from` */
+                properties: string[];
+                /** @description `into` had no address and takes `from`'s */
+                email: boolean;
+            };
         };
         ReplaySummary: {
             replayed: number;
@@ -3009,7 +3088,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description Any value but `import`, `imports`, `export` (those are other paths) */
+                /** @description Any value but `import`, `imports`, `export`, `merge` (those are other paths) */
                 idOrExternalId: string;
             };
             cookie?: never;
@@ -3232,6 +3311,108 @@ export interface operations {
                 };
             };
             /** @description Suppression asked for a contact without an address */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    mergeContacts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Contact id, externalId or alias */
+                    from: string;
+                    /** @description Contact id, externalId or alias */
+                    into: string;
+                    dryRun?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Merged (or, dry run, what would be) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactMergeResult"];
+                };
+            };
+            /** @description Malformed JSON or a field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the resource's state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type: send application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `from` and `into` are already the same person */
             422: {
                 headers: {
                     [name: string]: unknown;
