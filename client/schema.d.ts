@@ -319,7 +319,7 @@ export interface paths {
          *
          *     When more contacts follow, the `X-Next-Cursor` header (and `nextCursor` in the JSON body) holds the cursor for the next request.
          *
-         *     CSV: `externalId`, `email`, then one column per property key present in the exported contacts, at most 200 (the most common; with more, a last `otherProperties` column holds each row's other properties as a JSON object); non-string values are JSON; a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'` so spreadsheets don't run it (imports remove it again). NDJSON: one contact per line.
+         *     One row per person. CSV: `externalId`, `email`, `aliases` (the other ids the person is known by, as a JSON array; imports ignore the column), then one column per property key present in the exported contacts, at most 200 (the most common; with more, a last `otherProperties` column holds each row's other properties as a JSON object); non-string values are JSON; a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'` so spreadsheets don't run it (imports remove it again). NDJSON: one contact per line.
          */
         get: operations["exportContacts"];
         put?: never;
@@ -1061,6 +1061,10 @@ export interface components {
             /** @description How many rows failed in all */
             errorCount: number;
         };
+        ExportedContact: components["schemas"]["Contact"] & {
+            /** @description The other ids the person is known by */
+            aliases: string[];
+        };
         Contact: {
             id: string;
             externalId: string;
@@ -1159,6 +1163,8 @@ export interface components {
                 importSeenIds: number;
                 /** @description Dead letters of buffered ingest that held the person's events (rewritten or deleted) */
                 deadLetters: number;
+                /** @description The other ids the person was known by (each also marked erased: see the description) */
+                aliases: number;
             };
             /** @description Addresses now suppressed as hmac:<hex> (a keyed hash: see ERASURE_HASH_SECRET) */
             hashedSuppressions: number;
@@ -2903,7 +2909,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        contacts: components["schemas"]["Contact"][];
+                        contacts: components["schemas"]["ExportedContact"][];
                         nextCursor: string | null;
                     };
                     "text/csv": string;

@@ -56,3 +56,12 @@ export async function identityOf(db: Database, contactId: string) {
   ]);
   return { aliases, merges };
 }
+
+/** The ids a contact is also known by (erasure marks each of them). */
+export async function aliasesOf(db: Database, contactId: string): Promise<string[]> {
+  const rows = await db
+    .select({ alias: contactAliases.alias })
+    .from(contactAliases)
+    .where(eq(contactAliases.contactId, contactId));
+  return rows.map((row) => row.alias);
+}
