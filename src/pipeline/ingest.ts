@@ -6,7 +6,7 @@ import { PROPERTIES_LIMIT_OUTCOME } from "../services/contact-properties";
 import { contactUpsertPlan } from "../services/contacts";
 import { erasureKeys } from "../services/erasure-markers";
 import { insertEventsPlan, markProcessedStatements, type NewEvent } from "../services/events";
-import { claimStatements } from "../services/identity/claims";
+import { eventIdentityStatements } from "../services/identity/event-identity";
 import {
   type AddressHashes,
   applyToWorkflows,
@@ -94,7 +94,7 @@ type Written = {
 
 /**
  * Everything an event causes in D1, as one batch (one round trip, one transaction): insert →
- * contact upserts (each round led by its check of the contact caps) → exits, waiting journeys,
+ * identity (claims, PostHog links: services/identity/event-identity) → contact upserts (each round led by its check of the contact caps) → exits, waiting journeys,
  * entries → processed mark. Every statement after the
  * insert runs only while its event is stored and unprocessed (db/guarded), so a duplicate, a
  * redelivery or a second healer changes nothing.
@@ -116,23 +116,17 @@ function writePlan(db: Database, events: StoredEvent[], options: WriteOptions): 
     })),
     options,
   );
-  // PostHog events never claim (see services/identity/claims): anyone can send them.
-  const claims = events.filter((event) => event.source !== "posthog");
+  const identity = eventIdentityStatements(db, events, options.now ?? new Date());
   const all = sequence(
     options.insert ? insertEventsPlan(db, events, options.erasureKeys ?? new Map()) : plan([], () => new Set(ids)),
-    writes(
-      claimStatements(
-        db,
-        claims.map((e) => ({ userId: e.userId, email: e.userEmail, eventId: e.id })),
-        options.now ?? new Date(),
-      ),
-    ),
+    writes(identity.before),
     contactUpserts,
+    writes(identity.after),
     routingPlan(db, events, { onlyPending: true, addressHashes: options.addressHashes }),
     writes(markProcessedStatements(db, ids, options.now)),
   );
   return plan(all.statements, (results) => {
-    const [storedIds, , refusedMerges, decided] = all.decode(results);
+    const [storedIds, , refusedMerges, , decided] = all.decode(results);
     return { storedIds, refusedMerges, decided };
   });
 }
