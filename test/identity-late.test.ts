@@ -67,6 +67,17 @@ describe("people, not ids", () => {
     expect(await count("SELECT count(*) AS n FROM events WHERE user_id IN (?, ?)", alias, userId)).toBe(0);
   });
 
+  it("listing and replaying events by an alias finds the person's events", async () => {
+    const { userId, alias } = await claimedPerson("replay");
+    const listed = (await (await adminGet(`/v1/admin/events?userId=${encodeURIComponent(alias)}`)).json()) as {
+      events: Array<{ userId: string }>;
+    };
+    expect(listed.events).toEqual([expect.objectContaining({ userId })]);
+    const replay = await adminPost("/v1/admin/events/replay", { filter: { userId: alias }, dryRun: true });
+    expect(replay.status).toBe(200);
+    expect(((await replay.json()) as { results: unknown[] }).results).toHaveLength(1);
+  });
+
   it("batch enrollment by an alias enrolls the person, once", async () => {
     const { userId, alias } = await claimedPerson("enroll");
     const res = await adminPost("/v1/admin/journeys/activation-welcome/enroll/batch", { users: [{ userId: alias }] });

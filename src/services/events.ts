@@ -87,7 +87,8 @@ export type EventListQuery = {
 export function eventFilter(query: Omit<EventListQuery, "limit" | "cursor">): SQL[] {
   const conditions: SQL[] = [];
   if (query.event) conditions.push(eq(events.event, query.event));
-  if (query.userId) conditions.push(eq(events.userId, query.userId));
+  // By any of the person's ids: their events carry their current key.
+  if (query.userId) conditions.push(eq(events.userId, personKey(query.userId)));
   if (query.from) conditions.push(gte(events.occurredAt, query.from));
   if (query.to) conditions.push(lte(events.occurredAt, query.to));
   return conditions;
