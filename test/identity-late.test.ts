@@ -60,6 +60,13 @@ describe("people, not ids", () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ complete: true, removed: { contact: 1, aliases: 1 } });
     expect(await count("SELECT count(*) AS n FROM contact_aliases WHERE alias = ?", alias)).toBe(0);
+    // The alias is recorded as erased too (the archive scrub looks for it): asked again, nothing is left.
+    const again = await call(`/v1/admin/contacts/${encodeURIComponent(alias)}`, {
+      method: "DELETE",
+      headers: adminAuth(),
+    });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ complete: true, removed: { contact: 0 } });
 
     await deliver("hogsend-ingest-events", [{ body: { source: "api", events: [queued] } }]);
     expect((await adminGet(`/v1/admin/contacts/${encodeURIComponent(alias)}`)).status).toBe(404);

@@ -77,6 +77,8 @@ export async function eraseContact(
   const hashedSuppressions = await hashSuppressions(deps, addresses, options.suppress, now);
   // Before the events go, so retention archives none of them from here on.
   const archive = await recordArchiveErasure(deps, userId, now);
+  // Events archived before a claim or merge carry the id they had then.
+  for (const alias of aliases) await recordArchiveErasure(deps, alias, now);
 
   const complete =
     (await deleteEnrollments(deps, progress, userId)) &&
