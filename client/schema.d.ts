@@ -319,7 +319,7 @@ export interface paths {
          *
          *     When more contacts follow, the `X-Next-Cursor` header (and `nextCursor` in the JSON body) holds the cursor for the next request.
          *
-         *     CSV: `externalId`, `email`, then one column per property key present in the exported contacts, at most 200 (the most common; with more, a last `otherProperties` column holds each row's other properties as a JSON object); non-string values are JSON; a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'` so spreadsheets don't run it (imports remove it again). NDJSON: one contact per line.
+         *     One row per person. CSV: `externalId`, `email`, `aliases` (the other ids the person is known by, as a JSON array; imports ignore the column), then one column per property key present in the exported contacts, at most 200 (the most common; with more, a last `otherProperties` column holds each row's other properties as a JSON object); non-string values are JSON; a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'` so spreadsheets don't run it (imports remove it again). NDJSON: one contact per line.
          */
         get: operations["exportContacts"];
         put?: never;
@@ -386,6 +386,26 @@ export interface paths {
          */
         put: operations["updateContactPreferences"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/contacts/merge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Merge two contacts into one person
+         * @description `into` keeps its values and fills missing properties and address from `from`; `from`'s events, emails, enrollments and address/opt-out history move to `into` (of two running enrollments in one journey, `into`'s stays and `from`'s ends as `merged`); `from`'s externalId and aliases become `into`'s aliases, so later events and import rows for them land on `into`. An unsubscribe of either, or a suppression of `from`'s address, covers the merged person. Recorded under the contact's `merges`. `dryRun: true` answers with what would move and writes nothing. One D1 round trip for the merge, whatever the number of rows that move.
+         */
+        post: operations["mergeContacts"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1036,6 +1056,10 @@ export interface components {
             /** @description How many rows failed in all */
             errorCount: number;
         };
+        ExportedContact: components["schemas"]["Contact"] & {
+            /** @description The other ids the person is known by */
+            aliases: string[];
+        };
         Contact: {
             id: string;
             externalId: string;
@@ -1060,6 +1084,15 @@ export interface components {
         ContactDetail: components["schemas"]["Contact"] & {
             /** @description The latest address changes (up to 20), newest first; creating a contact is not one */
             emailChanges: components["schemas"]["ContactChange"][];
+            /** @description Other ids this person is found by (an import's email key, merged ids, PostHog ids) */
+            aliases: {
+                alias: string;
+                /** @enum {string} */
+                kind: "email_key" | "previous_id" | "merged" | "posthog_anonymous" | "posthog_alias";
+                createdAt: string;
+            }[];
+            /** @description The merges into this contact (up to 20), newest first */
+            merges: components["schemas"]["ContactMerge"][];
         };
         ContactChange: {
             /** @enum {string} */
@@ -1075,6 +1108,25 @@ export interface components {
             /** @description The event that made the change, for event sources */
             eventId: string | null;
             at: string;
+        };
+        ContactMerge: {
+            id: string;
+            /** @description The merged contact's externalId (now an alias) */
+            from: string;
+            fromContactId: string;
+            /** @enum {string} */
+            source: "admin" | "posthog";
+            /**
+             * @example {
+             *       "events": 3,
+             *       "emails": 1,
+             *       "enrollments": 1
+             *     }
+             */
+            moved: {
+                [key: string]: number;
+            };
+            mergedAt: string;
         };
         Preferences: {
             unsubscribed: boolean;
@@ -1106,6 +1158,8 @@ export interface components {
                 importSeenIds: number;
                 /** @description Dead letters of buffered ingest that held the person's events (rewritten or deleted) */
                 deadLetters: number;
+                /** @description The other ids the person was known by (each also marked erased: see the description) */
+                aliases: number;
             };
             /** @description Addresses now suppressed as hmac:<hex> (a keyed hash: see ERASURE_HASH_SECRET) */
             hashedSuppressions: number;
@@ -1114,6 +1168,37 @@ export interface components {
              * @enum {string}
              */
             archive: "scrub_pending" | "scrubbed" | "nothing_archived";
+        };
+        ContactMergeResult: {
+            dryRun: boolean;
+            /** @description The merge record (the contact's `merges`); null in a dry run */
+            mergeId: string | null;
+            from: {
+                id: string;
+                externalId: string;
+            };
+            into: {
+                id: string;
+                externalId: string;
+            };
+            /** @description What moved to `into` (in a dry run: what would) */
+            moved: {
+                events: number;
+                emails: number;
+                enrollments: number;
+                /** @description `from`'s externalId and its own aliases */
+                aliases: number;
+                /** @description Address and opt-out history rows */
+                changes: number;
+            };
+            /** @description Running enrollments of `from` in a journey `into` is also running: they end (`merged`), one stays */
+            endedEnrollments: number;
+            filled: {
+                /** @description Property keys `into` lacked, taken from `from` */
+                properties: string[];
+                /** @description `into` had no address and takes `from`'s */
+                email: boolean;
+            };
         };
         ReplaySummary: {
             replayed: number;
@@ -2842,7 +2927,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        contacts: components["schemas"]["Contact"][];
+                        contacts: components["schemas"]["ExportedContact"][];
                         nextCursor: string | null;
                     };
                     "text/csv": string;
@@ -3027,7 +3112,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description Any value but `import`, `imports`, `export` (those are other paths) */
+                /** @description Any value but `import`, `imports`, `export`, `merge` (those are other paths) */
                 idOrExternalId: string;
             };
             cookie?: never;
@@ -3250,6 +3335,108 @@ export interface operations {
                 };
             };
             /** @description Suppression asked for a contact without an address */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    mergeContacts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Contact id, externalId or alias */
+                    from: string;
+                    /** @description Contact id, externalId or alias */
+                    into: string;
+                    dryRun?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Merged (or, dry run, what would be) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactMergeResult"];
+                };
+            };
+            /** @description Malformed JSON or a field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the resource's state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type: send application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `from` and `into` are already the same person */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -17,6 +17,7 @@ import { AppError, errorResponse, toAppError } from "./lib/errors";
 import { errorFields, log } from "./lib/log";
 import { adminBackfillRoutes } from "./routes/admin/backfills";
 import { adminContactErasureRoutes } from "./routes/admin/contact-erasure";
+import { adminContactMergeRoutes } from "./routes/admin/contact-merge";
 import { adminContactRoutes } from "./routes/admin/contacts";
 import { adminDeadLetterRoutes } from "./routes/admin/dead-letters";
 import { adminEmailRoutes } from "./routes/admin/emails";
@@ -60,6 +61,7 @@ export const ROUTE_GROUPS = [
   adminExportRoutes,
   adminContactRoutes,
   adminContactErasureRoutes,
+  adminContactMergeRoutes,
   adminReplayRoutes,
   adminEventRoutes,
   adminBackfillRoutes,

@@ -9,6 +9,7 @@ import { providerFromEnv } from "./providers/email";
 import type { EmailResendDeps } from "./services/email-resends";
 import type { DeliveryDeps } from "./services/emails";
 import type { ErasureDeps } from "./services/erasure";
+import type { MergeDeps } from "./services/identity/merge";
 import type { ImportDeps } from "./services/imports/jobs";
 import type { PostHogSettings } from "./services/posthog/map";
 import type { PreferenceDeps } from "./services/preferences";
@@ -100,6 +101,7 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
     erasure,
     retention,
     replay,
+    merge: { db, workflow: env.JOURNEY_WORKFLOW } satisfies MergeDeps,
     /** Built on first use: a misconfigured provider fails email delivery, not every request. */
     get delivery(): DeliveryDeps {
       return {

@@ -27,6 +27,8 @@ describe("response conformance (run by call() on every request of the suite)", (
       updatedAt: "2026-01-01T00:00:00.000Z",
       importJobId: null,
       emailChanges: [],
+      aliases: [],
+      merges: [],
     };
     const path = "/v1/admin/contacts/u1";
     await expect(assertConforms("GET", path, json(contact))).resolves.toBeUndefined();

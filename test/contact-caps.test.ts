@@ -211,8 +211,8 @@ describe("CSV export columns", () => {
     expect(res.status).toBe(200);
     const [header, ...rows] = (await res.text()).trim().split(/\r?\n/);
     const columns = header!.split(",");
-    expect(columns).toHaveLength(2 + 200 + 1);
-    expect(columns.slice(0, 2)).toEqual(["externalId", "email"]);
+    expect(columns).toHaveLength(3 + 200 + 1);
+    expect(columns.slice(0, 3)).toEqual(["externalId", "email", "aliases"]);
     expect(columns.at(-1)).toBe("otherProperties");
     // Keys both contacts have win a column; the rest go by name.
     expect(columns).toEqual(expect.arrayContaining(["plan", "k299", "k0", "k1", "k10", "k100"]));

@@ -148,6 +148,7 @@ describe("DELETE /v1/admin/contacts/:idOrExternalId (erasure)", () => {
         contactChanges: 1,
         importSeenIds: 1,
         deadLetters: 2,
+        aliases: 0,
       },
       hashedSuppressions: 2, // the address, and the earlier `old-…` one from its history
       // Nothing is archived in this file's storage.

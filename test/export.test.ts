@@ -59,9 +59,9 @@ describe("GET /v1/admin/contacts/export", () => {
     expect(res.headers.get("content-type")).toContain("text/csv");
     expect(res.headers.get("content-disposition")).toBe('attachment; filename="contacts.csv"');
     expect(await res.text()).toBe(
-      "externalId,email,company,meta,note,plain,plan,seats\n" +
-        `${t}_1,a@example.com,,"{""tier"":1}",,,pro,3\n` +
-        `${t}_2,,"'=HYPERLINK(""http://evil"")",,'-5,'@home,,\n`,
+      "externalId,email,aliases,company,meta,note,plain,plan,seats\n" +
+        `${t}_1,a@example.com,,,"{""tier"":1}",,,pro,3\n` +
+        `${t}_2,,,"'=HYPERLINK(""http://evil"")",,'-5,'@home,,\n`,
     );
   });
 
@@ -137,9 +137,9 @@ describe("GET /v1/admin/contacts/export", () => {
     await seed(rows);
     const csv = await (await exportOf(`format=csv&search=${t}&limit=1201`)).text();
     const lines = csv.trim().split("\n");
-    expect(lines[0]).toBe("externalId,email,i");
+    expect(lines[0]).toBe("externalId,email,aliases,i");
     expect(lines).toHaveLength(1202);
-    expect(lines[1201]).toBe(`${t}_01200,,1200`);
+    expect(lines[1201]).toBe(`${t}_01200,,,1200`);
   });
 
   it("rejects a limit over 10000 and an unknown format", async () => {

@@ -22,6 +22,7 @@ const DOCUMENTS = [
   "docs/recovery.md",
   "docs/data-lifecycle.md",
   "docs/errors.md",
+  "docs/identity.md",
 ];
 const DOCUMENTED_PORT = "localhost:3002";
 const PORT = Number(process.env.DOCS_TEST_PORT ?? 3112);

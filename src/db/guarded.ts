@@ -13,13 +13,14 @@ export const eventPending = (eventId: SQL | string): SQL =>
  * A multi-row `INSERT … SELECT` source that keeps each row only while its event is pending:
  * `SELECT column1…columnN FROM (VALUES (…, eventId), …) WHERE <eventPending(columnN+1)>`.
  * Columns follow the table's order (what drizzle's insert-select names), defaults filled in as a
- * plain multi-row insert would. One bound parameter per column plus one per row.
+ * plain multi-row insert would. One bound parameter per column plus one per row (an SQL value binds its own).
  */
 export function pendingEventRows(table: Table, rows: Array<{ values: Record<string, unknown>; eventId: string }>) {
   const columns = Object.entries(getTableColumns(table));
   const tuples = rows.map(({ values, eventId }) => {
     const cells = columns.map(([key, column]) => {
       const value = values[key];
+      if (is(value, SQL)) return value;
       if (value !== undefined) return sql.param(value, column);
       if (column.default !== undefined && column.default !== null) {
         return is(column.default, SQL) ? column.default : sql.param(column.default, column);

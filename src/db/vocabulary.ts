@@ -6,6 +6,7 @@
 
 export type { ImportFormat, ImportOptions } from "./schema";
 export {
+  ALIAS_KINDS,
   ARCHIVE_ERASURE_STATES,
   BACKFILL_STATUSES,
   COLUMN_TYPES,

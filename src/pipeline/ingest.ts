@@ -6,6 +6,7 @@ import { PROPERTIES_LIMIT_OUTCOME } from "../services/contact-properties";
 import { contactUpsertPlan } from "../services/contacts";
 import { erasureKeys } from "../services/erasure-markers";
 import { insertEventsPlan, markProcessedStatements, type NewEvent } from "../services/events";
+import { eventIdentityStatements } from "../services/identity/event-identity";
 import {
   type AddressHashes,
   applyToWorkflows,
@@ -98,7 +99,7 @@ type Written = {
 
 /**
  * Everything an event causes in D1, as one batch (one round trip, one transaction): insert →
- * contact upserts (each round led by its check of the contact caps) → exits, waiting journeys,
+ * identity (claims, PostHog links: services/identity/event-identity) → contact upserts (each round led by its check of the contact caps) → exits, waiting journeys,
  * entries → processed mark. Every statement after the
  * insert runs only while its event is stored and unprocessed (db/guarded), so a duplicate, a
  * redelivery or a second healer changes nothing.
@@ -127,14 +128,17 @@ function writePlan(db: Database, events: StoredEvent[], options: WriteOptions): 
       }),
     options,
   );
+  const identity = eventIdentityStatements(db, events, options.now ?? new Date());
   const all = sequence(
     options.insert ? insertEventsPlan(db, events, options.erasureKeys ?? new Map()) : plan([], () => new Set(ids)),
+    writes(identity.before),
     contactUpserts,
+    writes(identity.after),
     routingPlan(db, events, { onlyPending: true, addressHashes: options.addressHashes }),
     writes(markProcessedStatements(db, ids, options.now)),
   );
   return plan(all.statements, (results) => {
-    const [storedIds, refusedMerges, decided] = all.decode(results);
+    const [storedIds, , refusedMerges, , decided] = all.decode(results);
     return { storedIds, refusedMerges, decided };
   });
 }

@@ -176,16 +176,21 @@ export async function applyToWorkflows(
   decided: Decided,
   defer?: (promise: Promise<unknown>) => void,
 ) {
-  const deliveries = decided.waiting.flatMap((enrollment) => {
-    const event = events.find((e) => e.userId === enrollment.user_id && e.event === enrollment.waiting_for);
-    if (!event) return [];
+  // An enrollment waiting for several of these events (its person's ids, aliases included) gets the first.
+  const firstWaiting = new Map<string, number>();
+  for (const enrollment of decided.waiting) {
+    const at = events.findIndex((e) => e.id === enrollment.event_id);
+    if (at >= 0 && at < (firstWaiting.get(enrollment.id) ?? Infinity)) firstWaiting.set(enrollment.id, at);
+  }
+  const deliveries = [...firstWaiting].flatMap(([enrollmentId, at]) => {
+    const event = events[at]!;
     const payload = {
       eventId: event.id,
       event: event.event,
       properties: event.properties,
       occurredAt: event.occurredAt.toISOString(),
     };
-    return [{ enrollmentId: enrollment.id, event: event.event, payload }];
+    return [{ enrollmentId, event: event.event, payload }];
   });
   const entered = decided.entries.flatMap(({ decision }) => (decision.enrolled ? [decision.enrollmentId] : []));
   if (defer) {

@@ -7,7 +7,7 @@ import { z } from "@hono/zod-openapi";
  * and the OpenAPI `pattern` of each parameter are built from this one table.
  */
 const RESERVED = {
-  idOrExternalId: ["import", "imports", "export"],
+  idOrExternalId: ["import", "imports", "export", "merge"],
   key: ["backfills"],
   eventId: ["replay"],
   emailId: ["resend"],

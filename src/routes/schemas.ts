@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { CONTACT_CHANGE_SOURCES } from "../db/vocabulary";
+import { ALIAS_KINDS, CONTACT_CHANGE_SOURCES } from "../db/vocabulary";
 import { ERROR_STATUS } from "../lib/errors";
 import {
   CONTACT_PROPERTIES_MAX_BYTES,
@@ -151,10 +151,25 @@ export const ContactChangeSchema = z
   })
   .openapi("ContactChange");
 
+export const ContactMergeSchema = z
+  .object({
+    id: z.string(),
+    from: z.string().openapi({ description: "The merged contact's externalId (now an alias)" }),
+    fromContactId: z.string(),
+    source: z.enum(["admin", "posthog"]),
+    moved: z.record(z.string(), z.number().int()).openapi({ example: { events: 3, emails: 1, enrollments: 1 } }),
+    mergedAt: z.string(),
+  })
+  .openapi("ContactMerge");
+
 export const ContactDetailSchema = ContactSchema.extend({
   emailChanges: z
     .array(ContactChangeSchema)
     .openapi({ description: "The latest address changes (up to 20), newest first; creating a contact is not one" }),
+  aliases: z
+    .array(z.object({ alias: z.string(), kind: z.enum(ALIAS_KINDS), createdAt: z.string() }))
+    .openapi({ description: "Other ids this person is found by (an import's email key, merged ids, PostHog ids)" }),
+  merges: z.array(ContactMergeSchema).openapi({ description: "The merges into this contact (up to 20), newest first" }),
 }).openapi("ContactDetail");
 
 export const EventSchema = z

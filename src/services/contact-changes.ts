@@ -1,6 +1,7 @@
 import { and, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { eventPending } from "../db/guarded";
+import { personKey } from "../db/person-key";
 import { type ContactChange, type ContactChangeSource, contactChanges } from "../db/schema";
 
 export const CHANGES_SHOWN = 20;
@@ -109,8 +110,8 @@ function recordAddressChangesFrom(
   return db.run(sql`WITH w AS (${writes})
     INSERT INTO contact_changes (contact_id, field, old_value, new_value, source, event_id, changed_at)
     SELECT c.id, 'email', c.email, w.email, w.source, w.event_id, ${options.now.getTime()}
-    FROM w JOIN contacts c ON c.external_id = w.external_id
-    WHERE c.email IS NOT w.email
+    FROM w JOIN contacts c ON c.external_id = ${personKey(sql`w.external_id`)}
+    WHERE lower(trim(c.email)) IS NOT lower(trim(w.email))
       ${options.onlyIfEventsPending ? sql`AND (w.pending_event_id IS NULL OR ${eventPending(sql`w.pending_event_id`)})` : sql``}
       ${options.replace === true ? sql`` : options.replace ? sql`AND (c.email IS NULL OR ${addressSetByPostHog(sql`c.id`)})` : sql`AND c.email IS NULL`}
       ${options.onlyIfNewer ? sql`AND (c.last_seen_at IS NULL OR c.last_seen_at <= w.seen_at)` : sql``}`);

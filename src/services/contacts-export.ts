@@ -1,4 +1,4 @@
-import { and, asc, lte, type SQL, sql } from "drizzle-orm";
+import { and, asc, getTableColumns, lte, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { type Contact, contacts } from "../db/schema";
 import { csvLine } from "../lib/csv";
@@ -53,10 +53,10 @@ export async function exportContacts(db: Database, query: ExportQuery) {
   const columns = query.format === "csv" ? await propertyColumns(db, filter(query.cursor), query.limit) : NO_COLUMNS;
   let after = query.cursor;
   let remaining = query.limit;
-  const nextPage = async (): Promise<Contact[] | null> => {
+  const nextPage = async (): Promise<Exported[] | null> => {
     if (remaining <= 0) return null;
     const page = await db
-      .select()
+      .select(EXPORTED)
       .from(contacts)
       .where(and(filter(after), lastId ? lte(contacts.id, lastId) : undefined))
       .orderBy(asc(contacts.id))
@@ -70,18 +70,26 @@ export async function exportContacts(db: Database, query: ExportQuery) {
   return { nextCursor, body: render(query.format, nextPage, columns, nextCursor) };
 }
 
+/** One row per person, with the other ids they are known by (an email key, merged ids, PostHog ids). */
+type Exported = Contact & { aliases: string[] };
+const EXPORTED = {
+  ...getTableColumns(contacts),
+  aliases: sql<string[]>`(SELECT json_group_array(alias) FROM (SELECT alias FROM contact_aliases
+    WHERE contact_id = ${contacts.id} ORDER BY alias))`.mapWith((json: string) => JSON.parse(json) as string[]),
+};
+
 function render(
   format: ExportFormat,
-  nextPage: () => Promise<Contact[] | null>,
+  nextPage: () => Promise<Exported[] | null>,
   columns: Columns,
   nextCursor: string | null,
 ) {
   const keys = columns.keys;
-  const header = ["externalId", "email", ...keys, ...(columns.others ? [OTHER_PROPERTIES_COLUMN] : [])];
+  const header = ["externalId", "email", "aliases", ...keys, ...(columns.others ? [OTHER_PROPERTIES_COLUMN] : [])];
   let started = false;
   let ended = false;
   // Dates serialise to ISO strings: the same contact shape as GET /v1/admin/contacts/:id.
-  const json = (row: Contact) => JSON.stringify(row);
+  const json = (row: Exported) => JSON.stringify(row);
   return textStream(async () => {
     if (ended) return null;
     const opening = started ? null : format === "csv" ? csvLine(header) : format === "json" ? '{"contacts":[' : "";
@@ -100,8 +108,9 @@ function render(
   });
 }
 
-function csvCells(row: Contact, { keys, others }: Columns): string[] {
-  const cells = [row.externalId, row.email ?? "", ...keys.map((key) => cellText(row.properties[key]))];
+function csvCells(row: Exported, { keys, others }: Columns): string[] {
+  const aliases = row.aliases.length > 0 ? JSON.stringify(row.aliases) : "";
+  const cells = [row.externalId, row.email ?? "", aliases, ...keys.map((key) => cellText(row.properties[key]))];
   if (!others) return cells;
   const inColumns = new Set(keys);
   const rest = Object.entries(row.properties).filter(([key]) => !inColumns.has(key));

@@ -1,7 +1,8 @@
-import { and, asc, eq, gt, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, gt, or, type SQL, sql } from "drizzle-orm";
 import { type BatchPlan, plan } from "../db/batch-plan";
 import type { Database } from "../db/client";
 import { pendingEventRows } from "../db/guarded";
+import { personKey } from "../db/person-key";
 import { type Contact, type ContactChangeSource, contacts, type Properties } from "../db/schema";
 import { chunk, roundsByKey } from "../lib/chunk";
 import { notFound } from "../lib/errors";
@@ -14,6 +15,7 @@ import {
   recordAddressChangesStatement,
 } from "./contact-changes";
 import { createdWith, propertiesSet, refusedMergesStatement } from "./contact-properties";
+import { findByAddress, findByAnyId, identityOf } from "./identity/aliases";
 
 /** `untrusted_replace`: replace only a missing address or one PostHog set last (POSTHOG_EMAIL_POLICY=replace). */
 export type EmailPolicy = "replace" | "fill" | "untrusted_replace";
@@ -43,8 +45,9 @@ type UpsertOptions = {
   emailPolicy?: EmailPolicy;
 };
 
+// The same address in another spelling leaves the stored one as it is (addresses compare normalized).
 const EMAIL_SET: Record<EmailPolicy, SQL> = {
-  replace: sql`coalesce(excluded.email, ${contacts.email})`,
+  replace: sql`CASE WHEN lower(trim(excluded.email)) = lower(trim(${contacts.email})) THEN ${contacts.email} ELSE coalesce(excluded.email, ${contacts.email}) END`,
   fill: sql`coalesce(${contacts.email}, excluded.email)`,
   untrusted_replace: sql`CASE WHEN "contacts"."email" IS NULL OR ${addressSetByPostHog(sql.raw(`"contacts"."id"`))}
     THEN coalesce(excluded.email, "contacts"."email") ELSE "contacts"."email" END`,
@@ -93,7 +96,8 @@ export function contactUpsertPlan(
       const replace = policy === "replace" || (policy === "untrusted_replace" && "untrusted");
       return [
         ...addressChangeStatements(db, group, { replace, onlyIfNewer, now }),
-        ...chunkForParams(group, paramsPerRow(contacts) + (guarded ? 1 : 0)).map((chunk) =>
+        // +1: the externalId is bound twice (personKey), +1 for the event id when guarded.
+        ...chunkForParams(group, paramsPerRow(contacts) + 1 + (guarded ? 1 : 0)).map((chunk) =>
           upsertStatement(db, chunk, policy, { now, onlyIfNewer }),
         ),
       ];
@@ -146,7 +150,8 @@ function upsertStatement(
   const { now } = options;
   const values = chunk.map((row) => ({
     id: newId(),
-    externalId: row.externalId,
+    // An id that is an alias lands on its person.
+    externalId: personKey(row.externalId),
     email: row.email ?? null,
     properties: row.setOnce ? createdWith(row.properties ?? {}, row.setOnce) : (row.properties ?? {}),
     firstSeenAt: row.seenAt ?? null,
@@ -208,15 +213,9 @@ export async function listContacts(db: Database, query: ContactListQuery) {
   return { contacts: page, nextCursor };
 }
 
-/** A contact by id or externalId (an id match wins), or undefined. */
-export async function findContact(db: Database, idOrExternalId: string): Promise<Contact | undefined> {
-  const [row] = await db
-    .select()
-    .from(contacts)
-    .where(or(eq(contacts.id, idOrExternalId), eq(contacts.externalId, idOrExternalId)))
-    .orderBy(sql`${contacts.id} = ${idOrExternalId} DESC`)
-    .limit(1);
-  return row;
+/** A contact by id, externalId or alias (an id match wins, then an externalId), or undefined. */
+export function findContact(db: Database, idOrExternalId: string): Promise<Contact | undefined> {
+  return findByAnyId(db, idOrExternalId);
 }
 
 export async function getContact(db: Database, idOrExternalId: string): Promise<Contact> {
@@ -225,9 +224,13 @@ export async function getContact(db: Database, idOrExternalId: string): Promise<
   return row;
 }
 
-/** A contact with its latest address changes. */
+/**
+ * A contact (by id, externalId, alias, or else an address only one contact has) with its latest
+ * address changes, aliases and the merges into it.
+ */
 export async function getContactDetail(db: Database, idOrExternalId: string) {
-  const contact = await getContact(db, idOrExternalId);
-  const changes = await recentChanges(db, contact.id, ["email"]);
-  return { ...contact, emailChanges: changes };
+  const contact = (await findContact(db, idOrExternalId)) ?? (await findByAddress(db, idOrExternalId));
+  if (!contact) throw notFound("Contact");
+  const [changes, identity] = await Promise.all([recentChanges(db, contact.id, ["email"]), identityOf(db, contact.id)]);
+  return { ...contact, emailChanges: changes, ...identity };
 }

@@ -1,5 +1,6 @@
 import { and, desc, eq, gte, lt, lte, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
+import { personKey } from "../db/person-key";
 import { contacts, type Email, emails, type Properties } from "../db/schema";
 import { renderTemplate } from "../emails/registry";
 import type { RenderedEmail } from "../emails/template";
@@ -103,6 +104,16 @@ async function holdSendSlot(deps: DeliveryDeps, email: Email, to: string, now: D
   return setStatus(db, email.id, { status: "skipped", toAddress: to, error });
 }
 
+/** The contact an email goes to: a journey started before a merge still names the merged id. */
+async function personOf(db: Database, userId: string) {
+  const [contact] = await db
+    .select()
+    .from(contacts)
+    .where(eq(contacts.externalId, personKey(userId)))
+    .limit(1);
+  return contact;
+}
+
 /**
  * Sends a queued email once: re-checks the journey (an exited enrollment sends nothing), the
  * address (unsubscribed or suppressed → `suppressed`), the per-address daily cap (over it →
@@ -119,7 +130,7 @@ export async function deliverEmail(deps: DeliveryDeps, emailId: string): Promise
 
   if (email.enrollmentId && !(await isRunning(db, email.enrollmentId)))
     return block("Journey enrollment ended before sending");
-  const [contact] = await db.select().from(contacts).where(eq(contacts.externalId, email.userId)).limit(1);
+  const contact = await personOf(db, email.userId);
   const to = email.toAddress ?? contact?.email ?? null;
   if (!contact || !to)
     return setStatus(db, email.id, { status: "failed", failedAt: now, error: "Contact has no email address" });

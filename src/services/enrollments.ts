@@ -1,6 +1,7 @@
 import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import { type Database, runBatch } from "../db/client";
 import { eventPending } from "../db/guarded";
+import { personKey } from "../db/person-key";
 import { ENROLLMENT_STATUSES, type Enrollment, type EnrollmentStatus, enrollments } from "../db/schema";
 import { AppError, notFound } from "../lib/errors";
 import { chunkForParams, keysetPage } from "../lib/sql";
@@ -30,7 +31,7 @@ export function exitStatement(
     .where(
       and(
         eq(enrollments.journeyKey, journeyKey),
-        eq(enrollments.userId, userId),
+        eq(enrollments.userId, personKey(userId)),
         inArray(enrollments.status, RUNNING),
         exit.onlyIfEventPending && exit.eventId ? eventPending(exit.eventId) : undefined,
       ),
@@ -38,7 +39,8 @@ export function exitStatement(
     .returning({ id: enrollments.id, journeyKey: enrollments.journeyKey });
 }
 
-export type WaitingEnrollment = { id: string; user_id: string; waiting_for: string };
+/** `event_id`: the event (of those asked about) that the enrollment waits for. */
+export type WaitingEnrollment = { id: string; user_id: string; waiting_for: string; event_id: string };
 
 /** What `exitStatement` would end, without ending it (dry runs). */
 export function runningEnrollmentStatement(db: Database, journeyKey: string, userId: string) {
@@ -46,7 +48,11 @@ export function runningEnrollmentStatement(db: Database, journeyKey: string, use
     .select({ id: enrollments.id, journeyKey: enrollments.journeyKey })
     .from(enrollments)
     .where(
-      and(eq(enrollments.journeyKey, journeyKey), eq(enrollments.userId, userId), inArray(enrollments.status, RUNNING)),
+      and(
+        eq(enrollments.journeyKey, journeyKey),
+        eq(enrollments.userId, personKey(userId)),
+        inArray(enrollments.status, RUNNING),
+      ),
     );
 }
 
@@ -66,8 +72,8 @@ export function waitingForStatements(
     );
     const guard = options.onlyIfEventPending ? sql`AND ${eventPending(sql.raw("v.column3"))}` : sql``;
     return db.all<WaitingEnrollment>(
-      sql`SELECT DISTINCT e.id, e.user_id, e.waiting_for FROM enrollments e JOIN (VALUES ${values}) v
-        ON e.user_id = v.column1 AND e.waiting_for = v.column2 WHERE e.status = 'waiting' ${guard}`,
+      sql`SELECT e.id, e.user_id, e.waiting_for, v.column3 AS event_id FROM enrollments e JOIN (VALUES ${values}) v
+        ON e.user_id = ${personKey(sql.raw("v.column1"))} AND e.waiting_for = v.column2 WHERE e.status = 'waiting' ${guard}`,
     );
   });
 }

@@ -2,6 +2,7 @@ import { type SQL, sql } from "drizzle-orm";
 import { type BatchPlan, plan } from "../db/batch-plan";
 import type { Database } from "../db/client";
 import { eventPending } from "../db/guarded";
+import { personKey } from "../db/person-key";
 import type { JourneyDefinition } from "../journeys/define";
 import { durationMs } from "../journeys/duration";
 import { chunk, roundsByKey } from "../lib/chunk";
@@ -64,7 +65,9 @@ function decidedCte(journey: JourneyDefinition, chunk: Chunk, now: Date): SQL {
     ),
     sql`, `,
   );
-  return sql`WITH cand(idx, enrollment_id, user_id, trigger_event_id, trigger_matched, given_email, email_hash) AS (VALUES ${values}),
+  // Candidates name whatever id they came with; the guards decide for the person it belongs to.
+  return sql`WITH given(idx, enrollment_id, user_id, trigger_event_id, trigger_matched, given_email, email_hash) AS (VALUES ${values}),
+  cand AS (SELECT idx, enrollment_id, ${personKey(sql`given.user_id`)} AS user_id, trigger_event_id, trigger_matched, given_email, email_hash FROM given),
   decided AS (
     SELECT cand.*, CASE
       WHEN coalesce((SELECT enabled FROM journey_settings WHERE journey_key = ${journey.key}), ${journey.enabled ? 1 : 0}) = 0 THEN 'journey_disabled'

@@ -3,7 +3,7 @@ import { type Database, runBatch } from "../db/client";
 import type { KeyedHash } from "../lib/keyed-hash";
 
 /**
- * Records the erasure of a contact's user id (see db/schema erasure_markers) and clears the
+ * Records the erasure of a contact's user id and aliases (see db/schema erasure_markers) and clears the
  * contact's address and properties, in one transaction that first checks no import is running: a
  * running import's next chunk could bring the person back from its file, and one created after
  * this is the operator's new decision. Cleared, the contact (deleted last) can't be entered by a
@@ -13,14 +13,16 @@ import type { KeyedHash } from "../lib/keyed-hash";
 export async function markErased(
   db: Database,
   hash: KeyedHash,
-  contact: { id: string; externalId: string },
+  contact: { id: string; externalId: string; aliases?: string[] },
   now: Date,
 ): Promise<string | null> {
+  // One marker per id the person is known by: queued work for an alias can't bring them back either.
+  const keys = await Promise.all([contact.externalId, ...(contact.aliases ?? [])].map((id) => hash(id)));
   const running = sql`SELECT id FROM import_jobs WHERE status IN ('pending', 'processing')
     AND coalesce(json_extract(options, '$.dryRun'), 0) = 0`;
   const [recorded, , blocker] = (await runBatch(db, [
     db.all(sql`INSERT INTO erasure_markers (id, erased_at)
-      SELECT ${await hash(contact.externalId)}, ${now.getTime()} WHERE NOT EXISTS (${running})
+      SELECT value, ${now.getTime()} FROM json_each(${JSON.stringify(keys)}) WHERE NOT EXISTS (${running})
       ON CONFLICT (id) DO UPDATE SET erased_at = max(erased_at, excluded.erased_at) RETURNING id`),
     db.run(sql`UPDATE contacts SET email = NULL, properties = '{}', updated_at = ${now.getTime()}
       WHERE id = ${contact.id} AND NOT EXISTS (${running})`),

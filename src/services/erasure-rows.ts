@@ -5,7 +5,7 @@ import type { Database } from "../db/client";
  * What one request may do: `maxSlices` D1 deletes of at most `sliceSize` rows (each a short write
  * that never holds the database long), and at most `maxKvDeletes` KV deletes (subrequests). Every
  * step costs a slice even when it finds nothing, and a repeat redoes the finished ones, so
- * `maxSlices` must be well above the number of steps (7) for a repeat to get further.
+ * `maxSlices` must be well above the number of steps (8) for a repeat to get further.
  */
 export type ErasureBudget = { sliceSize: number; maxSlices: number; maxKvDeletes: number };
 export const DEFAULT_ERASURE_BUDGET: ErasureBudget = { sliceSize: 500, maxSlices: 40, maxKvDeletes: 500 };
@@ -21,6 +21,7 @@ export type ErasureCounts = {
   contactChanges: number;
   importSeenIds: number;
   deadLetters: number;
+  aliases: number;
 };
 export const NO_COUNTS: ErasureCounts = {
   contact: 0,
@@ -33,6 +34,7 @@ export const NO_COUNTS: ErasureCounts = {
   contactChanges: 0,
   importSeenIds: 0,
   deadLetters: 0,
+  aliases: 0,
 };
 
 export type Progress = { slices: number; kvDeletes: number; budget: ErasureBudget; removed: ErasureCounts };
@@ -42,6 +44,7 @@ const COUNTED_AS = {
   import_errors: "importErrors",
   contact_changes: "contactChanges",
   import_seen_ids: "importSeenIds",
+  contact_aliases: "aliases",
 } as const;
 
 /** Deletes matching rows a slice at a time; true when none are left. */

@@ -19,6 +19,7 @@ import {
   scrubDeadLetters,
 } from "./erasure-rows";
 import { forgetKeys } from "./idempotency";
+import { aliasesOf } from "./identity/aliases";
 import { hashedAddress } from "./suppressions";
 import { deleteInstances, type JourneyParams } from "./workflow-instances";
 
@@ -62,7 +63,8 @@ export async function eraseContact(
   if (!contact) return alreadyErased(deps, idOrExternalId);
   const userId = contact.externalId;
   // First: from here on nothing accepted before now writes this person again.
-  const runningImport = await markErased(db, deps.hash, contact, now);
+  const aliases = await aliasesOf(db, contact.id);
+  const runningImport = await markErased(db, deps.hash, { ...contact, aliases }, now);
   if (runningImport) throw importRunning(runningImport);
   const progress: Progress = {
     slices: 0,
@@ -75,6 +77,8 @@ export async function eraseContact(
   const hashedSuppressions = await hashSuppressions(deps, addresses, options.suppress, now);
   // Before the events go, so retention archives none of them from here on.
   const archive = await recordArchiveErasure(deps, userId, now);
+  // Events archived before a claim or merge carry the id they had then.
+  for (const alias of aliases) await recordArchiveErasure(deps, alias, now);
 
   const complete =
     (await deleteEnrollments(deps, progress, userId)) &&
@@ -83,7 +87,8 @@ export async function eraseContact(
     (await deleteImportErrors(db, progress, userId, addresses)) &&
     (await deleteInSlices(db, progress, "import_seen_ids", sql`external_id = ${userId}`)) &&
     (await scrubDeadLetters(db, progress, userId, addresses)) &&
-    (await deleteInSlices(db, progress, "contact_changes", sql`contact_id = ${contact.id}`));
+    (await deleteInSlices(db, progress, "contact_changes", sql`contact_id = ${contact.id}`)) &&
+    (await deleteInSlices(db, progress, "contact_aliases", sql`contact_id = ${contact.id}`));
   if (complete) {
     await db.delete(contacts).where(eq(contacts.id, contact.id));
     progress.removed.contact = 1;

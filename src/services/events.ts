@@ -1,6 +1,7 @@
 import { and, desc, eq, gte, inArray, isNull, lt, lte, type SQL, sql } from "drizzle-orm";
 import { type BatchPlan, plan } from "../db/batch-plan";
 import type { Database } from "../db/client";
+import { personKey } from "../db/person-key";
 import { events, type StoredEvent } from "../db/schema";
 import { notFound } from "../lib/errors";
 import { chunkForParams, keysetPage } from "../lib/sql";
@@ -58,7 +59,7 @@ export function insertEventsPlan(db: Database, rows: NewEvent[], keys: ErasureKe
     db.all<{ id: string }>(sql`INSERT INTO events
       (id, event, user_id, user_email, properties, idempotency_key, source, occurred_at, received_at,
         anonymous, contact_update)
-      SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+      SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ${personKey(sql`json_extract(value, '$[2]')`)},
         json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
         json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'),
         json_extract(value, '$[10]'), json_extract(value, '$[11]')
@@ -90,7 +91,8 @@ export type EventListQuery = {
 export function eventFilter(query: Omit<EventListQuery, "limit" | "cursor">): SQL[] {
   const conditions: SQL[] = [];
   if (query.event) conditions.push(eq(events.event, query.event));
-  if (query.userId) conditions.push(eq(events.userId, query.userId));
+  // By any of the person's ids: their events carry their current key.
+  if (query.userId) conditions.push(eq(events.userId, personKey(query.userId)));
   if (query.from) conditions.push(gte(events.occurredAt, query.from));
   if (query.to) conditions.push(lte(events.occurredAt, query.to));
   return conditions;

@@ -1,5 +1,6 @@
 import { and, asc, eq, gte } from "drizzle-orm";
 import type { Database } from "../db/client";
+import { personKey } from "../db/person-key";
 import { contacts, events, type Properties, type StoredEvent } from "../db/schema";
 
 /** The person a journey runs for, as its steps see them (no contact yet: no address, no properties). */
@@ -7,7 +8,11 @@ export async function journeyUser(
   db: Database,
   userId: string,
 ): Promise<{ userId: string; email: string | null; properties: Properties }> {
-  const [contact] = await db.select().from(contacts).where(eq(contacts.externalId, userId)).limit(1);
+  const [contact] = await db
+    .select()
+    .from(contacts)
+    .where(eq(contacts.externalId, personKey(userId)))
+    .limit(1);
   return { userId, email: contact?.email ?? null, properties: contact?.properties ?? {} };
 }
 

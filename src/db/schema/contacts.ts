@@ -25,8 +25,9 @@ export const contacts = sqliteTable(
   (t) => [
     // Every upsert (ingest, import, enroll) targets external_id: it is the conflict target.
     uniqueIndex("contacts_external_id_unique").on(t.externalId),
-    // Admin search and suppression checks look contacts up by address.
-    index("contacts_email_idx").on(t.email),
+    // A contact is found by its normalized address (lookups, the claim rule): the stored address
+    // keeps its spelling, every comparison goes through lower(trim(…)) (services/suppressions).
+    index("contacts_email_normalized_idx").on(sql`lower(trim(${t.email}))`),
     // Backfills select the contacts one import wrote.
     index("contacts_import_job_idx").on(t.importJobId, t.id),
   ],

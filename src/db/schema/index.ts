@@ -4,6 +4,7 @@ export * from "./dead-letters";
 export * from "./emails";
 export * from "./erasures";
 export * from "./events";
+export * from "./identity";
 export * from "./import-uploads";
 export * from "./imports";
 export * from "./journeys";

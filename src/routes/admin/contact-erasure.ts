@@ -27,6 +27,9 @@ const ErasureSchema = z
       deadLetters: z.number().int().openapi({
         description: "Dead letters of buffered ingest that held the person's events (rewritten or deleted)",
       }),
+      aliases: z.number().int().openapi({
+        description: "The other ids the person was known by (each also marked erased: see the description)",
+      }),
     }),
     hashedSuppressions: z
       .number()

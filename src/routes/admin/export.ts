@@ -21,7 +21,7 @@ const exportRoute = createRoute({
   description: [
     "Streams up to `limit` contacts, oldest first, page by page from the database. `search` matches a substring of the email or externalId (`%` and `_` match literally).",
     "When more contacts follow, the `X-Next-Cursor` header (and `nextCursor` in the JSON body) holds the cursor for the next request.",
-    "CSV: `externalId`, `email`, then one column per property key present in the exported contacts, at most 200 (the most common; with more, a last `otherProperties` column holds each row's other properties as a JSON object); non-string values are JSON; a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'` so spreadsheets don't run it (imports remove it again). NDJSON: one contact per line.",
+    "One row per person. CSV: `externalId`, `email`, `aliases` (the other ids the person is known by, as a JSON array; imports ignore the column), then one column per property key present in the exported contacts, at most 200 (the most common; with more, a last `otherProperties` column holds each row's other properties as a JSON object); non-string values are JSON; a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'` so spreadsheets don't run it (imports remove it again). NDJSON: one contact per line.",
   ].join("\n\n"),
   security: adminSecurity,
   request: {
@@ -38,9 +38,18 @@ const exportRoute = createRoute({
       headers: { "X-Next-Cursor": { description: "Present when more contacts follow", schema: { type: "string" } } },
       content: {
         "application/json": {
-          schema: z.object({ contacts: z.array(ContactSchema), nextCursor: z.string().nullable() }),
+          schema: z.object({
+            contacts: z.array(
+              ContactSchema.extend({
+                aliases: z.array(z.string()).openapi({ description: "The other ids the person is known by" }),
+              }).openapi("ExportedContact"),
+            ),
+            nextCursor: z.string().nullable(),
+          }),
         },
-        "text/csv": { schema: { type: "string", example: "externalId,email,plan\nuser_001,ada@example.com,pro\n" } },
+        "text/csv": {
+          schema: { type: "string", example: "externalId,email,aliases,plan\nuser_001,ada@example.com,,pro\n" },
+        },
         "application/x-ndjson": { schema: { type: "string" } },
       },
     },

@@ -2,6 +2,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { type Database, runBatch } from "../../db/client";
 import { type ImportJob, importChunks, importErrors, importJobs } from "../../db/schema";
 import { isContactCapsRefusal } from "../contact-properties";
+import { claimStatements } from "../identity/claims";
 import type { ChunkRead } from "./chunk-reader";
 import { dryRunStatements } from "./dry-run";
 import { type InvalidRow, jsonParamChunks, type ValidRow } from "./duplicates";
@@ -53,7 +54,15 @@ export async function commitChunk(
       ...errorStatements(db, job, chunk.invalid),
       ...(job.options?.dryRun
         ? dryRunStatements(db, job, chunk.valid)
-        : [...importUpsertStatements(db, job.id, chunk.valid, now), ...optOutStatements(db, job, chunk.valid, now)]),
+        : [
+            ...claimStatements(
+              db,
+              chunk.valid.map(({ contact }) => ({ userId: contact.externalId, email: contact.email })),
+              now,
+            ),
+            ...importUpsertStatements(db, job.id, chunk.valid, now),
+            ...optOutStatements(db, job, chunk.valid, now),
+          ]),
     ]);
     return true;
   } catch (err) {

@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
+import { personKey } from "../../db/person-key";
 import type { ImportJob } from "../../db/schema";
 import { UNSUBSCRIBED_REASON } from "../preferences";
 import { jsonParamChunks, type ValidRow } from "./duplicates";
@@ -63,7 +64,7 @@ type Sql = ReturnType<typeof sql>;
 function recordChange(db: Database, rows: string, field: string, from: Sql, to: Sql, when: Sql, now: Date) {
   return db.run(sql`INSERT INTO contact_changes (contact_id, field, old_value, new_value, source, event_id, changed_at)
     SELECT c.id, ${field}, ${from}, ${to}, 'import', NULL, ${now.getTime()}
-    FROM json_each(${rows}) AS j JOIN contacts c ON c.external_id = json_extract(j.value, '$[0]')
+    FROM json_each(${rows}) AS j JOIN contacts c ON c.external_id = ${personKey(sql`json_extract(j.value, '$[0]')`)}
     WHERE ${when}`);
 }
 
@@ -71,7 +72,7 @@ function recordChange(db: Database, rows: string, field: string, from: Sql, to: 
 function suppressAddresses(db: Database, rows: string, reason: Sql) {
   return db.run(sql`INSERT INTO suppressions (email, reason, created_at)
     SELECT lower(trim(c.email)), ${reason}, json_extract(j.value, '$[1]')
-    FROM json_each(${rows}) AS j JOIN contacts c ON c.external_id = json_extract(j.value, '$[0]')
+    FROM json_each(${rows}) AS j JOIN contacts c ON c.external_id = ${personKey(sql`json_extract(j.value, '$[0]')`)}
     WHERE c.email IS NOT NULL
     ON CONFLICT (email) DO NOTHING`);
 }

@@ -69,7 +69,8 @@ export function csvRow(layout: CsvLayout, cells: string[], row: number): ImportR
   const properties: Properties = {};
   cells.forEach((raw, i) => {
     const name = layout.columns[i];
-    if (!name || raw === "") return;
+    // An export's `aliases` column (the ids the person is also known by) is not a property.
+    if (!name || raw === "" || name === "aliases") return;
     const value = restoreFormulaCell(raw);
     if (i === layout.externalIdIndex) candidate.externalId = value;
     else if (i === layout.emailIndex) candidate.email = value;

@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
+import { personKey } from "../../db/person-key";
 import { newId } from "../../lib/ids";
 import { refusingMerge } from "../contact-properties";
 import { jsonParamChunks, type ValidRow } from "./duplicates";
@@ -24,11 +25,12 @@ export function importUpsertStatements(db: Database, jobId: string, valid: Valid
   ]);
   return jsonParamChunks(rows).map((json) =>
     db.run(sql`INSERT INTO contacts (id, external_id, email, properties, created_at, updated_at, import_job_id)
-      SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+      SELECT json_extract(value, '$[0]'), ${personKey(sql`json_extract(value, '$[1]')`)}, json_extract(value, '$[2]'),
         json_extract(value, '$[3]'), ${at}, ${at}, ${jobId}
       FROM json_each(${json}) WHERE true
       ON CONFLICT (external_id) DO UPDATE SET
-        email = coalesce(excluded.email, contacts.email),
+        email = CASE WHEN lower(trim(excluded.email)) = lower(trim(contacts.email)) THEN contacts.email
+          ELSE coalesce(excluded.email, contacts.email) END,
         properties = ${refusingMerge(sql`contacts.properties`, sql`excluded.properties`)},
         updated_at = excluded.updated_at,
         import_job_id = excluded.import_job_id
