@@ -58,7 +58,8 @@ describe("PostHog identity", () => {
 
   it("when both exist, the anonymous contact merges into the identified one, and no address moves", async () => {
     const [anon, user] = [unique("anon"), unique("user")];
-    await postHog("$pageview", anon, { utm: "ads" }, `${anon}@example.com`);
+    // A person PostHog knows (with properties): it has a contact; `$set` is what reaches it.
+    await postHog("$pageview", anon, { $set: { utm: "ads" } }, `${anon}@example.com`);
     await call("/v1/ingest", { method: "POST", headers: ingestAuth(), json: { event: "app:opened", userId: user } });
     await postHog("$create_alias", user, { alias: anon });
     const { body } = await detail(user);
