@@ -4,9 +4,11 @@
  * (the layer rule in .dependency-cruiser.cjs).
  */
 
-export type { ImportFormat, ImportOptions } from "./schema";
+export type { ApiKeyScope, AuditOutcome, ImportFormat, ImportOptions } from "./schema";
 export {
+  API_KEY_SCOPES,
   ARCHIVE_ERASURE_STATES,
+  AUDIT_OUTCOMES,
   BACKFILL_STATUSES,
   COLUMN_TYPES,
   CONTACT_CHANGE_SOURCES,
