@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
+import { errorFields, log } from "../lib/log";
 import { grants } from "../services/api-keys/verify";
 import {
   type AuditStart,
@@ -85,11 +86,15 @@ export function authorize(lookup: Lookup) {
     await startAuditEntry(c.var.db, start);
     await next();
     const { ids, counts } = await answerSummary(c.res);
-    await finishAuditEntry(c.var.db, start.id, {
-      outcome: c.res.status < 400 ? "ok" : "failed",
+    const result = {
+      outcome: c.res.status < 400 ? ("ok" as const) : ("failed" as const),
       status: c.res.status,
       targetIds: [...(await targetIds(c, params)), ...ids],
       counts,
-    });
+    };
+    // The change is done: a failed finish leaves the entry `started`, and must not turn the answer into a 500.
+    await finishAuditEntry(c.var.db, start.id, result).catch((error: unknown) =>
+      log.error("audit entry not finished", { requestId: c.var.requestId, auditId: start.id, ...errorFields(error) }),
+    );
   });
 }
