@@ -97,7 +97,7 @@ describe("scopes: every operation × every scope", () => {
 
   it("401 stays for no key and a bad key, on every scoped operation", async () => {
     for (const op of await scopedOperations()) {
-      for (const headers of [{}, { authorization: `Bearer ${keys.admin}x` }]) {
+      for (const headers of [{}, { authorization: `Bearer ${keys.admin}x` }] as Array<Record<string, string>>) {
         const res = await call(op.path, {
           method: op.method,
           headers,
