@@ -23,6 +23,7 @@ const positiveInt = (value: string | undefined, fallback: number) => {
 };
 const DEFAULT_EVENT_RETENTION_DAYS = 400;
 const DEFAULT_EMAIL_BODY_RETENTION_DAYS = 30;
+const DEFAULT_AUDIT_RETENTION_DAYS = 400;
 
 export type DepsOptions = {
   /** A request passes its round-trip-counted database; everyone else gets one on the binding. */
@@ -69,6 +70,7 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
     archive: env.EVENT_ARCHIVE,
     eventRetentionDays: Number(env.EVENT_RETENTION_DAYS) || DEFAULT_EVENT_RETENTION_DAYS,
     emailBodyRetentionDays: Number(env.EMAIL_BODY_RETENTION_DAYS) || DEFAULT_EMAIL_BODY_RETENTION_DAYS,
+    auditRetentionDays: positiveInt(env.AUDIT_RETENTION_DAYS, DEFAULT_AUDIT_RETENTION_DAYS),
   };
   const replay: ReplayDeps = {
     ...routing,
