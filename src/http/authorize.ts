@@ -89,7 +89,7 @@ export function authorize(lookup: Lookup) {
     const result = {
       outcome: c.res.status < 400 ? ("ok" as const) : ("failed" as const),
       status: c.res.status,
-      targetIds: [...(await targetIds(c, params)), ...ids],
+      targetIds: [...new Set([...(await targetIds(c, params)), ...ids])],
       counts,
     };
     // The change is done: a failed finish leaves the entry `started`, and must not turn the answer into a 500.
