@@ -9,7 +9,7 @@ import { errorResponses, IsoDateTime, jsonBody, jsonBodyErrors, notFoundResponse
 
 const ScopeSchema = z.enum(API_KEY_SCOPES).openapi({
   description:
-    "`ingest`: the ingest routes; `read`: every admin GET but the export; `operate`: bulk operations (imports and uploads, export, replay, batch enrollment, backfills, resends, cancels) and `read`; `admin`: everything",
+    "`ingest`: the ingest routes; `read`: every admin GET but the export and the key list; `operate`: bulk operations (imports and uploads, export, replay, batch enrollment, backfills, resends, cancels) and `read`; `admin`: everything",
 });
 
 const ApiKeySchema = z
