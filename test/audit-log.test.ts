@@ -112,6 +112,19 @@ describe("audit log", () => {
     expect(JSON.stringify(list)).not.toContain(child.key.slice(4));
   });
 
+  it("records every export page (a bulk read of personal data), but no other read", async () => {
+    const script = await newKey(["operate"]);
+    const exported = await call("/v1/admin/contacts/export?format=ndjson&limit=1", { headers: bearer(script.key) });
+    expect(exported.status).toBe(200);
+    await exported.arrayBuffer();
+    await call("/v1/admin/contacts?limit=1", { headers: bearer(script.key) });
+    const { entries: list } = await entries(`keyId=${script.id}`);
+    expect(list.map((e) => [e.method, e.route, e.outcome, e.status])).toEqual([
+      ["GET", "/v1/admin/contacts/export", "ok", 200],
+    ]);
+    expect(list[0]).toMatchObject({ targetIds: [], counts: {} });
+  });
+
   it("filters by time, key and action, and pages with a cursor", async () => {
     const script = await newKey(["operate"]);
     const from = new Date().toISOString();

@@ -34,8 +34,11 @@ async function targetIds(c: Context<AppEnv>, params: Record<string, string>): Pr
   return ids;
 }
 
-async function answerSummary(res: Response) {
-  if (!(res.headers.get("content-type") ?? "").startsWith("application/json")) return summarizeAnswer(null);
+/** A read's answer (an export page) can be big and is streamed: only a change's answer is summarized. */
+async function answerSummary(method: string, res: Response) {
+  if (method === "GET" || !(res.headers.get("content-type") ?? "").startsWith("application/json")) {
+    return summarizeAnswer(null);
+  }
   return summarizeAnswer(
     await res
       .clone()
@@ -85,7 +88,7 @@ export function authorize(lookup: Lookup) {
     if (!start) return next();
     await startAuditEntry(c.var.db, start);
     await next();
-    const { ids, counts } = await answerSummary(c.res);
+    const { ids, counts } = await answerSummary(operation.method, c.res);
     const result = {
       outcome: c.res.status < 400 ? ("ok" as const) : ("failed" as const),
       status: c.res.status,

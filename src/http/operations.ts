@@ -12,7 +12,7 @@ export type Operation = {
   action: string;
   /** The scope its `security` names; an admin route that names none needs `admin` (fail closed). */
   scope: ApiKeyScope | null;
-  /** Admin requests that change something get an audit entry (`x-audit: false` opts out). */
+  /** Admin requests that change something get an audit entry; `x-audit` overrides (a bulk read: true). */
   audit: boolean;
 };
 
@@ -37,7 +37,7 @@ function describe(route: RouteDeclaration): Operation {
     path: route.path,
     action: route.operationId ?? `${method} ${route.path}`,
     scope: declared ?? (admin ? "admin" : null),
-    audit: admin && method !== "GET" && route["x-audit"] !== false,
+    audit: admin && (route["x-audit"] ?? method !== "GET"),
   };
 }
 

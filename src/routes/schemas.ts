@@ -116,12 +116,12 @@ type Security = Array<Record<string, string[]>>;
 /**
  * An operation's scope, declared once: spread into `createRoute`, it is the operation's `security`
  * in the document, what the auth middleware enforces (src/http/operations.ts) and its documented
- * 403. Admin requests that change something are audited; `audit: false` is for the parts of one
- * operation (upload parts: the upload's completion is the entry).
+ * 403. Admin requests that change something are audited; `audit: true` adds a bulk read (the
+ * export), `audit: false` leaves out the parts of one operation (upload parts: the completion is the entry).
  */
-export const scope = (needed: ApiKeyScope, options: { audit?: false } = {}) => ({
+export const scope = (needed: ApiKeyScope, options: { audit?: boolean } = {}) => ({
   security: [{ apiKey: [needed] }] as Security,
-  ...(options.audit === false ? { "x-audit": false as const } : {}),
+  ...(options.audit === undefined ? {} : { "x-audit": options.audit }),
 });
 /** An admin route that names no scope needs `admin` (fail closed). */
 export const adminSecurity: Security = scope("admin").security;

@@ -23,7 +23,7 @@ const exportRoute = createRoute({
     "When more contacts follow, the `X-Next-Cursor` header (and `nextCursor` in the JSON body) holds the cursor for the next request.",
     "CSV: `externalId`, `email`, then one column per property key present in the exported contacts, at most 200 (the most common; with more, a last `otherProperties` column holds each row's other properties as a JSON object); non-string values are JSON; a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'` so spreadsheets don't run it (imports remove it again). NDJSON: one contact per line.",
   ].join("\n\n"),
-  ...scope("operate"),
+  ...scope("operate", { audit: true }),
   request: {
     query: z.object({
       format: z.enum(EXPORT_FORMATS).default("json"),
