@@ -112,6 +112,29 @@ describe("audit log", () => {
     expect(JSON.stringify(list)).not.toContain(child.key.slice(4));
   });
 
+  it("keeps a person's id that an answer reports only as its keyed hash (a cancelled enrollment's userId)", async () => {
+    const script = await newKey(["operate"]);
+    const userId = unique("cancelled");
+    const signedUp = await call("/v1/ingest", {
+      method: "POST",
+      headers: ingestAuth(),
+      json: { event: "user:signed_up", userId },
+    });
+    const { journeys } = (await signedUp.json()) as { journeys: Array<{ enrollmentId: string }> };
+    const enrollmentId = journeys[0]!.enrollmentId;
+    const cancel = await call(`/v1/admin/journeys/activation-welcome/enrollments/${enrollmentId}`, {
+      method: "DELETE",
+      headers: bearer(script.key),
+    });
+    expect(cancel.status).toBe(200);
+    expect(((await cancel.json()) as { userId: string }).userId).toBe(userId);
+    const [entry] = (await entries(`keyId=${script.id}&action=exitJourneyEnrollment`)).entries;
+    expect(entry!.targetIds).toEqual(
+      expect.arrayContaining(["activation-welcome", enrollmentId, await testHash(userId)]),
+    );
+    expect(JSON.stringify(entry)).not.toContain(userId);
+  });
+
   it("records every export page (a bulk read of personal data), but no other read", async () => {
     const script = await newKey(["operate"]);
     const exported = await call("/v1/admin/contacts/export?format=ndjson&limit=1", { headers: bearer(script.key) });

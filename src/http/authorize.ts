@@ -7,6 +7,7 @@ import { grants } from "../services/api-keys/verify";
 import {
   type AuditStart,
   finishAuditEntry,
+  type NamedId,
   recordAuditEntry,
   startAuditEntry,
   summarizeAnswer,
@@ -14,8 +15,8 @@ import {
 import type { AppEnv } from "./app-env";
 import type { Operation } from "./operations";
 
-/** Path parameters that name a person: kept in the audit log only as the keyed hash erasure uses. */
-const PERSON_PARAMS = new Set(["idOrExternalId"]);
+/** Path parameters and answer fields that name a person: kept only as the keyed hash erasure uses. */
+const PERSON_FIELDS = new Set(["idOrExternalId", "externalId", "userId"]);
 
 const decoded = (value: string) => {
   try {
@@ -25,13 +26,13 @@ const decoded = (value: string) => {
   }
 };
 
-async function targetIds(c: Context<AppEnv>, params: Record<string, string>): Promise<string[]> {
+async function targetIds(c: Context<AppEnv>, params: Record<string, string>, answered: NamedId[] = []) {
+  const named = [...Object.entries(params).map(([field, value]) => ({ field, value: decoded(value) })), ...answered];
   const ids: string[] = [];
-  for (const [name, value] of Object.entries(params)) {
-    const id = decoded(value);
-    ids.push(PERSON_PARAMS.has(name) ? await c.var.deps.hash(id).catch(() => "hmac:unavailable") : id);
+  for (const { field, value } of named) {
+    ids.push(PERSON_FIELDS.has(field) ? await c.var.deps.hash(value).catch(() => "hmac:unavailable") : value);
   }
-  return ids;
+  return [...new Set(ids)];
 }
 
 /** A read's answer (an export page) can be big and is streamed: only a change's answer is summarized. */
@@ -92,7 +93,7 @@ export function authorize(lookup: Lookup) {
     const result = {
       outcome: c.res.status < 400 ? ("ok" as const) : ("failed" as const),
       status: c.res.status,
-      targetIds: [...new Set([...(await targetIds(c, params)), ...ids])],
+      targetIds: await targetIds(c, params, ids),
       counts,
     };
     // The change is done: a failed finish leaves the entry `started`, and must not turn the answer into a 500.

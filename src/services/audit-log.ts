@@ -66,17 +66,20 @@ export async function listAuditEntries(
 
 const ID_FIELD = /^(id|[a-z][A-Za-z]*Id)$/;
 
+/** An id and the field (or path parameter) it came from: the caller hashes the ones that name a person. */
+export type NamedId = { field: string; value: string };
+
 /**
  * The ids and counts a JSON answer reports, for its audit entry: top-level `id`/`…Id` strings and
  * numbers at the top level or one object down (`removed.events`). Nothing else (no names, no
  * addresses, no properties) is taken.
  */
-export function summarizeAnswer(body: unknown): { ids: string[]; counts: Record<string, number> } {
-  const ids: string[] = [];
+export function summarizeAnswer(body: unknown): { ids: NamedId[]; counts: Record<string, number> } {
+  const ids: NamedId[] = [];
   const counts: Record<string, number> = {};
   if (typeof body !== "object" || body === null || Array.isArray(body)) return { ids, counts };
   for (const [key, value] of Object.entries(body)) {
-    if (typeof value === "string" && ID_FIELD.test(key)) ids.push(value);
+    if (typeof value === "string" && ID_FIELD.test(key)) ids.push({ field: key, value });
     else if (typeof value === "number") counts[key] = value;
     else if (typeof value === "object" && value !== null && !Array.isArray(value)) {
       for (const [inner, n] of Object.entries(value)) if (typeof n === "number") counts[`${key}.${inner}`] = n;
