@@ -93,7 +93,7 @@ async function healthPhase(baseUrl, connections, duration) {
   return summarize(result);
 }
 
-async function uniqueIngestPhase(baseUrl, connections, duration, tally = newTally()) {
+async function uniqueIngestPhase(baseUrl, connections, duration, tally = newTally(), headers = ingestHeaders) {
   const result = await runCannon({
     url: baseUrl,
     connections,
@@ -102,7 +102,7 @@ async function uniqueIngestPhase(baseUrl, connections, duration, tally = newTall
       {
         method: "POST",
         path: "/v1/ingest",
-        headers: ingestHeaders,
+        headers,
         setupRequest(request, context) {
           const n = seq++;
           context.key = `bench-${runTag}-k${n}`;
@@ -131,6 +131,33 @@ async function uniqueIngestPhase(baseUrl, connections, duration, tally = newTall
     ],
   });
   return { ...summarize(result), tally };
+}
+
+/**
+ * Issue 24: ingest with a stored key (`hsk_…`, verified against D1 once per 30 s per isolate) next
+ * to the secret INGEST_API_KEY, alternating at the same concurrency. Target: stored/secret ≥ 0.95.
+ */
+async function storedKeyPhase(baseUrl, connections = CONCURRENCIES[0]) {
+  const res = await fetch(`${baseUrl}/v1/admin/api-keys`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_KEY}` },
+    body: JSON.stringify({ name: `bench-${runTag}`, scopes: ["ingest"] }),
+  });
+  if (res.status !== 201) throw new Error(`creating the bench's key: ${res.status} ${await res.text()}`);
+  const { key } = await res.json();
+  const storedHeaders = { ...ingestHeaders, authorization: `Bearer ${key}` };
+  const rounds = [];
+  const tally = newTally();
+  for (let round = 1; round <= ROUNDS; round++) {
+    const secret = await uniqueIngestPhase(baseUrl, connections, DURATION_S);
+    const stored = await uniqueIngestPhase(baseUrl, connections, DURATION_S, tally, storedHeaders);
+    rounds.push({ secret, stored });
+    const ratio = fmt.ratio(stored.rps / secret.rps);
+    console.log(`    round ${round}: secret ${fmt.int(secret.rps)}, stored ${fmt.int(stored.rps)} req/s (${ratio})`);
+  }
+  const perRound = rounds.map((r) => r.stored.rps / r.secret.rps);
+  const unexpected = rounds.reduce((n, r) => n + r.stored.non2xx + r.stored.errors, 0) + tally.refused;
+  return { connections, perRound, ratio: median(perRound), trips: tally.roundTrips, unexpected };
 }
 
 const median = (values) => {
@@ -341,6 +368,7 @@ async function main() {
   let bufferedBatch;
   let syncD1;
   let bufferedD1;
+  let storedKey;
   try {
     const rss = startRssSampler(server.pgid);
     // Warm-up (not reported): JIT, D1 file, KV; its acknowledged events are verified like the rest.
@@ -368,6 +396,8 @@ async function main() {
         tally,
       });
     }
+    console.log(`  stored key vs INGEST_API_KEY (c=${CONCURRENCIES[0]}) …`);
+    storedKey = await storedKeyPhase(server.baseUrl);
     console.log("  D1 time per sync event (c=1) …");
     const syncCostFrom = logOffset(server.logFile);
     await uniqueIngestPhase(server.baseUrl, 1, DURATION_S);
@@ -433,6 +463,7 @@ async function main() {
     bufferedBatch,
     far,
     d1Cost: { sync: syncD1, buffered: bufferedD1 },
+    storedKey,
   });
   writeSection("ingest", report);
 
@@ -440,6 +471,9 @@ async function main() {
   for (const b of [buffered, bufferedBatch]) {
     if (b.written.unprocessed) failures.push(`${b.written.unprocessed} buffered events never routed`);
   }
+  if (storedKey.ratio < 0.95)
+    failures.push(`stored-key ingest at ${fmt.ratio(storedKey.ratio)} of secret-key ingest (target 0.95)`);
+  if (storedKey.unexpected) failures.push(`${storedKey.unexpected} stored-key ingest requests failed`);
   if (d1.lost.length) failures.push(`${d1.lost.length} acknowledged events are not in D1`);
   if (d1.wrongId.length) failures.push(`${d1.wrongId.length} keys stored under another event id`);
   if (duplicates.wrong.length) failures.push(`${duplicates.wrong.length} duplicates not refused`);
@@ -534,10 +568,24 @@ round trips before issue 10 cost at least 150 ms). Ingest/health p50: ${fmt.rati
 `;
 }
 
-function render({ facts, phases, duplicates, race, memory, ingestTrips, d1, buffered, bufferedBatch, far, d1Cost }) {
+function render({
+  facts,
+  phases,
+  duplicates,
+  race,
+  memory,
+  ingestTrips,
+  d1,
+  buffered,
+  bufferedBatch,
+  far,
+  d1Cost,
+  storedKey,
+}) {
   // Requests in flight when a phase ended: warm-up, every round, the c=1 phase, buffered singles and batches.
   const inFlightAtEnds =
     CONCURRENCIES[0] +
+    2 * ROUNDS * CONCURRENCIES[0] +
     phases.reduce((n, p) => n + p.connections * ROUNDS, 0) +
     1 +
     BUFFERED_CONNECTIONS +
@@ -601,6 +649,12 @@ ${table(
 )}
 
 D1 round trips per unique ingest (\`X-D1-Round-Trips\`): ${trips}.
+
+With a stored key (\`hsk_…\`) instead of \`INGEST_API_KEY\`, alternating ${ROUNDS} times at concurrency
+${storedKey.connections}: throughput stored/secret **${fmt.ratio(storedKey.ratio)}** (median; each round
+${storedKey.perRound.map((r) => fmt.ratio(r)).join(", ")}; target ≥ 0.95). Round trips with the stored key:
+${[...storedKey.trips].map(([t, n]) => `${t ?? "(missing)"} (${fmt.int(n)} requests)`).join(", ")} (an isolate's
+first request verifies the key in D1, then it is answered from memory for 30 s).
 Peak resident memory of workerd over the run: ${fmt.mib(memory.peakRssKiB)} summed VmRSS
 (VmHWM ${fmt.mib(memory.hwmKiB)} over ${memory.processes} workerd processes). Under \`wrangler dev\` this grows with the
 request count even for requests that touch nothing (404s), so it is not the Worker's own footprint.

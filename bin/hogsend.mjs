@@ -9,6 +9,7 @@ import { exitCleanlyOnSignals, removeOnExit } from "./lib/cleanup.mjs";
 import { writeExport } from "./lib/export.mjs";
 import { importCommand, printSummary } from "./lib/import.mjs";
 import { COLUMN_TYPES, collectMapping, collectType, importOptions, PRESETS } from "./lib/import-options.mjs";
+import { addAuditCommand, addKeyCommands } from "./lib/keys.mjs";
 import { formatDuration } from "./lib/progress.mjs";
 import { DEFAULT_CONCURRENCY, DEFAULT_PART_BYTES } from "./lib/upload.mjs";
 
@@ -29,14 +30,16 @@ function privateFile(file) {
 }
 
 const program = new Command("hogsend")
-  .description("Import and export Hogsend contacts, and manage import jobs.")
+  .description("Import and export Hogsend contacts, manage import jobs and API keys, and read the audit log.")
   .option("--insecure", "allow a plain http:// HOGSEND_URL to another machine (the admin key travels in clear)")
   .addHelpText(
     "after",
     `
 Environment:
   HOGSEND_URL          the deployment (default ${DEFAULT_URL}); https://, or http:// to this machine only
-  HOGSEND_ADMIN_KEY    its ADMIN_API_KEY (required)
+  HOGSEND_ADMIN_KEY    an API key (required): its ADMIN_API_KEY, or a stored hsk_ key with the
+                       scope the command needs (operate: import, export, cancel; read: jobs,
+                       audit; admin: keys)
 
 Examples:
   hogsend import audience.csv
@@ -45,7 +48,9 @@ Examples:
   hogsend export --out all.csv
   hogsend export --format ndjson --search @example.com > example.ndjson
   hogsend jobs
-  hogsend cancel 0193f3c2-5a1e-7c55-9a53-2f1c0b7f4e21`,
+  hogsend cancel 0193f3c2-5a1e-7c55-9a53-2f1c0b7f4e21
+  hogsend keys create --name ci --scope operate
+  hogsend audit --since 1d`,
   );
 
 /** @param {string} value */
@@ -177,6 +182,9 @@ program
       await api.call(api.api.POST("/v1/admin/contacts/import/{jobId}/cancel", { params: { path: { jobId: job } } })),
     );
   });
+
+addKeyCommands(program, client);
+addAuditCommand(program, client);
 
 try {
   await program.parseAsync();

@@ -100,4 +100,4 @@ export function createClient({ baseUrl, apiKey, fetch: fetchImpl = globalThis.fe
   });
 }
 
-export { COLUMN_TYPES, EXPORT_FORMATS, IMPORT_FORMATS, IMPORT_PRESETS } from "./lists.mjs";
+export { API_KEY_SCOPES, COLUMN_TYPES, EXPORT_FORMATS, IMPORT_FORMATS, IMPORT_PRESETS } from "./lists.mjs";

@@ -4,3 +4,4 @@ export const IMPORT_FORMATS: readonly ["csv", "json", "ndjson"];
 export const IMPORT_PRESETS: readonly ["mailchimp", "hubspot", "customerio"];
 export const COLUMN_TYPES: readonly ["string", "number", "boolean", "date", "json", "list"];
 export const EXPORT_FORMATS: readonly ["json", "csv", "ndjson"];
+export const API_KEY_SCOPES: readonly ["ingest", "read", "operate", "admin"];

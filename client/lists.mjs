@@ -4,3 +4,4 @@ export const IMPORT_FORMATS = /** @type {const} */ (["csv","json","ndjson"]);
 export const IMPORT_PRESETS = /** @type {const} */ (["mailchimp","hubspot","customerio"]);
 export const COLUMN_TYPES = /** @type {const} */ (["string","number","boolean","date","json","list"]);
 export const EXPORT_FORMATS = /** @type {const} */ (["json","csv","ndjson"]);
+export const API_KEY_SCOPES = /** @type {const} */ (["ingest","read","operate","admin"]);

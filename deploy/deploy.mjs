@@ -22,7 +22,10 @@ const USAGE = `Usage: npm run deploy -- --env-file FILE [--dry-run] [--allow-log
   --dry-run               check the settings and print the plan; create and change nothing (works offline)
   --allow-log-provider    deploy with EMAIL_PROVIDER=log (records emails, sends none)
   --skip-health-check     don't call GET /v1/health on the deployed Worker afterwards
-  --health-url URL        base URL to health-check (default: the workers.dev URL wrangler reports)`;
+  --health-url URL        base URL to health-check (default: the workers.dev URL wrangler reports)
+
+The health check uses ADMIN_API_KEY; with BOOTSTRAP_KEYS=off, a stored key with the read scope
+in the HOGSEND_HEALTH_KEY environment variable.`;
 
 class Refusal extends Error {}
 
@@ -61,7 +64,15 @@ export async function main(argv) {
   if (!existsSync(envFile)) throw new Refusal(`${envFile} does not exist (start from deploy/prod.env.example)`);
   const settings = readEnvFile(envFile);
   const devValues = developmentValues([path.join(ROOT, ".dev.vars.example"), path.join(ROOT, ".dev.vars")]);
-  const problems = checkSettings(settings, { ...targets, devValues, allowLogProvider: options["allow-log-provider"] });
+  // With the bootstrap keys off, the health check needs a stored key (read scope) from the environment.
+  const healthKey = settings.BOOTSTRAP_KEYS === "off" ? process.env.HOGSEND_HEALTH_KEY : settings.ADMIN_API_KEY;
+  const problems = checkSettings(settings, {
+    ...targets,
+    devValues,
+    allowLogProvider: options["allow-log-provider"],
+    skipHealthCheck: options["skip-health-check"],
+    healthKey,
+  });
   if (problems.length > 0) {
     throw new Refusal(
       `Refusing to deploy; nothing was created or changed:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
@@ -94,7 +105,7 @@ export async function main(argv) {
         "deployed, but wrangler reported no workers.dev URL: pass --health-url URL or --skip-health-check",
       );
     step("Health check");
-    await checkHealth(baseUrl, secrets.ADMIN_API_KEY);
+    await checkHealth(baseUrl, healthKey);
   }
   console.log("\nDeployed.");
 }

@@ -1,4 +1,4 @@
-// After the upload: the deployed Worker must answer its health route with the admin key.
+// After the upload: the deployed Worker must answer its health route with a key that may read it.
 
 /** Waits until the deployed Worker answers 200: database reachable, every migration applied. */
 export async function checkHealth(baseUrl, adminKey, { attempts = 10, delayMs = 3000 } = {}) {

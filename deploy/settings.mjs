@@ -21,6 +21,9 @@ export const SETTING_DEFAULTS = Object.freeze({
   POSTHOG_ANONYMOUS_EVENTS: "store",
   // No PostHog-internal "$…" key lands on a contact unless listed.
   POSTHOG_CONTACT_PROPERTIES: "",
+  // A fresh deploy must be usable: ADMIN_API_KEY and INGEST_API_KEY work until stored keys replace them.
+  BOOTSTRAP_KEYS: "on",
+  AUDIT_RETENTION_DAYS: "400",
 });
 
 // Settings that no longer exist, and what replaced them.
@@ -66,8 +69,19 @@ const WRANGLER_KEYS = /^CLOUDFLARE_/;
  * `vars` and `requiredSecrets` come from wrangler.toml: every var must be set here, so production
  * never runs on the file's development values.
  */
-export function checkSettings(settings, { vars, requiredSecrets, devValues, allowLogProvider = false }) {
+export function checkSettings(
+  settings,
+  { vars, requiredSecrets, devValues, allowLogProvider = false, skipHealthCheck = false, healthKey },
+) {
   const problems = [];
+  if (settings.BOOTSTRAP_KEYS !== undefined && !["on", "off"].includes(settings.BOOTSTRAP_KEYS)) {
+    problems.push(`BOOTSTRAP_KEYS must be "on" or "off": "${settings.BOOTSTRAP_KEYS}"`);
+  }
+  if (settings.BOOTSTRAP_KEYS === "off" && !skipHealthCheck && !healthKey) {
+    problems.push(
+      "BOOTSTRAP_KEYS=off: ADMIN_API_KEY can't answer the health check; set HOGSEND_HEALTH_KEY to a stored hsk_ key with the read scope, or pass --skip-health-check",
+    );
+  }
   for (const name of requiredSecrets) {
     const value = settings[name];
     if (OPTIONAL_SECRETS.has(name) && !value) continue;

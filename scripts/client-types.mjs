@@ -58,8 +58,8 @@ function declarations() {
 }
 
 /**
- * The document's closed lists a client needs at run time (the CLI's --preset, --type and --format
- * choices), as a module: taken from the document, they can't drift from what the server takes.
+ * The document's closed lists a client needs at run time (the CLI's --preset, --type, --format
+ * and --scope choices), as a module: taken from the document, they can't drift from what the server takes.
  */
 function listsModule(document) {
   const upload =
@@ -70,6 +70,7 @@ function listsModule(document) {
     IMPORT_PRESETS: upload.properties.preset.enum,
     COLUMN_TYPES: upload.properties.types.additionalProperties.enum,
     EXPORT_FORMATS: exportFormat.schema.enum,
+    API_KEY_SCOPES: document.components.schemas.NewApiKey.properties.scopes.items.enum,
   };
   const lines = Object.entries(lists).map(([name, values]) => {
     if (!Array.isArray(values) || values.length === 0) throw new Error(`/openapi.json has no values for ${name}`);

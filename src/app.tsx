@@ -6,15 +6,19 @@ import { buildDeps } from "./composition";
 import { createDb } from "./db/client";
 import { countRoundTrips, newRoundTripCounter } from "./db/round-trips";
 import type { AppEnv } from "./http/app-env";
-import { requireAdminKey } from "./http/auth";
+import { authenticate } from "./http/auth";
+import { authorize } from "./http/authorize";
 import { apiReferenceHeaders } from "./http/html-headers";
 import { methodNotAllowed } from "./http/method-not-allowed";
-import { apiKeyBucket, rateLimit, unsubscribeBucket } from "./http/rate-limit";
+import { declareAuthResponses, operationLookup } from "./http/operations";
+import { rateLimit, unsubscribeBucket, verifiedKeyBucket } from "./http/rate-limit";
 import { requestLog } from "./http/request-log";
 import { PathParamRouter } from "./http/router";
 import { validationHook } from "./http/validation";
 import { AppError, errorResponse, toAppError } from "./lib/errors";
 import { errorFields, log } from "./lib/log";
+import { adminApiKeyRoutes } from "./routes/admin/api-keys";
+import { adminAuditLogRoutes } from "./routes/admin/audit-log";
 import { adminBackfillRoutes } from "./routes/admin/backfills";
 import { adminContactErasureRoutes } from "./routes/admin/contact-erasure";
 import { adminContactMergeRoutes } from "./routes/admin/contact-merge";
@@ -34,7 +38,7 @@ import { ApiReference, registerDocumentPaths } from "./routes/docs";
 import { healthRoutes } from "./routes/health";
 import { ingestRoutes } from "./routes/ingest";
 import { ROUTER_PARAM_PATTERNS } from "./routes/path-params";
-import { SECURITY_SCHEMES } from "./routes/schemas";
+import { forbiddenResponse, rateLimitedResponse, SECURITY_SCHEMES } from "./routes/schemas";
 import { unsubscribeRoutes } from "./routes/unsubscribe";
 import { postHogWebhookRoutes } from "./routes/webhooks/posthog";
 import { resendWebhookRoutes } from "./routes/webhooks/resend-webhooks";
@@ -45,7 +49,7 @@ const OPENAPI_INFO = {
   title: "Hogsend on Workers",
   version: "0.1.0",
   description:
-    "Code-first lifecycle email: ingest product events, run journeys, and operate contacts in bulk. Admin routes take `Authorization: Bearer <ADMIN_API_KEY>`; ingest takes the ingest key (or the admin key); each operation names its security scheme. A method a path does not have answers 405 with `Allow`; a path that does not exist answers 404.",
+    "Code-first lifecycle email: ingest product events, run journeys, and operate contacts in bulk. Every admin and ingest route takes `Authorization: Bearer <key>`: a stored `hsk_` key or a bootstrap key (ADMIN_API_KEY, INGEST_API_KEY); each operation's `security` names the scope it needs (403 `FORBIDDEN` without it). A method a path does not have answers 405 with `Allow`; a path that does not exist answers 404.",
 };
 
 /** Every route group; each path matches one operation whatever the order (src/routes/path-params.ts). */
@@ -70,6 +74,8 @@ export const ROUTE_GROUPS = [
   adminEmailRoutes,
   adminMetricsRoutes,
   adminDeadLetterRoutes,
+  adminApiKeyRoutes,
+  adminAuditLogRoutes,
 ];
 
 export function createApp(routeGroups: ReadonlyArray<OpenAPIHono<AppEnv>> = ROUTE_GROUPS) {
@@ -81,14 +87,13 @@ export function createApp(routeGroups: ReadonlyArray<OpenAPIHono<AppEnv>> = ROUT
   app.use("*", requestId());
   app.use("*", requestLog);
   app.use("*", methodNotAllowed(app.router));
-  // Before any D1 work, so a refused request costs one limiter call. Admin routes are not limited.
+  // Before any D1 work, so a refused request costs one limiter call. Admin routes are limited only
+  // for keys not verified from memory (inside authenticate).
   for (const path of ["/v1/health", "/docs", "/openapi.json"]) {
     app.use(path, rateLimit("RATE_LIMIT_PUBLIC"));
   }
   app.use("/v1/email/unsubscribe", rateLimit("RATE_LIMIT_PUBLIC", unsubscribeBucket));
   app.use("/v1/webhooks/*", rateLimit("RATE_LIMIT_WEBHOOKS"));
-  app.use("/v1/ingest", rateLimit("RATE_LIMIT_INGEST", apiKeyBucket));
-  app.use("/v1/ingest/*", rateLimit("RATE_LIMIT_INGEST", apiKeyBucket));
   app.use(
     "*",
     createMiddleware<AppEnv>(async (c, next) => {
@@ -101,7 +106,18 @@ export function createApp(routeGroups: ReadonlyArray<OpenAPIHono<AppEnv>> = ROUT
       c.header("X-D1-Round-Trips", String(roundTrips.count));
     }),
   );
-  app.use("/v1/admin/*", requireAdminKey);
+  // Keys: a bootstrap or recently verified key costs no D1 round trip; ingest is then limited per
+  // verified key (unverified tokens per IP, inside authenticate), before any D1 work of its own.
+  const lookup = operationLookup(app);
+  for (const path of ["/v1/ingest", "/v1/ingest/*"]) {
+    app.use(
+      path,
+      authenticate("RATE_LIMIT_INGEST"),
+      rateLimit("RATE_LIMIT_INGEST", verifiedKeyBucket),
+      authorize(lookup),
+    );
+  }
+  app.use("/v1/admin/*", authenticate("RATE_LIMIT_PUBLIC"), authorize(lookup));
   // Admin JSON bodies (replay ids, 500-user batches, filters) fit well inside this; the import
   // route sets its own limits (10 MB envelope, 100 MB streamed file), and so does an upload part (100 MB).
   const adminBodyLimit = bodyLimit({ maxSize: ADMIN_BODY_MAX_BYTES });
@@ -109,6 +125,7 @@ export function createApp(routeGroups: ReadonlyArray<OpenAPIHono<AppEnv>> = ROUT
   app.use("/v1/admin/*", (c, next) => (ownLimit(c.req.path) ? next() : adminBodyLimit(c, next)));
 
   for (const routes of routeGroups) app.route("/", routes);
+  declareAuthResponses(app, { 403: forbiddenResponse, 429: rateLimitedResponse[429] });
 
   for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) {
     app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);

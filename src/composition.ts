@@ -25,6 +25,7 @@ const positiveInt = (value: string | undefined, fallback: number) => {
 };
 const DEFAULT_EVENT_RETENTION_DAYS = 400;
 const DEFAULT_EMAIL_BODY_RETENTION_DAYS = 30;
+const DEFAULT_AUDIT_RETENTION_DAYS = 400;
 
 const EMAIL_POLICIES: PostHogEmailPolicy[] = ["none", "fill", "replace"];
 /** An unknown value is the safe default: PostHog sets no address. */
@@ -78,6 +79,7 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
     archive: env.EVENT_ARCHIVE,
     eventRetentionDays: Number(env.EVENT_RETENTION_DAYS) || DEFAULT_EVENT_RETENTION_DAYS,
     emailBodyRetentionDays: Number(env.EMAIL_BODY_RETENTION_DAYS) || DEFAULT_EMAIL_BODY_RETENTION_DAYS,
+    auditRetentionDays: positiveInt(env.AUDIT_RETENTION_DAYS, DEFAULT_AUDIT_RETENTION_DAYS),
   };
   const replay: ReplayDeps = {
     ...routing,

@@ -171,7 +171,7 @@ const run = promisify(execFile);
 
 test("the hogsend binary: help shows every command with an example; API errors exit 1 with the server's message", async () => {
   const { stdout } = await run(process.execPath, [BIN, "--help"]);
-  for (const command of ["import", "export", "jobs", "cancel"]) {
+  for (const command of ["import", "export", "jobs", "cancel", "keys", "audit"]) {
     assert.match(stdout, new RegExp(`^  ${command} `, "m"));
     assert.match(stdout, new RegExp(`^  hogsend ${command}`, "m"));
   }

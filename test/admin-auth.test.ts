@@ -24,7 +24,7 @@ describe("admin auth", () => {
   it.each([
     ["no Authorization header", {}],
     ["a wrong key", { authorization: "Bearer wrong-key" }],
-    ["the ingest key", { authorization: "Bearer test-ingest-key" }],
+    ["a made-up stored key", { authorization: `Bearer hsk_${"A".repeat(43)}` }],
     ["the admin key without the Bearer scheme", { authorization: "test-admin-key" }],
     ["an empty bearer token", { authorization: "Bearer " }],
   ])("refuses every admin route with %s", async (_label, headers: Record<string, string>) => {

@@ -173,21 +173,21 @@ describe("item 11: operation ids, servers and the auth each operation takes", ()
   it("has servers, and one security scheme per way in", () => {
     expect(doc.servers).toEqual([{ url: "/" }]);
     const schemes = doc.components.securitySchemes;
-    expect(schemes.adminKey).toMatchObject({ type: "http", scheme: "bearer" });
-    expect(schemes.ingestKey).toMatchObject({ type: "http", scheme: "bearer" });
+    expect(schemes.apiKey).toMatchObject({ type: "http", scheme: "bearer" });
     expect(schemes.postHogSecret).toMatchObject({ type: "apiKey", in: "header", name: "x-posthog-webhook-secret" });
     expect(schemes.resendSignature).toMatchObject({ type: "apiKey", in: "header", name: "svix-signature" });
   });
 
   it("declares on each operation the auth it takes", () => {
     const security = (path: string, method = "get") => doc.paths[path]![method]!.security;
-    expect(security("/v1/health")).toEqual([{}, { adminKey: [] }]);
-    expect(security("/v1/ingest", "post")).toEqual([{ ingestKey: [] }, { adminKey: [] }]);
+    expect(security("/v1/health")).toEqual([{}, { apiKey: ["read"] }]);
+    expect(security("/v1/ingest", "post")).toEqual([{ apiKey: ["ingest"] }]);
     expect(security("/v1/webhooks/posthog", "post")).toEqual([{ postHogSecret: [] }]);
     expect(security("/v1/webhooks/resend", "post")).toEqual([{ resendSignature: [] }]);
     for (const path of ["/v1/email/unsubscribe", "/openapi.json", "/docs"]) expect(security(path)).toEqual([]);
     for (const { path, op } of operations().filter((o) => o.path.startsWith("/v1/admin/"))) {
-      expect(op.security, path).toEqual([{ adminKey: [] }]);
+      // One scope per operation (test/scopes.test.ts checks each one is enforced).
+      expect(op.security, path).toEqual([{ apiKey: [expect.stringMatching(/^(read|operate|admin)$/)] }]);
     }
     for (const { path, op } of operations()) expect(op.security, path).toBeDefined();
   });
@@ -198,7 +198,7 @@ describe("item 11: operation ids, servers and the auth each operation takes", ()
     expect((await call("/docs")).status).toBe(200);
     await expectErrorShape(await call("/v1/admin/metrics/overview"), 401, "UNAUTHORIZED");
     const ingestKeyOnAdmin = await call("/v1/admin/metrics/overview", { headers: ingestAuth() });
-    await expectErrorShape(ingestKeyOnAdmin, 401, "UNAUTHORIZED");
+    await expectErrorShape(ingestKeyOnAdmin, 403, "FORBIDDEN");
   });
 });
 

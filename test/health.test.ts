@@ -8,7 +8,7 @@ describe("front door", () => {
     expect(await res.json()).toEqual({ status: "ok" });
   });
 
-  it("reports the database and migrations to the admin key only", async () => {
+  it("reports the database and migrations to a key with the read scope only", async () => {
     const res = await call("/v1/health", { headers: adminAuth() });
     expect(res.status).toBe(200);
     const body = (await res.json()) as {
@@ -29,7 +29,8 @@ describe("front door", () => {
       401,
       "UNAUTHORIZED",
     );
-    await expectErrorShape(await call("/v1/health", { headers: ingestAuth() }), 401, "UNAUTHORIZED");
+    // The ingest key is a key, but without the `read` scope the details need.
+    await expectErrorShape(await call("/v1/health", { headers: ingestAuth() }), 403, "FORBIDDEN");
   });
 
   it("puts a request id on every response, echoing a valid incoming one", async () => {
@@ -52,7 +53,7 @@ describe("front door", () => {
       expect.arrayContaining(["/v1/ingest", "/v1/ingest/batch", "/v1/admin/contacts"]),
     );
     const health = (doc.paths["/v1/health"] as { get: { security: unknown[] } }).get;
-    expect(health.security).toEqual([{}, { adminKey: [] }]);
+    expect(health.security).toEqual([{}, { apiKey: ["read"] }]);
     const page = await call("/docs");
     expect(page.headers.get("content-type")).toContain("text/html");
     expect(await page.text()).toContain('<script src="/scalar/api-reference.js">');

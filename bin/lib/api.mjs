@@ -38,7 +38,8 @@ function transportProblem(url, insecure) {
  *           retry?: import("hogsend-workers/client").RetryOptions }} options
  */
 export function createClient({ url = DEFAULT_URL, adminKey, insecure = false, fetch: fetchImpl = fetch, retry } = {}) {
-  if (!adminKey) throw new ApiError("HOGSEND_ADMIN_KEY is not set: export the deployment's ADMIN_API_KEY first");
+  if (!adminKey)
+    throw new ApiError("HOGSEND_ADMIN_KEY is not set: export the deployment's ADMIN_API_KEY (or an hsk_ key) first");
   const problem = transportProblem(url, insecure);
   if (problem) throw new ApiError(problem);
   const base = url.replace(/\/+$/, "");

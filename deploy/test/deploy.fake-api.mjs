@@ -36,6 +36,8 @@ function prodSettings(overrides = {}) {
     EVENT_RETENTION_DAYS: "400",
     EMAIL_BODY_RETENTION_DAYS: "30",
     RATE_LIMITS: "on",
+    BOOTSTRAP_KEYS: "on",
+    AUDIT_RETENTION_DAYS: "400",
   };
   for (const name of targets.vars) settings[name] ??= `prod-${name.toLowerCase()}`;
   for (const name of targets.requiredSecrets) settings[name] = secret();
@@ -295,6 +297,8 @@ describe("refusals, before anything is created", () => {
     ["a var left to wrangler.toml's development value", { EMAIL_FROM: undefined }, /EMAIL_FROM is missing/],
     ["an unknown key (a typo)", { ADMIN_API_KEYS: secret() }, /ADMIN_API_KEYS is neither/],
     ["a setting that was renamed", { POSTHOG_CAN_CHANGE_EMAIL: "true" }, /replaced by POSTHOG_EMAIL_POLICY/],
+    ["BOOTSTRAP_KEYS neither on nor off", { BOOTSTRAP_KEYS: "no" }, /BOOTSTRAP_KEYS must be "on" or "off"/],
+    ["BOOTSTRAP_KEYS=off with no key for the health check", { BOOTSTRAP_KEYS: "off" }, /HOGSEND_HEALTH_KEY/],
     [
       "the same value for two secrets",
       { INGEST_API_KEY: "s".repeat(40), ADMIN_API_KEY: "s".repeat(40) },

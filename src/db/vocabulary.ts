@@ -4,10 +4,12 @@
  * (the layer rule in .dependency-cruiser.cjs).
  */
 
-export type { ImportFormat, ImportOptions } from "./schema";
+export type { ApiKeyScope, AuditOutcome, ImportFormat, ImportOptions } from "./schema";
 export {
   ALIAS_KINDS,
+  API_KEY_SCOPES,
   ARCHIVE_ERASURE_STATES,
+  AUDIT_OUTCOMES,
   BACKFILL_STATUSES,
   COLUMN_TYPES,
   CONTACT_CHANGE_SOURCES,

@@ -1,10 +1,10 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import { AppError, errorResponse } from "../lib/errors";
+import { AppError } from "../lib/errors";
 import { unsubscribeSecrets, verifyUnsubscribeToken } from "../lib/tokens";
 import type { AppEnv } from "./app-env";
 
-type LimiterName = "RATE_LIMIT_PUBLIC" | "RATE_LIMIT_WEBHOOKS" | "RATE_LIMIT_INGEST";
+export type LimiterName = "RATE_LIMIT_PUBLIC" | "RATE_LIMIT_WEBHOOKS" | "RATE_LIMIT_INGEST";
 
 /** The `period` of each binding in wrangler.toml: the longest a refused caller waits for a new window. */
 export const RATE_LIMIT_PERIOD_SECONDS: Record<LimiterName, number> = {
@@ -25,15 +25,10 @@ async function hashedKey(prefix: string, secret: string): Promise<string> {
   return `${prefix}:${[...digest.slice(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
-/** Per API key. */
-export async function apiKeyBucket(c: Context<AppEnv>): Promise<string | null> {
-  const ip = clientIp(c);
-  const token = c.req
-    .header("authorization")
-    ?.match(/^Bearer\s+(.+)$/i)?.[1]
-    ?.trim();
-  if (ip === null || !token) return ip;
-  return hashedKey("key", token);
+/** Per verified key (after `authenticate`): whatever token was presented doesn't pick the bucket. */
+export function verifiedKeyBucket(c: Context<AppEnv>): string | null {
+  const principal = c.get("principal");
+  return clientIp(c) === null || !principal ? null : `key:${principal.id}`;
 }
 
 /**
@@ -50,23 +45,25 @@ export async function unsubscribeBucket(c: Context<AppEnv>): Promise<string | nu
 }
 
 /**
- * Answers 429 (the error shape, `Retry-After`) once `keyOf` has used up its limit on the binding.
+ * Throws 429 (the error shape, `Retry-After`) once `key` has used up its limit on the binding.
  * `RATE_LIMITS = "off"` turns every limiter off (benchmarks measure capacity, not the policy).
  */
+export async function limitOrThrow(c: Context<AppEnv>, binding: LimiterName, key: string): Promise<void> {
+  if (c.env.RATE_LIMITS === "off") return;
+  const { success } = await c.env[binding].limit({ key });
+  if (success) return;
+  c.header("Retry-After", String(RATE_LIMIT_PERIOD_SECONDS[binding]));
+  throw new AppError("RATE_LIMITED", "Too many requests: slow down and retry after Retry-After seconds");
+}
+
+/** `limitOrThrow` as middleware, keyed by `keyOf` (null: not limited). */
 export function rateLimit(
   binding: LimiterName,
   keyOf: (c: Context<AppEnv>) => string | null | Promise<string | null> = clientIp,
 ) {
   return createMiddleware<AppEnv>(async (c, next) => {
-    if (c.env.RATE_LIMITS === "off") return next();
     const key = await keyOf(c);
-    if (key === null) return next();
-    const { success } = await c.env[binding].limit({ key });
-    if (success) return next();
-    c.header("Retry-After", String(RATE_LIMIT_PERIOD_SECONDS[binding]));
-    return errorResponse(
-      c,
-      new AppError("RATE_LIMITED", "Too many requests: slow down and retry after Retry-After seconds"),
-    );
+    if (key !== null) await limitOrThrow(c, binding, key);
+    return next();
   });
 }

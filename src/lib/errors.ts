@@ -8,6 +8,7 @@ export const ERROR_STATUS = {
   BAD_REQUEST: 400,
   VALIDATION_ERROR: 400,
   UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
@@ -66,6 +67,7 @@ export function toAppError(err: unknown): AppError {
     if (err.status === 415)
       return new AppError("UNSUPPORTED_MEDIA_TYPE", "Unsupported Content-Type: send application/json");
     if (err.status === 401) return new AppError("UNAUTHORIZED", "Missing or invalid API key");
+    if (err.status === 403) return new AppError("FORBIDDEN", err.message || "Forbidden");
     if (err.status === 404) return new AppError("NOT_FOUND", err.message || "Not found");
     if (err.status === 429) return new AppError("RATE_LIMITED", err.message || "Too many requests");
     if (err.status === 400) return new AppError("BAD_REQUEST", err.message || "Malformed request body");

@@ -1,7 +1,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../http/app-env";
-import { matchesAnySecret } from "../http/auth";
+import { principalOf } from "../http/auth";
 import { AppError } from "../lib/errors";
+import { grants } from "../services/api-keys/verify";
 import { checkHealth } from "../services/health";
 import { errorResponses, rateLimitedResponse } from "./schemas";
 
@@ -30,8 +31,8 @@ const route = createRoute({
   tags: ["Health"],
   summary: "Database reachable and migrations applied",
   description:
-    "Public: only `status`. With `Authorization: Bearer <ADMIN_API_KEY>` also the database and migration details (migration names and missing tables are not for strangers).",
-  security: [{}, { adminKey: [] }],
+    "Public: only `status`. With a key that has the `read` scope also the database and migration details (migration names and missing tables are not for strangers).",
+  security: [{}, { apiKey: ["read"] }],
   responses: {
     ...rateLimitedResponse,
     200: { description: "Healthy", content: { "application/json": { schema: HealthSchema } } },
@@ -52,10 +53,9 @@ healthRoutes.openapi(route, async (c) => {
   const authorization = c.req.header("authorization");
   const withDetails = authorization !== undefined;
   if (withDetails) {
-    const token = authorization.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
-    if (!matchesAnySecret(token, [c.env.ADMIN_API_KEY])) {
-      throw new AppError("UNAUTHORIZED", "Missing or invalid API key");
-    }
+    const { scopes } = await principalOf(c, "RATE_LIMIT_PUBLIC");
+    if (!grants(scopes, "read"))
+      throw new AppError("FORBIDDEN", "This key lacks the `read` scope this operation needs");
   }
   const { ok, ...report } = await checkHealth(c.get("db"));
   const status = ok ? ("ok" as const) : ("degraded" as const);

@@ -1,7 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "../http/app-env";
-import { requireIngestKey } from "../http/auth";
 import { PREFERENCE_APPLIED, prefersRespondAsync } from "../http/prefer";
 import { validationHook } from "../http/validation";
 import { AppError, describeZodError } from "../lib/errors";
@@ -151,8 +150,8 @@ const batchRoute = createRoute({
 
 export const ingestRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-ingestRoutes.use("/v1/ingest", requireIngestKey, bodyLimit({ maxSize: 256 * 1024 }));
-ingestRoutes.use("/v1/ingest/batch", requireIngestKey, bodyLimit({ maxSize: 10 * 1024 * 1024 }));
+ingestRoutes.use("/v1/ingest", bodyLimit({ maxSize: 256 * 1024 }));
+ingestRoutes.use("/v1/ingest/batch", bodyLimit({ maxSize: 10 * 1024 * 1024 }));
 
 ingestRoutes.openapi(ingestRoute, async (c) => {
   const body = c.req.valid("json");

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { ALIAS_KINDS, CONTACT_CHANGE_SOURCES } from "../db/vocabulary";
+import { ALIAS_KINDS, type ApiKeyScope, CONTACT_CHANGE_SOURCES } from "../db/vocabulary";
 import { ERROR_STATUS } from "../lib/errors";
 import {
   CONTACT_PROPERTIES_MAX_BYTES,
@@ -31,7 +31,7 @@ export const errorResponses = {
   413: errorResponse("Request body too large"),
   500: errorResponse("Unexpected error"),
 };
-/** Public and ingest routes only (src/http/rate-limit.ts); admin routes are not rate limited. */
+/** Public and ingest routes; on admin routes only unverified keys are limited (src/http/auth.ts). */
 export const rateLimitedResponse = {
   429: {
     ...errorResponse("Rate limited: retry after the `Retry-After` header's seconds"),
@@ -41,6 +41,7 @@ export const rateLimitedResponse = {
 /** Routes with a JSON body: another Content-Type is refused before validation. */
 export const jsonBodyErrors = { 415: errorResponse("Unsupported Content-Type: send application/json") };
 export const notFoundResponse = { 404: errorResponse("Not found") };
+export const forbiddenResponse = errorResponse("The key lacks the scope this operation's `security` names");
 export const conflictResponse = { 409: errorResponse("Conflicts with the resource's state") };
 
 /** An email address as the API accepts it: the document states zod's own pattern, not only `format: email`. */
@@ -89,8 +90,12 @@ export const CursorParam = z.string().max(64).optional().openapi({
 
 /** The ways in (components.securitySchemes, registered in app.tsx): each operation names the ones it takes. */
 export const SECURITY_SCHEMES = {
-  adminKey: { type: "http", scheme: "bearer", description: "`Authorization: Bearer <ADMIN_API_KEY>`" },
-  ingestKey: { type: "http", scheme: "bearer", description: "`Authorization: Bearer <INGEST_API_KEY>`" },
+  apiKey: {
+    type: "http",
+    scheme: "bearer",
+    description:
+      "`Authorization: Bearer <key>`: a stored key (`hsk_…`, made with `POST /v1/admin/api-keys`) or a bootstrap key (`ADMIN_API_KEY` has the `admin` scope, `INGEST_API_KEY` the `ingest` scope, unless `BOOTSTRAP_KEYS` is `off`). Each operation's security names the one scope it needs: `admin` includes every scope, `operate` includes `read`, `ingest` stands alone. Without it the answer is 403 `FORBIDDEN`.",
+  },
   postHogSecret: {
     type: "apiKey",
     in: "header",
@@ -107,9 +112,20 @@ export const SECURITY_SCHEMES = {
 } as const;
 
 type Security = Array<Record<string, string[]>>;
-export const adminSecurity: Security = [{ adminKey: [] }];
-/** The ingest routes also take the admin key. */
-export const ingestSecurity: Security = [{ ingestKey: [] }, { adminKey: [] }];
+
+/**
+ * An operation's scope, declared once: spread into `createRoute`, it is the operation's `security`
+ * in the document, what the auth middleware enforces (src/http/operations.ts) and its documented
+ * 403. Admin requests that change something are audited; `audit: true` adds a bulk read (the
+ * export), `audit: false` leaves out the parts of one operation (upload parts: the completion is the entry).
+ */
+export const scope = (needed: ApiKeyScope, options: { audit?: boolean } = {}) => ({
+  security: [{ apiKey: [needed] }] as Security,
+  ...(options.audit === undefined ? {} : { "x-audit": options.audit }),
+});
+/** An admin route that names no scope needs `admin` (fail closed). */
+export const adminSecurity: Security = scope("admin").security;
+export const ingestSecurity: Security = scope("ingest").security;
 export const publicSecurity: Security = [];
 
 /** A contact's merged properties: bounded by the contact caps, not the per-write ones. */

@@ -1,6 +1,7 @@
 import { buildDeps } from "../composition";
 import { log, redactMessage } from "../lib/log";
 import { scrubArchive } from "../services/archive-scrub";
+import { archiveOldAuditEntries } from "../services/audit-archive";
 import { pruneWebhookDeliveries } from "../services/email-events";
 import { deleteFinishedImportFiles } from "../services/imports/finished-files";
 import { archiveOldEvents, dropOldEmailBodies } from "../services/retention";
@@ -37,6 +38,7 @@ export async function runScheduled(env: Env): Promise<Report> {
       ...(await archiveOldEvents(deps.retention)),
       droppedEmailBodies: await dropOldEmailBodies(deps.retention),
     }),
+    auditLog: async () => ({ ...(await archiveOldAuditEntries(deps.retention)) }),
     webhookDeliveries: async () => ({ prunedWebhookDeliveries: await pruneWebhookDeliveries(deps.retention.db) }),
     // After retention: a pass that starts in this run sees everything this run archived.
     archiveScrub: async () => ({ ...(await scrubArchive(deps.retention)) }),

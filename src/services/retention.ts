@@ -8,6 +8,7 @@ export type RetentionDeps = {
   archive: R2Bucket;
   eventRetentionDays: number;
   emailBodyRetentionDays: number;
+  auditRetentionDays: number;
 };
 
 /**

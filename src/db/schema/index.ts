@@ -1,3 +1,4 @@
+export * from "./api-keys";
 export * from "./backfills";
 export * from "./contacts";
 export * from "./dead-letters";

@@ -8,7 +8,6 @@ import { cancelBackfill, getBackfill, listBackfills } from "../../services/backf
 import { SKIP_REASONS } from "../../services/entry-guards";
 import { pathParam } from "../path-params";
 import {
-  adminSecurity,
   CursorParam,
   conflictResponse,
   errorResponses,
@@ -17,6 +16,7 @@ import {
   jsonBodyErrors,
   LimitParam,
   notFoundResponse,
+  scope,
   serialize,
 } from "../schemas";
 import { KeyParam } from "./journeys";
@@ -102,7 +102,7 @@ const startRoute = createRoute({
   summary: "Backfill a journey from a segment of contacts, as a job",
   description:
     "Walks the contacts matching `filter` (up to `limit`) in pages through a queue and enrolls each through the same entry guards as batch enrollment (the journey's trigger conditions are checked against the contact's properties; a contact needs an email address). Answers 202 with the job; follow it with GET /v1/admin/journeys/backfills/{jobId}. `dryRun` counts what would happen and enrolls nobody: answered at once (200) when the segment is small (up to 1000 matches among the first 10,000 contacts), else as a dry-run job (202).",
-  security: adminSecurity,
+  ...scope("operate"),
   request: {
     params: KeyParam,
     body: jsonBody(
@@ -143,7 +143,7 @@ const getRoute = createRoute({
   operationId: "getBackfillJob",
   tags: ["Journeys"],
   summary: "Backfill job status and counts",
-  security: adminSecurity,
+  ...scope("read"),
   request: { params: JobIdParams },
   responses: {
     200: { description: "The job", content: { "application/json": { schema: BackfillJobSchema } } },
@@ -158,7 +158,7 @@ const listRoute = createRoute({
   operationId: "listBackfillJobs",
   tags: ["Journeys"],
   summary: "List backfill jobs, newest first",
-  security: adminSecurity,
+  ...scope("read"),
   request: {
     query: z.object({ journey: z.string().min(1).max(64).optional(), limit: LimitParam(100, 20), cursor: CursorParam }),
   },
@@ -183,7 +183,7 @@ const cancelRoute = createRoute({
   summary: "Cancel a pending or processing backfill",
   description:
     "The job stops at once: a page in flight is discarded, enrollments already made stay (their workflows run), and the counts say how far it got. 409 when the job already ended.",
-  security: adminSecurity,
+  ...scope("operate"),
   request: { params: JobIdParams },
   responses: {
     200: { description: "The cancelled job", content: { "application/json": { schema: BackfillJobSchema } } },

@@ -5,7 +5,6 @@ import { getContactDetail, listContacts } from "../../services/contacts";
 import { getPreferences, updatePreferences } from "../../services/preferences";
 import { pathParam } from "../path-params";
 import {
-  adminSecurity,
   ContactChangeSchema,
   ContactDetailSchema,
   ContactSchema,
@@ -17,6 +16,7 @@ import {
   LimitParam,
   notFoundResponse,
   SearchParam,
+  scope,
   serialize,
 } from "../schemas";
 
@@ -32,7 +32,7 @@ const listRoute = createRoute({
   summary: "List contacts",
   description:
     "Oldest first, keyset-paged with `cursor`. `search` matches email or externalId; `%` and `_` match literally.",
-  security: adminSecurity,
+  ...scope("read"),
   request: {
     query: z.object({
       search: SearchParam,
@@ -59,7 +59,7 @@ const getRoute = createRoute({
   operationId: "getContact",
   tags: ["Contacts"],
   summary: "Get a contact by id or externalId",
-  security: adminSecurity,
+  ...scope("read"),
   request: { params: ContactParams },
   responses: {
     200: {
@@ -89,7 +89,7 @@ const getPreferencesRoute = createRoute({
   operationId: "getContactPreferences",
   tags: ["Contacts"],
   summary: "A contact's email preferences",
-  security: adminSecurity,
+  ...scope("read"),
   request: { params: ContactParams },
   responses: {
     200: { description: "Preferences", content: { "application/json": { schema: PreferencesSchema } } },
@@ -106,7 +106,7 @@ const putPreferencesRoute = createRoute({
   summary: "Unsubscribe or suppress a contact (or undo it)",
   description:
     "Unsubscribed or suppressed contacts are never emailed and never enter journeys. `unsubscribed: true` also suppresses the address (reason `unsubscribed`), so no other contact with it is emailed; `unsubscribed: false` lifts both, never a bounce or complaint suppression (`suppressed: false` does). Every change is recorded in `changes`.",
-  security: adminSecurity,
+  ...scope("admin"),
   request: {
     params: ContactParams,
     body: jsonBody(z.object({ unsubscribed: z.boolean().optional(), suppressed: z.boolean().optional() }).strict()),

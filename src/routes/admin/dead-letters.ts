@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { listDeadLetters } from "../../services/dead-letters";
-import { adminSecurity, CursorParam, errorResponses, LimitParam, serialize } from "../schemas";
+import { CursorParam, errorResponses, LimitParam, scope, serialize } from "../schemas";
 
 const DeadLetterSchema = z
   .object({
@@ -25,7 +25,7 @@ const route = createRoute({
   summary: "Queue messages that exhausted their retries",
   description:
     "Newest first. What died, from which queue, about what (job, enrollments, email) and why; the thing it was about has been settled (email or job `failed`, unstarted enrollments `failed`).",
-  security: adminSecurity,
+  ...scope("read"),
   request: {
     query: z.object({ queue: z.string().max(100).optional(), limit: LimitParam(1000, 50), cursor: CursorParam }),
   },

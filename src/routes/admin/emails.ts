@@ -6,7 +6,6 @@ import { bulkResend, RESENDABLE, resendEmail } from "../../services/email-resend
 import { getEmail, listEmails } from "../../services/emails";
 import { pathParam } from "../path-params";
 import {
-  adminSecurity,
   CursorParam,
   conflictResponse,
   errorResponses,
@@ -17,6 +16,7 @@ import {
   notFoundResponse,
   PropertiesSchema,
   SearchParam,
+  scope,
   serialize,
   toDate,
 } from "../schemas";
@@ -63,7 +63,7 @@ const listRoute = createRoute({
   tags: ["Emails"],
   summary: "List emails, newest first",
   description: "`to` is the recipient address; `from`/`until` bound the creation time.",
-  security: adminSecurity,
+  ...scope("read"),
   request: {
     query: z.object({
       status: z.enum(EMAIL_STATUSES).optional(),
@@ -94,7 +94,7 @@ const getRoute = createRoute({
   operationId: "getEmail",
   tags: ["Emails"],
   summary: "One email, with its rendered content when the log provider sent it",
-  security: adminSecurity,
+  ...scope("read"),
   request: { params: EmailParams },
   responses: {
     200: { description: "The email", content: { "application/json": { schema: EmailSchema } } },
@@ -127,7 +127,7 @@ const resendRoute = createRoute({
   summary: "Resend a failed, bounced or skipped email",
   description:
     "Re-renders the email from its template and stored props as a new email linked to the original (`resentFromId`) and sends it through the email-send queue. Suppression and unsubscribes still apply when it is sent. 409 for any other status or without a templateKey.",
-  security: adminSecurity,
+  ...scope("operate"),
   request: { params: EmailParams },
   responses: {
     202: {
@@ -148,7 +148,7 @@ const bulkResendRoute = createRoute({
   summary: "Retry the failed recipients: resend every matching failed/bounced/skipped email",
   description:
     "Oldest first, up to `limit` (default 100, max 1000). Skips, with a reason per email: `unsubscribed`, `suppressed` (the address it would go to now), `already_resent` (so running it twice doesn't send twice). `from`/`to` bound the original's creation time. `dryRun` answers without sending.",
-  security: adminSecurity,
+  ...scope("operate"),
   request: {
     body: jsonBody(
       z

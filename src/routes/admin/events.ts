@@ -4,13 +4,13 @@ import { validationHook } from "../../http/validation";
 import { getEvent, listEvents } from "../../services/events";
 import { pathParam } from "../path-params";
 import {
-  adminSecurity,
   CursorParam,
   EventSchema,
   errorResponses,
   IsoDateTime,
   LimitParam,
   notFoundResponse,
+  scope,
   serialize,
   toDate,
 } from "../schemas";
@@ -29,7 +29,7 @@ const listRoute = createRoute({
   tags: ["Events"],
   summary: "List stored events",
   description: "Newest first (by receipt), keyset-paged with `cursor`; `from`/`to` bound the occurrence time.",
-  security: adminSecurity,
+  ...scope("read"),
   request: { query: EventFilterSchema.extend({ limit: LimitParam(1000, 50), cursor: CursorParam }) },
   responses: {
     200: {
@@ -48,7 +48,7 @@ const getRoute = createRoute({
   operationId: "getEvent",
   tags: ["Events"],
   summary: "Get one stored event",
-  security: adminSecurity,
+  ...scope("read"),
   request: { params: z.object({ eventId: pathParam("eventId", 64) }) },
   responses: {
     200: { description: "The event", content: { "application/json": { schema: EventSchema } } },

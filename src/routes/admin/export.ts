@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { EXPORT_FORMATS, exportContacts } from "../../services/contacts-export";
-import { adminSecurity, ContactSchema, CursorParam, errorResponses, LimitParam, SearchParam } from "../schemas";
+import { ContactSchema, CursorParam, errorResponses, LimitParam, SearchParam, scope } from "../schemas";
 
 export const MAX_EXPORT_ROWS = 10_000;
 
@@ -23,7 +23,7 @@ const exportRoute = createRoute({
     "When more contacts follow, the `X-Next-Cursor` header (and `nextCursor` in the JSON body) holds the cursor for the next request.",
     "One row per person. CSV: `externalId`, `email`, `aliases` (the other ids the person is known by, as a JSON array; imports ignore the column), then one column per property key present in the exported contacts, at most 200 (the most common; with more, a last `otherProperties` column holds each row's other properties as a JSON object); non-string values are JSON; a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'` so spreadsheets don't run it (imports remove it again). NDJSON: one contact per line.",
   ].join("\n\n"),
-  security: adminSecurity,
+  ...scope("operate", { audit: true }),
   request: {
     query: z.object({
       format: z.enum(EXPORT_FORMATS).default("json"),

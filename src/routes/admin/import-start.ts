@@ -7,7 +7,7 @@ import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { AppError, describeZodError } from "../../lib/errors";
 import { createImportJob } from "../../services/imports/jobs";
-import { adminSecurity, errorResponses } from "../schemas";
+import { errorResponses, scope } from "../schemas";
 import {
   IMPORT_OPTIONS_HEADER,
   ImportOptionFields,
@@ -56,7 +56,7 @@ const startRoute = createRoute({
     "Bigger files: a multipart upload (`POST /v1/admin/contacts/import/uploads`), or the `hogsend` CLI, which picks the form by size.",
     "Processing is asynchronous: poll `GET /v1/admin/contacts/import/{jobId}`.",
   ].join("\n\n"),
-  security: adminSecurity,
+  ...scope("operate"),
   request: {
     query: z.object({
       format: z.enum(IMPORT_FORMATS).optional().openapi({ description: "Raw-file form: how to parse the body" }),

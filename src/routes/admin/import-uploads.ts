@@ -13,12 +13,12 @@ import {
   uploadPart,
 } from "../../services/imports/uploads";
 import {
-  adminSecurity,
   conflictResponse,
   errorResponses,
   jsonBody,
   jsonBodyErrors,
   notFoundResponse,
+  scope,
   serialize,
 } from "../schemas";
 import { ImportOptionFields, importOptions } from "./import-options";
@@ -58,7 +58,7 @@ const createUploadRoute = createRoute({
     "For files too big for one request. Send the file in parts (`PUT …/parts/{partNumber}`, numbered from 1), then `POST …/complete` with every part's etag: the file becomes one import job, processed like any other.",
     "R2's rules: every part except the last must be the same size, at least 5 MiB (`minPartBytes`); the last may be smaller. A part is at most 100 MB (`maxPartBytes`); up to 10,000 parts. An upload not completed within 24 hours is aborted.",
   ].join("\n\n"),
-  security: adminSecurity,
+  ...scope("operate"),
   request: {
     body: jsonBody(
       z
@@ -87,7 +87,7 @@ const partRoute = createRoute({
   summary: "Send one part of a multipart upload",
   description:
     "The body is the part's bytes (any Content-Type), with `Content-Length`, streamed into storage. Sending a part number again replaces that part. Keep the returned `etag` for completion.",
-  security: adminSecurity,
+  ...scope("operate", { audit: false }),
   request: {
     params: UploadParams.extend({ partNumber: PartNumber }),
     body: {
@@ -122,7 +122,7 @@ const completeRoute = createRoute({
   summary: "Complete a multipart upload: it becomes one import job",
   description:
     "Lists every part with the etag its upload answered. The job takes the upload's id; poll `GET /v1/admin/contacts/import/{jobId}`. A refused completion (a missing part, a wrong etag, parts of the wrong size) answers 400 and leaves the upload open; completing twice answers 409.",
-  security: adminSecurity,
+  ...scope("operate"),
   request: {
     params: UploadParams,
     body: jsonBody(z.object({ parts: z.array(UploadedPart).min(1).max(MAX_PARTS) })),
@@ -149,7 +149,7 @@ const abortRoute = createRoute({
   operationId: "abortImportUpload",
   tags: TAGS,
   summary: "Abort a multipart upload and discard its parts",
-  security: adminSecurity,
+  ...scope("operate"),
   request: { params: UploadParams },
   responses: {
     200: { description: "The aborted upload", content: { "application/json": { schema: UploadSchema } } },

@@ -6,12 +6,12 @@ import { importErrorsCsv } from "../../services/imports/error-report";
 import { cancelImportJob, getImportJob, listImportJobs } from "../../services/imports/jobs";
 import { pathParam } from "../path-params";
 import {
-  adminSecurity,
   CursorParam,
   conflictResponse,
   errorResponses,
   LimitParam,
   notFoundResponse,
+  scope,
   serialize,
 } from "../schemas";
 import { MappingSchema, TypesSchema } from "./import-options";
@@ -73,7 +73,7 @@ const getRoute = createRoute({
   operationId: "getImportJob",
   tags: ["Import & export"],
   summary: "Import job status and progress",
-  security: adminSecurity,
+  ...scope("read"),
   request: { params: JobIdParams },
   responses: {
     200: { description: "The job", content: { "application/json": { schema: ImportJobDetailSchema } } },
@@ -88,7 +88,7 @@ const listRoute = createRoute({
   operationId: "listImportJobs",
   tags: ["Import & export"],
   summary: "List import jobs, newest first",
-  security: adminSecurity,
+  ...scope("read"),
   request: { query: z.object({ limit: LimitParam(100, 20), cursor: CursorParam }) },
   responses: {
     200: {
@@ -111,7 +111,7 @@ const cancelRoute = createRoute({
   summary: "Cancel a pending or processing import",
   description:
     "The job stops at once: a chunk in flight is discarded, rows already written stay written, and the counts say how far it got. 409 when the job already ended.",
-  security: adminSecurity,
+  ...scope("operate"),
   request: { params: JobIdParams },
   responses: {
     200: { description: "The cancelled job", content: { "application/json": { schema: ImportJobDetailSchema } } },
@@ -129,7 +129,7 @@ const errorsCsvRoute = createRoute({
   summary: "The failed rows as CSV",
   description:
     "For CSV imports: the file's columns with the original cells, then `row` and `error` (delete those two columns before importing the fixed file, or they become properties). For JSON/NDJSON imports: `data` (the original object), `row`, `error`. The first 1000 failed rows.",
-  security: adminSecurity,
+  ...scope("read"),
   request: { params: JobIdParams },
   responses: {
     200: { description: "CSV", content: { "text/csv": { schema: { type: "string" } } } },

@@ -4,13 +4,13 @@ import { validationHook } from "../../http/validation";
 import { batchEnroll } from "../../pipeline/batch-enroll";
 import { SKIP_REASONS } from "../../services/entry-guards";
 import {
-  adminSecurity,
   EmailAddress,
   errorResponses,
   jsonBody,
   jsonBodyErrors,
   notFoundResponse,
   PropertiesSchema,
+  scope,
 } from "../schemas";
 import { KeyParam } from "./journeys";
 
@@ -24,7 +24,7 @@ const batchEnrollRoute = createRoute({
   summary: "Enroll up to 500 users into a journey",
   description:
     "Upserts each user as a contact and applies every entry guard (trigger conditions against the given properties, unsubscribed or suppressed, entry limit, already active; no address given nor on file is `no_email`), decided atomically; `enrolled: true` means an enrollment row exists. A user listed twice enrolls once. Workflows start through the journey-start queue. `dryRun` answers the same without writing.",
-  security: adminSecurity,
+  ...scope("operate"),
   request: {
     params: KeyParam,
     body: jsonBody(

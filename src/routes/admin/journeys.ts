@@ -7,7 +7,6 @@ import { exitEnrollmentManually, listEnrollments } from "../../services/enrollme
 import { describeJourney, listJourneys, setJourneyEnabled } from "../../services/journeys";
 import { pathParam } from "../path-params";
 import {
-  adminSecurity,
   CursorParam,
   conflictResponse,
   errorResponses,
@@ -15,6 +14,7 @@ import {
   jsonBodyErrors,
   LimitParam,
   notFoundResponse,
+  scope,
   serialize,
 } from "../schemas";
 
@@ -70,7 +70,7 @@ const listRoute = createRoute({
   operationId: "listJourneys",
   tags: ["Journeys"],
   summary: "List journeys with enrollment counts by status",
-  security: adminSecurity,
+  ...scope("read"),
   responses: {
     200: {
       description: "Every journey defined in code",
@@ -86,7 +86,7 @@ const getRoute = createRoute({
   operationId: "getJourney",
   tags: ["Journeys"],
   summary: "One journey",
-  security: adminSecurity,
+  ...scope("read"),
   request: { params: KeyParam },
   responses: {
     200: { description: "The journey", content: { "application/json": { schema: JourneySchema } } },
@@ -103,7 +103,7 @@ const patchRoute = createRoute({
   summary: "Enable or disable a journey (admin override)",
   description:
     "`enabled: false` stops new entries (reason `journey_disabled`); running enrollments continue. `enabled: null` removes the override.",
-  security: adminSecurity,
+  ...scope("admin"),
   request: {
     params: KeyParam,
     body: jsonBody(z.object({ enabled: z.boolean().nullable() }).strict()),
@@ -122,7 +122,7 @@ const enrollmentsRoute = createRoute({
   operationId: "listJourneyEnrollments",
   tags: ["Journeys"],
   summary: "A journey's enrollments, newest first",
-  security: adminSecurity,
+  ...scope("read"),
   request: {
     params: KeyParam,
     query: z.object({
@@ -153,7 +153,7 @@ const exitRoute = createRoute({
   summary: "Exit a user from a journey by hand",
   description:
     "Marks the enrollment `exited` (reason `manual`) and stops its workflow; no further email is sent. 409 when it already finished.",
-  security: adminSecurity,
+  ...scope("operate"),
   request: { params: KeyParam.extend({ enrollmentId: z.string().min(1).max(64) }) },
   responses: {
     200: { description: "The exited enrollment", content: { "application/json": { schema: EnrollmentSchema } } },

@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/app-env";
 import { metricsOverview } from "../../services/metrics";
-import { adminSecurity, errorResponses } from "../schemas";
+import { errorResponses, scope } from "../schemas";
 
 const MetricsSchema = z
   .object({
@@ -42,7 +42,7 @@ const route = createRoute({
   operationId: "getMetricsOverview",
   tags: ["Metrics"],
   summary: "Contacts, enrollments, sends and rates at a glance",
-  security: adminSecurity,
+  ...scope("read"),
   responses: {
     200: { description: "The overview", content: { "application/json": { schema: MetricsSchema } } },
     ...errorResponses,

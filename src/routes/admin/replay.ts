@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { replayEvents } from "../../pipeline/replay";
-import { adminSecurity, errorResponses, jsonBody, jsonBodyErrors, toDate } from "../schemas";
+import { errorResponses, jsonBody, jsonBodyErrors, scope, toDate } from "../schemas";
 import { EventFilterSchema } from "./events";
 
 export const MAX_REPLAY = 1000;
@@ -85,7 +85,7 @@ const route = createRoute({
   summary: "Replay stored events through journey routing",
   description:
     "Each event goes through exits, waiting journeys and entries again, every entry guard included. The stored row is reused (no duplicate, original occurrence time), counted as replayed; contacts are not rewritten. Filter replays go oldest occurrence first; a window that starts before EVENT_RETENTION_DAYS (or has no `from`) also reads the R2 archive, whose events keep their ids but no replay count.",
-  security: adminSecurity,
+  ...scope("operate"),
   request: { body: jsonBody(ReplayRequestSchema) },
   responses: {
     200: {
