@@ -4,7 +4,7 @@
  * (the layer rule in .dependency-cruiser.cjs).
  */
 
-export type { ImportFormat, ImportOptions } from "./schema";
+export type { ImportFormat, ImportOptions, SuppressionPreset, SuppressionReason } from "./schema";
 export {
   ARCHIVE_ERASURE_STATES,
   BACKFILL_STATUSES,
@@ -16,4 +16,6 @@ export {
   IMPORT_PRESETS,
   IMPORT_STATUSES,
   IMPORT_UPLOAD_STATUSES,
+  SUPPRESSION_PRESETS,
+  SUPPRESSION_REASONS,
 } from "./schema";
