@@ -100,4 +100,12 @@ export function createClient({ baseUrl, apiKey, fetch: fetchImpl = globalThis.fe
   });
 }
 
-export { COLUMN_TYPES, EXPORT_FORMATS, IMPORT_FORMATS, IMPORT_PRESETS } from "./lists.mjs";
+export {
+  COLUMN_TYPES,
+  EXPORT_FORMATS,
+  IMPORT_FORMATS,
+  IMPORT_PRESETS,
+  SUPPRESSION_EXPORT_FORMATS,
+  SUPPRESSION_PRESETS,
+  SUPPRESSION_REASONS,
+} from "./lists.mjs";
