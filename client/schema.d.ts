@@ -1008,7 +1008,7 @@ export interface components {
             /** @example jan-2025-migration.csv */
             fileName?: string;
             /**
-             * @description The columns of another sender's suppression export (docs/suppressions.md)
+             * @description The columns of another sender's suppression export (docs/contacts-import-export.md#suppression-lists)
              * @enum {string}
              */
             preset?: "resend" | "postmark" | "sendgrid" | "mailgun" | "ses";
@@ -4886,7 +4886,7 @@ export interface operations {
                 format?: "csv" | "json" | "ndjson";
                 /** @description Raw-file form: shown in the job (metadata only) */
                 fileName?: string;
-                /** @description The columns of another sender's suppression export (docs/suppressions.md) */
+                /** @description The columns of another sender's suppression export (docs/contacts-import-export.md#suppression-lists) */
                 preset?: "resend" | "postmark" | "sendgrid" | "mailgun" | "ses";
                 /** @description `true`: a dry run */
                 dryRun?: "true" | "false";
@@ -4996,7 +4996,7 @@ export interface operations {
                     /** @example jan-2025-migration.csv */
                     fileName?: string;
                     /**
-                     * @description The columns of another sender's suppression export (docs/suppressions.md)
+                     * @description The columns of another sender's suppression export (docs/contacts-import-export.md#suppression-lists)
                      * @enum {string}
                      */
                     preset?: "resend" | "postmark" | "sendgrid" | "mailgun" | "ses";

@@ -10,7 +10,7 @@ export const COLUMN_TYPES = ["string", "number", "boolean", "date", "json", "lis
 export type ColumnType = (typeof COLUMN_TYPES)[number];
 /** A source column's destination(s): `externalId`, `email`, `unsubscribed`, `suppressed`, a property, or null (drop). */
 export type MappingTarget = string | string[] | null;
-/** Suppression lists exported by other senders (docs/suppressions.md lists their columns). */
+/** Suppression lists exported by other senders (docs/contacts-import-export.md lists their columns). */
 export const SUPPRESSION_PRESETS = ["resend", "postmark", "sendgrid", "mailgun", "ses"] as const;
 export type SuppressionPreset = (typeof SUPPRESSION_PRESETS)[number];
 /** The reasons a suppression can have when it is imported or added in bulk. */

@@ -14,7 +14,7 @@ export type SuppressionPresetSpec = {
 };
 
 /**
- * Column names of other senders' suppression exports (docs/suppressions.md): matched
+ * Column names of other senders' suppression exports (docs/contacts-import-export.md, "Suppression lists"): matched
  * case-insensitively; other columns are ignored. Their reason values are read by `readReason`.
  */
 export const SUPPRESSION_PRESET_SPECS: Record<SuppressionPreset, SuppressionPresetSpec> = {
