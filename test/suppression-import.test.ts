@@ -177,15 +177,29 @@ describe("POST /v1/admin/suppressions/import", () => {
 
   it("takes the raw file with its options in the query, and lists the job", async () => {
     const t = unique("raw");
-    const res = await call("/v1/admin/suppressions/import?reason=complaint&source=legacy-esp", {
+    const res = await call("/v1/admin/suppressions/import?preset=sendgrid&reason=complaint&source=legacy-esp", {
       method: "POST",
       headers: { ...adminAuth(), "content-type": "text/csv" },
-      body: `email\n${t}@example.com\n`,
+      body: `email,created,ip\n${t}@example.com,1715432400,203.0.113.7\n`,
     });
     expect(res.status).toBe(202);
     const { jobId } = (await res.json()) as { jobId: string };
     await drainImport(jobId);
-    expect(await entry(`${t}@example.com`)).toMatchObject({ reason: "complaint", source: "legacy-esp" });
+    expect(await entry(`${t}@example.com`)).toMatchObject({
+      reason: "complaint",
+      source: "legacy-esp",
+      created_at: 1715432400000,
+    });
+    const header = await call("/v1/admin/suppressions/import", {
+      method: "POST",
+      headers: {
+        ...adminAuth(),
+        "content-type": "text/csv",
+        "x-import-options": '{"preset":"postmark","dryRun":true}',
+      },
+      body: `EmailAddress,SuppressionReason\n${t}-h@example.com,HardBounce\n`,
+    });
+    expect(header.status).toBe(202);
     const list = (await (await adminGet("/v1/admin/suppressions/imports?limit=100")).json()) as {
       imports: Array<{ id: string }>;
     };

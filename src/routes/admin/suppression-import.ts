@@ -30,9 +30,9 @@ import {
   importFileResponses,
   receiveImportFile,
 } from "./import-file";
+import { mergeRawOptions } from "./import-options";
 import { UploadSchema } from "./import-uploads";
 import {
-  rawSuppressionOptions,
   SuppressionImportDetailSchema,
   SuppressionImportSchema,
   SuppressionOptionFields,
@@ -177,7 +177,7 @@ adminSuppressionImportRoutes.openAPIRegistry.register("SuppressionImportEnvelope
 adminSuppressionImportRoutes.use(BASE, envelopeLimit);
 
 adminSuppressionImportRoutes.openapi(startRoute, async (c) => {
-  const rawOptions = rawSuppressionOptions(c.req.valid("query"), c.req.header(IMPORT_OPTIONS_HEADER));
+  const rawOptions = mergeRawOptions(c.req.valid("query"), c.req.header(IMPORT_OPTIONS_HEADER));
   const file = await receiveImportFile(c, SuppressionImportEnvelopeSchema, `${BASE}/uploads`);
   const options = suppressionImportOptions({ ...file.envelopeOptions, ...rawOptions });
   return c.json(await createSuppressionImport(c.var.deps.imports, { ...file, options }), 202);

@@ -28,7 +28,10 @@ export const SuppressionOptionFields = {
   preset: z
     .enum(SUPPRESSION_PRESETS)
     .optional()
-    .openapi({ description: "The columns of another sender's suppression export (docs/contacts-import-export.md#suppression-lists)" }),
+    .openapi({
+      description:
+        "The columns of another sender's suppression export (docs/contacts-import-export.md#suppression-lists)",
+    }),
   mapping: SuppressionMappingSchema.optional(),
   reason: SuppressionReasonSchema.optional().openapi({
     description:
@@ -72,9 +75,6 @@ export function suppressionImportOptions(input: Record<string, unknown>): Import
     ...(dryRun ? { dryRun } : {}),
   };
 }
-
-export const rawSuppressionOptions = (query: Record<string, string | undefined>, header: string | undefined) =>
-  suppressionImportOptions(mergeRawOptions(query, header));
 
 const count = (description: string) => z.number().int().openapi({ description });
 
