@@ -7,15 +7,13 @@
 //   npm run bench:suppressions                 # 1,000,000 addresses
 //   BENCH_SIZES=100000 npm run bench:suppressions
 import fs from "node:fs";
-import http from "node:http";
 import path from "node:path";
 import { assertNode22, TMP_DIR } from "./lib/dev-server.mjs";
-import { ADMIN_KEY, freshState, log, startServer } from "./lib/import-server.mjs";
+import { ADMIN_KEY, freshState, log, startServer, upload, waitForJob } from "./lib/import-server.mjs";
 import { machineFacts, machineLines, writeSection } from "./lib/results.mjs";
 
 assertNode22();
 const SIZES = (process.env.BENCH_SIZES ?? "1000000").split(",").map(Number);
-const auth = { authorization: `Bearer ${ADMIN_KEY}` };
 
 function writeList(file, prefix, rows) {
   const fd = fs.openSync(file, "w");
@@ -33,31 +31,7 @@ function writeList(file, prefix, rows) {
   return fs.statSync(file).size;
 }
 
-/** Streams the file as the raw body (node:http: see bench/lib/import-server.mjs's upload). */
-function upload(base, file) {
-  const url = new URL(`${base}/v1/admin/suppressions/import?format=csv&fileName=${path.basename(file)}`);
-  const headers = { ...auth, "content-type": "text/csv", "content-length": String(fs.statSync(file).size) };
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: "POST", headers }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (piece) => {
-        text += piece;
-      });
-      res.on("end", () => (res.statusCode === 202 ? resolve(JSON.parse(text).jobId) : reject(new Error(text))));
-    });
-    req.on("error", reject);
-    fs.createReadStream(file, { highWaterMark: 1024 * 1024 }).pipe(req);
-  });
-}
-
-async function waitForJob(base, jobId) {
-  for (;;) {
-    const job = await (await fetch(`${base}/v1/admin/suppressions/import/${jobId}`, { headers: auth })).json();
-    if (!["pending", "processing"].includes(job.status)) return job;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+const ROUTE = "/v1/admin/suppressions/import";
 
 async function ceiling(server, rows, prefix) {
   const started = performance.now();
@@ -73,7 +47,7 @@ async function importRun(server, rows, prefix) {
   const file = path.join(TMP_DIR, `suppressions-${rows}.csv`);
   const bytes = writeList(file, prefix, rows);
   const started = performance.now();
-  const job = await waitForJob(server.base, await upload(server.base, file));
+  const job = await waitForJob(server.base, await upload(server.base, file, "csv", ROUTE), { route: ROUTE });
   const seconds = (performance.now() - started) / 1000;
   fs.rmSync(file);
   if (job.status !== "completed" || job.suppressed !== rows) throw new Error(`import ended ${JSON.stringify(job)}`);

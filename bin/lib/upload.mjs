@@ -109,30 +109,25 @@ export async function uploadFile(
     sent += n;
     onProgress(sent);
   };
-  if (!plan.multipart && suppressions) {
-    return client.call(
-      client.api.POST("/v1/admin/suppressions/import", {
-        params: { query: { format, fileName, ...suppressionOptionsQuery(suppressions) } },
-        headers: { "content-type": CONTENT_TYPES[format], "content-length": String(size) },
-        body: streamed(fileSlice(file, { start: 0, end: size }, counted)),
-        bodySerializer: same,
-        duplex: "half",
-        signal,
-        fetch: client.sendOnce,
-      }),
-    );
-  }
   if (!plan.multipart) {
+    const request = {
+      headers: { "content-type": CONTENT_TYPES[format], "content-length": String(size) },
+      body: streamed(fileSlice(file, { start: 0, end: size }, counted)),
+      bodySerializer: same,
+      duplex: /** @type {const} */ ("half"),
+      signal,
+      fetch: client.sendOnce,
+    };
     return client.call(
-      client.api.POST("/v1/admin/contacts/import", {
-        params: { query: { format, fileName, ...optionsQuery(options) } },
-        headers: { "content-type": CONTENT_TYPES[format], "content-length": String(size) },
-        body: streamed(fileSlice(file, { start: 0, end: size }, counted)),
-        bodySerializer: same,
-        duplex: "half",
-        signal,
-        fetch: client.sendOnce,
-      }),
+      suppressions
+        ? client.api.POST("/v1/admin/suppressions/import", {
+            params: { query: { format, fileName, ...suppressionOptionsQuery(suppressions) } },
+            ...request,
+          })
+        : client.api.POST("/v1/admin/contacts/import", {
+            params: { query: { format, fileName, ...optionsQuery(options) } },
+            ...request,
+          }),
     );
   }
   const upload = await client.call(

@@ -25,13 +25,10 @@ const SuppressionMappingSchema = z
   });
 
 export const SuppressionOptionFields = {
-  preset: z
-    .enum(SUPPRESSION_PRESETS)
-    .optional()
-    .openapi({
-      description:
-        "The columns of another sender's suppression export (docs/contacts-import-export.md#suppression-lists)",
-    }),
+  preset: z.enum(SUPPRESSION_PRESETS).optional().openapi({
+    description:
+      "The columns of another sender's suppression export (docs/contacts-import-export.md#suppression-lists)",
+  }),
   mapping: SuppressionMappingSchema.optional(),
   reason: SuppressionReasonSchema.optional().openapi({
     description:

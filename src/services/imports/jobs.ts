@@ -109,7 +109,8 @@ async function putUpload(bucket: R2Bucket, key: string, body: string | ReadableS
   }
 }
 
-function jobView(job: ImportJob) {
+/** What every import job shows, whatever it imports: the file, the status, the progress. */
+export function jobProgressView(job: ImportJob) {
   return {
     id: job.id,
     status: job.status,
@@ -121,12 +122,13 @@ function jobView(job: ImportJob) {
     bytesProcessed: job.checkpointOffset,
     bytesTotal: job.sourceBytes,
     error: job.error,
-    ...optionsView(job),
     createdAt: job.createdAt,
     startedAt: job.startedAt,
     finishedAt: job.finishedAt,
   };
 }
+
+const jobView = (job: ImportJob) => ({ ...jobProgressView(job), ...optionsView(job) });
 
 function optionsView({ options, wouldCreate, wouldUpdate }: ImportJob) {
   const dryRun = options?.dryRun === true;

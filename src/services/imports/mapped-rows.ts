@@ -62,7 +62,8 @@ export function rowReaders(options: ImportOptions | null | undefined, now = new 
   };
 }
 
-function parseObject(text: string): Record<string, unknown> | string {
+/** A JSON row's object, or the row error. */
+export function parseObject(text: string): Record<string, unknown> | string {
   let value: unknown;
   try {
     value = JSON.parse(text);

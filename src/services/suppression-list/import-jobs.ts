@@ -6,6 +6,7 @@ import {
   cancelJob,
   createImportJob,
   type ImportDeps,
+  jobProgressView,
   listJobRows,
   loadJobWithErrors,
 } from "../imports/jobs";
@@ -14,27 +15,15 @@ import {
 export function suppressionJobView(job: ImportJob) {
   const options: ImportOptions = job.options ?? {};
   return {
-    id: job.id,
-    status: job.status,
-    fileName: job.fileName,
-    format: job.format,
-    totalRows: job.totalRows,
-    processedRows: job.processedRows,
-    failedRows: job.failedRows,
+    ...jobProgressView(job),
     suppressed: job.processedRows - job.alreadySuppressed,
     alreadySuppressed: job.alreadySuppressed,
     invalid: job.failedRows,
-    bytesProcessed: job.checkpointOffset,
-    bytesTotal: job.sourceBytes,
-    error: job.error,
     dryRun: options.dryRun === true,
     preset: options.suppressionPreset ?? null,
     mapping: options.mapping ?? null,
     reason: options.reason ?? null,
     source: options.source ?? null,
-    createdAt: job.createdAt,
-    startedAt: job.startedAt,
-    finishedAt: job.finishedAt,
   };
 }
 

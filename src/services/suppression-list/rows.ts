@@ -3,7 +3,7 @@ import type { ImportOptions, SuppressionReason } from "../../db/schema";
 import { restoreFormulaCell } from "../../lib/csv";
 import { MAX_EMAIL_LENGTH } from "../../lib/sql";
 import { parseDate } from "../imports/convert";
-import type { RowReaders } from "../imports/mapped-rows";
+import { parseObject, type RowReaders } from "../imports/mapped-rows";
 import { DEFAULT_COLUMNS, readReason, SUPPRESSION_PRESET_SPECS, type SuppressionTarget } from "./presets";
 
 /** One suppression to add: the address as given (trimmed) or a stored keyed hash, and its reason, source and time. */
@@ -98,16 +98,10 @@ export function suppressionRowReaders(options: ImportOptions, now = new Date()):
       };
     },
     json(text, row) {
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch {
-        return { row, data: text, error: "Malformed JSON" };
-      }
-      if (typeof value !== "object" || value === null || Array.isArray(value))
-        return { row, data: text, error: "Row is not a JSON object" };
+      const object = parseObject(text);
+      if (typeof object === "string") return { row, data: text, error: object };
       const values: Values = {};
-      for (const [name, v] of Object.entries(value)) {
+      for (const [name, v] of Object.entries(object)) {
         const target = resolve(name);
         if (target && v !== null && values[target] === undefined) values[target] = v;
       }
