@@ -83,7 +83,7 @@ async function main() {
   const text = [
     "## Suppression import (`npm run bench:suppressions`)",
     "",
-    ...machineLines(facts),
+    machineLines(facts),
     "",
     "A CSV of `address,reason` through `POST /v1/admin/suppressions/import` (raw body), the queue and the",
     "chunked commit, timed from the upload to the poll that sees `completed`; the ceiling is the same",
