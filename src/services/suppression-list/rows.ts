@@ -13,7 +13,8 @@ export type SuppressionEntry = { address: string; reason: SuppressionReason; sou
 export type SuppressionRow = { row: number; data: string } & ({ entry: SuppressionEntry } | { error: string });
 
 export const MAX_SOURCE_LENGTH = 100;
-const EmailSchema = z.email();
+// z.email()'s own pattern, tested directly: safeParse costs ~3 µs a row, a million-row file 3 s.
+const EMAIL = z.regexes.email;
 /** An erased person's entry as our export writes it: moved between deployments sharing ERASURE_HASH_SECRET. */
 const STORED_HASH = /^(hmac|sha256):[0-9a-f]{64}$/;
 // Mailgun's dates: "Fri, 21 Oct 2011 11:02:55 GMT" (RFC 2822).
@@ -25,7 +26,7 @@ export const isStoredHash = (address: string) => STORED_HASH.test(address);
 export function addressProblem(address: string): string | null {
   if (address === "") return "Missing address";
   if (isStoredHash(address)) return null;
-  return address.length > MAX_EMAIL_LENGTH || !EmailSchema.safeParse(address).success ? "Invalid email format" : null;
+  return address.length > MAX_EMAIL_LENGTH || !EMAIL.test(address) ? "Invalid email format" : null;
 }
 
 const key = (name: string) => name.trim().toLowerCase();
