@@ -4,6 +4,8 @@
 // request, and no parsing, validation, R2, queue or checkpoints. Two forms:
 //   ?form=json    the ceiling: one JSON-array parameter per statement expanded with json_each
 //   ?form=params  for reference: 11 rows per statement at the 100-bound-parameter limit
+//   ?form=suppressions  bench/suppression-import.mjs's ceiling: the same addresses inserted into
+//                 the suppression list, one json_each statement per JSON parameter
 import { v7 as uuidv7 } from "uuid";
 
 const MERGE =
@@ -62,10 +64,44 @@ function statements(db, form, prefix, from, to, now, paramBytes) {
   return out;
 }
 
+const SUPPRESS_SQL =
+  "INSERT INTO suppressions (email, reason, source, created_at) SELECT lower(json_extract(value, '$[0]')), " +
+  "json_extract(value, '$[1]'), ?1, ?2 FROM json_each(?3) WHERE true ON CONFLICT (email) DO NOTHING";
+
+/** The suppression ceiling: rows [from, to) as `${prefix}.${i}@example.com`, source = prefix. */
+async function suppressRows(env, prefix, rows, rowsPerBatch, paramBytes) {
+  const now = Date.now();
+  for (let from = 0; from < rows; from += rowsPerBatch) {
+    const out = [];
+    let parts = [];
+    let size = 2;
+    const flush = () => {
+      out.push(env.DB.prepare(SUPPRESS_SQL).bind(prefix, now, `[${parts.join(",")}]`));
+      parts = [];
+      size = 2;
+    };
+    for (let i = from; i < Math.min(rows, from + rowsPerBatch); i++) {
+      const json = JSON.stringify([`${prefix}.${i}@example.com`, i % 7 === 0 ? "complaint" : "hard_bounce"]);
+      if (parts.length > 0 && size + json.length + 1 > paramBytes) flush();
+      parts.push(json);
+      size += json.length + 1;
+    }
+    if (parts.length > 0) flush();
+    await env.DB.batch(out);
+  }
+  return env.DB.prepare("SELECT count(*) AS n FROM suppressions WHERE source = ?").bind(prefix).first("n");
+}
+
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     if (!url.searchParams.has("rows")) return new Response("baseline worker ready\n");
+    if (url.searchParams.get("form") === "suppressions") {
+      const rows = Number(url.searchParams.get("rows"));
+      const started = performance.now();
+      const inserted = await suppressRows(env, url.searchParams.get("prefix"), rows, 20_000, 256 * 1024);
+      return Response.json({ rows, inserted, seconds: (performance.now() - started) / 1000 });
+    }
     const rows = Number(url.searchParams.get("rows"));
     const prefix = url.searchParams.get("prefix");
     const form = url.searchParams.get("form") === "params" ? "params" : "json";

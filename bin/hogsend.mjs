@@ -3,14 +3,28 @@
 import { createWriteStream, fchmodSync, openSync } from "node:fs";
 import { finished } from "node:stream/promises";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { EXPORT_FORMATS, IMPORT_FORMATS } from "hogsend-workers/client";
+import {
+  EXPORT_FORMATS,
+  IMPORT_FORMATS,
+  SUPPRESSION_EXPORT_FORMATS,
+  SUPPRESSION_PRESETS,
+  SUPPRESSION_REASONS,
+} from "hogsend-workers/client";
 import { ApiError, createClient, DEFAULT_URL } from "./lib/api.mjs";
 import { exitCleanlyOnSignals, removeOnExit } from "./lib/cleanup.mjs";
 import { writeExport } from "./lib/export.mjs";
 import { importCommand, printSummary } from "./lib/import.mjs";
-import { COLUMN_TYPES, collectMapping, collectType, importOptions, PRESETS } from "./lib/import-options.mjs";
+import {
+  COLUMN_TYPES,
+  collectMapping,
+  collectSuppressionMapping,
+  collectType,
+  importOptions,
+  PRESETS,
+} from "./lib/import-options.mjs";
 import { addAuditCommand, addKeyCommands } from "./lib/keys.mjs";
 import { formatDuration } from "./lib/progress.mjs";
+import { writeSuppressionExport } from "./lib/suppressions.mjs";
 import { DEFAULT_CONCURRENCY, DEFAULT_PART_BYTES } from "./lib/upload.mjs";
 
 const MiB = 1024 * 1024;
@@ -30,7 +44,9 @@ function privateFile(file) {
 }
 
 const program = new Command("hogsend")
-  .description("Import and export Hogsend contacts, manage import jobs and API keys, and read the audit log.")
+  .description(
+    "Import and export Hogsend contacts and the suppression list, manage import jobs and API keys, and read the audit log.",
+  )
   .option("--insecure", "allow a plain http:// HOGSEND_URL to another machine (the admin key travels in clear)")
   .addHelpText(
     "after",
@@ -50,7 +66,9 @@ Examples:
   hogsend jobs
   hogsend cancel 0193f3c2-5a1e-7c55-9a53-2f1c0b7f4e21
   hogsend keys create --name ci --scope operate
-  hogsend audit --since 1d`,
+  hogsend audit --since 1d
+  hogsend suppressions import bounces.csv --preset postmark --dry-run
+  hogsend suppressions export --out list.csv`,
   );
 
 /** @param {string} value */
@@ -185,6 +203,108 @@ program
 
 addKeyCommands(program, client);
 addAuditCommand(program, client);
+
+const suppressions = program
+  .command("suppressions")
+  .description("Import and export the suppression list (addresses never to email)");
+
+suppressions
+  .command("import")
+  .description("Import a suppression list (another sender's export, or a plain list) with progress, until the job ends")
+  .argument("<file>", "the file to import")
+  .addOption(new Option("--format <format>", "how to parse it (default: from the extension)").choices(IMPORT_FORMATS))
+  .addOption(new Option("--preset <sender>", "the columns of another sender's export").choices(SUPPRESSION_PRESETS))
+  .addOption(
+    new Option("--reason <reason>", "the reason of rows without one (required with sendgrid and mailgun)").choices(
+      SUPPRESSION_REASONS,
+    ),
+  )
+  .option("--source <name>", "the source of rows without one (default: the preset's name, else import)")
+  .option(
+    "--map <column=field>",
+    "map a column: to address, reason, date or source; COLUMN= ignores it (repeatable)",
+    collectSuppressionMapping,
+  )
+  .option("--dry-run", "read and validate the whole file and report what would happen; suppress nothing")
+  .option("--allow-failed-rows", "exit 0 even when some rows were invalid (the job still must complete)")
+  .addOption(
+    new Option("--part-size <MiB>", "upload part size; a file up to one part goes in one request")
+      .argParser(partSize)
+      .default(DEFAULT_PART_BYTES, "64"),
+  )
+  .option("--concurrency <n>", "parts uploaded at once (1 to 8)", concurrency, DEFAULT_CONCURRENCY)
+  .addHelpText(
+    "after",
+    `
+Nothing already suppressed is changed or lifted, no contact is created, and the same file twice
+changes nothing. Invalid rows are written to FILE.errors.csv. Exits 1 if the job failed or was
+cancelled, or if rows were invalid (unless --allow-failed-rows).
+
+Examples:
+  hogsend suppressions import bounces.csv --preset postmark --dry-run
+  hogsend suppressions import spam_reports.csv --preset sendgrid --reason complaint
+  hogsend suppressions import blocked.csv --map "Blocked Address=address" --reason manual --source old-esp`,
+  )
+  .action(async (file, opts) => {
+    const interrupt = new AbortController();
+    process.once("SIGINT", () => interrupt.abort());
+    process.exitCode = await importCommand(client(), {
+      file,
+      format: opts.format,
+      suppressions: {
+        ...(opts.preset ? { preset: opts.preset } : {}),
+        ...(opts.reason ? { reason: opts.reason } : {}),
+        ...(opts.source ? { source: opts.source } : {}),
+        ...(opts.map ? { mapping: opts.map } : {}),
+        ...(opts.dryRun ? { dryRun: true } : {}),
+      },
+      concurrency: opts.concurrency,
+      signal: interrupt.signal,
+      allowFailedRows: Boolean(opts.allowFailedRows),
+      partBytes: opts.partSize,
+      tty,
+    });
+  });
+
+suppressions
+  .command("export")
+  .description("Export the suppression list, following the export's cursors to the end")
+  .addOption(new Option("--format <format>", "output format").choices(SUPPRESSION_EXPORT_FORMATS).default("csv"))
+  .option("--reason <reason>", "only entries with this reason")
+  .option("--source <name>", "only entries from this source")
+  .option("--out <file>", "write here instead of stdout")
+  .addHelpText(
+    "after",
+    `
+Columns address, reason, source, createdAt; an erased person's entry is its keyed hash, never an
+address. The file imports back with \`hogsend suppressions import\`.
+
+Examples:
+  hogsend suppressions export --out list.csv
+  hogsend suppressions export --format ndjson --reason complaint > complaints.ndjson`,
+  )
+  .action(async (opts) => {
+    exitCleanlyOnSignals(`hogsend: interrupted; ${opts.out ? `${opts.out} was removed` : "the export is incomplete"}`);
+    const out = opts.out ? privateFile(opts.out) : process.stdout;
+    const keepOut = opts.out ? removeOnExit(opts.out) : () => {};
+    const status = opts.out ? process.stdout : process.stderr;
+    const rows = await writeSuppressionExport(client(), {
+      format: opts.format,
+      out,
+      reason: opts.reason,
+      source: opts.source,
+      onPage: (n) =>
+        status.write(
+          `${tty && opts.out ? "\r" : ""}Exported ${n.toLocaleString("en")} suppressions${tty && opts.out ? "" : "\n"}`,
+        ),
+    });
+    if (opts.out) {
+      out.end();
+      await finished(out);
+      status.write(`${tty ? "\n" : ""}Wrote ${rows.toLocaleString("en")} suppressions to ${opts.out}\n`);
+    }
+    keepOut();
+  });
 
 try {
   await program.parseAsync();

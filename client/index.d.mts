@@ -71,4 +71,4 @@ export type RetryOptions = {
      */
     sleep?: (ms: number, signal?: AbortSignal | null) => Promise<void>;
 };
-export { API_KEY_SCOPES, COLUMN_TYPES, EXPORT_FORMATS, IMPORT_FORMATS, IMPORT_PRESETS } from "./lists.mjs";
+export { API_KEY_SCOPES, COLUMN_TYPES, EXPORT_FORMATS, IMPORT_FORMATS, IMPORT_PRESETS, SUPPRESSION_EXPORT_FORMATS, SUPPRESSION_PRESETS, SUPPRESSION_REASONS } from "./lists.mjs";

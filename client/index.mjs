@@ -100,4 +100,13 @@ export function createClient({ baseUrl, apiKey, fetch: fetchImpl = globalThis.fe
   });
 }
 
-export { API_KEY_SCOPES, COLUMN_TYPES, EXPORT_FORMATS, IMPORT_FORMATS, IMPORT_PRESETS } from "./lists.mjs";
+export {
+  API_KEY_SCOPES,
+  COLUMN_TYPES,
+  EXPORT_FORMATS,
+  IMPORT_FORMATS,
+  IMPORT_PRESETS,
+  SUPPRESSION_EXPORT_FORMATS,
+  SUPPRESSION_PRESETS,
+  SUPPRESSION_REASONS,
+} from "./lists.mjs";

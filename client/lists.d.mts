@@ -5,3 +5,6 @@ export const IMPORT_PRESETS: readonly ["mailchimp", "hubspot", "customerio"];
 export const COLUMN_TYPES: readonly ["string", "number", "boolean", "date", "json", "list"];
 export const EXPORT_FORMATS: readonly ["json", "csv", "ndjson"];
 export const API_KEY_SCOPES: readonly ["ingest", "read", "operate", "admin"];
+export const SUPPRESSION_PRESETS: readonly ["resend", "postmark", "sendgrid", "mailgun", "ses"];
+export const SUPPRESSION_REASONS: readonly ["hard_bounce", "complaint", "unsubscribed", "manual"];
+export const SUPPRESSION_EXPORT_FORMATS: readonly ["csv", "ndjson"];

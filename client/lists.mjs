@@ -5,3 +5,6 @@ export const IMPORT_PRESETS = /** @type {const} */ (["mailchimp","hubspot","cust
 export const COLUMN_TYPES = /** @type {const} */ (["string","number","boolean","date","json","list"]);
 export const EXPORT_FORMATS = /** @type {const} */ (["json","csv","ndjson"]);
 export const API_KEY_SCOPES = /** @type {const} */ (["ingest","read","operate","admin"]);
+export const SUPPRESSION_PRESETS = /** @type {const} */ (["resend","postmark","sendgrid","mailgun","ses"]);
+export const SUPPRESSION_REASONS = /** @type {const} */ (["hard_bounce","complaint","unsubscribed","manual"]);
+export const SUPPRESSION_EXPORT_FORMATS = /** @type {const} */ (["csv","ndjson"]);

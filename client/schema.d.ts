@@ -816,6 +816,190 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/suppressions/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import a suppression list
+         * @description Adds the file's addresses to the suppression list: no contact is created or changed, an address already suppressed keeps its entry (an import never lifts or changes one), and the same file twice changes nothing. Rows: `address`, `reason` (`hard_bounce`, `complaint`, `unsubscribed`, `manual`, or another sender's word for one), optional `date` and `source`.
+         *
+         *     The same two forms as a contact import: a JSON envelope (up to 10 MB) or the raw file (up to 100 MB; bigger through `POST /v1/admin/suppressions/import/uploads`). Options `preset`, `mapping`, `reason`, `source`, `dryRun` as envelope fields, query parameters or the `X-Import-Options` header.
+         *
+         *     Poll `GET /v1/admin/suppressions/import/{jobId}`: counts suppressed, already suppressed and invalid, with row errors.
+         */
+        post: operations["startSuppressionImport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/suppressions/import/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a multipart upload of a suppression list (files over 100 MB)
+         * @description Like `POST /v1/admin/contacts/import/uploads`, with the suppression import's options: send the parts and complete it at `/v1/admin/contacts/import/uploads/{uploadId}/…`; the job it becomes is a suppression import (poll `GET /v1/admin/suppressions/import/{jobId}`).
+         */
+        post: operations["createSuppressionImportUpload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/suppressions/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List suppression imports, newest first */
+        get: operations["listSuppressionImports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/suppressions/import/{jobId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Suppression import status, counts and row errors */
+        get: operations["getSuppressionImport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/suppressions/import/{jobId}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a pending or processing suppression import
+         * @description Addresses already suppressed stay suppressed. 409 when the job already ended.
+         */
+        post: operations["cancelSuppressionImport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/suppressions/import/{jobId}/errors.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The invalid rows as CSV
+         * @description For CSV files: the file's columns with the original cells, then `row` and `error`; for JSON/NDJSON: `data`, `row`, `error`. The first 1000 invalid rows.
+         */
+        get: operations["getSuppressionImportErrorsCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/suppressions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the suppression list
+         * @description In address order, keyset-paged with `cursor`; filtered by `reason` and `source`; `address` finds one address.
+         */
+        get: operations["listSuppressions"];
+        put?: never;
+        /**
+         * Suppress up to 1,000 addresses
+         * @description One D1 round trip. An address already suppressed (in clear, or an erased person's hash) keeps its entry; invalid addresses are listed by index and skipped, the others are suppressed.
+         */
+        post: operations["suppressAddresses"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/suppressions/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export the suppression list (streamed)
+         * @description Streams up to `limit` entries in address order, page by page; when more follow, `X-Next-Cursor` holds the cursor for the next request (the CLI follows it). Same filters as the list.
+         *
+         *     CSV columns `address,reason,source,createdAt` (cells escaped like the contact export's), NDJSON one entry per line. An erased person's entry is its keyed hash, never an address. The file imports back as it is (`POST /v1/admin/suppressions/import`).
+         */
+        get: operations["exportSuppressions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/suppressions/{address}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Lift an address's suppression
+         * @description Lifts it in clear and hashed. A complaint needs `force=true` (409 without). The lift is recorded (who, when, the entry), and each contact with the address gets a `suppressed` change (its preferences' `changes`).
+         */
+        delete: operations["liftSuppression"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -895,6 +1079,41 @@ export interface components {
                 [key: string]: "string" | "number" | "boolean" | "date" | "json" | "list";
             };
             /** @description Read and validate the whole file; write no contact */
+            dryRun?: boolean;
+        };
+        SuppressionImportEnvelope: {
+            /** @enum {string} */
+            format: "csv" | "json" | "ndjson";
+            /**
+             * @example address,reason
+             *     ada@example.com,hard_bounce
+             */
+            data: string;
+            /** @example jan-2025-migration.csv */
+            fileName?: string;
+            /**
+             * @description The columns of another sender's suppression export (docs/contacts-import-export.md#suppression-lists)
+             * @enum {string}
+             */
+            preset?: "resend" | "postmark" | "sendgrid" | "mailgun" | "ses";
+            /**
+             * @description Source column (CSV header cell, or JSON key) → `address`, `reason`, `date`, `source`, or null (ignore). Matched case-insensitively; columns not mapped and not named `address`/`email`, `reason`, `date`/`createdAt`/`created_at` or `source` are ignored.
+             * @example {
+             *       "Bounced Address": "address",
+             *       "Bounce Date": "date"
+             *     }
+             */
+            mapping?: {
+                [key: string]: ("address" | "reason" | "date" | "source") | null;
+            };
+            /**
+             * @description The reason of rows without one; required with the `sendgrid` and `mailgun` presets, whose exports are one file per list
+             * @enum {string}
+             */
+            reason?: "hard_bounce" | "complaint" | "unsubscribed" | "manual";
+            /** @description The source of rows without one (default: the preset's name, else `import`) */
+            source?: string;
+            /** @description Read and validate the whole file; suppress nothing */
             dryRun?: boolean;
         };
         PublicHealth: {
@@ -1784,6 +2003,60 @@ export interface components {
             outcome: "started" | "ok" | "failed" | "forbidden";
             status: number | null;
             requestId: string;
+        };
+        SuppressionImportSummary: {
+            id: string;
+            /** @enum {string} */
+            status: "pending" | "processing" | "completed" | "failed" | "cancelled";
+            fileName: string | null;
+            /** @enum {string} */
+            format: "csv" | "json" | "ndjson";
+            /** @description Data rows in the file; null until it has been read */
+            totalRows: number | null;
+            /** @description Valid rows so far: suppressed + alreadySuppressed */
+            processedRows: number;
+            /** @description Invalid rows so far (the same as `invalid`) */
+            failedRows: number;
+            /** @description Addresses this import suppressed (in a dry run: would suppress) */
+            suppressed: number;
+            /** @description Valid rows whose address was suppressed already, or repeats one earlier in the file */
+            alreadySuppressed: number;
+            /** @description Rows skipped with an error (all of them, not only those listed) */
+            invalid: number;
+            bytesProcessed: number;
+            bytesTotal: number;
+            /** @description Why the job failed (status `failed`) */
+            error: string | null;
+            dryRun: boolean;
+            /** @enum {string|null} */
+            preset: "resend" | "postmark" | "sendgrid" | "mailgun" | "ses" | null;
+            mapping: {
+                [key: string]: string | string[] | null;
+            } | null;
+            reason: string | null;
+            source: string | null;
+            createdAt: string;
+            startedAt: string | null;
+            finishedAt: string | null;
+        };
+        SuppressionImport: components["schemas"]["SuppressionImportSummary"] & {
+            /** @description The first 1000 invalid rows; `row` is the 1-based data row */
+            errors: {
+                row: number;
+                error: string;
+            }[];
+            errorCount: number;
+        };
+        Suppression: {
+            /** @description The address (trimmed, lowercased), or an erased person's keyed hash */
+            address: string;
+            /** @description The entry is an erased person's: `address` is its keyed hash */
+            erased: boolean;
+            /** @example hard_bounce */
+            reason: string;
+            /** @description Where an imported or bulk-added entry came from */
+            source: string | null;
+            createdAt: string;
         };
     };
     responses: never;
@@ -5942,6 +6215,986 @@ export interface operations {
             };
             /** @description The key lacks the scope this operation's `security` names */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: retry after the `Retry-After` header's seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    startSuppressionImport: {
+        parameters: {
+            query?: {
+                /** @description Raw-file form: how to parse the body */
+                format?: "csv" | "json" | "ndjson";
+                /** @description Raw-file form: shown in the job (metadata only) */
+                fileName?: string;
+                /** @description The columns of another sender's suppression export (docs/contacts-import-export.md#suppression-lists) */
+                preset?: "resend" | "postmark" | "sendgrid" | "mailgun" | "ses";
+                /** @description `true`: a dry run */
+                dryRun?: "true" | "false";
+                /** @description `mapping` as JSON */
+                mapping?: string;
+                /** @description The reason of rows without one; required with the `sendgrid` and `mailgun` presets, whose exports are one file per list */
+                reason?: "hard_bounce" | "complaint" | "unsubscribed" | "manual";
+                /** @description The source of rows without one (default: the preset's name, else `import`) */
+                source?: string;
+            };
+            header?: {
+                /** @description Raw-file form: the options as a JSON object */
+                "x-import-options"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SuppressionImportEnvelope"] | Record<string, never>[];
+                "text/csv": string;
+                "application/x-ndjson": string;
+            };
+        };
+        responses: {
+            /** @description Job created; processing starts in the background */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        jobId: string;
+                        /** @enum {string} */
+                        status: "pending";
+                    };
+                };
+            };
+            /** @description Malformed JSON or a field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this operation's `security` names */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Raw file without Content-Length */
+            411: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type for the import */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: retry after the `Retry-After` header's seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createSuppressionImportUpload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    format: "csv" | "json" | "ndjson";
+                    /** @example jan-2025-migration.csv */
+                    fileName?: string;
+                    /**
+                     * @description The columns of another sender's suppression export (docs/contacts-import-export.md#suppression-lists)
+                     * @enum {string}
+                     */
+                    preset?: "resend" | "postmark" | "sendgrid" | "mailgun" | "ses";
+                    /**
+                     * @description Source column (CSV header cell, or JSON key) → `address`, `reason`, `date`, `source`, or null (ignore). Matched case-insensitively; columns not mapped and not named `address`/`email`, `reason`, `date`/`createdAt`/`created_at` or `source` are ignored.
+                     * @example {
+                     *       "Bounced Address": "address",
+                     *       "Bounce Date": "date"
+                     *     }
+                     */
+                    mapping?: {
+                        [key: string]: ("address" | "reason" | "date" | "source") | null;
+                    };
+                    /**
+                     * @description The reason of rows without one; required with the `sendgrid` and `mailgun` presets, whose exports are one file per list
+                     * @enum {string}
+                     */
+                    reason?: "hard_bounce" | "complaint" | "unsubscribed" | "manual";
+                    /** @description The source of rows without one (default: the preset's name, else `import`) */
+                    source?: string;
+                    /** @description Read and validate the whole file; suppress nothing */
+                    dryRun?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The upload */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportUpload"];
+                };
+            };
+            /** @description Malformed JSON or a field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this operation's `security` names */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type: send application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: retry after the `Retry-After` header's seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listSuppressionImports: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Opaque cursor: the `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of jobs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        imports: components["schemas"]["SuppressionImportSummary"][];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Malformed JSON or a field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this operation's `security` names */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: retry after the `Retry-After` header's seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSuppressionImport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Any value but `uploads` (those are other paths) */
+                jobId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuppressionImport"];
+                };
+            };
+            /** @description Malformed JSON or a field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this operation's `security` names */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: retry after the `Retry-After` header's seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    cancelSuppressionImport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Any value but `uploads` (those are other paths) */
+                jobId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The cancelled job */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuppressionImport"];
+                };
+            };
+            /** @description Malformed JSON or a field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this operation's `security` names */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the resource's state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: retry after the `Retry-After` header's seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSuppressionImportErrorsCsv: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Any value but `uploads` (those are other paths) */
+                jobId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description CSV */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Malformed JSON or a field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this operation's `security` names */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: retry after the `Retry-After` header's seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listSuppressions: {
+        parameters: {
+            query?: {
+                reason?: string;
+                source?: string;
+                /** @description Exactly this address (compared trimmed and lowercased; an erased person's is found by its hash) */
+                address?: string;
+                limit?: number;
+                /** @description Opaque cursor: the `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of suppressions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        suppressions: components["schemas"]["Suppression"][];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Malformed JSON or a field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this operation's `security` names */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: retry after the `Retry-After` header's seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    suppressAddresses: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    addresses: string[];
+                    /**
+                     * @default manual
+                     * @enum {string}
+                     */
+                    reason?: "hard_bounce" | "complaint" | "unsubscribed" | "manual";
+                    /** @description Default `api` */
+                    source?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description What happened */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        suppressed: number;
+                        alreadySuppressed: number;
+                        invalid: {
+                            index: number;
+                            address: string;
+                            error: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Malformed JSON or a field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this operation's `security` names */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type: send application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: retry after the `Retry-After` header's seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    exportSuppressions: {
+        parameters: {
+            query?: {
+                format?: "csv" | "ndjson";
+                reason?: string;
+                source?: string;
+                /** @description Exactly this address (compared trimmed and lowercased; an erased person's is found by its hash) */
+                address?: string;
+                limit?: number;
+                /** @description Opaque cursor: the `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The entries */
+            200: {
+                headers: {
+                    /** @description Present when more entries follow */
+                    "X-Next-Cursor"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/x-ndjson": string;
+                };
+            };
+            /** @description Malformed JSON or a field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this operation's `security` names */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: retry after the `Retry-After` header's seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    liftSuppression: {
+        parameters: {
+            query?: {
+                /** @description `true`: lift a complaint too */
+                force?: "true" | "false";
+            };
+            header?: never;
+            path: {
+                /** @description Any value but `import`, `imports`, `export` (those are other paths) */
+                address: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The entries lifted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        lifted: {
+                            /** @description The address (trimmed, lowercased), or an erased person's keyed hash */
+                            address: string;
+                            /** @example hard_bounce */
+                            reason: string;
+                            /** @description Where an imported or bulk-added entry came from */
+                            source: string | null;
+                            createdAt: string;
+                        }[];
+                        forced: boolean;
+                        liftedBy: string;
+                        liftedAt: string;
+                    };
+                };
+            };
+            /** @description Malformed JSON or a field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this operation's `security` names */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the resource's state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

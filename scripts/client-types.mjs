@@ -65,12 +65,20 @@ function listsModule(document) {
   const upload =
     document.paths["/v1/admin/contacts/import/uploads"].post.requestBody.content["application/json"].schema;
   const exportFormat = document.paths["/v1/admin/contacts/export"].get.parameters.find((p) => p.name === "format");
+  const suppressionUpload =
+    document.paths["/v1/admin/suppressions/import/uploads"].post.requestBody.content["application/json"].schema;
+  const suppressionExportFormat = document.paths["/v1/admin/suppressions/export"].get.parameters.find(
+    (p) => p.name === "format",
+  );
   const lists = {
     IMPORT_FORMATS: upload.properties.format.enum,
     IMPORT_PRESETS: upload.properties.preset.enum,
     COLUMN_TYPES: upload.properties.types.additionalProperties.enum,
     EXPORT_FORMATS: exportFormat.schema.enum,
     API_KEY_SCOPES: document.components.schemas.NewApiKey.properties.scopes.items.enum,
+    SUPPRESSION_PRESETS: suppressionUpload.properties.preset.enum,
+    SUPPRESSION_REASONS: suppressionUpload.properties.reason.enum,
+    SUPPRESSION_EXPORT_FORMATS: suppressionExportFormat.schema.enum,
   };
   const lines = Object.entries(lists).map(([name, values]) => {
     if (!Array.isArray(values) || values.length === 0) throw new Error(`/openapi.json has no values for ${name}`);

@@ -34,6 +34,8 @@ import { adminJourneyEnrollmentRoutes } from "./routes/admin/journey-enrollment"
 import { adminJourneyRoutes } from "./routes/admin/journeys";
 import { adminMetricsRoutes } from "./routes/admin/metrics";
 import { adminReplayRoutes } from "./routes/admin/replay";
+import { adminSuppressionImportRoutes } from "./routes/admin/suppression-import";
+import { adminSuppressionRoutes } from "./routes/admin/suppressions";
 import { ApiReference, registerDocumentPaths } from "./routes/docs";
 import { healthRoutes } from "./routes/health";
 import { ingestRoutes } from "./routes/ingest";
@@ -76,6 +78,8 @@ export const ROUTE_GROUPS = [
   adminDeadLetterRoutes,
   adminApiKeyRoutes,
   adminAuditLogRoutes,
+  adminSuppressionImportRoutes,
+  adminSuppressionRoutes,
 ];
 
 export function createApp(routeGroups: ReadonlyArray<OpenAPIHono<AppEnv>> = ROUTE_GROUPS) {
@@ -121,7 +125,8 @@ export function createApp(routeGroups: ReadonlyArray<OpenAPIHono<AppEnv>> = ROUT
   // Admin JSON bodies (replay ids, 500-user batches, filters) fit well inside this; the import
   // route sets its own limits (10 MB envelope, 100 MB streamed file), and so does an upload part (100 MB).
   const adminBodyLimit = bodyLimit({ maxSize: ADMIN_BODY_MAX_BYTES });
-  const ownLimit = (path: string) => path === "/v1/admin/contacts/import" || isUploadPartPath(path);
+  const ownLimit = (path: string) =>
+    path === "/v1/admin/contacts/import" || path === "/v1/admin/suppressions/import" || isUploadPartPath(path);
   app.use("/v1/admin/*", (c, next) => (ownLimit(c.req.path) ? next() : adminBodyLimit(c, next)));
 
   for (const routes of routeGroups) app.route("/", routes);

@@ -63,7 +63,7 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
     ingestQueue: env.INGEST_EVENTS_QUEUE,
   };
   const batchEnroll: BatchEnrollDeps = { db, hash, journeyStarts: env.JOURNEY_STARTS_QUEUE };
-  const imports: ImportDeps = { db, bucket: env.IMPORT_UPLOADS, queue: env.IMPORT_CHUNKS_QUEUE };
+  const imports: ImportDeps = { db, bucket: env.IMPORT_UPLOADS, queue: env.IMPORT_CHUNKS_QUEUE, hash };
   const backfills: BackfillPageDeps = { db, hash, queue: env.BACKFILLS_QUEUE, journeyStarts: env.JOURNEY_STARTS_QUEUE };
   const emailResends: EmailResendDeps = { db, emailSends: env.EMAIL_SENDS_QUEUE };
   const erasure: ErasureDeps = {

@@ -130,8 +130,8 @@ const auth = { authorization: `Bearer ${ADMIN_KEY}` };
  * Streams the file as the raw body. node:http, not fetch: undici's fetch took ~10x longer than curl
  * to send a 7 MB body to wrangler dev on this machine, which would have been timed as import.
  */
-export function upload(base, file, format = "csv") {
-  const url = new URL(`${base}/v1/admin/contacts/import?format=${format}&fileName=${path.basename(file)}`);
+export function upload(base, file, format = "csv", route = "/v1/admin/contacts/import") {
+  const url = new URL(`${base}${route}?format=${format}&fileName=${path.basename(file)}`);
   const headers = { ...auth, "content-type": "text/csv", "content-length": String(fs.statSync(file).size) };
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: "POST", headers }, (res) => {
@@ -150,20 +150,20 @@ export function upload(base, file, format = "csv") {
   });
 }
 
-export async function jobStatus(base, jobId) {
-  const res = await fetch(`${base}/v1/admin/contacts/import/${jobId}`, { headers: auth });
+export async function jobStatus(base, jobId, route = "/v1/admin/contacts/import") {
+  const res = await fetch(`${base}${route}/${jobId}`, { headers: auth });
   return res.json();
 }
 
 /** Polls until the job leaves pending/processing (every `everyMs`, so the end is seen within it). */
 /**
  * @param {string} base @param {string} jobId
- * @param {{ everyMs?: number, timeoutMs?: number, onProgress?: (job: any) => void }} [options]
+ * @param {{ everyMs?: number, timeoutMs?: number, onProgress?: (job: any) => void, route?: string }} [options]
  */
-export async function waitForJob(base, jobId, { everyMs = 5, timeoutMs = 30 * 60_000, onProgress } = {}) {
+export async function waitForJob(base, jobId, { everyMs = 5, timeoutMs = 30 * 60_000, onProgress, route } = {}) {
   const started = performance.now();
   for (;;) {
-    const job = await jobStatus(base, jobId);
+    const job = await jobStatus(base, jobId, route);
     if (!["pending", "processing"].includes(job.status)) return job;
     if (performance.now() - started > timeoutMs) throw new Error(`job timed out: ${JSON.stringify(job)}`);
     onProgress?.(job);

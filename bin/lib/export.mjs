@@ -116,7 +116,7 @@ async function spoolPages(client, spool, options) {
  * Writes with backpressure, so a 2 M-contact export never piles up in memory.
  * @param {NodeJS.WritableStream} stream @param {string} text @returns {Promise<void>}
  */
-function write(stream, text) {
+export function write(stream, text) {
   if (stream.write(text)) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const onDrain = () => {

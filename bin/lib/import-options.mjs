@@ -66,3 +66,40 @@ export function optionsQuery(options) {
   if (options.types) query.types = JSON.stringify(options.types);
   return query;
 }
+
+/** @typedef {import("hogsend-workers/client").components["schemas"]["SuppressionImportEnvelope"]} SuppressionImportEnvelope */
+/** @typedef {Pick<SuppressionImportEnvelope, "preset" | "mapping" | "reason" | "source" | "dryRun">} SuppressionImportOptions */
+
+/**
+ * `--map "Bounced Address=address"` (repeatable) for a suppression list: column → address, reason, date or source; `col=` ignores it.
+ * @param {string} value @param {NonNullable<SuppressionImportOptions["mapping"]>} [previous]
+ * @returns {NonNullable<SuppressionImportOptions["mapping"]>}
+ */
+export function collectSuppressionMapping(value, previous = {}) {
+  const at = value.lastIndexOf("=");
+  const target = value.slice(at + 1).trim();
+  if (at <= 0 || !["address", "reason", "date", "source", ""].includes(target)) {
+    throw new InvalidArgumentError(
+      "use COLUMN=FIELD with FIELD one of address, reason, date, source (COLUMN= ignores it)",
+    );
+  }
+  return {
+    ...previous,
+    [value.slice(0, at).trim()]: /** @type {"address" | "reason" | "date" | "source" | null} */ (target || null),
+  };
+}
+
+/**
+ * The suppression import's options as the raw-upload form's query parameters.
+ * @param {SuppressionImportOptions} options
+ */
+export function suppressionOptionsQuery(options) {
+  /** @type {{ preset?: SuppressionImportOptions["preset"], reason?: SuppressionImportOptions["reason"], source?: string, dryRun?: "true", mapping?: string }} */
+  const query = {};
+  if (options.preset) query.preset = options.preset;
+  if (options.reason) query.reason = options.reason;
+  if (options.source) query.source = options.source;
+  if (options.dryRun) query.dryRun = "true";
+  if (options.mapping) query.mapping = JSON.stringify(options.mapping);
+  return query;
+}

@@ -5,6 +5,8 @@ import { createProgress, formatBytes, formatDuration } from "./progress.mjs";
 import { formatFromName, uploadFile } from "./upload.mjs";
 
 /** @typedef {import("hogsend-workers/client").components["schemas"]["ImportJob"]} ImportJob */
+/** @typedef {import("hogsend-workers/client").components["schemas"]["SuppressionImport"]} SuppressionImport */
+/** @typedef {ImportJob | SuppressionImport} AnyJob */
 
 const ENDED = new Set(["completed", "failed", "cancelled"]);
 /** Below this much processing time a rate says nothing (a small job can end before the first poll). */
@@ -16,8 +18,11 @@ const MIN_RATE_SECONDS = 1;
  * Answers the process exit code.
  *
  * @param {import("./api.mjs").Client} client
+ * With `suppressions` (its options), the file is a suppression list: same upload and progress,
+ * the suppression import's job and counts.
+ *
  * @param {{ file: string, format?: import("./upload.mjs").ImportFormat, options?: import("./import-options.mjs").ImportOptions,
- *           allowFailedRows?: boolean, partBytes?: number, concurrency?: number, signal?: AbortSignal,
+ *           suppressions?: import("./import-options.mjs").SuppressionImportOptions, allowFailedRows?: boolean, partBytes?: number, concurrency?: number, signal?: AbortSignal,
  *           pollMs?: number, tty: boolean, out?: NodeJS.WritableStream }} options
  */
 export async function importCommand(client, options) {
@@ -41,6 +46,7 @@ export async function importCommand(client, options) {
     format,
     fileName: path.basename(file),
     options: options.options,
+    suppressions: options.suppressions,
     partBytes: options.partBytes,
     concurrency: options.concurrency,
     signal: options.signal,
@@ -49,14 +55,22 @@ export async function importCommand(client, options) {
   const uploadSeconds = (Date.now() - uploadStarted) / 1000;
   out.write(`Uploaded ${formatBytes(size)} in ${formatDuration(uploadSeconds)}: job ${started.jobId}\n`);
 
-  const job = await followJob(client, started.jobId, { tty, out, pollMs: options.pollMs, signal: options.signal });
+  const kind = options.suppressions ? "suppressions" : "contacts";
+  const job = await followJob(client, started.jobId, {
+    tty,
+    out,
+    pollMs: options.pollMs,
+    signal: options.signal,
+    kind,
+  });
   if (!ENDED.has(job.status)) {
     out.write(
       `Stopped following job ${job.id}: the import goes on in the background (hogsend jobs shows it; hogsend cancel ${job.id} stops it)\n`,
     );
     return 130;
   }
-  printSummary(job, out);
+  if ("suppressed" in job) printSuppressionSummary(job, out);
+  else printSummary(job, out);
   if (job.failedRows > 0) await writeErrorsCsv(client, job, `${file}.errors.csv`, out);
   if (job.status !== "completed") return 1;
   return job.failedRows > 0 && !options.allowFailedRows ? 1 : 0;
@@ -66,7 +80,7 @@ export async function importCommand(client, options) {
  * Rows per second and seconds left: from the job's own timestamps once it ended, else from the
  * progress seen since `first` (clocks of client and server may differ). Undefined where the time
  * is too short to mean anything.
- * @param {ImportJob} job @param {{ at: number, rows: number, bytes: number }} first @param {number} [now]
+ * @param {AnyJob} job @param {{ at: number, rows: number, bytes: number }} first @param {number} [now]
  */
 export function processingPace(job, first, now = Date.now()) {
   const rows = job.processedRows + job.failedRows;
@@ -82,19 +96,27 @@ export function processingPace(job, first, now = Date.now()) {
 }
 
 /**
- * @param {import("./api.mjs").Client} client @param {string} jobId
- * @returns {Promise<ImportJob>}
+ * @param {import("./api.mjs").Client} client @param {string} jobId @param {"contacts" | "suppressions"} kind
+ * @returns {Promise<AnyJob>}
  */
-const fetchJob = (client, jobId) =>
-  client.call(client.api.GET("/v1/admin/contacts/import/{jobId}", { params: { path: { jobId } } }));
+const fetchJob = (client, jobId, kind) =>
+  kind === "suppressions"
+    ? client.call(client.api.GET("/v1/admin/suppressions/import/{jobId}", { params: { path: { jobId } } }))
+    : client.call(client.api.GET("/v1/admin/contacts/import/{jobId}", { params: { path: { jobId } } }));
 
 /**
  * Polls the job until it ends (or `signal` aborts: then the job as last seen), driving the processing bar.
  * @param {import("./api.mjs").Client} client @param {string} jobId
- * @param {{ tty: boolean, out?: NodeJS.WritableStream, pollMs?: number, signal?: AbortSignal }} options
+ * @param {{ tty: boolean, out?: NodeJS.WritableStream, pollMs?: number, signal?: AbortSignal,
+ *           kind?: "contacts" | "suppressions" }} options
+ * @returns {Promise<AnyJob>}
  */
-export async function followJob(client, jobId, { tty, out = process.stdout, pollMs = 1000, signal }) {
-  let job = await fetchJob(client, jobId);
+export async function followJob(
+  client,
+  jobId,
+  { tty, out = process.stdout, pollMs = 1000, signal, kind = "contacts" },
+) {
+  let job = await fetchJob(client, jobId, kind);
   const first = { at: Date.now(), rows: job.processedRows + job.failedRows, bytes: job.bytesProcessed };
   const bar = createProgress({
     label: "Process",
@@ -115,7 +137,7 @@ export async function followJob(client, jobId, { tty, out = process.stdout, poll
         () => true,
       );
       if (interrupted) return job;
-      job = await fetchJob(client, jobId);
+      job = await fetchJob(client, jobId, kind);
     }
     bar.update(job.status === "completed" ? job.bytesTotal : job.bytesProcessed, job.bytesTotal);
   } finally {
@@ -145,16 +167,29 @@ export function printSummary(job, out = process.stdout) {
   out.write(`${lines.join("\n")}\n`);
 }
 
+/** @param {SuppressionImport} job @param {NodeJS.WritableStream} [out] */
+export function printSuppressionSummary(job, out = process.stdout) {
+  const would = job.dryRun ? " (dry run: nothing written; counts are what would happen)" : "";
+  const lines = [
+    `Job ${job.id}: ${job.status}${would}`,
+    `  rows: ${job.totalRows ?? "?"} in the file, ${job.suppressed} suppressed, ${job.alreadySuppressed} already suppressed, ${job.invalid} invalid`,
+  ];
+  if (job.error) lines.push(`  error: ${job.error}`);
+  for (const e of (job.errors ?? []).slice(0, 5)) lines.push(`  row ${e.row}: ${e.error}`);
+  if (job.invalid > 5) lines.push(`  … and ${job.invalid - 5} more`);
+  out.write(`${lines.join("\n")}\n`);
+}
+
 /**
- * @param {import("./api.mjs").Client} client @param {ImportJob} job @param {string} target
+ * @param {import("./api.mjs").Client} client @param {AnyJob} job @param {string} target
  * @param {NodeJS.WritableStream} out
  */
 async function writeErrorsCsv(client, job, target, out) {
+  const request = { params: { path: { jobId: job.id } }, parseAs: /** @type {const} */ ("arrayBuffer") };
   const csv = await client.call(
-    client.api.GET("/v1/admin/contacts/import/{jobId}/errors.csv", {
-      params: { path: { jobId: job.id } },
-      parseAs: "arrayBuffer",
-    }),
+    "suppressed" in job
+      ? client.api.GET("/v1/admin/suppressions/import/{jobId}/errors.csv", request)
+      : client.api.GET("/v1/admin/contacts/import/{jobId}/errors.csv", request),
   );
   await writeFile(target, Buffer.from(csv));
   const capped =

@@ -2,7 +2,7 @@ import { createReadStream } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { isTransient } from "./api.mjs";
-import { optionsQuery } from "./import-options.mjs";
+import { optionsQuery, suppressionOptionsQuery } from "./import-options.mjs";
 
 const MiB = 1024 * 1024;
 /** R2's rules for a multipart upload: parts (but the last) the same size, ≥ 5 MiB; a part is one request, ≤ 100 MB. */
@@ -78,9 +78,13 @@ function fileSlice(file, { start, end }, onBytes) {
  * else a multipart upload (create, `concurrency` parts at a time, complete) that is aborted if it
  * can't finish.
  *
+ * A suppression list (`suppressions` given: its options) goes to the suppression import's routes;
+ * its parts and completion are the contact import's, by upload id.
+ *
  * @param {import("./api.mjs").Client} client
  * @param {{ file: string, size: number, format: ImportFormat, fileName: string, partBytes?: number,
  *           options?: import("./import-options.mjs").ImportOptions, concurrency?: number, signal?: AbortSignal,
+ *           suppressions?: import("./import-options.mjs").SuppressionImportOptions,
  *           onProgress?: (sentBytes: number) => void }} input
  */
 export async function uploadFile(
@@ -91,6 +95,7 @@ export async function uploadFile(
     format,
     fileName,
     options = {},
+    suppressions,
     partBytes,
     concurrency = DEFAULT_CONCURRENCY,
     signal,
@@ -105,20 +110,33 @@ export async function uploadFile(
     onProgress(sent);
   };
   if (!plan.multipart) {
+    const request = {
+      headers: { "content-type": CONTENT_TYPES[format], "content-length": String(size) },
+      body: streamed(fileSlice(file, { start: 0, end: size }, counted)),
+      bodySerializer: same,
+      duplex: /** @type {const} */ ("half"),
+      signal,
+      fetch: client.sendOnce,
+    };
     return client.call(
-      client.api.POST("/v1/admin/contacts/import", {
-        params: { query: { format, fileName, ...optionsQuery(options) } },
-        headers: { "content-type": CONTENT_TYPES[format], "content-length": String(size) },
-        body: streamed(fileSlice(file, { start: 0, end: size }, counted)),
-        bodySerializer: same,
-        duplex: "half",
-        signal,
-        fetch: client.sendOnce,
-      }),
+      suppressions
+        ? client.api.POST("/v1/admin/suppressions/import", {
+            params: { query: { format, fileName, ...suppressionOptionsQuery(suppressions) } },
+            ...request,
+          })
+        : client.api.POST("/v1/admin/contacts/import", {
+            params: { query: { format, fileName, ...optionsQuery(options) } },
+            ...request,
+          }),
     );
   }
   const upload = await client.call(
-    client.api.POST("/v1/admin/contacts/import/uploads", { body: { format, fileName, ...options }, signal }),
+    suppressions
+      ? client.api.POST("/v1/admin/suppressions/import/uploads", {
+          body: { format, fileName, ...suppressions },
+          signal,
+        })
+      : client.api.POST("/v1/admin/contacts/import/uploads", { body: { format, fileName, ...options }, signal }),
   );
   try {
     const done = await inParallel(plan.parts, concurrency, async (part) => {

@@ -4,7 +4,14 @@
  * (the layer rule in .dependency-cruiser.cjs).
  */
 
-export type { ApiKeyScope, AuditOutcome, ImportFormat, ImportOptions } from "./schema";
+export type {
+  ApiKeyScope,
+  AuditOutcome,
+  ImportFormat,
+  ImportOptions,
+  SuppressionPreset,
+  SuppressionReason,
+} from "./schema";
 export {
   ALIAS_KINDS,
   API_KEY_SCOPES,
@@ -19,4 +26,6 @@ export {
   IMPORT_PRESETS,
   IMPORT_STATUSES,
   IMPORT_UPLOAD_STATUSES,
+  SUPPRESSION_PRESETS,
+  SUPPRESSION_REASONS,
 } from "./schema";

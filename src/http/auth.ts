@@ -83,3 +83,6 @@ export function authenticate(limiter: LimiterName) {
     await next();
   });
 }
+
+/** Who made an admin change, for the records that say so (a lifted suppression): the key's name. */
+export const callerName = (c: Context<AppEnv>) => c.get("principal")?.name ?? "admin";

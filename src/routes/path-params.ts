@@ -12,6 +12,7 @@ const RESERVED = {
   eventId: ["replay"],
   emailId: ["resend"],
   jobId: ["uploads"],
+  address: ["import", "imports", "export"],
 } as const;
 
 export type PathParamName = keyof typeof RESERVED;

@@ -66,9 +66,34 @@ export const emails = sqliteTable(
 
 export type Email = typeof emails.$inferSelect;
 
-/** Addresses never to email again (hard bounce, complaint, 3 soft bounces, or an admin). */
-export const suppressions = sqliteTable("suppressions", {
-  email: text("email").primaryKey(),
+/** Addresses never to email again (hard bounce, complaint, 3 soft bounces, an admin, or an imported list). */
+export const suppressions = sqliteTable(
+  "suppressions",
+  {
+    /** The address trimmed and lowercased, or an erased person's keyed hash (`hmac:<hex>`). */
+    email: text("email").primaryKey(),
+    reason: text("reason").notNull(),
+    /** Where an imported or bulk-added entry came from (`postmark`, `import`, `api`…); null for the product's own. */
+    source: text("source"),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  // The admin list and export filter by reason or source and page by address (keyset on email).
+  (t) => [
+    index("suppressions_reason_email_idx").on(t.reason, t.email),
+    index("suppressions_source_email_idx").on(t.source, t.email),
+  ],
+);
+
+/**
+ * Lifted suppressions: which entry (its stored key: an erased person's stays a hash), its reason,
+ * who lifted it and when. The contacts with the address also get a `suppressed` change.
+ */
+export const suppressionLifts = sqliteTable("suppression_lifts", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  email: text("email").notNull(),
   reason: text("reason").notNull(),
-  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  source: text("source"),
+  forced: integer("forced", { mode: "boolean" }).notNull(),
+  liftedBy: text("lifted_by").notNull(),
+  liftedAt: integer("lifted_at", { mode: "timestamp_ms" }).notNull(),
 });

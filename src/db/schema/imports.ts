@@ -10,11 +10,29 @@ export const COLUMN_TYPES = ["string", "number", "boolean", "date", "json", "lis
 export type ColumnType = (typeof COLUMN_TYPES)[number];
 /** A source column's destination(s): `externalId`, `email`, `unsubscribed`, `suppressed`, a property, or null (drop). */
 export type MappingTarget = string | string[] | null;
+/** Suppression lists exported by other senders (docs/contacts-import-export.md lists their columns). */
+export const SUPPRESSION_PRESETS = ["resend", "postmark", "sendgrid", "mailgun", "ses"] as const;
+export type SuppressionPreset = (typeof SUPPRESSION_PRESETS)[number];
+/** The reasons a suppression can have when it is imported or added in bulk. */
+export const SUPPRESSION_REASONS = ["hard_bounce", "complaint", "unsubscribed", "manual"] as const;
+export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
+
+/** What a job imports: contacts (the default), or addresses onto the suppression list. */
+export type ImportKind = "contacts" | "suppressions";
+
 export type ImportOptions = {
+  /** Absent: a contact import. */
+  kind?: ImportKind;
   preset?: ImportPreset;
+  /** Suppression imports: the sender whose export this is. */
+  suppressionPreset?: SuppressionPreset;
   mapping?: Record<string, MappingTarget>;
   types?: Record<string, ColumnType>;
   dryRun?: boolean;
+  /** Suppression imports: the reason of rows that carry none. */
+  reason?: SuppressionReason;
+  /** Suppression imports: the source of rows that carry none. */
+  source?: string;
 };
 
 export const IMPORT_STATUSES = ["pending", "processing", "completed", "failed", "cancelled"] as const;
@@ -49,6 +67,8 @@ export const importJobs = sqliteTable("import_jobs", {
   /** Dry runs only: valid rows whose externalId is new / already a contact. */
   wouldCreate: integer("would_create").notNull().default(0),
   wouldUpdate: integer("would_update").notNull().default(0),
+  /** Suppression imports: valid rows whose address was already suppressed (or repeats one earlier in the file). */
+  alreadySuppressed: integer("already_suppressed").notNull().default(0),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
   startedAt: integer("started_at", { mode: "timestamp_ms" }),
   finishedAt: integer("finished_at", { mode: "timestamp_ms" }),

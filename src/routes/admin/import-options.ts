@@ -1,13 +1,14 @@
 import { z } from "@hono/zod-openapi";
 import { COLUMN_TYPES, IMPORT_PRESETS, type ImportOptions } from "../../db/vocabulary";
 import { AppError, describeZodError } from "../../lib/errors";
+import { IMPORT_OPTIONS_HEADER } from "./import-file";
 
-const MAX_MAPPED_COLUMNS = 500;
+export const MAX_MAPPED_COLUMNS = 500;
 /** 1–255 characters once trimmed, as JSON Schema states it (the document shows keys and values alike). */
 const NAME_PATTERN = "^\\s*(?=\\S)[\\s\\S]{1,255}(?<=\\S)\\s*$";
-const Name = z.string().trim().min(1).max(255).openapi({ pattern: NAME_PATTERN });
+export const Name = z.string().trim().min(1).max(255).openapi({ pattern: NAME_PATTERN });
 /** zod's record keys don't reach the document: it states them as `propertyNames`. */
-const NAME_KEYS = { propertyNames: { pattern: NAME_PATTERN }, maxProperties: MAX_MAPPED_COLUMNS };
+export const NAME_KEYS = { propertyNames: { pattern: NAME_PATTERN }, maxProperties: MAX_MAPPED_COLUMNS };
 
 export const MappingSchema = z
   .record(Name, z.union([Name, z.array(Name).min(1).max(4), z.null()]))
@@ -52,15 +53,20 @@ export const ImportOptionQuery = {
   types: z.string().max(16_384).optional().openapi({ description: "`types` as JSON", example: '{"seats":"number"}' }),
 };
 
-export const IMPORT_OPTIONS_HEADER = "x-import-options";
-
-type RawOptions = { preset?: string; dryRun?: string; mapping?: string; types?: string };
+type RawOptions = {
+  preset?: string;
+  dryRun?: string;
+  mapping?: string;
+  types?: string;
+  reason?: string;
+  source?: string;
+};
 
 /**
- * The options of a raw upload: the `X-Import-Options` JSON header, each query parameter taking
- * precedence over the header's field of the same name.
+ * The options of a raw upload, unvalidated: the `X-Import-Options` JSON header, each query
+ * parameter taking precedence over the header's field of the same name.
  */
-export function rawImportOptions(query: RawOptions, header: string | undefined): ImportOptions {
+export function mergeRawOptions(query: RawOptions, header: string | undefined): Record<string, unknown> {
   const fromHeader = header === undefined ? {} : parseJson(IMPORT_OPTIONS_HEADER, header);
   if (typeof fromHeader !== "object" || fromHeader === null || Array.isArray(fromHeader))
     throw new AppError("VALIDATION_ERROR", `${IMPORT_OPTIONS_HEADER}: must be a JSON object`);
@@ -69,8 +75,14 @@ export function rawImportOptions(query: RawOptions, header: string | undefined):
   if (query.dryRun !== undefined) merged.dryRun = query.dryRun === "true";
   if (query.mapping !== undefined) merged.mapping = parseJson("mapping", query.mapping);
   if (query.types !== undefined) merged.types = parseJson("types", query.types);
-  return importOptions(merged);
+  if (query.reason !== undefined) merged.reason = query.reason;
+  if (query.source !== undefined) merged.source = query.source;
+  return merged;
 }
+
+/** A contact import's raw-upload options, validated. */
+export const rawImportOptions = (query: RawOptions, header: string | undefined): ImportOptions =>
+  importOptions(mergeRawOptions(query, header));
 
 /** Validated options with the empty ones left out (`{}` when the import is plain). */
 export function importOptions(input: Record<string, unknown>): ImportOptions {

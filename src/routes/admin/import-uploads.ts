@@ -30,7 +30,7 @@ const TAGS = ["Import & export"];
 export const isUploadPartPath = (path: string) =>
   /^\/v1\/admin\/contacts\/import\/uploads\/[^/]+\/parts\/[^/]+$/.test(path);
 
-const UploadSchema = z
+export const UploadSchema = z
   .object({
     uploadId: z.string(),
     status: z.enum(IMPORT_UPLOAD_STATUSES),

@@ -1,6 +1,6 @@
 import type { ImportJob } from "../../db/schema";
 import { parseCsvFast } from "./csv-fast";
-import { rowReaders } from "./mapped-rows";
+import { type RowReaders, rowReaders } from "./mapped-rows";
 import {
   MAX_RECORD_BYTES,
   type ReadLimits,
@@ -14,10 +14,18 @@ import type { ImportRow } from "./rows";
 /** Bytes per invocation, so a file of very wide rows is still read in bounded pieces. */
 const CHUNK_MAX_BYTES = 8 * 1024 * 1024;
 
-export type ChunkRead = { rows: ImportRow[]; header: string[] | null; end: number; eof: boolean };
+export type ChunkRead<Row = ImportRow> = { rows: Row[]; header: string[] | null; end: number; eof: boolean };
 
-/** Reads up to `chunkRows` rows of the job's file from its checkpoint, and where the next chunk starts. */
-export async function readChunk(bucket: R2Bucket, job: ImportJob, chunkRows: number): Promise<ChunkRead> {
+/**
+ * Reads up to `chunkRows` rows of the job's file from its checkpoint, and where the next chunk
+ * starts; `readers` turn records into rows (a contact import's, unless given).
+ */
+export async function readChunk<Row = ImportRow>(
+  bucket: R2Bucket,
+  job: ImportJob,
+  chunkRows: number,
+  readers: RowReaders<Row> = rowReaders(job.options) as unknown as RowReaders<Row>,
+): Promise<ChunkRead<Row>> {
   const start = job.checkpointOffset;
   if (start >= job.sourceBytes) return { rows: [], header: job.header, end: start, eof: true };
   const atFileStart = start === 0;
@@ -34,7 +42,6 @@ export async function readChunk(bucket: R2Bucket, job: ImportJob, chunkRows: num
   });
   const end = result.eof ? job.sourceBytes : start + (result.records.at(-1)?.end ?? 0);
   const firstRow = job.checkpointRow + 1;
-  const readers = rowReaders(job.options);
 
   if (job.format !== "csv") {
     const rows = (result.records as Array<{ value: string }>).map((r, i) => readers.json(r.value, firstRow + i));

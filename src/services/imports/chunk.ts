@@ -1,13 +1,16 @@
 import type { ImportJob } from "../../db/schema";
 import { errorFields, log } from "../../lib/log";
 import type { ImportChunkMessage } from "../../lib/queues";
+import { suppressionChunkHandler } from "../suppression-list/import-chunk";
 import { type ChunkRead, readChunk } from "./chunk-reader";
-import { advanceJob, commitChunk } from "./commit";
+import { advanceJob, commitChunk, contactWrites } from "./commit";
 import { partitionRows, type RunIds, withoutRowsOverCaps } from "./duplicates";
 import { failJob, resendLostFollowUp, sendFollowUp, startOrLoadJob } from "./job-state";
 import { forgetSeenIds, type ImportDeps, uploadKey } from "./jobs";
 import { convertJsonArray } from "./json-array";
+import { type RowReaders, rowReaders } from "./mapped-rows";
 import { UnreadableFileError } from "./readers";
+import type { ImportRow } from "./rows";
 
 export { failJob, failJobAfterRetries } from "./job-state";
 
@@ -62,15 +65,15 @@ export async function processImportChunk(
   const claimed = await claimCheckpoint(deps, message, now);
   if (typeof claimed === "string") return claimed;
   let job = claimed;
-  const run: RunIds = { committed: new Set(), earlierRuns: job.checkpointRow > 0 };
-  let reading = settle(readChunk(deps.bucket, job, firstChunkRows));
+  const handler = chunkHandler(deps, job);
+  let reading = settle(readChunk(deps.bucket, job, firstChunkRows, handler.readers));
   let lastStart = job.checkpointOffset;
   for (let done = 0; done < chunks; done++) {
     const read = await reading;
     if ("value" in read && !read.value.eof && done + 1 < chunks) {
-      reading = settle(readChunk(deps.bucket, readFrom(job, read.value), chunkRows)); // read ahead
+      reading = settle(readChunk(deps.bucket, readFrom(job, read.value), chunkRows, handler.readers)); // read ahead
     }
-    const step = "error" in read ? read : await settle(commitRead(deps, job, read.value, run, clock()));
+    const step = "error" in read ? read : await settle(handler.commit(job, read.value, clock()));
     if ("error" in step) {
       if (step.error instanceof UnreadableFileError) return failJob(deps.db, job, step.error.message, clock());
       if (done === 0) throw step.error;
@@ -89,8 +92,27 @@ export async function processImportChunk(
   return "continued";
 }
 
+/** How a job's chunks are read into rows and committed: contacts, or suppressions. */
+type ChunkHandler<Row> = {
+  readers: RowReaders<Row>;
+  /** The job as the chunk's commit leaves it, or "stale" if another delivery won. */
+  commit(job: ImportJob, read: ChunkRead<Row>, now: Date): Promise<ImportJob | "stale">;
+};
+
+function chunkHandler(deps: ImportDeps, job: ImportJob): ChunkHandler<unknown> {
+  if (job.options?.kind === "suppressions") {
+    return suppressionChunkHandler(deps, job.options) as ChunkHandler<unknown>;
+  }
+  const run: RunIds = { committed: new Set(), earlierRuns: job.checkpointRow > 0 };
+  const contacts: ChunkHandler<ImportRow> = {
+    readers: rowReaders(job.options),
+    commit: (current, read, now) => commitRead(deps, current, read, run, now),
+  };
+  return contacts as ChunkHandler<unknown>;
+}
+
 /** Where the chunk after `read` starts, for reading it before `read` commits. */
-const readFrom = (job: ImportJob, read: ChunkRead): ImportJob => ({
+const readFrom = (job: ImportJob, read: ChunkRead<unknown>): ImportJob => ({
   ...job,
   checkpointOffset: read.end,
   checkpointRow: job.checkpointRow + read.rows.length,
@@ -108,7 +130,7 @@ async function commitRead(deps: ImportDeps, job: ImportJob, read: ChunkRead, run
   let rows = await partitionRows(deps.db, job, read.rows, run);
   for (let attempt = 0; ; attempt++) {
     const chunk = { read, ...rows };
-    const committed = await commitChunk(deps.db, job, chunk, now);
+    const committed = await commitChunk(deps.db, job, chunk, now, contactWrites(deps.db, job, rows.valid, now));
     if (committed === "over_caps" && attempt < CAPS_RETRIES) {
       rows = await withoutRowsOverCaps(deps.db, rows);
       continue;

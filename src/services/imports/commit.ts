@@ -1,5 +1,5 @@
 import { and, eq, sql } from "drizzle-orm";
-import { type Database, runBatch } from "../../db/client";
+import { type BatchStatement, type Database, runBatch } from "../../db/client";
 import { type ImportJob, importChunks, importErrors, importJobs } from "../../db/schema";
 import { isContactCapsRefusal } from "../contact-properties";
 import { claimStatements } from "../identity/claims";
@@ -11,13 +11,14 @@ import { MAX_STORED_ERRORS } from "./jobs";
 import { optOutStatements } from "./opt-outs";
 import { importUpsertStatements } from "./upsert";
 
-export type ChunkResult = { read: ChunkRead; valid: ValidRow[]; invalid: InvalidRow[] };
+/** A chunk read and validated: `valid` are the rows the chunk writes (contacts, or suppressions). */
+export type ChunkResult<Valid = ValidRow> = { read: ChunkRead<unknown>; valid: Valid[]; invalid: InvalidRow[] };
 
 /**
  * The job as the chunk's commit leaves it: the checkpoint statement writes exactly these fields,
  * so an invocation that goes on to the next chunk needn't read the job back.
  */
-export function advanceJob(job: ImportJob, { read, valid, invalid }: ChunkResult, now: Date): ImportJob {
+export function advanceJob(job: ImportJob, { read, valid, invalid }: ChunkResult<unknown>, now: Date): ImportJob {
   const checkpointRow = job.checkpointRow + read.rows.length;
   return {
     ...job,
@@ -35,34 +36,38 @@ export function advanceJob(job: ImportJob, { read, valid, invalid }: ChunkResult
 }
 
 /**
+ * A contact chunk's writes: the claims of email-keyed contacts, the contact upserts (each with its
+ * address changes recorded) and opt-outs; a dry run's seen ids and would-create/update counts instead.
+ */
+export function contactWrites(db: Database, job: ImportJob, valid: ValidRow[], now: Date): BatchStatement[] {
+  if (job.options?.dryRun) return dryRunStatements(db, job, valid);
+  const claims = valid.map(({ contact }) => ({ userId: contact.externalId, email: contact.email }));
+  return [
+    ...claimStatements(db, claims, now),
+    ...importUpsertStatements(db, job.id, valid, now),
+    ...optOutStatements(db, job, valid, now),
+  ];
+}
+
+/**
  * Commits the chunk in one batch: ledger row, moved checkpoint and counters, errors, then the
- * contact upserts (each with its address changes recorded) and opt-outs; a dry run commits its
- * seen ids and would-create/update counts instead. False when another delivery committed this
- * checkpoint first (or the job ended); "over_caps" when a row's properties took its contact past
- * the contact caps (nothing is written: see refusingMerge).
+ * chunk's own `writes`. False when another delivery committed this checkpoint first (or the job
+ * ended); "over_caps" when a contact row's properties took its contact past the contact caps
+ * (nothing is written: see refusingMerge).
  */
 export async function commitChunk(
   db: Database,
   job: ImportJob,
-  chunk: ChunkResult,
+  chunk: ChunkResult<unknown>,
   now: Date,
+  writes: BatchStatement[],
 ): Promise<boolean | "over_caps"> {
   try {
     await runBatch(db, [
       ledgerStatement(db, job, chunk.read, now),
       checkpointStatement(db, job, chunk, now),
       ...errorStatements(db, job, chunk.invalid),
-      ...(job.options?.dryRun
-        ? dryRunStatements(db, job, chunk.valid)
-        : [
-            ...claimStatements(
-              db,
-              chunk.valid.map(({ contact }) => ({ userId: contact.externalId, email: contact.email })),
-              now,
-            ),
-            ...importUpsertStatements(db, job.id, chunk.valid, now),
-            ...optOutStatements(db, job, chunk.valid, now),
-          ]),
+      ...writes,
     ]);
     return true;
   } catch (err) {
@@ -78,7 +83,7 @@ export async function commitChunk(
  * NULL (and the batch fails on NOT NULL) unless the job is still processing at this checkpoint; a
  * second commit of the same chunk fails on the primary key. Either way nothing after it is written.
  */
-function ledgerStatement(db: Database, job: ImportJob, read: ChunkRead, now: Date) {
+function ledgerStatement(db: Database, job: ImportJob, read: ChunkRead<unknown>, now: Date) {
   return db.insert(importChunks).values({
     jobId: job.id,
     startOffset: sql`(SELECT ${importJobs.checkpointOffset} FROM ${importJobs} WHERE ${importJobs.id} = ${job.id} AND ${importJobs.checkpointOffset} = ${job.checkpointOffset} AND ${importJobs.status} = 'processing')`,
@@ -88,7 +93,7 @@ function ledgerStatement(db: Database, job: ImportJob, read: ChunkRead, now: Dat
   });
 }
 
-function checkpointStatement(db: Database, job: ImportJob, chunk: ChunkResult, now: Date) {
+function checkpointStatement(db: Database, job: ImportJob, chunk: ChunkResult<unknown>, now: Date) {
   const next = advanceJob(job, chunk, now);
   return db
     .update(importJobs)

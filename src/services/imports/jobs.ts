@@ -3,6 +3,7 @@ import type { Database } from "../../db/client";
 import {
   type ImportFormat,
   type ImportJob,
+  type ImportKind,
   type ImportOptions,
   importErrors,
   importJobs,
@@ -10,6 +11,7 @@ import {
 } from "../../db/schema";
 import { AppError, notFound } from "../../lib/errors";
 import { newId } from "../../lib/ids";
+import type { KeyedHash } from "../../lib/keyed-hash";
 import { errorFields, log } from "../../lib/log";
 import type { ImportChunkMessage } from "../../lib/queues";
 import { keysetPage } from "../../lib/sql";
@@ -18,6 +20,8 @@ export type ImportDeps = {
   db: Database;
   bucket: R2Bucket;
   queue: Queue<ImportChunkMessage>;
+  /** Suppression imports check erased people's hashed entries. */
+  hash: KeyedHash;
 };
 
 /** Errors kept per job (the status body and errors.csv); `failedRows` counts them all. */
@@ -105,7 +109,8 @@ async function putUpload(bucket: R2Bucket, key: string, body: string | ReadableS
   }
 }
 
-function jobView(job: ImportJob) {
+/** What every import job shows, whatever it imports: the file, the status, the progress. */
+export function jobProgressView(job: ImportJob) {
   return {
     id: job.id,
     status: job.status,
@@ -117,12 +122,13 @@ function jobView(job: ImportJob) {
     bytesProcessed: job.checkpointOffset,
     bytesTotal: job.sourceBytes,
     error: job.error,
-    ...optionsView(job),
     createdAt: job.createdAt,
     startedAt: job.startedAt,
     finishedAt: job.finishedAt,
   };
 }
+
+const jobView = (job: ImportJob) => ({ ...jobProgressView(job), ...optionsView(job) });
 
 function optionsView({ options, wouldCreate, wouldUpdate }: ImportJob) {
   const dryRun = options?.dryRun === true;
@@ -136,8 +142,15 @@ function optionsView({ options, wouldCreate, wouldUpdate }: ImportJob) {
   };
 }
 
-export async function getImportJob(db: Database, jobId: string) {
-  const [job] = await db.select().from(importJobs).where(eq(importJobs.id, jobId));
+/** Jobs of one kind: a job id of the other kind is not found (each has its own paths). */
+const ofKind = (kind: ImportKind) => sql`coalesce(json_extract(${importJobs.options}, '$.kind'), 'contacts') = ${kind}`;
+
+/** The job and its first stored errors. */
+export async function loadJobWithErrors(db: Database, jobId: string, kind: ImportKind) {
+  const [job] = await db
+    .select()
+    .from(importJobs)
+    .where(and(eq(importJobs.id, jobId), ofKind(kind)));
   if (!job) throw notFound("Import job");
   const errors = await db
     .select({ row: importErrors.row, error: importErrors.error })
@@ -145,36 +158,56 @@ export async function getImportJob(db: Database, jobId: string) {
     .where(eq(importErrors.jobId, jobId))
     .orderBy(asc(importErrors.row))
     .limit(MAX_STORED_ERRORS);
+  return { job, errors };
+}
+
+export async function getImportJob(db: Database, jobId: string) {
+  const { job, errors } = await loadJobWithErrors(db, jobId, "contacts");
   return { ...jobView(job), errors, errorCount: job.failedRows };
 }
 
-export async function listImportJobs(db: Database, query: { limit: number; cursor?: string }) {
-  const rows = await db
-    .select()
-    .from(importJobs)
-    .where(query.cursor ? lt(importJobs.id, query.cursor) : undefined)
-    .orderBy(desc(importJobs.id))
-    .limit(query.limit + 1);
+export async function listImportJobs(
+  db: Database,
+  query: { limit: number; cursor?: string },
+  kind: ImportKind = "contacts",
+) {
+  const rows = await listJobRows(db, query, kind);
   const { page, nextCursor } = keysetPage(rows, query.limit);
   return { imports: page.map(jobView), nextCursor };
 }
+
+/** Newest first, `limit + 1` rows (for keysetPage). */
+export const listJobRows = (db: Database, query: { limit: number; cursor?: string }, kind: ImportKind) =>
+  db
+    .select()
+    .from(importJobs)
+    .where(and(ofKind(kind), query.cursor ? lt(importJobs.id, query.cursor) : undefined))
+    .orderBy(desc(importJobs.id))
+    .limit(query.limit + 1);
 
 /**
  * Stops a pending or processing job now: a chunk still in flight can no longer commit (its batch
  * requires the job to be processing), so rows already written stay and nothing more is written.
  */
-export async function cancelImportJob(db: Database, jobId: string, now = new Date()) {
+export async function cancelJob(db: Database, jobId: string, kind: ImportKind, now = new Date()) {
   const [cancelled] = await db
     .update(importJobs)
     .set({ status: "cancelled", finishedAt: now, updatedAt: now })
-    .where(and(eq(importJobs.id, jobId), inArray(importJobs.status, ["pending", "processing"])))
+    .where(and(eq(importJobs.id, jobId), ofKind(kind), inArray(importJobs.status, ["pending", "processing"])))
     .returning({ id: importJobs.id });
   if (!cancelled) {
-    const [job] = await db.select({ status: importJobs.status }).from(importJobs).where(eq(importJobs.id, jobId));
+    const [job] = await db
+      .select({ status: importJobs.status })
+      .from(importJobs)
+      .where(and(eq(importJobs.id, jobId), ofKind(kind)));
     if (!job) throw notFound("Import job");
     throw new AppError("CONFLICT", `Import job is already ${job.status}`);
   }
   await forgetSeenIds(db, jobId);
+}
+
+export async function cancelImportJob(db: Database, jobId: string, now = new Date()) {
+  await cancelJob(db, jobId, "contacts", now);
   return getImportJob(db, jobId);
 }
 

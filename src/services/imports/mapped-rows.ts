@@ -8,9 +8,9 @@ import { csvLayout, csvRow, type ImportRow, jsonRow, type OptOut, validateCandid
 type Pair = [Field, unknown];
 
 /** How a chunk turns records into rows: `csv(header)` decides the layout once per file. */
-export type RowReaders = {
-  csv(header: string[]): ((cells: string[], row: number) => ImportRow) | { error: string };
-  json(text: string, row: number): ImportRow;
+export type RowReaders<Row = ImportRow> = {
+  csv(header: string[]): ((cells: string[], row: number) => Row) | { error: string };
+  json(text: string, row: number): Row;
 };
 
 /** The plain readers, or the mapped ones when the job has a mapping, preset or types. */
@@ -62,7 +62,8 @@ export function rowReaders(options: ImportOptions | null | undefined, now = new 
   };
 }
 
-function parseObject(text: string): Record<string, unknown> | string {
+/** A JSON row's object, or the row error. */
+export function parseObject(text: string): Record<string, unknown> | string {
   let value: unknown;
   try {
     value = JSON.parse(text);
