@@ -30,6 +30,7 @@ import { adminJourneyRoutes } from "./routes/admin/journeys";
 import { adminMetricsRoutes } from "./routes/admin/metrics";
 import { adminReplayRoutes } from "./routes/admin/replay";
 import { ApiReference, registerDocumentPaths } from "./routes/docs";
+import { emailRoutes } from "./routes/emails";
 import { healthRoutes } from "./routes/health";
 import { ingestRoutes } from "./routes/ingest";
 import { ROUTER_PARAM_PATTERNS } from "./routes/path-params";
@@ -51,6 +52,7 @@ const OPENAPI_INFO = {
 export const ROUTE_GROUPS = [
   healthRoutes,
   ingestRoutes,
+  emailRoutes,
   postHogWebhookRoutes,
   resendWebhookRoutes,
   unsubscribeRoutes,
@@ -87,6 +89,7 @@ export function createApp(routeGroups: ReadonlyArray<OpenAPIHono<AppEnv>> = ROUT
   app.use("/v1/webhooks/*", rateLimit("RATE_LIMIT_WEBHOOKS"));
   app.use("/v1/ingest", rateLimit("RATE_LIMIT_INGEST", apiKeyBucket));
   app.use("/v1/ingest/*", rateLimit("RATE_LIMIT_INGEST", apiKeyBucket));
+  app.use("/v1/emails", rateLimit("RATE_LIMIT_INGEST", apiKeyBucket));
   app.use(
     "*",
     createMiddleware<AppEnv>(async (c, next) => {

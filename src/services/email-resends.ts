@@ -28,6 +28,8 @@ function resendRow(original: Email, now: Date): typeof emails.$inferInsert {
     templateKey: original.templateKey,
     props: original.props,
     journeyKey: original.journeyKey,
+    topicKey: original.topicKey,
+    transactional: original.transactional,
     resentFromId: original.id,
     status: "queued",
     createdAt: now,

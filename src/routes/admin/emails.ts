@@ -48,6 +48,13 @@ const EmailSchema = EmailSummarySchema.extend({
   text: z.string().nullable(),
   bounceType: z.enum(["hard", "soft"]).nullable(),
   stepKey: z.string().nullable(),
+  topicKey: z
+    .string()
+    .nullable()
+    .openapi({ description: "The topic (null: its template's, or a transactional email of none)" }),
+  transactional: z.boolean().openapi({ description: "Sent despite opt-outs (never suppressions); capped apart" }),
+  idempotencyKey: z.string().nullable().openapi({ description: "POST /v1/emails: the caller's idempotency key" }),
+  sendAt: z.string().nullable().openapi({ description: "POST /v1/emails: not sent before this time" }),
   updatedAt: z.string(),
   deliveredAt: z.string().nullable(),
   bouncedAt: z.string().nullable(),
