@@ -16,6 +16,7 @@ import { validationHook } from "./http/validation";
 import { AppError, errorResponse, toAppError } from "./lib/errors";
 import { errorFields, log } from "./lib/log";
 import { adminBackfillRoutes } from "./routes/admin/backfills";
+import { adminCatalogRoutes } from "./routes/admin/catalog";
 import { adminContactErasureRoutes } from "./routes/admin/contact-erasure";
 import { adminContactRoutes } from "./routes/admin/contacts";
 import { adminDeadLetterRoutes } from "./routes/admin/dead-letters";
@@ -68,6 +69,7 @@ export const ROUTE_GROUPS = [
   adminJourneyRoutes,
   adminJourneyEnrollmentRoutes,
   adminEmailRoutes,
+  adminCatalogRoutes,
   adminMetricsRoutes,
   adminDeadLetterRoutes,
 ];

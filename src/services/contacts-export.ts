@@ -1,9 +1,10 @@
-import { and, asc, lte, type SQL, sql } from "drizzle-orm";
+import { and, asc, getTableColumns, lte, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { type Contact, contacts } from "../db/schema";
 import { csvLine } from "../lib/csv";
 import { textStream } from "../lib/stream";
 import { contactFilter } from "./contacts";
+import { TOPIC_CHOICES, topicCells, topicColumns } from "./topic-export";
 
 export const EXPORT_FORMATS = ["json", "csv", "ndjson"] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -20,9 +21,12 @@ const PAGE_ROWS = 500;
 export const EXPORT_MAX_PROPERTY_COLUMNS = 200;
 export const OTHER_PROPERTIES_COLUMN = "otherProperties";
 
-/** The property keys that get a CSV column (by name), and whether other keys exist. */
-type Columns = { keys: string[]; others: boolean };
-const NO_COLUMNS: Columns = { keys: [], others: false };
+/** The property keys that get a CSV column (by name), whether other keys exist, and the topics chosen. */
+type Columns = { keys: string[]; others: boolean; topics: string[] };
+const NO_COLUMNS: Columns = { keys: [], others: false, topics: [] };
+
+/** A contact as exported: its row and its explicit topic choices (`{"product-updates": false}`). */
+type ExportedContact = Contact & { topics: Record<string, boolean> };
 
 /** The most common keys among the exported rows (ties by name), sorted by name. */
 async function propertyColumns(db: Database, where: SQL, limit: number): Promise<Columns> {
@@ -33,7 +37,8 @@ async function propertyColumns(db: Database, where: SQL, limit: number): Promise
         GROUP BY j.key ORDER BY count(*) DESC, j.key LIMIT ${EXPORT_MAX_PROPERTY_COLUMNS + 1}`,
   );
   const keys = common.slice(0, EXPORT_MAX_PROPERTY_COLUMNS).map((r) => r.key);
-  return { keys: keys.sort(), others: common.length > EXPORT_MAX_PROPERTY_COLUMNS };
+  const topics = await topicColumns(db, where, limit);
+  return { keys: keys.sort(), others: common.length > EXPORT_MAX_PROPERTY_COLUMNS, topics };
 }
 
 /**
@@ -53,15 +58,16 @@ export async function exportContacts(db: Database, query: ExportQuery) {
   const columns = query.format === "csv" ? await propertyColumns(db, filter(query.cursor), query.limit) : NO_COLUMNS;
   let after = query.cursor;
   let remaining = query.limit;
-  const nextPage = async (): Promise<Contact[] | null> => {
+  const nextPage = async (): Promise<ExportedContact[] | null> => {
     if (remaining <= 0) return null;
-    const page = await db
-      .select()
+    const rows = await db
+      .select({ ...getTableColumns(contacts), topics: TOPIC_CHOICES })
       .from(contacts)
       .where(and(filter(after), lastId ? lte(contacts.id, lastId) : undefined))
       .orderBy(asc(contacts.id))
       .limit(Math.min(PAGE_ROWS, remaining));
-    if (page.length === 0) return null;
+    if (rows.length === 0) return null;
+    const page = rows.map((row) => ({ ...row, topics: JSON.parse(row.topics ?? "{}") as Record<string, boolean> }));
     remaining = page.length < Math.min(PAGE_ROWS, remaining) ? 0 : remaining - page.length;
     after = page.at(-1)!.id;
     return page;
@@ -72,16 +78,22 @@ export async function exportContacts(db: Database, query: ExportQuery) {
 
 function render(
   format: ExportFormat,
-  nextPage: () => Promise<Contact[] | null>,
+  nextPage: () => Promise<ExportedContact[] | null>,
   columns: Columns,
   nextCursor: string | null,
 ) {
   const keys = columns.keys;
-  const header = ["externalId", "email", ...keys, ...(columns.others ? [OTHER_PROPERTIES_COLUMN] : [])];
+  const header = [
+    "externalId",
+    "email",
+    ...keys,
+    ...(columns.others ? [OTHER_PROPERTIES_COLUMN] : []),
+    ...columns.topics.map((t) => `topic:${t}`),
+  ];
   let started = false;
   let ended = false;
   // Dates serialise to ISO strings: the same contact shape as GET /v1/admin/contacts/:id.
-  const json = (row: Contact) => JSON.stringify(row);
+  const json = (row: ExportedContact) => JSON.stringify(row);
   return textStream(async () => {
     if (ended) return null;
     const opening = started ? null : format === "csv" ? csvLine(header) : format === "json" ? '{"contacts":[' : "";
@@ -100,12 +112,12 @@ function render(
   });
 }
 
-function csvCells(row: Contact, { keys, others }: Columns): string[] {
+function csvCells(row: ExportedContact, { keys, others, topics }: Columns): string[] {
   const cells = [row.externalId, row.email ?? "", ...keys.map((key) => cellText(row.properties[key]))];
-  if (!others) return cells;
   const inColumns = new Set(keys);
   const rest = Object.entries(row.properties).filter(([key]) => !inColumns.has(key));
-  return [...cells, rest.length > 0 ? JSON.stringify(Object.fromEntries(rest)) : ""];
+  const other = others ? [rest.length > 0 ? JSON.stringify(Object.fromEntries(rest)) : ""] : [];
+  return [...cells, ...other, ...topicCells(row.topics, topics)];
 }
 
 /** Strings as they are; other values (numbers, booleans, objects) as JSON; absent or null empty. */

@@ -12,6 +12,13 @@ const CONTENT_TYPES = {
   csv: "text/csv; charset=utf-8",
 } as const;
 
+const ExportedContactSchema = ContactSchema.extend({
+  topics: z.record(z.string(), z.boolean()).openapi({
+    description: "The contact's explicit topic choices (topic key → subscribed); a topic not named has its default",
+    example: { "product-updates": false },
+  }),
+}).openapi("ExportedContact");
+
 const exportRoute = createRoute({
   method: "get",
   path: "/v1/admin/contacts/export",
@@ -21,7 +28,7 @@ const exportRoute = createRoute({
   description: [
     "Streams up to `limit` contacts, oldest first, page by page from the database. `search` matches a substring of the email or externalId (`%` and `_` match literally).",
     "When more contacts follow, the `X-Next-Cursor` header (and `nextCursor` in the JSON body) holds the cursor for the next request.",
-    "CSV: `externalId`, `email`, then one column per property key present in the exported contacts, at most 200 (the most common; with more, a last `otherProperties` column holds each row's other properties as a JSON object); non-string values are JSON; a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'` so spreadsheets don't run it (imports remove it again). NDJSON: one contact per line.",
+    "CSV: `externalId`, `email`, then one column per property key present in the exported contacts, at most 200 (the most common; with more, a last `otherProperties` column holds each row's other properties as a JSON object); non-string values are JSON; then a `topic:<key>` column (`true`, `false`, or empty: no choice) for each topic some exported contact chose on; a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'` so spreadsheets don't run it (imports remove it again). NDJSON: one contact per line. JSON and NDJSON contacts carry `topics`, their explicit topic choices.",
   ].join("\n\n"),
   security: adminSecurity,
   request: {
@@ -38,7 +45,7 @@ const exportRoute = createRoute({
       headers: { "X-Next-Cursor": { description: "Present when more contacts follow", schema: { type: "string" } } },
       content: {
         "application/json": {
-          schema: z.object({ contacts: z.array(ContactSchema), nextCursor: z.string().nullable() }),
+          schema: z.object({ contacts: z.array(ExportedContactSchema), nextCursor: z.string().nullable() }),
         },
         "text/csv": { schema: { type: "string", example: "externalId,email,plan\nuser_001,ada@example.com,pro\n" } },
         "application/x-ndjson": { schema: { type: "string" } },
