@@ -80,3 +80,15 @@ export async function subscribedTo(db: Database, contactId: string, topicKey: st
     .limit(1);
   return isSubscribed(topic, row ? row.subscribed : null);
 }
+
+/** `subscribedTo` for a user id (externalId), as journeys know it; an unsubscribed contact gets no topic. */
+export async function userSubscribedTo(db: Database, userId: string, topicKey: string): Promise<boolean> {
+  const topic = getTopic(topicKey);
+  const [row] = await db.all<{ unsubscribed: number; choice: number | null }>(
+    sql`SELECT c.unsubscribed_at IS NOT NULL AS unsubscribed,
+        (SELECT tp.subscribed FROM topic_preferences tp WHERE tp.contact_id = c.id AND tp.topic_key = ${topicKey}) AS choice
+      FROM contacts c WHERE c.external_id = ${userId} LIMIT 1`,
+  );
+  if (!row || row.unsubscribed) return false;
+  return isSubscribed(topic, row.choice === null ? null : row.choice === 1);
+}
