@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { adminAuth, adminGet, call, expectErrorShape, ingestAuth, ndjsonText, unique } from "./helpers";
 import { drainImport, startImport } from "./imports-helpers";
@@ -73,6 +74,20 @@ describe("admin: templates and topics", () => {
     );
     expect(bad.error).toContain("topics.nope");
     expect((await topicsOf(userId)).onboarding).toBeNull();
+  });
+});
+
+describe("erasure", () => {
+  it("erasing a contact removes its topic choices", async () => {
+    const userId = await contact("topics_erase");
+    await putPreferences(userId, { topics: { "weekly-digest": true } });
+    const { id } = (await (await adminGet(`/v1/admin/contacts/${userId}`)).json()) as { id: string };
+    const res = await call(`/v1/admin/contacts/${userId}`, { method: "DELETE", headers: adminAuth() });
+    expect(res.status).toBe(200);
+    const left = await env.DB.prepare("SELECT count(*) AS n FROM topic_preferences WHERE contact_id = ?")
+      .bind(id)
+      .first<{ n: number }>();
+    expect(left!.n).toBe(0);
   });
 });
 
