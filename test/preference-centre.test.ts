@@ -124,11 +124,18 @@ describe("the preference centre at the unsubscribe link", () => {
     expect(await topic(userId, "product-updates")).toMatchObject({ subscribed: false, choice: false });
     expect((await preferences(userId)).unsubscribed).toBe(false);
 
-    expect(await sendEmail({ template: "product-update", userId, data: news })).toMatchObject({
-      status: "skipped",
-      reason: "topic_unsubscribed",
-    });
+    const skipped = await sendEmail({ template: "product-update", userId, data: news });
+    expect(skipped).toMatchObject({ status: "skipped", reason: "topic_unsubscribed" });
     expect((await sendEmail({ template: "welcome", userId })).status).toBe("queued");
+
+    // Bulk resend leaves it alone: a copy would only be skipped again.
+    const resend = await call("/v1/admin/emails/resend", {
+      method: "POST",
+      headers: { authorization: `Bearer ${env.ADMIN_API_KEY}` },
+      json: { filter: { status: "skipped", templateKey: "product-update" }, dryRun: true },
+    });
+    const { results } = (await resend.json()) as { results: Array<{ emailId: string; outcome: string }> };
+    expect(results.find((r) => r.emailId === skipped.emailId)?.outcome).toBe("unsubscribed");
   });
 
   it("a queued email of a topic left since is skipped at send time", async () => {

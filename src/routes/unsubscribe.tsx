@@ -56,13 +56,21 @@ const actionOf = (c: Context<AppEnv>) => `${PATH}?token=${encodeURIComponent(c.r
 unsubscribeRoutes.get(PATH, async (c) => {
   const brand = brandName(c.env.EMAIL_FROM);
   const link = await linkOf(c);
-  const centre = link ? await loadPreferenceCentre(c.get("db"), link.contactId) : null;
-  if (!centre) {
+  if (!link) {
     return c.html(
       <Page brand={brand} title="This link is invalid or has expired">
         <p class="lead">Use the link in a more recent email.</p>
       </Page>,
       400,
+    );
+  }
+  const centre = await loadPreferenceCentre(c.get("db"), link.contactId);
+  if (!centre) {
+    // The contact is gone (erased): nothing is sent under it any more.
+    return c.html(
+      <Page brand={brand} title="Email preferences">
+        <p class="lead">You're not on our list any more: you won't receive our emails.</p>
+      </Page>,
     );
   }
   return c.html(
