@@ -706,7 +706,7 @@ export interface paths {
         put?: never;
         /**
          * Retry the failed recipients: resend every matching failed/bounced/skipped email
-         * @description Oldest first, up to `limit` (default 100, max 1000). Skips, with a reason per email: `unsubscribed`, `suppressed` (the address it would go to now), `already_resent` (so running it twice doesn't send twice). `from`/`to` bound the original's creation time. `dryRun` answers without sending.
+         * @description Oldest first, up to `limit` (default 100, max 1000). Skips, with a reason per email: `unsubscribed` (the contact, or a `skipped` email's topic: `topic_unsubscribed`), `suppressed` (the address it would go to now), `already_resent` (so running it twice doesn't send twice). `from`/`to` bound the original's creation time. `dryRun` answers without sending.
          */
         post: operations["resendEmails"];
         delete?: never;
