@@ -61,6 +61,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/emails": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send one email now (or at sendAt): a receipt, a password reset, an invite
+         * @description Validates `data` against the template's schema (400 naming the field), decides in one D1 round trip whether the email may go (suppressions always block; unsubscribes and topic opt-outs block unless transactional; the per-address daily cap counts transactional sends apart), and queues it. The same `idempotencyKey` (body or `Idempotency-Key` header) answers the first call's `emailId` and sends nothing more. `to` an address no contact has makes a contact keyed by it. `GET /v1/admin/emails/{emailId}` shows it.
+         */
+        post: operations["sendEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks/posthog": {
         parameters: {
             query?: never;
@@ -109,14 +129,14 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Unsubscribe confirmation page (the link in every email)
-         * @description Shows a button that POSTs back; a GET never unsubscribes, so link scanners can't unsubscribe people.
+         * The preference centre (the link in every email)
+         * @description Lists the topics with the person's state, to change each one or leave everything, without logging in: the signed token (90 days; links signed with the previous secret still work while rotating) says who. A GET never changes anything, so link scanners can't unsubscribe people.
          */
         get: operations["showUnsubscribePage"];
         put?: never;
         /**
-         * One-click unsubscribe (RFC 8058)
-         * @description What mail clients call for `List-Unsubscribe-Post: List-Unsubscribe=One-Click`. Unsubscribes the contact and suppresses its address (reason `unsubscribed`), so no contact with that address is emailed again. Idempotent.
+         * One-click unsubscribe (RFC 8058), or the preference centre's form
+         * @description What mail clients call for `List-Unsubscribe-Post: List-Unsubscribe=One-Click`: unsubscribes from the email's topic (the link names it), or from everything for a link without one (the contact is unsubscribed and its address suppressed with reason `unsubscribed`). The preference centre's form (`form=preferences`) sets every topic to its box, or (`action=unsubscribe_all`) leaves everything. Idempotent.
          */
         post: operations["unsubscribeOneClick"];
         delete?: never;
@@ -319,7 +339,7 @@ export interface paths {
          *
          *     When more contacts follow, the `X-Next-Cursor` header (and `nextCursor` in the JSON body) holds the cursor for the next request.
          *
-         *     One row per person. CSV: `externalId`, `email`, `aliases` (the other ids the person is known by, as a JSON array; imports ignore the column), then one column per property key present in the exported contacts, at most 200 (the most common; with more, a last `otherProperties` column holds each row's other properties as a JSON object); non-string values are JSON; a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'` so spreadsheets don't run it (imports remove it again). NDJSON: one contact per line.
+         *     One row per person. CSV: `externalId`, `email`, `aliases` (the other ids the person is known by, as a JSON array; imports ignore the column), then one column per property key present in the exported contacts, at most 200 (the most common; with more, a last `otherProperties` column holds each row's other properties as a JSON object); non-string values are JSON; then a `topic:<key>` column (`true`, `false`, or empty: no choice) for each topic some exported contact chose on; a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'` so spreadsheets don't run it (imports remove it again). NDJSON: one contact per line. JSON and NDJSON contacts carry `aliases` and `topics`, their explicit topic choices.
          */
         get: operations["exportContacts"];
         put?: never;
@@ -381,7 +401,7 @@ export interface paths {
         /** A contact's email preferences */
         get: operations["getContactPreferences"];
         /**
-         * Unsubscribe or suppress a contact (or undo it)
+         * Unsubscribe or suppress a contact, set its topics (or undo it)
          * @description Unsubscribed or suppressed contacts are never emailed and never enter journeys. `unsubscribed: true` also suppresses the address (reason `unsubscribed`), so no other contact with it is emailed; `unsubscribed: false` lifts both, never a bounce or complaint suppression (`suppressed: false` does). Every change is recorded in `changes`.
          */
         put: operations["updateContactPreferences"];
@@ -706,9 +726,43 @@ export interface paths {
         put?: never;
         /**
          * Retry the failed recipients: resend every matching failed/bounced/skipped email
-         * @description Oldest first, up to `limit` (default 100, max 1000). Skips, with a reason per email: `unsubscribed`, `suppressed` (the address it would go to now), `already_resent` (so running it twice doesn't send twice). `from`/`to` bound the original's creation time. `dryRun` answers without sending.
+         * @description Oldest first, up to `limit` (default 100, max 1000). Skips, with a reason per email: `unsubscribed` (the contact, or a `skipped` email's topic: `topic_unsubscribed`), `suppressed` (the address it would go to now), `already_resent` (so running it twice doesn't send twice). `from`/`to` bound the original's creation time. `dryRun` answers without sending.
          */
         post: operations["resendEmails"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Email templates, with their topic and data schema */
+        get: operations["listTemplates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/topics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Email topics a contact can opt in to or out of */
+        get: operations["listTopics"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1054,7 +1108,7 @@ export interface components {
              */
             preset?: "mailchimp" | "hubspot" | "customerio";
             /**
-             * @description Source column (CSV header cell, or JSON key; `properties.x` for a key inside `properties`) → `externalId`, `email`, `unsubscribed`, `suppressed`, a property name, a list of those, or null (drop). Matched case-insensitively.
+             * @description Source column (CSV header cell, or JSON key; `properties.x` for a key inside `properties`) → `externalId`, `email`, `unsubscribed`, `suppressed`, `topic:<key>` (the contact's choice for that topic: yes/no, true/false, subscribed/unsubscribed; a no always lands, a yes never lifts an earlier no), a property name, a list of those, or null (drop). Matched case-insensitively; a column named `topic:<key>` (as exports write them) is that topic.
              * @example {
              *       "Email Address": [
              *         "email",
@@ -1239,6 +1293,54 @@ export interface components {
              */
             contactUpdate?: "skipped_properties_limit";
         };
+        AcceptedEmail: {
+            emailId: string;
+            /** @enum {string} */
+            status: "queued" | "suppressed" | "unsubscribed" | "skipped";
+            /**
+             * @description Why it won't be sent: the suppression reason (`hard_bounce`, `complaint`, `erased`…), `unsubscribed`, `topic_unsubscribed`, `rate_limited` or `no_address`
+             * @example topic_unsubscribed
+             */
+            reason?: string;
+        };
+        SendEmailRequest: {
+            /** @example password-reset */
+            template: string;
+            /**
+             * Format: email
+             * @description The address; exactly one of `to` and `userId`
+             */
+            to?: string;
+            /**
+             * @description A contact id or externalId; exactly one of `to` and `userId`
+             * @example user_abc123
+             */
+            userId?: string;
+            /**
+             * @description Checked against the template's data schema (`GET /v1/admin/templates`)
+             * @example {
+             *       "resetUrl": "https://app.example.com/reset?t=abc"
+             *     }
+             */
+            data?: {
+                [key: string]: unknown;
+            };
+            /** @description Overrides the template's topic */
+            topic?: string;
+            /** @description Send despite unsubscribes and topic opt-outs (never despite suppressions); templates can declare it themselves */
+            transactional?: boolean;
+            /**
+             * @description 1–255 characters, not starting with `posthog:` (PostHog events' own namespace)
+             * @example reset_user_abc123_0001
+             */
+            idempotencyKey?: string;
+            /**
+             * Format: date-time
+             * @description Not sent before this time (at most 30 days ahead); default: now
+             * @example 2025-01-15T09:30:00Z
+             */
+            sendAt?: string;
+        };
         /** @description The default body of PostHog's "HTTP Webhook" destination. Configure PostHog's "HTTP Webhook" destination (Data pipelines → Destinations → New → HTTP Webhook), method POST, with its default JSON body {"event": "{event}", "person": "{person}"} and the header x-posthog-webhook-secret. */
         PostHogWebhook: {
             event: {
@@ -1298,7 +1400,7 @@ export interface components {
             /** @enum {string|null} */
             preset: "mailchimp" | "hubspot" | "customerio" | null;
             /**
-             * @description Source column (CSV header cell, or JSON key; `properties.x` for a key inside `properties`) → `externalId`, `email`, `unsubscribed`, `suppressed`, a property name, a list of those, or null (drop). Matched case-insensitively.
+             * @description Source column (CSV header cell, or JSON key; `properties.x` for a key inside `properties`) → `externalId`, `email`, `unsubscribed`, `suppressed`, `topic:<key>` (the contact's choice for that topic: yes/no, true/false, subscribed/unsubscribed; a no always lands, a yes never lifts an earlier no), a property name, a list of those, or null (drop). Matched case-insensitively; a column named `topic:<key>` (as exports write them) is that topic.
              * @example {
              *       "Email Address": [
              *         "email",
@@ -1342,6 +1444,15 @@ export interface components {
         ExportedContact: components["schemas"]["Contact"] & {
             /** @description The other ids the person is known by */
             aliases: string[];
+            /**
+             * @description The contact's explicit topic choices (topic key → subscribed); a topic not named has its default
+             * @example {
+             *       "product-updates": false
+             *     }
+             */
+            topics: {
+                [key: string]: boolean;
+            };
         };
         Contact: {
             id: string;
@@ -1420,6 +1531,19 @@ export interface components {
             suppressionReason: string | null;
             /** @description The latest `unsubscribed` and `suppressed` changes (up to 20), newest first */
             changes: components["schemas"]["ContactChange"][];
+            /** @description Every topic (GET /v1/admin/topics) with the contact's state */
+            topics: components["schemas"]["TopicState"][];
+        };
+        TopicState: {
+            key: string;
+            name: string;
+            description: string;
+            defaultOptIn: boolean;
+            /** @description Whether the contact gets this topic's emails now */
+            subscribed: boolean;
+            /** @description The contact's explicit choice; null: the default applies */
+            choice: boolean | null;
+            updatedAt: string | null;
         };
         Erasure: {
             /** @description false (status 202): this request's budget ran out; send the same DELETE again to continue */
@@ -1844,6 +1968,14 @@ export interface components {
             /** @enum {string|null} */
             bounceType: "hard" | "soft" | null;
             stepKey: string | null;
+            /** @description The topic (null: its template's, or a transactional email of none) */
+            topicKey: string | null;
+            /** @description Sent despite opt-outs (never suppressions); capped apart */
+            transactional: boolean;
+            /** @description POST /v1/emails: the caller's idempotency key */
+            idempotencyKey: string | null;
+            /** @description POST /v1/emails: not sent before this time */
+            sendAt: string | null;
             updatedAt: string;
             deliveredAt: string | null;
             bouncedAt: string | null;
@@ -1885,6 +2017,26 @@ export interface components {
             /** @default false */
             dryRun: boolean;
         };
+        Template: {
+            /** @example password-reset */
+            key: string;
+            /** @description The topic its emails belong to (null: transactional, none) */
+            topic: string | null;
+            /** @description Sent despite unsubscribes and topic opt-outs, never suppressions */
+            transactional: boolean;
+            /** @description JSON Schema of the `data` POST /v1/emails takes for it */
+            dataSchema: {
+                [key: string]: unknown;
+            };
+        };
+        Topic: {
+            /** @example product-updates */
+            key: string;
+            name: string;
+            description: string;
+            /** @description true: sent unless the contact said no (opt-out topic); false: only after an explicit yes */
+            defaultOptIn: boolean;
+        };
         MetricsOverview: {
             totalContacts: number;
             /** @description Enrollments active or waiting */
@@ -1904,6 +2056,15 @@ export interface components {
                 completed: number;
                 exited: number;
                 failed: number;
+            }[];
+            /** @description Every topic with its explicit choices; the rest of the contacts have its default */
+            topics: {
+                key: string;
+                defaultOptIn: boolean;
+                /** @description Contacts who said no to the topic */
+                optedOut: number;
+                /** @description Contacts who said yes (what an opt-in topic needs) */
+                optedIn: number;
             }[];
             imports: {
                 /** @description Jobs pending or processing */
@@ -2312,6 +2473,106 @@ export interface operations {
             };
         };
     };
+    sendEmail: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–255 characters, not starting with `posthog:` (PostHog events' own namespace) */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SendEmailRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted: queued, or recorded with the reason it won't be sent */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcceptedEmail"];
+                };
+            };
+            /** @description Malformed JSON or a field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this operation's `security` names */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type: send application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: retry after the `Retry-After` header's seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     receivePostHogWebhook: {
         parameters: {
             query?: never;
@@ -2550,7 +2811,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Unsubscribed (HTML page) */
+            /** @description Done (HTML page) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2726,7 +2987,7 @@ export interface operations {
                      */
                     preset?: "mailchimp" | "hubspot" | "customerio";
                     /**
-                     * @description Source column (CSV header cell, or JSON key; `properties.x` for a key inside `properties`) → `externalId`, `email`, `unsubscribed`, `suppressed`, a property name, a list of those, or null (drop). Matched case-insensitively.
+                     * @description Source column (CSV header cell, or JSON key; `properties.x` for a key inside `properties`) → `externalId`, `email`, `unsubscribed`, `suppressed`, `topic:<key>` (the contact's choice for that topic: yes/no, true/false, subscribed/unsubscribed; a no always lands, a yes never lifts an earlier no), a property name, a list of those, or null (drop). Matched case-insensitively; a column named `topic:<key>` (as exports write them) is that topic.
                      * @example {
                      *       "Email Address": [
                      *         "email",
@@ -3977,6 +4238,16 @@ export interface operations {
                 "application/json": {
                     unsubscribed?: boolean;
                     suppressed?: boolean;
+                    /**
+                     * @description Topic key → subscribed (`GET /v1/admin/topics`); an unknown key is a 400
+                     * @example {
+                     *       "product-updates": false,
+                     *       "weekly-digest": true
+                     *     }
+                     */
+                    topics?: {
+                        [key: string]: boolean;
+                    };
                 };
             };
         };
@@ -5725,6 +5996,160 @@ export interface operations {
             };
             /** @description Unsupported Content-Type: send application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: retry after the `Retry-After` header's seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listTemplates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every template defined in code */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        templates: components["schemas"]["Template"][];
+                    };
+                };
+            };
+            /** @description Malformed JSON or a field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this operation's `security` names */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: retry after the `Retry-After` header's seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listTopics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every topic defined in code, in the preference centre's order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        topics: components["schemas"]["Topic"][];
+                    };
+                };
+            };
+            /** @description Malformed JSON or a field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this operation's `security` names */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

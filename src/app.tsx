@@ -20,6 +20,7 @@ import { errorFields, log } from "./lib/log";
 import { adminApiKeyRoutes } from "./routes/admin/api-keys";
 import { adminAuditLogRoutes } from "./routes/admin/audit-log";
 import { adminBackfillRoutes } from "./routes/admin/backfills";
+import { adminCatalogRoutes } from "./routes/admin/catalog";
 import { adminContactErasureRoutes } from "./routes/admin/contact-erasure";
 import { adminContactMergeRoutes } from "./routes/admin/contact-merge";
 import { adminContactRoutes } from "./routes/admin/contacts";
@@ -37,6 +38,7 @@ import { adminReplayRoutes } from "./routes/admin/replay";
 import { adminSuppressionImportRoutes } from "./routes/admin/suppression-import";
 import { adminSuppressionRoutes } from "./routes/admin/suppressions";
 import { ApiReference, registerDocumentPaths } from "./routes/docs";
+import { emailRoutes } from "./routes/emails";
 import { healthRoutes } from "./routes/health";
 import { ingestRoutes } from "./routes/ingest";
 import { ROUTER_PARAM_PATTERNS } from "./routes/path-params";
@@ -58,6 +60,7 @@ const OPENAPI_INFO = {
 export const ROUTE_GROUPS = [
   healthRoutes,
   ingestRoutes,
+  emailRoutes,
   postHogWebhookRoutes,
   resendWebhookRoutes,
   unsubscribeRoutes,
@@ -74,6 +77,7 @@ export const ROUTE_GROUPS = [
   adminJourneyRoutes,
   adminJourneyEnrollmentRoutes,
   adminEmailRoutes,
+  adminCatalogRoutes,
   adminMetricsRoutes,
   adminDeadLetterRoutes,
   adminApiKeyRoutes,
@@ -110,10 +114,11 @@ export function createApp(routeGroups: ReadonlyArray<OpenAPIHono<AppEnv>> = ROUT
       c.header("X-D1-Round-Trips", String(roundTrips.count));
     }),
   );
-  // Keys: a bootstrap or recently verified key costs no D1 round trip; ingest is then limited per
+  // Keys: a bootstrap or recently verified key costs no D1 round trip; ingest (and transactional
+  // email) is then limited per
   // verified key (unverified tokens per IP, inside authenticate), before any D1 work of its own.
   const lookup = operationLookup(app);
-  for (const path of ["/v1/ingest", "/v1/ingest/*"]) {
+  for (const path of ["/v1/ingest", "/v1/ingest/*", "/v1/emails"]) {
     app.use(
       path,
       authenticate("RATE_LIMIT_INGEST"),

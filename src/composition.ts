@@ -14,6 +14,7 @@ import type { ImportDeps } from "./services/imports/jobs";
 import type { PostHogSettings } from "./services/posthog/map";
 import type { PreferenceDeps } from "./services/preferences";
 import type { RetentionDeps } from "./services/retention";
+import type { TransactionalDeps } from "./services/transactional-emails";
 import type { WorkflowDeps } from "./services/workflow-instances";
 
 const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;
@@ -66,6 +67,8 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
   const imports: ImportDeps = { db, bucket: env.IMPORT_UPLOADS, queue: env.IMPORT_CHUNKS_QUEUE, hash };
   const backfills: BackfillPageDeps = { db, hash, queue: env.BACKFILLS_QUEUE, journeyStarts: env.JOURNEY_STARTS_QUEUE };
   const emailResends: EmailResendDeps = { db, emailSends: env.EMAIL_SENDS_QUEUE };
+  const maxPerAddressPerDay = positiveInt(env.EMAIL_MAX_PER_ADDRESS_PER_DAY, DEFAULT_MAX_PER_ADDRESS_PER_DAY);
+  const transactional: TransactionalDeps = { db, hash, emailSends: env.EMAIL_SENDS_QUEUE, maxPerAddressPerDay };
   const erasure: ErasureDeps = {
     db,
     hash,
@@ -100,6 +103,7 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
     imports,
     backfills,
     emailResends,
+    transactional,
     erasure,
     retention,
     replay,
@@ -113,7 +117,7 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
         from: env.EMAIL_FROM,
         publicBaseUrl: env.PUBLIC_BASE_URL,
         tokenSecret: env.TOKEN_SIGNING_SECRET,
-        maxPerAddressPerDay: positiveInt(env.EMAIL_MAX_PER_ADDRESS_PER_DAY, DEFAULT_MAX_PER_ADDRESS_PER_DAY),
+        maxPerAddressPerDay,
       };
     },
   };

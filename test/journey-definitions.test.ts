@@ -39,6 +39,11 @@ async function trace(journey: JourneyDefinition): Promise<string[][]> {
         calls.push(`check ${event}`);
         return choose();
       },
+      async isSubscribed(topic) {
+        validateCall("isSubscribed", topic);
+        calls.push(`subscribed? ${topic}`);
+        return choose();
+      },
     };
     await journey.run({ userId: "u", email: "u@example.com", properties: {} }, ctx);
     paths.push(calls);
@@ -56,6 +61,13 @@ describe("journey definitions", () => {
     const paths = await trace(journey);
     expect(paths.length).toBeGreaterThanOrEqual(1);
     expect(paths.flat().some((call) => call.startsWith("send "))).toBe(true);
+  });
+
+  it("weekly-digest sends only to those subscribed to its opt-in topic", async () => {
+    const paths = await trace(journeys.find((j) => j.key === "weekly-digest")!);
+    expect(paths).toEqual(
+      expect.arrayContaining([["subscribed? weekly-digest", "send weekly-digest"], ["subscribed? weekly-digest"]]),
+    );
   });
 
   it("activation-welcome sends tips only when activation doesn't come", async () => {
@@ -78,6 +90,7 @@ describe("journey definitions", () => {
     );
     expect(() => validateCall("sendEmail", "no-such-template")).toThrow(/unknown email template/);
     expect(() => validateCall("sleep", "soon")).toThrow(/Invalid duration/);
+    expect(() => validateCall("isSubscribed", "no-such-topic")).toThrow(/unknown topic/);
   });
 
   it("parses workflow durations", () => {

@@ -35,7 +35,15 @@ async function seed() {
     env.DB.prepare(
       "INSERT INTO backfill_jobs (id, journey_key, status, dry_run, filter, page_size, matched, created_at, updated_at) VALUES (?, 'activation-welcome', ?, 0, '{}', 500, ?, ?, ?)",
     ).bind(crypto.randomUUID(), status, matched, now, now);
+  const choice = (contactId: string, topic: string, subscribed: boolean) =>
+    env.DB.prepare(
+      "INSERT INTO topic_preferences (contact_id, topic_key, subscribed, source, updated_at) VALUES (?, ?, ?, 'admin', ?)",
+    ).bind(contactId, topic, subscribed ? 1 : 0, now);
   await env.DB.batch([
+    choice("c1", "product-updates", false),
+    choice("c2", "product-updates", false),
+    choice("c2", "weekly-digest", true),
+    choice("c4", "reminders", true),
     backfill("processing", 1500),
     backfill("pending", 0),
     backfill("completed", 9000),
@@ -92,6 +100,13 @@ describe("GET /v1/admin/metrics/overview", () => {
       journeys: [
         { key: "activation-welcome", enrolled: 4, active: 2, completed: 1, exited: 1, failed: 0 },
         { key: "cart-recovery", enrolled: 2, active: 0, completed: 1, exited: 0, failed: 1 },
+        { key: "weekly-digest", enrolled: 0, active: 0, completed: 0, exited: 0, failed: 0 },
+      ],
+      topics: [
+        { key: "onboarding", defaultOptIn: true, optedOut: 0, optedIn: 0 },
+        { key: "reminders", defaultOptIn: true, optedOut: 0, optedIn: 1 },
+        { key: "product-updates", defaultOptIn: true, optedOut: 2, optedIn: 0 },
+        { key: "weekly-digest", defaultOptIn: false, optedOut: 0, optedIn: 1 },
       ],
       imports: { running: 2, completedToday: 1, failedRowsToday: 12 },
       backfills: { running: 2, matched: 1500 },

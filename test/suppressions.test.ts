@@ -153,7 +153,11 @@ describe("DELETE /v1/admin/suppressions/{address}", () => {
       liftedBy: string;
       forced: boolean;
     };
-    expect(body).toMatchObject({ lifted: [{ address, reason: "hard_bounce" }], liftedBy: "ADMIN_API_KEY", forced: false });
+    expect(body).toMatchObject({
+      lifted: [{ address, reason: "hard_bounce" }],
+      liftedBy: "ADMIN_API_KEY",
+      forced: false,
+    });
     expect((await list(`address=${address}`)).suppressions).toEqual([]);
     const record = await env.DB.prepare(
       "SELECT email, reason, forced, lifted_by FROM suppression_lifts WHERE email = ?",

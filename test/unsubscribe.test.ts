@@ -19,12 +19,13 @@ const preferences = async (userId: string) =>
   (await (await adminGet(`/v1/admin/contacts/${userId}/preferences`)).json()) as { unsubscribed: boolean };
 
 describe("unsubscribe", () => {
-  it("GET shows a confirmation page and does not unsubscribe", async () => {
+  it("GET shows the preference centre and does not unsubscribe", async () => {
     const { userId, token } = await contactWithToken();
     const res = await call(`/v1/email/unsubscribe?token=${token}`);
     expect(res.status).toBe(200);
     const html = await res.text();
-    expect(html).toContain("Unsubscribe from these emails?");
+    expect(html).toContain("Email preferences");
+    expect(html).toContain("Unsubscribe from all emails");
     expect(html).toContain('method="post"');
     expect((await preferences(userId)).unsubscribed).toBe(false);
   });

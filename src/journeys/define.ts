@@ -1,6 +1,7 @@
 import type { Properties } from "../db/schema";
 import type { TemplateKey } from "../emails/registry";
 import { templates } from "../emails/registry";
+import { findTopic, type TopicKey } from "../emails/topics";
 import { CONDITION_OPS, type Condition, type EventMatcher } from "./conditions";
 import { type Duration, durationMs } from "./duration";
 
@@ -18,6 +19,8 @@ export interface JourneyContext {
   waitForEvent(event: string, options: { timeout: Duration }): Promise<ReceivedEvent | null>;
   /** Whether the user did `event` since entering this journey. */
   hasDoneEvent(event: string): Promise<boolean>;
+  /** Whether the user gets `topic`'s emails now (not unsubscribed, the topic's choice or default). */
+  isSubscribed(topic: TopicKey): Promise<boolean>;
 }
 
 export type EntryLimit = "once" | "once_per_period" | "unlimited";
@@ -62,9 +65,10 @@ export function validateJourney(def: JourneyDefinition): void {
 }
 
 /** Validates every call a journey makes (templates exist, durations parse) as `run` reaches it. */
-export function validateCall(kind: "sendEmail" | "sleep" | "waitForEvent", arg: string): void {
+export function validateCall(kind: "sendEmail" | "sleep" | "waitForEvent" | "isSubscribed", arg: string): void {
   if (kind === "sendEmail" && !templates.has(arg)) throw new Error(`unknown email template "${arg}"`);
-  if (kind !== "sendEmail") durationMs(arg);
+  else if (kind === "isSubscribed" && !findTopic(arg)) throw new Error(`unknown topic "${arg}"`);
+  else if (kind === "sleep" || kind === "waitForEvent") durationMs(arg);
 }
 
 export function defineJourney(def: JourneyDefinition): JourneyDefinition {

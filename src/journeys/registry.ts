@@ -2,9 +2,10 @@ import { notFound } from "../lib/errors";
 import type { JourneyDefinition } from "./define";
 import { activationWelcome } from "./definitions/activation-welcome";
 import { cartRecovery } from "./definitions/cart-recovery";
+import { weeklyDigest } from "./definitions/weekly-digest";
 
 /** Every journey the engine runs. Add a definition here to ship it. */
-export const journeys: readonly JourneyDefinition[] = [activationWelcome, cartRecovery];
+export const journeys: readonly JourneyDefinition[] = [activationWelcome, cartRecovery, weeklyDigest];
 
 const byKey = new Map(journeys.map((j) => [j.key, j]));
 if (byKey.size !== journeys.length) throw new Error("Two journeys share a key");

@@ -4,6 +4,7 @@ import { type Contact, contacts } from "../db/schema";
 import { csvLine } from "../lib/csv";
 import { textStream } from "../lib/stream";
 import { contactFilter } from "./contacts";
+import { TOPIC_CHOICES, topicCells, topicColumns } from "./topic-export";
 
 export const EXPORT_FORMATS = ["json", "csv", "ndjson"] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -20,9 +21,15 @@ const PAGE_ROWS = 500;
 export const EXPORT_MAX_PROPERTY_COLUMNS = 200;
 export const OTHER_PROPERTIES_COLUMN = "otherProperties";
 
-/** The property keys that get a CSV column (by name), and whether other keys exist. */
-type Columns = { keys: string[]; others: boolean };
-const NO_COLUMNS: Columns = { keys: [], others: false };
+/** The property keys that get a CSV column (by name), whether other keys exist, and the topics chosen. */
+type Columns = { keys: string[]; others: boolean; topics: string[] };
+const NO_COLUMNS: Columns = { keys: [], others: false, topics: [] };
+
+/**
+ * One row per person: the contact, the other ids they are known by (an email key, merged ids,
+ * PostHog ids) and their explicit topic choices (`{"product-updates": false}`).
+ */
+type Exported = Contact & { aliases: string[]; topics: Record<string, boolean> };
 
 /** The most common keys among the exported rows (ties by name), sorted by name. */
 async function propertyColumns(db: Database, where: SQL, limit: number): Promise<Columns> {
@@ -33,7 +40,8 @@ async function propertyColumns(db: Database, where: SQL, limit: number): Promise
         GROUP BY j.key ORDER BY count(*) DESC, j.key LIMIT ${EXPORT_MAX_PROPERTY_COLUMNS + 1}`,
   );
   const keys = common.slice(0, EXPORT_MAX_PROPERTY_COLUMNS).map((r) => r.key);
-  return { keys: keys.sort(), others: common.length > EXPORT_MAX_PROPERTY_COLUMNS };
+  const topics = await topicColumns(db, where, limit);
+  return { keys: keys.sort(), others: common.length > EXPORT_MAX_PROPERTY_COLUMNS, topics };
 }
 
 /**
@@ -55,13 +63,14 @@ export async function exportContacts(db: Database, query: ExportQuery) {
   let remaining = query.limit;
   const nextPage = async (): Promise<Exported[] | null> => {
     if (remaining <= 0) return null;
-    const page = await db
-      .select(EXPORTED)
+    const rows = await db
+      .select({ ...EXPORTED, topics: TOPIC_CHOICES })
       .from(contacts)
       .where(and(filter(after), lastId ? lte(contacts.id, lastId) : undefined))
       .orderBy(asc(contacts.id))
       .limit(Math.min(PAGE_ROWS, remaining));
-    if (page.length === 0) return null;
+    if (rows.length === 0) return null;
+    const page = rows.map((row) => ({ ...row, topics: JSON.parse(row.topics ?? "{}") as Record<string, boolean> }));
     remaining = page.length < Math.min(PAGE_ROWS, remaining) ? 0 : remaining - page.length;
     after = page.at(-1)!.id;
     return page;
@@ -70,8 +79,6 @@ export async function exportContacts(db: Database, query: ExportQuery) {
   return { nextCursor, body: render(query.format, nextPage, columns, nextCursor) };
 }
 
-/** One row per person, with the other ids they are known by (an email key, merged ids, PostHog ids). */
-type Exported = Contact & { aliases: string[] };
 const EXPORTED = {
   ...getTableColumns(contacts),
   aliases: sql<string[]>`(SELECT json_group_array(alias) FROM (SELECT alias FROM contact_aliases
@@ -85,7 +92,14 @@ function render(
   nextCursor: string | null,
 ) {
   const keys = columns.keys;
-  const header = ["externalId", "email", "aliases", ...keys, ...(columns.others ? [OTHER_PROPERTIES_COLUMN] : [])];
+  const header = [
+    "externalId",
+    "email",
+    "aliases",
+    ...keys,
+    ...(columns.others ? [OTHER_PROPERTIES_COLUMN] : []),
+    ...columns.topics.map((t) => `topic:${t}`),
+  ];
   let started = false;
   let ended = false;
   // Dates serialise to ISO strings: the same contact shape as GET /v1/admin/contacts/:id.
@@ -108,13 +122,13 @@ function render(
   });
 }
 
-function csvCells(row: Exported, { keys, others }: Columns): string[] {
+function csvCells(row: Exported, { keys, others, topics }: Columns): string[] {
   const aliases = row.aliases.length > 0 ? JSON.stringify(row.aliases) : "";
   const cells = [row.externalId, row.email ?? "", aliases, ...keys.map((key) => cellText(row.properties[key]))];
-  if (!others) return cells;
   const inColumns = new Set(keys);
   const rest = Object.entries(row.properties).filter(([key]) => !inColumns.has(key));
-  return [...cells, rest.length > 0 ? JSON.stringify(Object.fromEntries(rest)) : ""];
+  const other = others ? [rest.length > 0 ? JSON.stringify(Object.fromEntries(rest)) : ""] : [];
+  return [...cells, ...other, ...topicCells(row.topics, topics)];
 }
 
 /** Strings as they are; other values (numbers, booleans, objects) as JSON; absent or null empty. */

@@ -1,6 +1,7 @@
 import { and, asc, eq, gte, inArray, lte, sql } from "drizzle-orm";
 import { type Database, runBatch } from "../db/client";
 import { contacts, type Email, emails, suppressions } from "../db/schema";
+import { TOPIC_UNSUBSCRIBED } from "../emails/registry";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { type EmailSendMessage, sendAll } from "../lib/queues";
@@ -28,6 +29,8 @@ function resendRow(original: Email, now: Date): typeof emails.$inferInsert {
     templateKey: original.templateKey,
     props: original.props,
     journeyKey: original.journeyKey,
+    topicKey: original.topicKey,
+    transactional: original.transactional,
     resentFromId: original.id,
     status: "queued",
     createdAt: now,
@@ -95,7 +98,8 @@ export async function bulkResend(deps: EmailResendDeps, input: BulkResendInput) 
   const toResend: Array<typeof emails.$inferInsert> = [];
   const results: BulkResendResult[] = candidates.map(({ email, unsubscribedAt, suppression, alreadyResent }) => {
     if (alreadyResent) return { emailId: email.id, outcome: "already_resent" };
-    if (unsubscribedAt) return { emailId: email.id, outcome: "unsubscribed" };
+    // A topic opt-out is an unsubscribe from that topic: a copy would only be skipped again.
+    if (unsubscribedAt || email.error === TOPIC_UNSUBSCRIBED) return { emailId: email.id, outcome: "unsubscribed" };
     if (suppression) return { emailId: email.id, outcome: "suppressed" };
     if (input.dryRun) return { emailId: email.id, outcome: "would_resend" };
     const row = resendRow(email, now);

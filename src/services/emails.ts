@@ -1,8 +1,8 @@
 import { and, desc, eq, gte, lt, lte, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { personKey } from "../db/person-key";
-import { contacts, type Email, emails, type Properties } from "../db/schema";
-import { renderTemplate } from "../emails/registry";
+import { type Contact, contacts, type Email, emails, type Properties } from "../db/schema";
+import { renderTemplate, sendRules, TOPIC_UNSUBSCRIBED } from "../emails/registry";
 import type { RenderedEmail } from "../emails/template";
 import { notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
@@ -11,7 +11,10 @@ import { keysetPage } from "../lib/sql";
 import { signUnsubscribeToken } from "../lib/tokens";
 import { type EmailProvider, ProviderError } from "../providers/email";
 import { isRunning } from "./enrollments";
+import { UNSUBSCRIBED_REASON } from "./preferences";
+import { claimSendSlot } from "./send-cap";
 import { normalizedAddress, suppressionOf } from "./suppressions";
+import { subscribedTo } from "./topic-preferences";
 
 export type DeliveryDeps = {
   db: Database;
@@ -23,8 +26,6 @@ export type DeliveryDeps = {
   /** EMAIL_MAX_PER_ADDRESS_PER_DAY: emails handed to the provider for one address per rolling 24 h. */
   maxPerAddressPerDay: number;
 };
-
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 export async function getEmail(db: Database, id: string): Promise<Email> {
   const [row] = await db.select().from(emails).where(eq(emails.id, id)).limit(1);
@@ -72,23 +73,16 @@ async function setStatus(db: Database, id: string, patch: Partial<Email>): Promi
   return row!;
 }
 
+/** RFC 8058: a mail client's one-click POST to the link unsubscribes from the email's topic. */
 function unsubscribeHeaders(url: string): Record<string, string> {
   return { "List-Unsubscribe": `<${url}>`, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click" };
 }
 
-/**
- * Reserves one of the address's sends for the last 24 h, atomically (D1 runs one statement at a
- * time): sets to_address and sent_at on the still-queued row only while fewer than `max` other
- * emails to the address were handed to the provider or are being handed (queued with sent_at).
- */
-async function claimSendSlot(db: Database, emailId: string, to: string, max: number, now: Date) {
-  const since = now.getTime() - DAY_MS;
-  const claimed = await db.all<{ id: string }>(sql`UPDATE emails SET to_address = ${to}, sent_at = ${now.getTime()}
-    WHERE id = ${emailId} AND status = 'queued'
-      AND (SELECT count(*) FROM emails o WHERE lower(o.to_address) = ${normalizedAddress(to)} AND o.sent_at > ${since}
-        AND o.id <> ${emailId} AND o.status IN ('queued', 'sent', 'delivered', 'bounced', 'complained')) < ${max}
-    RETURNING id`);
-  return claimed.length > 0;
+/** The preference centre link, naming the email's topic; none in a transactional email of no topic. */
+async function preferenceUrl(deps: DeliveryDeps, contactId: string, rules: ReturnType<typeof sendRules>) {
+  if (rules.transactional && !rules.topicKey) return null;
+  const token = await signUnsubscribeToken(deps.tokenSecret, contactId, Date.now(), rules.topicKey ?? undefined);
+  return `${deps.publicBaseUrl}/v1/email/unsubscribe?token=${token}`;
 }
 
 /**
@@ -97,7 +91,7 @@ async function claimSendSlot(db: Database, emailId: string, to: string, max: num
  */
 async function holdSendSlot(deps: DeliveryDeps, email: Email, to: string, now: Date): Promise<Email | null> {
   const { db, maxPerAddressPerDay: max } = deps;
-  if (await claimSendSlot(db, email.id, to, max, now)) return null;
+  if (await claimSendSlot(db, email, to, max, now)) return null;
   const current = await getEmail(db, email.id);
   if (current.status !== "queued") return current;
   const error = `rate_limited: ${max} emails already went to this address in the last 24 h`;
@@ -114,9 +108,29 @@ async function personOf(db: Database, userId: string) {
   return contact;
 }
 
+type Recipient = { contact: Contact; to: string; rules: ReturnType<typeof sendRules>; now: Date };
+
+/**
+ * The email as blocked, or null when it may go: suppressions always block; unsubscribes (and the
+ * `unsubscribed` suppression they leave) and topic opt-outs block unless it is transactional.
+ */
+async function optOutBlock(deps: DeliveryDeps, email: Email, { contact, to, rules, now }: Recipient) {
+  const { db } = deps;
+  const block = (reason: string) => setStatus(db, email.id, { status: "suppressed", suppressedAt: now, error: reason });
+  if (!rules.transactional && contact.unsubscribedAt) return block("Contact unsubscribed");
+  const suppression = await suppressionOf(db, deps.hash, to);
+  if (suppression && !(rules.transactional && suppression.reason === UNSUBSCRIBED_REASON))
+    return block(`Address suppressed: ${suppression.reason}`);
+  if (!email.templateKey)
+    return setStatus(db, email.id, { status: "failed", failedAt: now, error: "Email has no template" });
+  if (!rules.transactional && rules.topicKey && !(await subscribedTo(db, contact.id, rules.topicKey)))
+    return setStatus(db, email.id, { status: "skipped", toAddress: to, error: TOPIC_UNSUBSCRIBED });
+  return null;
+}
+
 /**
  * Sends a queued email once: re-checks the journey (an exited enrollment sends nothing), the
- * address (unsubscribed or suppressed → `suppressed`), the per-address daily cap (over it →
+ * address (unsubscribed or suppressed → `suppressed`, topic opted out → `skipped`), the per-address daily cap (over it →
  * `skipped`, resendable later), renders the template, and calls the provider with the row id as
  * idempotency key. Retryable provider errors are thrown for the caller (workflow step or queue)
  * to retry; others mark the email `failed`.
@@ -134,19 +148,16 @@ export async function deliverEmail(deps: DeliveryDeps, emailId: string): Promise
   const to = email.toAddress ?? contact?.email ?? null;
   if (!contact || !to)
     return setStatus(db, email.id, { status: "failed", failedAt: now, error: "Contact has no email address" });
-  if (contact.unsubscribedAt) return block("Contact unsubscribed");
-  const suppression = await suppressionOf(db, deps.hash, to);
-  if (suppression) return block(`Address suppressed: ${suppression.reason}`);
-  if (!email.templateKey)
-    return setStatus(db, email.id, { status: "failed", failedAt: now, error: "Email has no template" });
+  const rules = sendRules(email);
+  const optedOut = await optOutBlock(deps, email, { contact, to, rules, now });
+  if (optedOut) return optedOut;
   const overCap = await holdSendSlot(deps, email, to, now);
   if (overCap) return overCap;
 
-  const token = await signUnsubscribeToken(deps.tokenSecret, contact.id);
-  const unsubscribeUrl = `${deps.publicBaseUrl}/v1/email/unsubscribe?token=${token}`;
+  const unsubscribeUrl = await preferenceUrl(deps, contact.id, rules);
   let rendered: RenderedEmail;
   try {
-    rendered = await renderTemplate(email.templateKey, email.props, { unsubscribeUrl });
+    rendered = await renderTemplate(email.templateKey!, email.props, { unsubscribeUrl });
   } catch (error) {
     return setStatus(db, email.id, {
       status: "failed",
@@ -165,7 +176,7 @@ export async function deliverEmail(deps: DeliveryDeps, emailId: string): Promise
       subject: rendered.subject,
       html: rendered.html,
       text: rendered.text,
-      headers: unsubscribeHeaders(unsubscribeUrl),
+      headers: rules.transactional || !unsubscribeUrl ? {} : unsubscribeHeaders(unsubscribeUrl),
     });
     return setStatus(db, email.id, {
       status: "sent",

@@ -1,7 +1,7 @@
 import { eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { runBatch } from "../db/client";
-import { type Contact, contacts, enrollments, events, suppressions } from "../db/schema";
+import { type Contact, contacts, enrollments, events, suppressions, topicPreferences } from "../db/schema";
 import { AppError } from "../lib/errors";
 import type { KeyedHash } from "../lib/keyed-hash";
 import { errorFields, log } from "../lib/log";
@@ -90,7 +90,11 @@ export async function eraseContact(
     (await deleteInSlices(db, progress, "contact_changes", sql`contact_id = ${contact.id}`)) &&
     (await deleteInSlices(db, progress, "contact_aliases", sql`contact_id = ${contact.id}`));
   if (complete) {
-    await db.delete(contacts).where(eq(contacts.id, contact.id));
+    // A contact has at most one choice per topic: bounded, so they go with the contact itself.
+    await runBatch(db, [
+      db.delete(topicPreferences).where(eq(topicPreferences.contactId, contact.id)),
+      db.delete(contacts).where(eq(contacts.id, contact.id)),
+    ]);
     progress.removed.contact = 1;
   }
   return { complete, removed: progress.removed, hashedSuppressions, archive };

@@ -4,16 +4,32 @@ import { contacts, emails, importJobs } from "../db/schema";
 import { journeys } from "../journeys/registry";
 import { runningBackfillsStatement } from "./backfills/jobs";
 import { countByJourneyStatusStatement, countsByJourney, noEnrollments } from "./enrollments";
+import { perTopic, type TopicCountRows, topicCountsStatement } from "./topic-metrics";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 const rate = (part: number, whole: number) => (whole > 0 ? part / whole : 0);
 
+function journeyCounts(rows: Parameters<typeof countsByJourney>[0]) {
+  const counts = countsByJourney(rows);
+  return journeys.map((journey) => {
+    const c = counts.get(journey.key) ?? noEnrollments();
+    return {
+      key: journey.key,
+      enrolled: c.active + c.waiting + c.completed + c.exited + c.failed,
+      active: c.active + c.waiting,
+      completed: c.completed,
+      exited: c.exited,
+      failed: c.failed,
+    };
+  });
+}
+
 /** The numbers a team checks after a migration or an incident, in one D1 round trip. "Today" is since 00:00 UTC. */
 export async function metricsOverview(db: Database, now = Date.now()) {
   const startOfDay = new Date(now).setUTCHours(0, 0, 0, 0);
-  const [contactRows, emailRows, enrollmentRows, importRows, backfillRows] = (await runBatch(db, [
+  const [contactRows, emailRows, enrollmentRows, importRows, backfillRows, topicRows] = (await runBatch(db, [
     db
       .select({
         total: sql<number>`count(*)`.as("total"),
@@ -45,28 +61,19 @@ export async function metricsOverview(db: Database, now = Date.now()) {
       })
       .from(importJobs),
     runningBackfillsStatement(db),
+    topicCountsStatement(db),
   ])) as [
     Array<{ total: number; unsubscribed: number }>,
     Array<{ sent24h: number; sent7d: number; sent30d: number; bounced30d: number }>,
     Parameters<typeof countsByJourney>[0],
     Array<{ running: number; completedToday: number; failedRowsToday: number }>,
     Array<{ running: number; matched: number }>,
+    TopicCountRows,
   ];
 
   const contactStats = contactRows[0]!;
   const emailStats = emailRows[0]!;
-  const counts = countsByJourney(enrollmentRows);
-  const perJourney = journeys.map((journey) => {
-    const c = counts.get(journey.key) ?? noEnrollments();
-    return {
-      key: journey.key,
-      enrolled: c.active + c.waiting + c.completed + c.exited + c.failed,
-      active: c.active + c.waiting,
-      completed: c.completed,
-      exited: c.exited,
-      failed: c.failed,
-    };
-  });
+  const perJourney = journeyCounts(enrollmentRows);
   return {
     totalContacts: contactStats.total,
     activeEnrollments: perJourney.reduce((n, j) => n + j.active, 0),
@@ -76,6 +83,7 @@ export async function metricsOverview(db: Database, now = Date.now()) {
     bounceRate30d: rate(emailStats.bounced30d, emailStats.sent30d),
     unsubscribeRate: rate(contactStats.unsubscribed, contactStats.total),
     journeys: perJourney,
+    topics: perTopic(topicRows),
     imports: importRows[0]!,
     backfills: backfillRows[0]!,
   };

@@ -14,6 +14,7 @@ import {
   suppressStatement,
   unsuppressStatement,
 } from "./suppressions";
+import { setTopicStatements, type TopicState, topicStates } from "./topic-preferences";
 
 export type PreferenceDeps = { db: Database; hash: KeyedHash };
 
@@ -23,6 +24,7 @@ export type Preferences = {
   suppressed: boolean;
   suppressionReason: string | null;
   changes: Awaited<ReturnType<typeof recentChanges>>;
+  topics: TopicState[];
 };
 
 /** The reason an unsubscribe suppresses the address with; only this one is lifted by resubscribing. */
@@ -30,9 +32,10 @@ export const UNSUBSCRIBED_REASON = "unsubscribed";
 
 export async function getPreferences({ db, hash }: PreferenceDeps, idOrExternalId: string): Promise<Preferences> {
   const contact = await getContact(db, idOrExternalId);
-  const [suppression, changes] = await Promise.all([
+  const [suppression, changes, topics] = await Promise.all([
     suppressionOf(db, hash, contact.email),
     recentChanges(db, contact.id, ["unsubscribed", "suppressed"]),
+    topicStates(db, contact.id),
   ]);
   return {
     unsubscribed: contact.unsubscribedAt !== null,
@@ -40,6 +43,7 @@ export async function getPreferences({ db, hash }: PreferenceDeps, idOrExternalI
     suppressed: suppression !== null,
     suppressionReason: suppression?.reason ?? null,
     changes,
+    topics,
   };
 }
 
@@ -116,7 +120,7 @@ function suppressionStatements(db: Database, contactId: string, address: HashedF
 export async function updatePreferences(
   deps: PreferenceDeps,
   idOrExternalId: string,
-  change: { unsubscribed?: boolean; suppressed?: boolean },
+  change: { unsubscribed?: boolean; suppressed?: boolean; topics?: Record<string, boolean> },
 ): Promise<Preferences> {
   const { db } = deps;
   const contact = await getContact(db, idOrExternalId);
@@ -129,6 +133,7 @@ export async function updatePreferences(
   }
   if (change.unsubscribed === true) statements.push(...unsubscribePlan(db, contact.id, "admin", now).statements);
   if (change.unsubscribed === false) statements.push(...resubscribeStatements(db, contact.id, address, now));
+  statements.push(...setTopicStatements(db, contact.id, change.topics ?? {}, "admin", now));
   await runBatch(db, statements);
   return getPreferences(deps, contact.id);
 }

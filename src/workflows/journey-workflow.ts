@@ -14,6 +14,7 @@ import { findJourney } from "../journeys/registry";
 import { deliverEmail, journeyEmailRow } from "../services/emails";
 import { finishEnrollment, getEnrollment, isRunning, isRunningStatus, setRunningState } from "../services/enrollments";
 import { firstEventSince, journeyUser } from "../services/journey-reads";
+import { userSubscribedTo } from "../services/topic-preferences";
 import { type JourneyParams, workflowEventType } from "../services/workflow-instances";
 
 const SEND_STEP: WorkflowStepConfig = {
@@ -182,6 +183,12 @@ class StepJourneyContext implements JourneyContext {
   async hasDoneEvent(eventName: string): Promise<boolean> {
     const name = this.name("hasDoneEvent", eventName);
     return this.step.do(name, async () => (await this.eventSinceEnrollment(eventName)) !== null);
+  }
+
+  async isSubscribed(topic: string): Promise<boolean> {
+    this.checkCall("isSubscribed", topic);
+    const name = this.name("isSubscribed", topic);
+    return this.step.do(name, async () => userSubscribedTo(this.deps.db, this.start.user.userId, topic));
   }
 
   private async eventSinceEnrollment(eventName: string): Promise<ReceivedEvent | null> {

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { Properties } from "./contacts";
 
 export const EMAIL_STATUSES = [
@@ -36,6 +36,14 @@ export const emails = sqliteTable(
     /** The journey step that created the email: with enrollmentId, makes a retried step reuse its row. */
     stepKey: text("step_key"),
     resentFromId: text("resent_from_id"),
+    /** The topic the email belongs to (null: a transactional email naming none). */
+    topicKey: text("topic_key"),
+    /** Sent despite unsubscribes and topic opt-outs (never suppressions); counted apart in the daily cap. */
+    transactional: integer("transactional", { mode: "boolean" }).notNull().default(false),
+    /** POST /v1/emails: the caller's key; a repeat answers this row and sends nothing more. */
+    idempotencyKey: text("idempotency_key"),
+    /** POST /v1/emails: not sent before this time. */
+    sendAt: integer("send_at", { mode: "timestamp_ms" }),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
     sentAt: integer("sent_at", { mode: "timestamp_ms" }),
@@ -57,6 +65,8 @@ export const emails = sqliteTable(
     // Every lookup by address compares lower(to_address) (the per-address daily cap, soft-bounce
     // counting, the admin `to` filter); sent_at second lets the cap count one address's last 24 h.
     index("emails_to_address_sent_idx").on(sql`lower(${t.toAddress})`, t.sentAt),
+    // POST /v1/emails: one email per idempotency key, decided by D1 under concurrent retries.
+    uniqueIndex("emails_idempotency_key_unique").on(t.idempotencyKey),
     // Erasure deletes a person's emails by user id.
     index("emails_user_idx").on(t.userId),
     // Retention finds old emails that still hold a rendered body.
@@ -65,6 +75,25 @@ export const emails = sqliteTable(
 );
 
 export type Email = typeof emails.$inferSelect;
+
+/**
+ * A contact's explicit choice per topic (topics are code: src/emails/topics.ts). No row: the
+ * topic's default applies (opt-in topics need a yes, opt-out topics block only on a no).
+ */
+export const topicPreferences = sqliteTable(
+  "topic_preferences",
+  {
+    contactId: text("contact_id").notNull(),
+    topicKey: text("topic_key").notNull(),
+    subscribed: integer("subscribed", { mode: "boolean" }).notNull(),
+    source: text("source").notNull(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  // One choice per contact and topic; sends and the preference page read a contact's rows.
+  (t) => [primaryKey({ columns: [t.contactId, t.topicKey] })],
+);
+
+export type TopicPreference = typeof topicPreferences.$inferSelect;
 
 /** Addresses never to email again (hard bounce, complaint, 3 soft bounces, an admin, or an imported list). */
 export const suppressions = sqliteTable(

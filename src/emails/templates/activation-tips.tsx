@@ -6,6 +6,7 @@ const TIPS = ["Import your contacts", "Connect your product events", "Turn on yo
 
 export const activationTips = defineTemplate({
   key: "activation-tips",
+  topic: "onboarding",
   props: z.object({ name: z.string().optional() }),
   subject: () => "Three tips to get started",
   html: ({ name }, { unsubscribeUrl }) => (

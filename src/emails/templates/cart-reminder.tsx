@@ -4,6 +4,7 @@ import { Layout, textFooter } from "./layout";
 
 export const cartReminder = defineTemplate({
   key: "cart-reminder",
+  topic: "reminders",
   props: z.object({ cartValue: z.number().nonnegative(), currency: z.string().default("USD") }),
   subject: () => "You left something in your cart",
   html: ({ cartValue, currency }, { unsubscribeUrl }) => (

@@ -4,6 +4,7 @@ import { Layout, textFooter } from "./layout";
 
 export const welcome = defineTemplate({
   key: "welcome",
+  topic: "onboarding",
   props: z.object({ name: z.string().optional() }),
   subject: () => "Welcome aboard",
   html: ({ name }, { unsubscribeUrl }) => (

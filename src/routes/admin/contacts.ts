@@ -71,6 +71,18 @@ const getRoute = createRoute({
   },
 });
 
+const TopicStateSchema = z
+  .object({
+    key: z.string(),
+    name: z.string(),
+    description: z.string(),
+    defaultOptIn: z.boolean(),
+    subscribed: z.boolean().openapi({ description: "Whether the contact gets this topic's emails now" }),
+    choice: z.boolean().nullable().openapi({ description: "The contact's explicit choice; null: the default applies" }),
+    updatedAt: z.string().nullable(),
+  })
+  .openapi("TopicState");
+
 const PreferencesSchema = z
   .object({
     unsubscribed: z.boolean(),
@@ -80,6 +92,9 @@ const PreferencesSchema = z
     changes: z
       .array(ContactChangeSchema)
       .openapi({ description: "The latest `unsubscribed` and `suppressed` changes (up to 20), newest first" }),
+    topics: z
+      .array(TopicStateSchema)
+      .openapi({ description: "Every topic (GET /v1/admin/topics) with the contact's state" }),
   })
   .openapi("Preferences");
 
@@ -103,13 +118,27 @@ const putPreferencesRoute = createRoute({
   path: "/v1/admin/contacts/{idOrExternalId}/preferences",
   operationId: "updateContactPreferences",
   tags: ["Contacts"],
-  summary: "Unsubscribe or suppress a contact (or undo it)",
+  summary: "Unsubscribe or suppress a contact, set its topics (or undo it)",
   description:
     "Unsubscribed or suppressed contacts are never emailed and never enter journeys. `unsubscribed: true` also suppresses the address (reason `unsubscribed`), so no other contact with it is emailed; `unsubscribed: false` lifts both, never a bounce or complaint suppression (`suppressed: false` does). Every change is recorded in `changes`.",
   ...scope("admin"),
   request: {
     params: ContactParams,
-    body: jsonBody(z.object({ unsubscribed: z.boolean().optional(), suppressed: z.boolean().optional() }).strict()),
+    body: jsonBody(
+      z
+        .object({
+          unsubscribed: z.boolean().optional(),
+          suppressed: z.boolean().optional(),
+          topics: z
+            .record(z.string().max(63), z.boolean())
+            .optional()
+            .openapi({
+              description: "Topic key → subscribed (`GET /v1/admin/topics`); an unknown key is a 400",
+              example: { "product-updates": false, "weekly-digest": true },
+            }),
+        })
+        .strict(),
+    ),
   },
   responses: {
     200: {

@@ -48,6 +48,13 @@ const EmailSchema = EmailSummarySchema.extend({
   text: z.string().nullable(),
   bounceType: z.enum(["hard", "soft"]).nullable(),
   stepKey: z.string().nullable(),
+  topicKey: z
+    .string()
+    .nullable()
+    .openapi({ description: "The topic (null: its template's, or a transactional email of none)" }),
+  transactional: z.boolean().openapi({ description: "Sent despite opt-outs (never suppressions); capped apart" }),
+  idempotencyKey: z.string().nullable().openapi({ description: "POST /v1/emails: the caller's idempotency key" }),
+  sendAt: z.string().nullable().openapi({ description: "POST /v1/emails: not sent before this time" }),
   updatedAt: z.string(),
   deliveredAt: z.string().nullable(),
   bouncedAt: z.string().nullable(),
@@ -147,7 +154,7 @@ const bulkResendRoute = createRoute({
   tags: ["Emails"],
   summary: "Retry the failed recipients: resend every matching failed/bounced/skipped email",
   description:
-    "Oldest first, up to `limit` (default 100, max 1000). Skips, with a reason per email: `unsubscribed`, `suppressed` (the address it would go to now), `already_resent` (so running it twice doesn't send twice). `from`/`to` bound the original's creation time. `dryRun` answers without sending.",
+    "Oldest first, up to `limit` (default 100, max 1000). Skips, with a reason per email: `unsubscribed` (the contact, or a `skipped` email's topic: `topic_unsubscribed`), `suppressed` (the address it would go to now), `already_resent` (so running it twice doesn't send twice). `from`/`to` bound the original's creation time. `dryRun` answers without sending.",
   ...scope("operate"),
   request: {
     body: jsonBody(

@@ -12,6 +12,14 @@ const CONTENT_TYPES = {
   csv: "text/csv; charset=utf-8",
 } as const;
 
+const ExportedContactSchema = ContactSchema.extend({
+  aliases: z.array(z.string()).openapi({ description: "The other ids the person is known by" }),
+  topics: z.record(z.string(), z.boolean()).openapi({
+    description: "The contact's explicit topic choices (topic key → subscribed); a topic not named has its default",
+    example: { "product-updates": false },
+  }),
+}).openapi("ExportedContact");
+
 const exportRoute = createRoute({
   method: "get",
   path: "/v1/admin/contacts/export",
@@ -21,7 +29,7 @@ const exportRoute = createRoute({
   description: [
     "Streams up to `limit` contacts, oldest first, page by page from the database. `search` matches a substring of the email or externalId (`%` and `_` match literally).",
     "When more contacts follow, the `X-Next-Cursor` header (and `nextCursor` in the JSON body) holds the cursor for the next request.",
-    "One row per person. CSV: `externalId`, `email`, `aliases` (the other ids the person is known by, as a JSON array; imports ignore the column), then one column per property key present in the exported contacts, at most 200 (the most common; with more, a last `otherProperties` column holds each row's other properties as a JSON object); non-string values are JSON; a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'` so spreadsheets don't run it (imports remove it again). NDJSON: one contact per line.",
+    "One row per person. CSV: `externalId`, `email`, `aliases` (the other ids the person is known by, as a JSON array; imports ignore the column), then one column per property key present in the exported contacts, at most 200 (the most common; with more, a last `otherProperties` column holds each row's other properties as a JSON object); non-string values are JSON; then a `topic:<key>` column (`true`, `false`, or empty: no choice) for each topic some exported contact chose on; a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'` so spreadsheets don't run it (imports remove it again). NDJSON: one contact per line. JSON and NDJSON contacts carry `aliases` and `topics`, their explicit topic choices.",
   ].join("\n\n"),
   ...scope("operate", { audit: true }),
   request: {
@@ -38,14 +46,7 @@ const exportRoute = createRoute({
       headers: { "X-Next-Cursor": { description: "Present when more contacts follow", schema: { type: "string" } } },
       content: {
         "application/json": {
-          schema: z.object({
-            contacts: z.array(
-              ContactSchema.extend({
-                aliases: z.array(z.string()).openapi({ description: "The other ids the person is known by" }),
-              }).openapi("ExportedContact"),
-            ),
-            nextCursor: z.string().nullable(),
-          }),
+          schema: z.object({ contacts: z.array(ExportedContactSchema), nextCursor: z.string().nullable() }),
         },
         "text/csv": {
           schema: { type: "string", example: "externalId,email,aliases,plan\nuser_001,ada@example.com,,pro\n" },

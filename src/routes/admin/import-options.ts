@@ -16,7 +16,7 @@ export const MappingSchema = z
   .openapi({
     ...NAME_KEYS,
     description:
-      "Source column (CSV header cell, or JSON key; `properties.x` for a key inside `properties`) → `externalId`, `email`, `unsubscribed`, `suppressed`, a property name, a list of those, or null (drop). Matched case-insensitively.",
+      "Source column (CSV header cell, or JSON key; `properties.x` for a key inside `properties`) → `externalId`, `email`, `unsubscribed`, `suppressed`, `topic:<key>` (the contact's choice for that topic: yes/no, true/false, subscribed/unsubscribed; a no always lands, a yes never lifts an earlier no), a property name, a list of those, or null (drop). Matched case-insensitively; a column named `topic:<key>` (as exports write them) is that topic.",
     example: { "Email Address": ["email", "externalId"], "First Name": "firstName", LEID: null },
   });
 

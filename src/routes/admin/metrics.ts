@@ -24,6 +24,16 @@ const MetricsSchema = z
         failed: z.number().int(),
       }),
     ),
+    topics: z
+      .array(
+        z.object({
+          key: z.string(),
+          defaultOptIn: z.boolean(),
+          optedOut: z.number().int().openapi({ description: "Contacts who said no to the topic" }),
+          optedIn: z.number().int().openapi({ description: "Contacts who said yes (what an opt-in topic needs)" }),
+        }),
+      )
+      .openapi({ description: "Every topic with its explicit choices; the rest of the contacts have its default" }),
     imports: z.object({
       running: z.number().int().openapi({ description: "Jobs pending or processing" }),
       completedToday: z.number().int().openapi({ description: "Jobs completed since 00:00 UTC" }),

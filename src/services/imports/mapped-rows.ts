@@ -4,6 +4,7 @@ import type { ContactUpsert } from "../contacts";
 import { convertOptOut, convertValue } from "./convert";
 import { externalIdError, type Field, fieldResolver, isMapped, unmatchedNames } from "./mapping";
 import { csvLayout, csvRow, type ImportRow, jsonRow, type OptOut, validateCandidate } from "./rows";
+import { convertTopicChoice } from "./topic-choices";
 
 type Pair = [Field, unknown];
 
@@ -91,6 +92,10 @@ function mapRow(pairs: Pair[], now: Date): { contact: ContactUpsert; optOut?: Op
         const converted = convertOptOut(field.source, value, now);
         if ("error" in converted) return converted;
         if (converted.at !== null) optOut[target] = converted.at;
+      } else if ("topic" in target) {
+        const converted = convertTopicChoice(field.source, target.topic, value);
+        if ("error" in converted) return converted;
+        optOut.topics = { ...optOut.topics, [target.topic]: converted.subscribed };
       } else {
         const converted = convertValue(field.source, field.type, value);
         if ("error" in converted) return converted;

@@ -1,9 +1,18 @@
 import type { ColumnType, ImportOptions, MappingTarget } from "../../db/schema";
+import { findTopic } from "../../emails/topics";
 import { PRESETS } from "./presets";
 
 export const RESERVED_TARGETS = ["externalId", "email", "unsubscribed", "suppressed"] as const;
 type Reserved = (typeof RESERVED_TARGETS)[number];
-export type Target = Reserved | { property: string };
+/** `topic:<key>`: the column is the contact's choice for that topic (src/emails/topics.ts). */
+export type Target = Reserved | { property: string } | { topic: string };
+
+export const TOPIC_TARGET_PREFIX = "topic:";
+const topicTarget = (name: string): Target | undefined =>
+  name.toLowerCase().startsWith(TOPIC_TARGET_PREFIX)
+    ? { topic: name.slice(TOPIC_TARGET_PREFIX.length).trim() }
+    : undefined;
+const propertyOf = (t: Target) => (typeof t !== "string" && "property" in t ? t.property : undefined);
 
 /** Where one source column (CSV header cell, or JSON key) goes, and how its values convert. */
 export type Field = { source: string; targets: Target[]; type?: ColumnType };
@@ -18,7 +27,7 @@ const lowerKeys = <T>(record: Record<string, T> = {}) =>
 
 const toTargets = (target: MappingTarget): Target[] =>
   (target === null ? [] : Array.isArray(target) ? target : [target]).map((t) =>
-    (RESERVED_TARGETS as readonly string[]).includes(t) ? (t as Reserved) : { property: t },
+    (RESERVED_TARGETS as readonly string[]).includes(t) ? (t as Reserved) : (topicTarget(t) ?? { property: t }),
   );
 
 /**
@@ -40,12 +49,13 @@ export function fieldResolver(options: ImportOptions) {
     let targets: Target[];
     if (userMapping.has(k)) targets = toTargets(userMapping.get(k) ?? null);
     else {
-      const fallback = RESERVED_TARGETS.find((t) => t.toLowerCase() === k) ?? { property: defaultProperty };
+      const fallback = RESERVED_TARGETS.find((t) => t.toLowerCase() === k) ??
+        topicTarget(source.trim()) ?? { property: defaultProperty };
       const chosen = presetMapping.has(k) ? toTargets(presetMapping.get(k) ?? null) : [fallback];
       targets = chosen.filter((t) => typeof t !== "string" || !claimed.has(t));
       if (chosen.length > 0 && targets.length === 0) targets = [{ property: defaultProperty }];
     }
-    const property = targets.find((t) => typeof t !== "string")?.property;
+    const property = targets.map(propertyOf).find((p) => p !== undefined);
     const type = userTypes.get(k) ?? (property ? userTypes.get(key(property)) : undefined) ?? presetTypes.get(k);
     return { source: source.trim(), targets, type };
   };
@@ -55,12 +65,16 @@ export function fieldResolver(options: ImportOptions) {
 export function unmatchedNames(options: ImportOptions, fields: Field[]): string | null {
   const sources = new Set(fields.map((f) => key(f.source)));
   const properties = new Set(
-    fields.flatMap((f) => f.targets.flatMap((t) => (typeof t === "string" ? [] : [key(t.property)]))),
+    fields.flatMap((f) => f.targets.flatMap((t) => (propertyOf(t) === undefined ? [] : [key(propertyOf(t)!)]))),
   );
   const column = Object.keys(options.mapping ?? {}).find((name) => !sources.has(key(name)));
   if (column !== undefined) return `mapping names a column the file doesn't have: "${column}"`;
   const typed = Object.keys(options.types ?? {}).find((name) => !sources.has(key(name)) && !properties.has(key(name)));
   if (typed !== undefined) return `types names a column or property the file doesn't have: "${typed}"`;
+  const topic = fields
+    .flatMap((f) => f.targets)
+    .find((t) => typeof t !== "string" && "topic" in t && !findTopic(t.topic));
+  if (topic) return `mapping names an unknown topic: "${(topic as { topic: string }).topic}"`;
   return null;
 }
 

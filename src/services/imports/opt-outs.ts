@@ -6,6 +6,7 @@ import { UNSUBSCRIBED_REASON } from "../preferences";
 import { jsonParamChunks, type ValidRow } from "./duplicates";
 import { PRESETS } from "./presets";
 import type { OptOut } from "./rows";
+import { topicChoiceStatements } from "./topic-choices";
 
 const optOutOf = (row: ValidRow): OptOut | undefined => ("optOut" in row ? row.optOut : undefined);
 
@@ -55,6 +56,7 @@ export function optOutStatements(db: Database, job: ImportJob, valid: ValidRow[]
         WHERE unsubscribed_at IS NULL
           AND external_id IN (SELECT json_extract(value, '$[0]') FROM json_each(${rows}))`),
     ),
+    ...topicChoiceStatements(db, valid, now),
   ];
 }
 

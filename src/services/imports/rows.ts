@@ -8,8 +8,11 @@ import type { ContactUpsert } from "../contacts";
 export const MAX_EXTERNAL_ID_LENGTH = 255;
 const EmailSchema = z.email();
 
-/** Opt-outs a mapped row carries (epoch ms): unsubscribes the contact, suppresses its address. */
-export type OptOut = { unsubscribed?: number; suppressed?: number };
+/**
+ * Opt-outs a mapped row carries (epoch ms): unsubscribes the contact, suppresses its address; and
+ * its topic choices (`topic:<key>` columns).
+ */
+export type OptOut = { unsubscribed?: number; suppressed?: number; topics?: Record<string, boolean> };
 
 /** One data row of an import, numbered from 1 (a CSV header is not a row). */
 export type ImportRow = { row: number } & ({ contact: ContactUpsert; optOut?: OptOut } | { error: string }) & {
