@@ -128,6 +128,29 @@ describe("POST /v1/admin/contacts/merge", () => {
     ]);
   });
 
+  it("topic choices follow the person: into's stand, from's fill the rest, and a no from either wins", async () => {
+    const [a, b] = [unique("topics_from"), unique("topics_into")];
+    const choose = (userId: string, topics: Record<string, boolean>) =>
+      call(`/v1/admin/contacts/${userId}/preferences`, { method: "PUT", headers: adminAuth(), json: { topics } });
+    await ingest({ event: "app:opened", userId: a });
+    await ingest({ event: "app:opened", userId: b });
+    expect((await choose(a, { "product-updates": false, onboarding: true, reminders: false })).status).toBe(200);
+    expect((await choose(b, { onboarding: false, reminders: true })).status).toBe(200);
+    expect((await merge({ from: a, into: b })).status).toBe(200);
+    const body = (await (await adminGet(`/v1/admin/contacts/${b}/preferences`)).json()) as {
+      topics: Array<{ key: string; choice: boolean | null }>;
+    };
+    expect(Object.fromEntries(body.topics.map((t) => [t.key, t.choice]))).toEqual({
+      onboarding: false,
+      reminders: false,
+      "product-updates": false,
+      "weekly-digest": null,
+    });
+    expect(
+      await rows("SELECT topic_key FROM topic_preferences WHERE contact_id NOT IN (SELECT id FROM contacts)"),
+    ).toEqual([]);
+  });
+
   it("answers 404 for an unknown contact", async () => {
     const a = unique("known");
     await ingest({ event: "app:opened", userId: a });

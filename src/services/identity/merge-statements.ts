@@ -83,6 +83,13 @@ export function mergeStatements(db: Database, spec: MergeSpec) {
         JOIN suppressions s ON s.email = lower(trim(f.email))
       WHERE i.id = ${into} AND f.id = ${from} AND i.email IS NOT NULL AND ${both}
       ON CONFLICT (email) DO NOTHING`),
+    // Topic choices follow the person: into's stand, from's fill the topics into never chose on,
+    // and a "no" from either wins (like an unsubscribe of either).
+    db.run(sql`INSERT INTO topic_preferences (contact_id, topic_key, subscribed, source, updated_at)
+      SELECT ${into}, topic_key, subscribed, source, updated_at FROM topic_preferences WHERE contact_id = ${from} AND ${both}
+      ON CONFLICT (contact_id, topic_key) DO UPDATE SET subscribed = 0, source = excluded.source, updated_at = excluded.updated_at
+      WHERE excluded.subscribed = 0 AND topic_preferences.subscribed = 1`),
+    db.run(sql`DELETE FROM topic_preferences WHERE contact_id = ${from} AND ${both}`),
     db.run(sql`DELETE FROM contacts WHERE id = ${from} AND ${both}`),
   ];
 }
