@@ -1,5 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import { type Database, runBatch } from "../db/client";
+import { personKey } from "../db/person-key";
 import { getTemplate, parseTemplateData, templates } from "../emails/registry";
 import { getTopic } from "../emails/topics";
 import { AppError } from "../lib/errors";
@@ -48,19 +49,20 @@ export function acceptedFrom(row: { id: string; status: string; error: string | 
 
 /**
  * The contact the email goes to, as SQL rows `k(uid, cid, unsub, addr)`. With `to`: the contact
- * holding that address (else the one keyed by it); with `userId`: by id or externalId.
+ * holding that address (else the one keyed by it); with `userId`: by id, externalId or alias.
  */
 function recipient(input: SendEmailInput): SQL {
   if (input.to) {
     const to = input.to;
-    const byAddress = sql`c.email IN (trim(${to}), lower(trim(${to})))`;
+    // The expression index on lower(trim(email)) serves this (addresses compare normalized).
+    const byAddress = sql`lower(trim(c.email)) = lower(trim(${to}))`;
     return sql`SELECT c.external_id AS uid, c.id AS cid, c.unsubscribed_at AS unsub, trim(${to}) AS addr
       FROM contacts c WHERE ${byAddress} OR c.external_id = lower(trim(${to}))
       ORDER BY ${byAddress} DESC, c.created_at LIMIT 1`;
   }
   const id = input.userId!;
   return sql`SELECT c.external_id AS uid, c.id AS cid, c.unsubscribed_at AS unsub, c.email AS addr
-    FROM contacts c WHERE c.id = ${id} OR c.external_id = ${id} ORDER BY c.id = ${id} DESC LIMIT 1`;
+    FROM contacts c WHERE c.id = ${id} OR c.external_id = ${personKey(id)} ORDER BY c.id = ${id} DESC LIMIT 1`;
 }
 
 /**
