@@ -138,12 +138,12 @@ describe("imports and exports carry topic choices", () => {
     expect(JSON.parse(ndjson.trim()).topics).toEqual({ "product-updates": false, "weekly-digest": true });
     const csv = await (await adminGet(`/v1/admin/contacts/export?format=csv&search=${userId}`)).text();
     const [header, row] = csv.trim().split("\n");
-    expect(header).toBe("externalId,email,topic:product-updates,topic:weekly-digest");
-    expect(row).toBe(`${userId},${userId}@example.com,false,true`);
+    expect(header).toBe("externalId,email,aliases,topic:product-updates,topic:weekly-digest");
+    expect(row).toBe(`${userId},${userId}@example.com,,false,true`);
 
     const other = await contact("topicexp_none");
     const plain = await (await adminGet(`/v1/admin/contacts/export?format=csv&search=${other}`)).text();
-    expect(plain.split("\n")[0]).toBe("externalId,email");
+    expect(plain.split("\n")[0]).toBe("externalId,email,aliases");
 
     // Read back: the topic columns need no mapping of their own.
     const back = csv.replace(userId, `${userId}_copy`).replace(`${userId}@`, `${userId}_copy@`);
