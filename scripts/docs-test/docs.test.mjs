@@ -24,6 +24,7 @@ const DOCUMENTS = [
   "docs/errors.md",
   "docs/identity.md",
   "docs/keys-and-audit.md",
+  "docs/design.md",
 ];
 const DOCUMENTED_PORT = "localhost:3002";
 const PORT = Number(process.env.DOCS_TEST_PORT ?? 3112);
