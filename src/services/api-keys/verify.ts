@@ -20,7 +20,7 @@ export const grants = (held: ApiKeyScope[], needed: ApiKeyScope) =>
   held.some((scope) => INCLUDES[scope].includes(needed));
 
 /**
- * Per isolate, by key hash: a verified key (or a refused one) is answered from memory for at most
+ * Per isolate, by the presented token (D1 is asked by its hash): a verified key (or a refused one) is answered from memory for at most
  * 30 s, so a warm isolate costs ingest no D1 round trip and a revoked key is refused everywhere
  * within the 60 s the API promises (the revoking isolate forgets it at once).
  */
@@ -32,11 +32,11 @@ export const LAST_USED_EVERY_MS = 60_000;
 type Cached = { principal: Principal | null; until: number };
 const cache = new Map<string, Cached>();
 
-function remember(hash: string, entry: Cached) {
-  cache.delete(hash);
+function remember(token: string, entry: Cached) {
+  cache.delete(token);
   // Oldest first (insertion order): bounded, so a flood of made-up keys can't grow the isolate.
   if (cache.size >= KEY_CACHE_MAX_ENTRIES) cache.delete(cache.keys().next().value!);
-  cache.set(hash, entry);
+  cache.set(token, entry);
 }
 
 export type VerifyDeps = {
@@ -53,15 +53,16 @@ export type VerifyDeps = {
 /** The stored key's principal, or null for anything that isn't a live stored key. */
 export async function verifyStoredKey(deps: VerifyDeps, token: string, now = Date.now()): Promise<Principal | null> {
   if (!isKeyShaped(token)) return null;
-  const hash = await hashKey(token);
-  const hit = cache.get(hash);
+  // Keyed by the token itself: a warm request costs a Map lookup, not a SHA-256 digest.
+  const hit = cache.get(token);
   if (hit && hit.until > now) return hit.principal;
+  const hash = await hashKey(token);
   await deps.beforeLookup?.();
   const row = await findApiKeyByHash(deps.db, hash);
   const expiresAt = row?.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY;
   const live = row && row.revokedAt === null && expiresAt > now;
   const principal = live ? { id: row.id, name: row.name, scopes: row.scopes } : null;
-  remember(hash, { principal, until: Math.min(now + KEY_CACHE_TTL_MS, expiresAt) });
+  remember(token, { principal, until: Math.min(now + KEY_CACHE_TTL_MS, expiresAt) });
   if (live && (row.lastUsedAt === null || row.lastUsedAt.getTime() <= now - LAST_USED_EVERY_MS)) {
     const touch = touchLastUsed(deps.db, row.id, new Date(now), LAST_USED_EVERY_MS);
     if (deps.waitUntil) deps.waitUntil(touch);
@@ -72,5 +73,5 @@ export async function verifyStoredKey(deps: VerifyDeps, token: string, now = Dat
 
 /** This isolate stops accepting the key at once (others within KEY_CACHE_TTL_MS). */
 export function forgetKey(id: string) {
-  for (const [hash, entry] of cache) if (entry.principal?.id === id) cache.delete(hash);
+  for (const [token, entry] of cache) if (entry.principal?.id === id) cache.delete(token);
 }
