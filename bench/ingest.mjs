@@ -149,8 +149,13 @@ async function storedKeyPhase(baseUrl, connections = CONCURRENCIES[0]) {
   const rounds = [];
   const tally = newTally();
   for (let round = 1; round <= ROUNDS; round++) {
-    const secret = await uniqueIngestPhase(baseUrl, connections, DURATION_S);
-    const stored = await uniqueIngestPhase(baseUrl, connections, DURATION_S, tally, storedHeaders);
+    // Each round swaps which goes first: the database grows all the while, so a fixed order would favour one.
+    const secretPhase = () => uniqueIngestPhase(baseUrl, connections, DURATION_S);
+    const storedPhase = () => uniqueIngestPhase(baseUrl, connections, DURATION_S, tally, storedHeaders);
+    const secretFirst = round % 2 === 1;
+    const first = await (secretFirst ? secretPhase() : storedPhase());
+    const second = await (secretFirst ? storedPhase() : secretPhase());
+    const [secret, stored] = secretFirst ? [first, second] : [second, first];
     rounds.push({ secret, stored });
     const ratio = fmt.ratio(stored.rps / secret.rps);
     console.log(`    round ${round}: secret ${fmt.int(secret.rps)}, stored ${fmt.int(stored.rps)} req/s (${ratio})`);
