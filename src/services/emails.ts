@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, lt, lte, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { personKey } from "../db/person-key";
 import { type Contact, contacts, type Email, emails, type Properties } from "../db/schema";
@@ -7,13 +7,12 @@ import type { RenderedEmail } from "../emails/template";
 import { notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
 import type { KeyedHash } from "../lib/keyed-hash";
-import { keysetPage } from "../lib/sql";
 import { signUnsubscribeToken } from "../lib/tokens";
 import { type EmailProvider, ProviderError } from "../providers/email";
 import { isRunning } from "./enrollments";
 import { UNSUBSCRIBED_REASON } from "./preferences";
 import { claimSendSlot } from "./send-cap";
-import { normalizedAddress, suppressionOf } from "./suppressions";
+import { suppressionOf } from "./suppressions";
 import { subscribedTo } from "./topic-preferences";
 
 export type DeliveryDeps = {
@@ -205,50 +204,4 @@ export async function deliverEmail(deps: DeliveryDeps, emailId: string): Promise
     await setStatus(db, email.id, { error: (error as Error).message, toAddress: email.toAddress, sentAt: null });
     throw error;
   }
-}
-
-export type EmailListQuery = {
-  status?: Email["status"];
-  templateKey?: string;
-  to?: string;
-  from?: Date;
-  until?: Date;
-  limit: number;
-  cursor?: string;
-};
-
-/** Newest first, keyset-paged; `from`/`until` bound the creation time. */
-export async function listEmails(db: Database, query: EmailListQuery) {
-  const rows = await db
-    .select({
-      id: emails.id,
-      userId: emails.userId,
-      toAddress: emails.toAddress,
-      templateKey: emails.templateKey,
-      subject: emails.subject,
-      status: emails.status,
-      provider: emails.provider,
-      providerMessageId: emails.providerMessageId,
-      error: emails.error,
-      journeyKey: emails.journeyKey,
-      enrollmentId: emails.enrollmentId,
-      resentFromId: emails.resentFromId,
-      createdAt: emails.createdAt,
-      sentAt: emails.sentAt,
-    })
-    .from(emails)
-    .where(
-      and(
-        query.status ? eq(emails.status, query.status) : undefined,
-        query.templateKey ? eq(emails.templateKey, query.templateKey) : undefined,
-        query.to ? sql`lower(${emails.toAddress}) = ${normalizedAddress(query.to)}` : undefined,
-        query.from ? gte(emails.createdAt, query.from) : undefined,
-        query.until ? lte(emails.createdAt, query.until) : undefined,
-        query.cursor ? lt(emails.id, query.cursor) : undefined,
-      ),
-    )
-    .orderBy(desc(emails.id))
-    .limit(query.limit + 1);
-  const { page, nextCursor } = keysetPage(rows, query.limit);
-  return { emails: page, nextCursor };
 }

@@ -2,8 +2,9 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { EMAIL_STATUSES } from "../../db/vocabulary";
 import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
+import { listEmails } from "../../services/email-list";
 import { bulkResend, RESENDABLE, resendEmail } from "../../services/email-resends";
-import { getEmail, listEmails } from "../../services/emails";
+import { getEmail } from "../../services/emails";
 import { pathParam } from "../path-params";
 import {
   CursorParam,
