@@ -1,7 +1,7 @@
 import { createReadStream } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { isTransient } from "./api.mjs";
+import { ApiError, isTransient } from "./api.mjs";
 import { optionsQuery, suppressionOptionsQuery } from "./import-options.mjs";
 
 const MiB = 1024 * 1024;
@@ -130,15 +130,15 @@ export async function uploadFile(
           }),
     );
   }
+  // The create isn't interrupted mid-flight: once the server has made the upload, an interrupt
+  // must know its id to discard it (below) instead of leaving its parts for the cron.
   const upload = await client.call(
     suppressions
-      ? client.api.POST("/v1/admin/suppressions/import/uploads", {
-          body: { format, fileName, ...suppressions },
-          signal,
-        })
-      : client.api.POST("/v1/admin/contacts/import/uploads", { body: { format, fileName, ...options }, signal }),
+      ? client.api.POST("/v1/admin/suppressions/import/uploads", { body: { format, fileName, ...suppressions } })
+      : client.api.POST("/v1/admin/contacts/import/uploads", { body: { format, fileName, ...options } }),
   );
   try {
+    if (signal?.aborted) throw new ApiError("Interrupted", { code: "ABORTED" });
     const done = await inParallel(plan.parts, concurrency, async (part) => {
       let partSent = 0;
       /** @param {number} n */
