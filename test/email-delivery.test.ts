@@ -5,7 +5,7 @@ import { verifyUnsubscribeToken } from "../src/lib/tokens";
 import { ProviderError } from "../src/providers/email";
 import { resendProvider } from "../src/providers/email/resend-api";
 import { type DeliveryDeps, deliverEmail } from "../src/services/emails";
-import { call, ingestAuth, testHash, unique } from "./helpers";
+import { queuedEmail, testHash } from "./helpers";
 
 type Captured = { url: string; headers: Headers; body: Record<string, unknown> };
 
@@ -22,22 +22,6 @@ function fakeResend(...statuses: number[]) {
     return new Response(JSON.stringify(body), { status });
   }) as typeof fetch;
   return { requests, fetcher };
-}
-
-async function queuedEmail(template = "welcome") {
-  const userId = unique("deliv");
-  await call("/v1/ingest", {
-    method: "POST",
-    headers: ingestAuth(),
-    json: { event: "profile", userId, userEmail: `${userId}@example.com` },
-  });
-  const id = crypto.randomUUID();
-  await env.DB.prepare(
-    "INSERT INTO emails (id, user_id, template_key, props, status, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
-  )
-    .bind(id, userId, template, JSON.stringify({ name: "Grace" }), Date.now(), Date.now())
-    .run();
-  return { id, userId };
 }
 
 const deps = (fetcher: typeof fetch): DeliveryDeps => ({

@@ -69,3 +69,20 @@ export async function waitForProcessedEvent(idempotencyKey: string): Promise<str
 
 /** The Worker's keyed hash under the test secret (what erasure leaves behind). */
 export const testHash = keyedHash(env.ERASURE_HASH_SECRET);
+
+/** A contact (created through ingest, with an address) and a queued email for it, ready to deliver. */
+export async function queuedEmail(template = "welcome") {
+  const userId = unique("deliv");
+  await call("/v1/ingest", {
+    method: "POST",
+    headers: ingestAuth(),
+    json: { event: "profile", userId, userEmail: `${userId}@example.com` },
+  });
+  const id = crypto.randomUUID();
+  await env.DB.prepare(
+    "INSERT INTO emails (id, user_id, template_key, props, status, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+  )
+    .bind(id, userId, template, JSON.stringify({ name: "Grace" }), Date.now(), Date.now())
+    .run();
+  return { id, userId };
+}

@@ -4,7 +4,7 @@ import { createDb } from "../src/db/client";
 import { keyedHash } from "../src/lib/keyed-hash";
 import { resendProvider } from "../src/providers/email/resend-api";
 import { deliverEmail } from "../src/services/emails";
-import { adminAuth, adminGet, adminPost, call, ingestAuth, ndjsonText, testHash, unique } from "./helpers";
+import { adminAuth, adminGet, adminPost, call, ingestAuth, ndjsonText, queuedEmail, testHash, unique } from "./helpers";
 import { drainImport } from "./imports-helpers";
 import { introspectJourneysForFile } from "./workflows";
 
@@ -222,18 +222,7 @@ describe("imported suppressions hold at once", () => {
   });
 
   it("an imported suppression blocks the send step before the provider is called", async () => {
-    const userId = unique("sendheld");
-    await call("/v1/ingest", {
-      method: "POST",
-      headers: ingestAuth(),
-      json: { event: "profile", userId, userEmail: `${userId}@example.com` },
-    });
-    const id = crypto.randomUUID();
-    await env.DB.prepare(
-      "INSERT INTO emails (id, user_id, template_key, props, status, created_at, updated_at) VALUES (?, ?, 'welcome', '{}', 'queued', ?, ?)",
-    )
-      .bind(id, userId, Date.now(), Date.now())
-      .run();
+    const { id, userId } = await queuedEmail();
     const started = await adminPost("/v1/admin/suppressions/import", {
       format: "csv",
       data: `EmailAddress,SuppressionReason\n${userId}@Example.com,SpamComplaint\n`,
