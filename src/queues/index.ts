@@ -46,6 +46,9 @@ export async function dispatchQueue(batch: MessageBatch<unknown>, env: Env) {
     messages: batch.messages.length,
     d1RoundTrips: roundTrips.count,
     d1WaitedMs: roundTrips.waitedMs,
+    d1Statements: roundTrips.statements,
+    d1RowsRead: roundTrips.rowsRead,
+    d1RowsWritten: roundTrips.rowsWritten,
     durationMs: Date.now() - started,
   });
 }
