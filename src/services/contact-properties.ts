@@ -21,14 +21,24 @@ const bytesOf = (json: SQL) => sql`coalesce(length(CAST(${json} AS BLOB)), 0)`;
 /**
  * 1 when `merged` (what the write makes of `current`) would take the contact past a cap (bytes of
  * UTF-8 JSON, top-level keys), or further past it. `upperBytes` bounds the merged size (both sides
- * together): small contacts skip the exact test, which parses and merges both sides.
+ * together): small contacts skip the exact test, which parses and merges both sides. `merged`
+ * appears once per cap (`x > cap AND x > current` is `x > max(cap, current)`): each copy is merged again.
  */
 function exceeds(current: SQL, merged: SQL, upperBytes: SQL): SQL {
   const keys = (json: SQL) => sql`(SELECT count(*) FROM json_each(${json}))`;
   // Past a cap and growing: a contact already over it (written before the caps) may still shrink.
-  const exact = sql`(${bytesOf(merged)} > ${MAX_BYTES} AND ${bytesOf(merged)} > ${bytesOf(current)})
-    OR (${keys(merged)} > ${MAX_KEYS} AND ${keys(merged)} > ${keys(current)})`;
+  const exact = sql`${bytesOf(merged)} > max(${MAX_BYTES}, ${bytesOf(current)})
+    OR ${keys(merged)} > max(${MAX_KEYS}, ${keys(current)})`;
   return sql`(CASE WHEN ${upperBytes} <= ${SURELY_FITS} THEN 0 ELSE (${exact}) END)`;
+}
+
+/**
+ * `merged`, or `current` when it would pass the caps (exceeds), merging once: a FROM-less
+ * subquery is never flattened into its user, so `u.m` is the merge computed once, not a copy of it.
+ */
+function capped(current: SQL, merged: SQL, upperBytes: SQL): SQL {
+  const m = sql.raw("u.m");
+  return sql`(SELECT CASE WHEN ${exceeds(current, m, upperBytes)} THEN ${current} ELSE ${m} END FROM (SELECT ${merged} AS m) AS u)`;
 }
 
 /** 1 when merge-patching `patch` into `current` would take it past a contact cap, or further past it. */
@@ -41,7 +51,7 @@ export const mergeExceeds = (current: SQL, patch: SQL): SQL =>
  * a refused merge (below, and the import's) use the same `mergeExceeds`, so they agree exactly.
  */
 export const cappedMerge = (current: SQL, patch: SQL): SQL =>
-  sql`CASE WHEN ${mergeExceeds(current, patch)} THEN ${current} ELSE json_patch(${current}, ${patch}) END`;
+  capped(current, sql`json_patch(${current}, ${patch})`, sql`${bytesOf(current)} + ${bytesOf(patch)}`);
 
 /**
  * The import's merge: like cappedMerge, but a patch past the caps makes the value NULL, which the
@@ -58,13 +68,21 @@ export const isContactCapsRefusal = (err: unknown): boolean =>
   err instanceof Error && `${err.message} ${String(err.cause ?? "")}`.includes(CONTACT_CAPS_REFUSAL);
 
 /**
+ * Whether `current` lacks the key `f.key`: looked up by path (the contact's other keys are not
+ * read, and D1 counts each json_each row as a row read), except for a key a quoted path can't name.
+ */
+const lacks = (current: SQL) =>
+  sql`CASE WHEN f.key = '' OR f.key GLOB '*["\\]*' THEN f.key NOT IN (SELECT key FROM json_each(${current}))
+    ELSE json_type(${current}, '$."' || f.key || '"') IS NULL END`;
+
+/**
  * The keys of `setOnce` that `current` lacks, as an object (PostHog's `$set_once`). json_each
  * hands booleans, nulls and containers over as SQL values: they are turned back into JSON.
  */
 const missingKeys = (setOnce: SQL, current: SQL) =>
   sql`(SELECT json_group_object(f.key, CASE f.type WHEN 'true' THEN json('true') WHEN 'false' THEN json('false')
       WHEN 'null' THEN json('null') WHEN 'object' THEN json(f.value) WHEN 'array' THEN json(f.value) ELSE f.value END)
-    FROM json_each(${setOnce}) AS f WHERE f.key NOT IN (SELECT key FROM json_each(${current})))`;
+    FROM json_each(${setOnce}) AS f WHERE ${lacks(current)})`;
 
 /** PostHog's order: `$set_once` fills missing keys, then `set` (with `$unset` as nulls) is merged over. */
 const updated = (current: SQL, set: SQL, setOnce: SQL) =>
@@ -76,7 +94,7 @@ export const updateExceeds = (current: SQL, set: SQL, setOnce: SQL): SQL =>
 
 /** cappedMerge for a person-model update: with a NULL `setOnce` it is exactly cappedMerge of `set`. */
 export const cappedUpdate = (current: SQL, set: SQL, setOnce: SQL): SQL =>
-  sql`CASE WHEN ${updateExceeds(current, set, setOnce)} THEN ${current} ELSE ${updated(current, set, setOnce)} END`;
+  capped(current, updated(current, set, setOnce), sql`${bytesOf(current)} + ${bytesOf(set)} + ${bytesOf(setOnce)}`);
 
 /**
  * The events among `eventIds`, stored and unprocessed, whose properties their contact can't take
@@ -102,22 +120,14 @@ export function createdWith(set: Properties, setOnce: Properties): Properties {
 
 /**
  * The properties an upsert leaves on an existing contact: `excluded.properties` merged in, or,
- * for rows with `setOnce`, their update as one JSON parameter keyed by externalId (no externalId
- * appears twice in a statement), read by the conflicting row's own key.
+ * for rows with `setOnce`, their update as one JSON parameter keyed by the id each row's insert
+ * would have had (`excluded.id`: new, so unique and path-safe), whatever contact, by id or alias, it lands on.
  */
-export function propertiesSet(
-  chunk: Array<{ externalId: string; properties?: Properties; setOnce?: Properties }>,
-): SQL {
+export function propertiesSet(chunk: Array<{ id: string; properties?: Properties; setOnce?: Properties }>): SQL {
   const current = sql`"contacts"."properties"`;
   const updates = chunk.filter((row) => row.setOnce);
   if (updates.length === 0) return cappedMerge(current, sql`excluded.properties`);
-  const byKey = JSON.stringify(
-    Object.fromEntries(updates.map((row) => [row.externalId, [row.properties ?? {}, row.setOnce]])),
-  );
-  const update = sql`(SELECT value FROM json_each(${byKey}) WHERE key = "contacts"."external_id")`;
-  return cappedUpdate(
-    current,
-    sql`coalesce(json_extract(${update}, '$[0]'), excluded.properties)`,
-    sql`json_extract(${update}, '$[1]')`,
-  );
+  const byId = JSON.stringify(Object.fromEntries(updates.map((row) => [row.id, [row.properties ?? {}, row.setOnce]])));
+  const update = (part: 0 | 1) => sql`json_extract(${byId}, '$."' || excluded.id || '"[${sql.raw(String(part))}]')`;
+  return cappedUpdate(current, sql`coalesce(${update(0)}, excluded.properties)`, update(1));
 }

@@ -148,8 +148,9 @@ function upsertStatement(
   options: { now: Date; onlyIfNewer: boolean },
 ) {
   const { now } = options;
-  const values = chunk.map((row) => ({
-    id: newId(),
+  const withIds = chunk.map((row) => ({ ...row, id: newId() }));
+  const values = withIds.map((row) => ({
+    id: row.id,
     // An id that is an alias lands on its person.
     externalId: personKey(row.externalId),
     email: row.email ?? null,
@@ -171,7 +172,7 @@ function upsertStatement(
     target: contacts.externalId,
     set: {
       email: EMAIL_SET[policy],
-      properties: propertiesSet(chunk),
+      properties: propertiesSet(withIds),
       firstSeenAt: sql`coalesce(min(${contacts.firstSeenAt}, excluded.first_seen_at), ${contacts.firstSeenAt}, excluded.first_seen_at)`,
       lastSeenAt: sql`coalesce(max(${contacts.lastSeenAt}, excluded.last_seen_at), ${contacts.lastSeenAt}, excluded.last_seen_at)`,
       updatedAt: sql`excluded.updated_at`,
