@@ -1,16 +1,17 @@
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { buildDeps } from "../src/composition";
 import { createDb } from "../src/db/client";
 import { countRoundTrips, newRoundTripCounter } from "../src/db/round-trips";
 import worker from "../src/index";
-import type { BufferedEvent, IngestEventsMessage } from "../src/lib/queues";
+import { type BufferedEvent, type IngestEventsMessage, QUEUES } from "../src/lib/queues";
 import { type IngestItem, type IngestSource, toEventRows } from "../src/pipeline/ingest";
 import { writeBuffered } from "../src/pipeline/ingest-buffer";
 import { fromPostHog } from "../src/services/posthog/map";
 import { identify, pageview, type webhook } from "./fixtures/posthog";
-import { adminGet, unique } from "./helpers";
+import { adminGet, unique, waitForProcessedEvent } from "./helpers";
+import { deliver } from "./queues";
 
 // D1 cost of the PostHog path (issue 22: "same D1 cost per event" as /v1/ingest), measured with
 // D1's own counters (statements, rows_read, rows_written), which a busy machine doesn't skew.
@@ -141,5 +142,40 @@ describe("the person update, merged once", () => {
     await sync(user, { $unset: ["k0_0"], $set_once: { small: 1 } });
     expect(await propertiesOf(user)).toMatchObject({ small: 1 });
     expect(await propertiesOf(user)).not.toHaveProperty("k0_0");
+  });
+});
+
+describe("$identify in bulk", () => {
+  it("an invocation of 100 $identify messages stays within D1's 1000 queries; the rest wait, and every link is made", async () => {
+    const ids = Array.from({ length: 100 }, () => [unique("anon"), unique("user")] as const);
+    // The worst case: every anonymous visitor has a contact to merge (a project making profiles for everyone).
+    await consumerWrite(postHogItems(ids.map(([anon]) => pageview(anon, { $set: { utm: "ads" } }))), "posthog");
+    const bodies = ids.map(([anon, user]) => {
+      const body = identify(user, `${user}@example.com`);
+      body.event.properties.$anon_distinct_id = anon;
+      return body;
+    });
+    const lines = vi.spyOn(console, "log");
+    const result = await deliver(
+      QUEUES.ingestEvents.name,
+      postHogItems(bodies).map((item) => ({ body: message([item], "posthog") })),
+    );
+    const batchLine = lines.mock.calls
+      .map(([line]) => (typeof line === "string" && line.includes('"queue batch"') ? JSON.parse(line) : null))
+      .find((line) => line?.queue === QUEUES.ingestEvents.name);
+    lines.mockRestore();
+    // Before: one D1 batch of 1721 statements.
+    expect(batchLine.d1Statements).toBeLessThanOrEqual(1000);
+    expect(result.retryMessages).toEqual([]);
+    expect(result.explicitAcks).toHaveLength(100);
+    for (const body of bodies) await waitForProcessedEvent(`posthog:${body.event.uuid}`);
+    const merged = await env.DB.prepare(
+      `SELECT count(*) AS n FROM contact_aliases a JOIN contacts c ON c.id = a.contact_id
+       WHERE a.kind = 'posthog_anonymous' AND a.alias IN (SELECT value FROM json_each(?1 ->> '$[0]'))
+         AND c.external_id IN (SELECT value FROM json_each(?1 ->> '$[1]'))`,
+    )
+      .bind(JSON.stringify([ids.map(([anon]) => anon), ids.map(([, user]) => user)]))
+      .first<{ n: number }>();
+    expect(merged!.n).toBe(100);
   });
 });

@@ -43,3 +43,26 @@ export async function runPlans<const P extends readonly BatchPlan<unknown>[]>(
   const combined = sequence(...plans);
   return combined.decode(await runBatch(db, combined.statements));
 }
+
+/**
+ * D1 counts every statement of a batch against its queries per Worker invocation (1000 on Workers
+ * Paid): what an invocation may still spend. A write takes its statements from it before it runs.
+ */
+export type StatementBudget = { remaining: number };
+
+export class StatementBudgetExceeded extends Error {
+  constructor(
+    readonly needed: number,
+    readonly remaining: number,
+  ) {
+    super(`a D1 batch of ${needed} statements, with ${remaining} left in this invocation`);
+  }
+}
+
+/** Takes `plan`'s statements from `budget`, or throws StatementBudgetExceeded (nothing taken). */
+export function spend(budget: StatementBudget | undefined, planned: BatchPlan<unknown>) {
+  if (!budget) return;
+  const needed = planned.statements.length;
+  if (needed > budget.remaining) throw new StatementBudgetExceeded(needed, budget.remaining);
+  budget.remaining -= needed;
+}

@@ -1,3 +1,4 @@
+import type { StatementBudget } from "../db/batch-plan";
 import type { StoredEvent } from "../db/schema";
 import { log } from "../lib/log";
 import { type BufferedEvent, type IngestEventsMessage, sendAll } from "../lib/queues";
@@ -5,6 +6,9 @@ import { activeEnrollmentsTriggeredBy } from "../services/enrollments";
 import { findKnownKeys, rememberKeys } from "../services/idempotency";
 import { enqueueStarts } from "../services/workflow-instances";
 import { type IngestDeps, type IngestItem, type IngestSource, toEventRows, writeEvents } from "./ingest";
+
+// The consumer spends its invocation's D1 statements through these.
+export { type StatementBudget, StatementBudgetExceeded } from "../db/batch-plan";
 
 export type BufferDeps = IngestDeps & { ingestQueue: Queue<IngestEventsMessage> };
 
@@ -122,10 +126,13 @@ async function sendEvents(queue: Queue<IngestEventsMessage>, source: IngestSourc
 export async function writeBuffered(
   deps: IngestDeps,
   messages: IngestEventsMessage[],
-  options: { restartEntries: boolean },
+  options: { restartEntries: boolean; budget?: StatementBudget },
 ): Promise<void> {
   const rows = messages.flatMap((message) => message.events.map((event) => fromBuffered(event, message.source)));
-  const { refusedMerges } = await writeEvents({ ...deps, waitUntil: undefined }, rows, { insert: true });
+  const { refusedMerges } = await writeEvents({ ...deps, waitUntil: undefined }, rows, {
+    insert: true,
+    budget: options.budget,
+  });
   if (refusedMerges.size > 0) {
     // Nobody waits for these answers: the log line says which stored events left their contact's properties alone.
     log.warn("contact properties limit: events stored, properties not merged", { eventIds: [...refusedMerges] });

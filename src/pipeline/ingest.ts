@@ -1,4 +1,4 @@
-import { type BatchPlan, plan, runPlans, sequence, writes } from "../db/batch-plan";
+import { type BatchPlan, plan, runPlans, type StatementBudget, sequence, spend, writes } from "../db/batch-plan";
 import type { Database } from "../db/client";
 import type { ContactUpdate, Properties, StoredEvent } from "../db/schema";
 import { newId } from "../lib/ids";
@@ -88,6 +88,8 @@ type WriteOptions = {
   addressHashes?: AddressHashes;
   /** The events' hashed user ids, for the insert's erasure check (see services/erasure-markers). */
   erasureKeys?: Map<string, string>;
+  /** The invocation's D1 statements left: a batch that needs more is not run (StatementBudgetExceeded). */
+  budget?: StatementBudget;
 };
 
 type Written = {
@@ -169,6 +171,7 @@ export async function writeEvents(
     addressHashes,
     erasureKeys: keys,
   });
+  spend(options.budget, planned);
   const [{ storedIds, refusedMerges, decided }] = await runPlans(deps.db, planned);
   await applyToWorkflows(deps, events, decided, deps.waitUntil);
   return { storedIds, refusedMerges, outcomes: routingOutcomes(events, decided) };
