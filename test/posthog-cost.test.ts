@@ -89,7 +89,12 @@ describe("PostHog's D1 cost per event, against /v1/ingest's at the same properti
 });
 
 /** A PostHog event through the webhook in sync mode (written before the answer). */
-async function sync(distinctId: string, properties: Record<string, unknown>, event = "$pageview") {
+async function sync(
+  distinctId: string,
+  properties: Record<string, unknown>,
+  event = "$pageview",
+  settings: Record<string, string> = {},
+) {
   const res = await worker.fetch(
     new Request("http://localhost/v1/webhooks/posthog", {
       method: "POST",
@@ -99,7 +104,7 @@ async function sync(distinctId: string, properties: Record<string, unknown>, eve
         person: { properties: {} },
       }),
     }),
-    { ...env, POSTHOG_WEBHOOK_MODE: "sync" },
+    { ...env, POSTHOG_WEBHOOK_MODE: "sync", ...settings },
     createExecutionContext(),
   );
   expect(res.status).toBe(202);
@@ -126,6 +131,27 @@ describe("the person update, merged once", () => {
     const filled = Object.fromEntries(odd.map((key) => [`${key}_new`, "new"]));
     await sync(user, { $set_once: { ...Object.fromEntries(odd.map((key) => [key, "new"])), ...filled } });
     expect(await propertiesOf(user)).toEqual({ ...Object.fromEntries(odd.map((key) => [key, "old"])), ...filled });
+  });
+
+  it("an event that changes nothing records no address change (one row per real change)", async () => {
+    const user = unique("same");
+    const replace = { POSTHOG_EMAIL_POLICY: "replace" };
+    const changes = async () =>
+      (await env.DB.prepare(
+        "SELECT count(*) AS n FROM contact_changes WHERE contact_id = (SELECT id FROM contacts WHERE external_id = ?)",
+      )
+        .bind(user)
+        .first<{ n: number }>())!.n;
+    await sync(user, { $set: { plan: "pro" } }, "$pageview", replace);
+    for (const email of [`${user}@example.com`, `${user}@example.com`, `${user.toUpperCase()}@EXAMPLE.COM`]) {
+      await sync(user, { $set: { email, plan: "pro" } }, "$pageview", replace);
+    }
+    expect(await changes()).toBe(1);
+    await sync(user, { $set: { email: `${user}@example.org` } }, "$pageview", replace);
+    await sync(user, { $set: { email: `${user}@example.org` } }, "$pageview", replace);
+    expect(await changes()).toBe(2);
+    const contact = (await (await adminGet(`/v1/admin/contacts/${user}`)).json()) as { email: string };
+    expect(contact.email).toBe(`${user}@example.org`);
   });
 
   it("an update that would pass the contact caps leaves the properties alone, and says so", async () => {
