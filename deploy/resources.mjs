@@ -7,7 +7,8 @@ import { onExit } from "../bin/lib/cleanup.mjs";
 import { kvNamespaceTitle } from "./config.mjs";
 import { ROOT, wrangler } from "./wrangler.mjs";
 
-const GENERATED_CONFIG = ".deploy.wrangler.json"; // gitignored; exists only during the upload
+// gitignored; exists only during the upload; per process, so two deploys (the tests run several) never share it
+const GENERATED_CONFIG = `.deploy.wrangler.${process.pid}.json`;
 
 async function queueExists(name, env) {
   const { code, output } = await wrangler(["queues", "info", name], { env, quiet: true, allowFailure: true });
