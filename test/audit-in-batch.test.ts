@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { adminAuth, call, expectErrorShape, unique } from "./helpers";
+import { adminAuth, call, expectErrorShape, testHash, unique } from "./helpers";
 import { introspectJourneysForFile } from "./workflows";
 
 introspectJourneysForFile();
@@ -109,6 +109,19 @@ describe("an audit entry commits in the change's own D1 batch", () => {
     expect(await entriesOf(aborted)).toEqual([
       expect.objectContaining({ action: "abortImportUpload", outcome: "ok", targetIds: [uploadId] }),
     ]);
+  });
+
+  it("a lifted suppression's entry names the address only as its keyed hash", async () => {
+    const address = `${unique("lift")}@example.com`;
+    await call("/v1/admin/suppressions", { method: "POST", headers: adminAuth(), json: { addresses: [address] } });
+    const lifted = await call(`/v1/admin/suppressions/${encodeURIComponent(address)}`, {
+      method: "DELETE",
+      headers: adminAuth(),
+    });
+    expect(lifted.status).toBe(200);
+    const [entry] = await entriesOf(lifted);
+    expect(entry).toMatchObject({ action: "liftSuppression", outcome: "ok", targetIds: [await testHash(address)] });
+    expect(JSON.stringify(entry)).not.toContain("example.com");
   });
 
   it("a change whose batch fails leaves no half-change, and an entry saying it failed", async () => {
