@@ -3,8 +3,9 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
 import { createDb } from "../src/db/client";
+import { countRoundTrips, newRoundTripCounter } from "../src/db/round-trips";
 import { hashKey } from "../src/services/api-keys/store";
-import { KEY_CACHE_TTL_MS, verifyStoredKey } from "../src/services/api-keys/verify";
+import { KEY_CACHE_MAX_AGE_MS, KEY_CACHE_TTL_MS, verifyStoredKey } from "../src/services/api-keys/verify";
 import { adminAuth, call, expectErrorShape, unique } from "./helpers";
 
 type Created = { id: string; key: string; name: string; scopes: string[]; createdAt: string; expiresAt: string | null };
@@ -108,6 +109,49 @@ describe("API keys", () => {
     // ...but never past the cache's lifetime, which is inside the promised 60 s.
     expect(KEY_CACHE_TTL_MS).toBeLessThanOrEqual(60_000);
     expect(await verifyStoredKey(deps, key, now + KEY_CACHE_TTL_MS + 1)).toBeNull();
+  });
+
+  it("a burst of first requests with one key costs one D1 lookup, not one each", async () => {
+    const { key, id } = await createKey({ name: unique("burst"), scopes: ["ingest"] });
+    const trips = newRoundTripCounter();
+    const after: Promise<unknown>[] = [];
+    const deps = { db: createDb(countRoundTrips(env.DB, trips)), waitUntil: (p: Promise<unknown>) => after.push(p) };
+    const now = Date.now();
+    const principals = await Promise.all(Array.from({ length: 16 }, () => verifyStoredKey(deps, key, now)));
+    expect(principals.every((p) => p?.id === id)).toBe(true);
+    await Promise.all(after);
+    // The lookup, and last-used's first write.
+    expect(trips.count).toBe(2);
+  });
+
+  it("past 30 s a verified key is answered from memory while one request re-checks it after its response", async () => {
+    const { key, id } = await createKey({ name: unique("recheck"), scopes: ["read"] });
+    const trips = newRoundTripCounter();
+    const after: Promise<unknown>[] = [];
+    const deps = { db: createDb(countRoundTrips(env.DB, trips)), waitUntil: (p: Promise<unknown>) => after.push(p) };
+    const now = Date.now();
+    expect(await verifyStoredKey(deps, key, now)).toMatchObject({ id });
+    await Promise.all(after.splice(0));
+    await env.DB.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ?").bind(now, id).run();
+    const before = trips.count;
+    const stale = now + KEY_CACHE_TTL_MS + 1;
+    // Both answered from memory; only one re-check goes to D1, after the response.
+    expect(await verifyStoredKey(deps, key, stale)).toMatchObject({ id });
+    expect(await verifyStoredKey(deps, key, stale)).toMatchObject({ id });
+    expect(trips.count - before).toBeLessThanOrEqual(1);
+    expect(after).toHaveLength(1);
+    await Promise.all(after.splice(0));
+    expect(await verifyStoredKey(deps, key, stale + 1)).toBeNull();
+  });
+
+  it("never answers from a verification older than KEY_CACHE_MAX_AGE_MS, inside the promised 60 s", async () => {
+    const { key, id } = await createKey({ name: unique("max-age"), scopes: ["read"] });
+    const deps = { db: createDb(env.DB), waitUntil: (_: Promise<unknown>) => undefined };
+    const now = Date.now();
+    expect(await verifyStoredKey(deps, key, now)).toMatchObject({ id });
+    await env.DB.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ?").bind(now, id).run();
+    expect(KEY_CACHE_MAX_AGE_MS).toBeLessThan(60_000);
+    expect(await verifyStoredKey(deps, key, now + KEY_CACHE_MAX_AGE_MS + 1)).toBeNull();
   });
 
   it("expired: refused from its expiry on", async () => {

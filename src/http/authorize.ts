@@ -5,10 +5,11 @@ import { newId } from "../lib/ids";
 import { errorFields, log } from "../lib/log";
 import { grants } from "../services/api-keys/verify";
 import {
+  type AuditDraft,
+  type AuditEntry,
   type AuditStart,
-  finishAuditEntry,
   type NamedId,
-  recordAuditEntry,
+  settleAuditEntry,
   startAuditEntry,
   summarizeAnswer,
 } from "../services/audit-log";
@@ -16,7 +17,7 @@ import type { AppEnv } from "./app-env";
 import type { Operation } from "./operations";
 
 /** Path parameters and answer fields that name a person: kept only as the keyed hash erasure uses. */
-const PERSON_FIELDS = new Set(["idOrExternalId", "externalId", "userId"]);
+const PERSON_FIELDS = new Set(["idOrExternalId", "externalId", "userId", "address"]);
 
 const decoded = (value: string) => {
   try {
@@ -50,10 +51,21 @@ async function answerSummary(method: string, res: Response) {
 
 type Lookup = (method: string, path: string) => { operation: Operation; params: Record<string, string> } | undefined;
 
+const sameEntry = (a: AuditEntry, b: AuditEntry) =>
+  a.outcome === b.outcome &&
+  a.status === b.status &&
+  JSON.stringify([...a.targetIds].sort()) === JSON.stringify([...b.targetIds].sort()) &&
+  JSON.stringify(Object.entries(a.counts).sort()) === JSON.stringify(Object.entries(b.counts).sort());
+
 /**
  * After `authenticate`: 403 `FORBIDDEN` when the key lacks the scope the operation declares, and an
  * audit entry for every admin request that changes something (a refused one included). A path no
  * operation answers passes through to its 404/405.
+ *
+ * An operation declared `audit: "batch"` gets its entry as `c.var.audit`, which its service writes in
+ * the change's own D1 batch (no extra round trip); a write follows only when the answer says more
+ * than that entry (a failure, whose batch rolled the entry back; a count only the batch knew). Any
+ * other change gets a `started` entry before it runs, settled after.
  */
 export function authorize(lookup: Lookup) {
   return createMiddleware<AppEnv>(async (c, next) => {
@@ -82,23 +94,33 @@ export function authorize(lookup: Lookup) {
           targetIds: await targetIds(c, params),
           counts: {},
         };
-        await recordAuditEntry(c.var.db, start, refused);
+        await settleAuditEntry(c.var.db, { ...start, ...refused });
       }
       throw new AppError("FORBIDDEN", `This key lacks the \`${needed}\` scope this operation needs`);
     }
     if (!start) return next();
-    await startAuditEntry(c.var.db, start);
+    let draft: AuditDraft | null = null;
+    if (operation.auditInBatch) {
+      const planned = { outcome: "ok" as const, status: operation.successStatus, counts: {} };
+      draft = { entry: { ...start, ...planned, targetIds: await targetIds(c, params) }, written: false };
+      c.set("audit", draft);
+    } else {
+      await startAuditEntry(c.var.db, start);
+    }
     await next();
     const { ids, counts } = await answerSummary(operation.method, c.res);
-    const result = {
-      outcome: c.res.status < 400 ? ("ok" as const) : ("failed" as const),
+    const ended: AuditEntry = {
+      ...start,
+      outcome: c.res.status < 400 ? "ok" : "failed",
       status: c.res.status,
       targetIds: await targetIds(c, params, ids),
-      counts,
+      counts: { ...draft?.entry.counts, ...counts },
     };
-    // The change is done: a failed finish leaves the entry `started`, and must not turn the answer into a 500.
-    await finishAuditEntry(c.var.db, start.id, result).catch((error: unknown) =>
-      log.error("audit entry not finished", { requestId: c.var.requestId, auditId: start.id, ...errorFields(error) }),
+    if (draft?.written && sameEntry(draft.entry, ended)) return;
+    // The change is done: a failed write leaves the entry as its batch wrote it (or `started`), and
+    // must not turn the answer into a 500.
+    await settleAuditEntry(c.var.db, ended).catch((error: unknown) =>
+      log.error("audit entry not settled", { requestId: c.var.requestId, auditId: start.id, ...errorFields(error) }),
     );
   });
 }

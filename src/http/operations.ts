@@ -14,6 +14,10 @@ export type Operation = {
   scope: ApiKeyScope | null;
   /** Admin requests that change something get an audit entry; `x-audit` overrides (a bulk read: true). */
   audit: boolean;
+  /** `x-audit: "batch"`: the handler's service writes the entry in the change's own D1 batch. */
+  auditInBatch: boolean;
+  /** The lowest 2xx it documents: the status an entry written inside the change's batch states. */
+  successStatus: number;
 };
 
 type RouteDeclaration = {
@@ -22,7 +26,7 @@ type RouteDeclaration = {
   operationId?: string;
   security?: Array<Record<string, string[]>>;
   responses: Record<string, unknown>;
-  "x-audit"?: boolean;
+  "x-audit"?: boolean | "batch";
 };
 
 const isScope = (value: string | undefined): value is ApiKeyScope =>
@@ -37,7 +41,13 @@ function describe(route: RouteDeclaration): Operation {
     path: route.path,
     action: route.operationId ?? `${method} ${route.path}`,
     scope: declared ?? (admin ? "admin" : null),
-    audit: admin && (route["x-audit"] ?? method !== "GET"),
+    audit: admin && (route["x-audit"] === undefined ? method !== "GET" : route["x-audit"] !== false),
+    auditInBatch: admin && route["x-audit"] === "batch",
+    successStatus: Math.min(
+      ...Object.keys(route.responses)
+        .map(Number)
+        .filter((n) => n >= 200 && n < 300),
+    ),
   };
 }
 

@@ -5,6 +5,7 @@ import { conditionsHold } from "../journeys/conditions";
 import { getJourney } from "../journeys/registry";
 import type { KeyedHash } from "../lib/keyed-hash";
 import type { JourneyStartMessage } from "../lib/queues";
+import { type AuditDraft, auditStatements } from "../services/audit-log";
 import { contactUpsertStatements } from "../services/contacts";
 import { enterPlan, previewEntriesPlan, type SkipReason } from "../services/entry-guards";
 import { hashedAddresses } from "../services/suppressions";
@@ -28,7 +29,7 @@ export async function batchEnroll(
   deps: BatchEnrollDeps,
   journeyKey: string,
   users: BatchEnrollUser[],
-  options: { dryRun: boolean },
+  options: { dryRun: boolean; audit?: AuditDraft },
 ) {
   const { db } = deps;
   const journey = getJourney(journeyKey);
@@ -54,7 +55,7 @@ export async function batchEnroll(
   const decide = options.dryRun
     ? previewEntriesPlan(db, journey, candidates)
     : enterPlan(db, journey, candidates, { source: "batch" });
-  const [, decisions] = await runPlans(db, writes(upserts), decide);
+  const [, decisions] = await runPlans(db, writes([...auditStatements(db, options.audit), ...upserts]), decide);
 
   const enrollmentIds = decisions.flatMap((d) => (d.enrolled ? [d.enrollmentId] : []));
   if (!options.dryRun) await enqueueStarts(deps.journeyStarts, enrollmentIds);

@@ -1,5 +1,5 @@
-import { type BatchPlan, plan, rows, runPlans, sequence } from "../db/batch-plan";
-import type { Database } from "../db/client";
+import { type BatchPlan, plan, rows, runPlans, sequence, writes } from "../db/batch-plan";
+import type { BatchStatement, Database } from "../db/client";
 import type { StoredEvent } from "../db/schema";
 import { matchesEvent } from "../journeys/conditions";
 import type { JourneyDefinition } from "../journeys/define";
@@ -56,6 +56,8 @@ type RoutingOptions = {
   onlyPending?: boolean;
   /** From `eventAddressHashes`, computed before the batch is built (hashing is async). */
   addressHashes?: AddressHashes;
+  /** Writes that commit with the decisions, ahead of them (a replay's audit entry). */
+  before?: BatchStatement[];
 };
 
 type Decided = { exits: ExitOutcome[]; waiting: WaitingEnrollment[]; entries: EntryOutcome[] };
@@ -101,7 +103,11 @@ export async function routeToJourneys(
   options: RoutingOptions = {},
 ): Promise<Map<string, RoutingOutcome>> {
   const addressHashes = options.addressHashes ?? (await eventAddressHashes(deps.hash, events));
-  const [decided] = await runPlans(deps.db, routingPlan(deps.db, events, { ...options, addressHashes }));
+  const [, decided] = await runPlans(
+    deps.db,
+    writes(options.before ?? []),
+    routingPlan(deps.db, events, { ...options, addressHashes }),
+  );
   if (!options.dryRun) await applyToWorkflows(deps, events, decided);
   return routingOutcomes(events, decided);
 }

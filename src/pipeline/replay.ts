@@ -4,6 +4,7 @@ import { events, type StoredEvent } from "../db/schema";
 import { propertiesProblem } from "../lib/properties";
 import { chunkForParams } from "../lib/sql";
 import { pendingErasedUserIds } from "../services/archive-erasures";
+import { type AuditDraft, auditStatements } from "../services/audit-log";
 import { readArchivedEvents, retentionCutoff } from "../services/event-archive";
 import { eventFilter } from "../services/events";
 import { type JourneyRoutingDeps, routeToJourneys } from "./journey-routing";
@@ -16,6 +17,8 @@ export type ReplayInput = {
   filter?: { event?: string; userId?: string; from?: Date; to?: Date };
   limit: number;
   dryRun: boolean;
+  /** Written with the routing decisions: the replay's first write. */
+  audit?: AuditDraft;
 };
 
 export type ReplayError = { eventId: string; error: string };
@@ -115,7 +118,8 @@ export async function replayEvents(deps: ReplayDeps, input: ReplayInput): Promis
   const loaded = await loadEvents(deps, input);
   const { found, errors } = withinPropertyCaps(loaded);
   const { archive } = loaded;
-  const outcomes = await routeToJourneys(deps, found, { dryRun: input.dryRun });
+  const before = auditStatements(deps.db, input.audit);
+  const outcomes = await routeToJourneys(deps, found, { dryRun: input.dryRun, before });
 
   if (input.dryRun) {
     return {

@@ -117,9 +117,10 @@ type Security = Array<Record<string, string[]>>;
  * An operation's scope, declared once: spread into `createRoute`, it is the operation's `security`
  * in the document, what the auth middleware enforces (src/http/operations.ts) and its documented
  * 403. Admin requests that change something are audited; `audit: true` adds a bulk read (the
- * export), `audit: false` leaves out the parts of one operation (upload parts: the completion is the entry).
+ * export), `audit: false` leaves out the parts of one operation (upload parts: the completion is the entry),
+ * `audit: "batch"` says its service writes the entry in the change's own D1 batch (`c.var.audit`).
  */
-export const scope = (needed: ApiKeyScope, options: { audit?: boolean } = {}) => ({
+export const scope = (needed: ApiKeyScope, options: { audit?: boolean | "batch" } = {}) => ({
   security: [{ apiKey: [needed] }] as Security,
   ...(options.audit === undefined ? {} : { "x-audit": options.audit }),
 });

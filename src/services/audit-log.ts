@@ -1,5 +1,5 @@
 import { and, desc, eq, gte, lt, lte, type SQL } from "drizzle-orm";
-import type { Database } from "../db/client";
+import type { BatchStatement, Database } from "../db/client";
 import { type AuditEntryRow, type AuditOutcome, auditLog } from "../db/schema";
 import { keysetPage } from "../lib/sql";
 
@@ -18,20 +18,53 @@ export type AuditResult = {
 };
 
 /**
- * Written before the request's handler runs (outcome `started`), so no change can exist without
- * its entry even if the Worker dies mid-request; `finishAuditEntry` then states how it ended.
+ * Written before the request's handler runs (outcome `started`), for a change made of several
+ * steps that no one batch holds, so no change can exist without its entry even if the Worker dies
+ * mid-request; `settleAuditEntry` then states how it ended.
  */
 export async function startAuditEntry(db: Database, start: AuditStart): Promise<void> {
   await db.insert(auditLog).values({ ...start, targetIds: [], counts: {}, outcome: "started", status: null });
 }
 
-export async function finishAuditEntry(db: Database, id: string, result: AuditResult): Promise<void> {
-  await db.update(auditLog).set(result).where(eq(auditLog.id, id));
+/**
+ * A request's entry before it is written, handed to the service that makes the change as a plain
+ * input: `auditStatements` puts it in the change's own D1 batch, so the change commits with its
+ * entry or not at all, at no extra round trip.
+ */
+export type AuditDraft = { entry: AuditEntry; written: boolean };
+
+/** What the service knows before its batch runs: ids it made, counts, the status it will answer with. */
+export type AuditAddition = { targetIds?: string[]; counts?: Record<string, number>; status?: number };
+
+/**
+ * The draft's insert for the batch that makes (or, queued work, starts) the change: once per
+ * request, so a change of several batches writes it with the first. With ids and counts the service
+ * knows before the batch runs; none without a draft (the service called from elsewhere).
+ */
+export function auditStatements(
+  db: Database,
+  draft: AuditDraft | undefined,
+  add: AuditAddition = {},
+): BatchStatement[] {
+  if (!draft || draft.written) return [];
+  draft.written = true;
+  draft.entry.targetIds = [...new Set([...draft.entry.targetIds, ...(add.targetIds ?? [])])];
+  draft.entry.counts = { ...draft.entry.counts, ...add.counts };
+  draft.entry.status = add.status ?? draft.entry.status;
+  return [db.insert(auditLog).values(draft.entry)];
 }
 
-/** One write for a request that was refused before it could change anything. */
-export async function recordAuditEntry(db: Database, start: AuditStart, result: AuditResult): Promise<void> {
-  await db.insert(auditLog).values({ ...start, ...result });
+/**
+ * The entry as the request ended, in one write: inserted when no batch committed it (a refused or
+ * failed change, whose batch rolled its entry back), updated when one did but the answer says more
+ * (a count only the batch's results knew, a later step that failed).
+ */
+export async function settleAuditEntry(db: Database, entry: AuditEntry): Promise<void> {
+  const { outcome, status, targetIds, counts } = entry;
+  await db
+    .insert(auditLog)
+    .values(entry)
+    .onConflictDoUpdate({ target: auditLog.id, set: { outcome, status, targetIds, counts } });
 }
 
 export type AuditQuery = {
@@ -79,7 +112,8 @@ export function summarizeAnswer(body: unknown): { ids: NamedId[]; counts: Record
   const counts: Record<string, number> = {};
   if (typeof body !== "object" || body === null || Array.isArray(body)) return { ids, counts };
   for (const [key, value] of Object.entries(body)) {
-    if (typeof value === "string" && ID_FIELD.test(key)) ids.push({ field: key, value });
+    // An error's requestId is the entry's own column, not a target.
+    if (typeof value === "string" && ID_FIELD.test(key) && key !== "requestId") ids.push({ field: key, value });
     else if (typeof value === "number") counts[key] = value;
     else if (typeof value === "object" && value !== null && !Array.isArray(value)) {
       for (const [inner, n] of Object.entries(value)) if (typeof n === "number") counts[`${key}.${inner}`] = n;

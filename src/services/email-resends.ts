@@ -6,7 +6,7 @@ import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { type EmailSendMessage, sendAll } from "../lib/queues";
 import { chunkForParams, paramsPerRow } from "../lib/sql";
-
+import { type AuditDraft, auditStatements } from "./audit-log";
 import { getEmail } from "./emails";
 
 export type EmailResendDeps = { db: Database; emailSends: Queue<EmailSendMessage> };
@@ -45,11 +45,12 @@ const enqueueSends = (queue: Queue<EmailSendMessage>, emailIds: string[]) =>
   );
 
 /** Resends one failed, bounced or skipped email through the email-send queue (suppression is checked when it is sent). */
-export async function resendEmail(deps: EmailResendDeps, emailId: string) {
-  const original = await getEmail(deps.db, emailId);
+export async function resendEmail(deps: EmailResendDeps, emailId: string, options: { audit?: AuditDraft } = {}) {
+  const { db } = deps;
+  const original = await getEmail(db, emailId);
   assertResendable(original);
   const row = resendRow(original, new Date());
-  await deps.db.insert(emails).values(row);
+  await runBatch(db, [...auditStatements(db, options.audit, { targetIds: [row.id!] }), db.insert(emails).values(row)]);
   await enqueueSends(deps.emailSends, [row.id]);
   return { emailId: row.id, status: "queued" as const };
 }
@@ -58,6 +59,7 @@ export type BulkResendInput = {
   filter: { status?: (typeof RESENDABLE)[number]; templateKey?: string; journeyKey?: string; from?: Date; to?: Date };
   limit: number;
   dryRun: boolean;
+  audit?: AuditDraft;
 };
 
 export type BulkResendOutcome = "resent" | "would_resend" | "unsubscribed" | "suppressed" | "already_resent";
@@ -107,14 +109,15 @@ export async function bulkResend(deps: EmailResendDeps, input: BulkResendInput) 
     return { emailId: email.id, outcome: "resent", newEmailId: row.id };
   });
 
-  await runBatch(
-    db,
-    chunkForParams(toResend, paramsPerRow(emails)).map((chunk) => db.insert(emails).values(chunk)),
-  );
+  const resent = results.filter((r) => r.outcome === "resent" || r.outcome === "would_resend").length;
+  const counts = { resent, skipped: results.length - resent };
+  await runBatch(db, [
+    ...auditStatements(db, input.audit, { counts }),
+    ...chunkForParams(toResend, paramsPerRow(emails)).map((chunk) => db.insert(emails).values(chunk)),
+  ]);
   await enqueueSends(
     deps.emailSends,
     toResend.map((row) => row.id!),
   );
-  const resent = results.filter((r) => r.outcome === "resent" || r.outcome === "would_resend").length;
-  return { resent, skipped: results.length - resent, results };
+  return { ...counts, results };
 }

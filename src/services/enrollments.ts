@@ -5,6 +5,7 @@ import { personKey } from "../db/person-key";
 import { ENROLLMENT_STATUSES, type Enrollment, type EnrollmentStatus, enrollments } from "../db/schema";
 import { AppError, notFound } from "../lib/errors";
 import { chunkForParams, keysetPage } from "../lib/sql";
+import { type AuditDraft, auditStatements } from "./audit-log";
 import { stopInstances, type WorkflowDeps } from "./workflow-instances";
 
 export const RUNNING: EnrollmentStatus[] = ["active", "waiting"];
@@ -208,19 +209,25 @@ export async function listEnrollments(
 }
 
 /** An admin ends one enrollment by hand and stops its workflow; no further email is sent. */
-export async function exitEnrollmentManually(deps: WorkflowDeps & { db: Database }, journeyKey: string, id: string) {
-  const enrollment = await markExitedByHand(deps.db, journeyKey, id);
+export async function exitEnrollmentManually(
+  deps: WorkflowDeps & { db: Database },
+  journeyKey: string,
+  id: string,
+  options: { audit?: AuditDraft } = {},
+) {
+  const enrollment = await markExitedByHand(deps.db, journeyKey, id, options.audit);
   await stopInstances(deps.workflow, [id]);
   return enrollment;
 }
 
-async function markExitedByHand(db: Database, journeyKey: string, id: string): Promise<Enrollment> {
+async function markExitedByHand(db: Database, journeyKey: string, id: string, audit?: AuditDraft): Promise<Enrollment> {
   const now = new Date();
-  const [row] = await db
+  const exit = db
     .update(enrollments)
     .set({ status: "exited", exitReason: "manual", waitingFor: null, finishedAt: now, updatedAt: now })
     .where(and(eq(enrollments.id, id), eq(enrollments.journeyKey, journeyKey), inArray(enrollments.status, RUNNING)))
     .returning();
+  const [row] = (await runBatch(db, [...auditStatements(db, audit), exit])).at(-1) as Enrollment[];
   if (row) return row;
   const existing = await getEnrollment(db, id);
   if (existing.journeyKey !== journeyKey) throw notFound("Enrollment");

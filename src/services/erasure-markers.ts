@@ -1,6 +1,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import { type Database, runBatch } from "../db/client";
 import type { KeyedHash } from "../lib/keyed-hash";
+import { type AuditDraft, auditStatements } from "./audit-log";
 
 /**
  * Records the erasure of a contact's user id and aliases (see db/schema erasure_markers) and clears the
@@ -8,13 +9,14 @@ import type { KeyedHash } from "../lib/keyed-hash";
  * running import's next chunk could bring the person back from its file, and one created after
  * this is the operator's new decision. Cleared, the contact (deleted last) can't be entered by a
  * backfill page while the rest of its rows go. Returns the id of a running import (nothing
- * changed) or null.
+ * changed) or null. The erasure's audit entry commits here, with its first write.
  */
 export async function markErased(
   db: Database,
   hash: KeyedHash,
   contact: { id: string; externalId: string; aliases?: string[] },
   now: Date,
+  audit?: AuditDraft,
 ): Promise<string | null> {
   // One marker per id the person is known by: queued work for an alias can't bring them back either.
   const keys = await Promise.all([contact.externalId, ...(contact.aliases ?? [])].map((id) => hash(id)));
@@ -27,6 +29,7 @@ export async function markErased(
     db.run(sql`UPDATE contacts SET email = NULL, properties = '{}', updated_at = ${now.getTime()}
       WHERE id = ${contact.id} AND NOT EXISTS (${running})`),
     db.all(sql`${running} LIMIT 1`),
+    ...auditStatements(db, audit),
   ])) as [unknown[], unknown, Array<{ id: string }>];
   return recorded.length ? null : blocker[0]!.id;
 }

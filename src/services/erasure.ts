@@ -6,6 +6,7 @@ import { AppError } from "../lib/errors";
 import type { KeyedHash } from "../lib/keyed-hash";
 import { errorFields, log } from "../lib/log";
 import { type ArchiveState, archiveErasureState, recordArchiveErasure } from "./archive-erasures";
+import type { AuditDraft } from "./audit-log";
 import { findContact } from "./contacts";
 import { markErased } from "./erasure-markers";
 import {
@@ -55,7 +56,7 @@ export type ErasureResult = {
 export async function eraseContact(
   deps: ErasureDeps,
   idOrExternalId: string,
-  options: { suppress: boolean; budget?: ErasureBudget; now?: Date },
+  options: { suppress: boolean; budget?: ErasureBudget; now?: Date; audit?: AuditDraft },
 ): Promise<ErasureResult | null> {
   const { db } = deps;
   const now = options.now ?? new Date();
@@ -64,7 +65,7 @@ export async function eraseContact(
   const userId = contact.externalId;
   // First: from here on nothing accepted before now writes this person again.
   const aliases = await aliasesOf(db, contact.id);
-  const runningImport = await markErased(db, deps.hash, { ...contact, aliases }, now);
+  const runningImport = await markErased(db, deps.hash, { ...contact, aliases }, now, options.audit);
   if (runningImport) throw importRunning(runningImport);
   const progress: Progress = {
     slices: 0,

@@ -1,8 +1,9 @@
 import { eq } from "drizzle-orm";
-import type { Database } from "../db/client";
+import { type Database, runBatch } from "../db/client";
 import { journeySettings } from "../db/schema";
 import type { JourneyDefinition } from "../journeys/define";
 import { getJourney, journeys } from "../journeys/registry";
+import { type AuditDraft, auditStatements } from "./audit-log";
 import { countByJourneyAndStatus, noEnrollments } from "./enrollments";
 
 function describe(journey: JourneyDefinition, override: boolean | undefined, counts = noEnrollments()) {
@@ -40,16 +41,21 @@ export async function describeJourney(db: Database, key: string): Promise<Journe
 }
 
 /** `enabled: null` removes the admin override, so the definition's own flag applies again. */
-export async function setJourneyEnabled(db: Database, key: string, enabled: boolean | null): Promise<JourneySummary> {
+export async function setJourneyEnabled(
+  db: Database,
+  key: string,
+  enabled: boolean | null,
+  options: { audit?: AuditDraft } = {},
+): Promise<JourneySummary> {
   getJourney(key);
-  if (enabled === null) {
-    await db.delete(journeySettings).where(eq(journeySettings.journeyKey, key));
-  } else {
-    const now = new Date();
-    await db
-      .insert(journeySettings)
-      .values({ journeyKey: key, enabled, updatedAt: now })
-      .onConflictDoUpdate({ target: journeySettings.journeyKey, set: { enabled, updatedAt: now } });
-  }
+  const now = new Date();
+  const write =
+    enabled === null
+      ? db.delete(journeySettings).where(eq(journeySettings.journeyKey, key))
+      : db
+          .insert(journeySettings)
+          .values({ journeyKey: key, enabled, updatedAt: now })
+          .onConflictDoUpdate({ target: journeySettings.journeyKey, set: { enabled, updatedAt: now } });
+  await runBatch(db, [...auditStatements(db, options.audit), write]);
   return describeJourney(db, key);
 }

@@ -4,6 +4,7 @@ import { type BatchStatement, type Database, runBatch } from "../db/client";
 import { type ContactChangeSource, contacts } from "../db/schema";
 import { AppError } from "../lib/errors";
 import type { KeyedHash } from "../lib/keyed-hash";
+import { type AuditDraft, auditStatements } from "./audit-log";
 import { recentChanges, recordChangeStatement } from "./contact-changes";
 import { getContact } from "./contacts";
 import {
@@ -121,12 +122,13 @@ export async function updatePreferences(
   deps: PreferenceDeps,
   idOrExternalId: string,
   change: { unsubscribed?: boolean; suppressed?: boolean; topics?: Record<string, boolean> },
+  options: { audit?: AuditDraft } = {},
 ): Promise<Preferences> {
   const { db } = deps;
   const contact = await getContact(db, idOrExternalId);
   const now = new Date();
   const address = contact.email ? await hashedForms(deps.hash, contact.email) : null;
-  const statements: BatchStatement[] = [];
+  const statements: BatchStatement[] = [...auditStatements(db, options.audit)];
   if (change.suppressed !== undefined) {
     if (!address) throw new AppError("UNPROCESSABLE", "suppressed: the contact has no email address to suppress");
     statements.push(...suppressionStatements(db, contact.id, address, change.suppressed, now));

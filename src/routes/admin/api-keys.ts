@@ -56,7 +56,7 @@ const createKeyRoute = createRoute({
   tags: ["Keys"],
   summary: "Create an API key",
   description: "The answer is the only time the key is shown: D1 keeps its SHA-256. Audited (`createApiKey`).",
-  ...scope("admin"),
+  ...scope("admin", { audit: "batch" }),
   request: { body: jsonBody(NewApiKeySchema) },
   responses: {
     201: { description: "Created", content: { "application/json": { schema: CreatedApiKeySchema } } },
@@ -93,7 +93,7 @@ const revokeKeyRoute = createRoute({
   summary: "Revoke an API key",
   description:
     "Refused everywhere within 60 s (at once by the Worker that revoked it; others keep a verified key in memory for at most 30 s). Revoking again answers the same. Audited (`revokeApiKey`).",
-  ...scope("admin"),
+  ...scope("admin", { audit: "batch" }),
   request: { params: z.object({ keyId: z.string().min(1).max(64) }) },
   responses: {
     200: { description: "Revoked", content: { "application/json": { schema: ApiKeySchema } } },
@@ -106,7 +106,11 @@ export const adminApiKeyRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validati
 
 adminApiKeyRoutes.openapi(createKeyRoute, async (c) => {
   const { expiresAt, ...input } = c.req.valid("json");
-  const created = await createApiKey(c.get("db"), { ...input, expiresAt: expiresAt ? new Date(expiresAt) : undefined });
+  const created = await createApiKey(c.get("db"), {
+    ...input,
+    expiresAt: expiresAt ? new Date(expiresAt) : undefined,
+    audit: c.var.audit,
+  });
   const { lastUsedAt: _used, revokedAt: _revoked, ...shown } = created;
   return c.json(serialize(shown), 201);
 });
@@ -118,7 +122,7 @@ adminApiKeyRoutes.openapi(listKeysRoute, async (c) => {
 
 adminApiKeyRoutes.openapi(revokeKeyRoute, async (c) => {
   const { keyId } = c.req.valid("param");
-  const revoked = await revokeApiKey(c.get("db"), keyId);
+  const revoked = await revokeApiKey(c.get("db"), keyId, { audit: c.var.audit });
   if (!revoked) throw notFound("API key");
   forgetKey(keyId);
   return c.json(serialize(revoked), 200);

@@ -102,7 +102,7 @@ const startRoute = createRoute({
   summary: "Backfill a journey from a segment of contacts, as a job",
   description:
     "Walks the contacts matching `filter` (up to `limit`) in pages through a queue and enrolls each through the same entry guards as batch enrollment (the journey's trigger conditions are checked against the contact's properties; a contact needs an email address). Answers 202 with the job; follow it with GET /v1/admin/journeys/backfills/{jobId}. `dryRun` counts what would happen and enrolls nobody: answered at once (200) when the segment is small (up to 1000 matches among the first 10,000 contacts), else as a dry-run job (202).",
-  ...scope("operate"),
+  ...scope("operate", { audit: "batch" }),
   request: {
     params: KeyParam,
     body: jsonBody(
@@ -183,7 +183,7 @@ const cancelRoute = createRoute({
   summary: "Cancel a pending or processing backfill",
   description:
     "The job stops at once: a page in flight is discarded, enrollments already made stay (their workflows run), and the counts say how far it got. 409 when the job already ended.",
-  ...scope("operate"),
+  ...scope("operate", { audit: "batch" }),
   request: { params: JobIdParams },
   responses: {
     200: { description: "The cancelled job", content: { "application/json": { schema: BackfillJobSchema } } },
@@ -197,7 +197,7 @@ export const adminBackfillRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valida
 
 adminBackfillRoutes.openapi(startRoute, async (c) => {
   const { filter, limit, dryRun, pageSize } = c.req.valid("json");
-  const input = { journeyKey: c.req.valid("param").key, filter, limit, dryRun, pageSize };
+  const input = { journeyKey: c.req.valid("param").key, filter, limit, dryRun, pageSize, audit: c.var.audit };
   const started = await startBackfill(c.var.deps.backfills, input);
   if ("preview" in started) return c.json(started.preview, 200);
   return c.json(serialize(started.job), 202);
@@ -213,5 +213,5 @@ adminBackfillRoutes.openapi(getRoute, async (c) =>
 );
 
 adminBackfillRoutes.openapi(cancelRoute, async (c) =>
-  c.json(serialize(await cancelBackfill(c.get("db"), c.req.valid("param").jobId)), 200),
+  c.json(serialize(await cancelBackfill(c.get("db"), c.req.valid("param").jobId, { audit: c.var.audit })), 200),
 );

@@ -50,7 +50,7 @@ const route = createRoute({
   summary: "Erase a person (GDPR erasure)",
   description:
     "Deletes the contact, its events and their KV idempotency entries, its emails (rendered bodies included), its enrollments and their workflow instances with the state Workflows stored for them (running ones stop) and import error rows naming it. Every address it ever had (its current one, its address history, its events' `userEmail`, where its emails went) stays suppressed only as a keyed hash (reason `erased`, or the reason it was already suppressed for) unless `suppress=false`. Work accepted before the erasure (buffered or retried events, dead letters, a workflow step in flight) never brings the person back; events received after it are a person coming back, and are written as usual. Bounded per request: 202 with `complete: false` means call again; the contact row goes last, so a repeat continues where the last stopped. Events already archived to R2 (older than EVENT_RETENTION_DAYS) are removed by the cron's bounded scrub, which rewrites the archive objects without them; `archive` says whether that is still pending, and replay skips them meanwhile. Once erased, the same DELETE by user id answers 200 with nothing removed and the current `archive` state (404 for an id never erased). While a (non-dry-run) import is pending or processing it answers 409 and changes nothing: that import's file could bring the person back; erase after it ends, or cancel it.",
-  ...scope("admin"),
+  ...scope("admin", { audit: "batch" }),
   request: {
     params: z.object({ idOrExternalId: pathParam("idOrExternalId", 255) }),
     query: z.object({
@@ -78,6 +78,7 @@ adminContactErasureRoutes.openapi(route, async (c) => {
   const { idOrExternalId } = c.req.valid("param");
   const result = await eraseContact(c.var.deps.erasure, idOrExternalId, {
     suppress: c.req.valid("query").suppress === "true",
+    audit: c.var.audit,
   });
   if (!result) throw notFound("Contact");
   return result.complete ? c.json(result, 200) : c.json(result, 202);

@@ -51,7 +51,7 @@ const route = createRoute({
   summary: "Merge two contacts into one person",
   description:
     "`into` keeps its values and fills missing properties and address from `from`; `from`'s events, emails, enrollments and address/opt-out history move to `into` (of two running enrollments in one journey, `into`'s stays and `from`'s ends as `merged`); `from`'s externalId and aliases become `into`'s aliases, so later events and import rows for them land on `into`. An unsubscribe of either, or a suppression of `from`'s address, covers the merged person. Recorded under the contact's `merges`. `dryRun: true` answers with what would move and writes nothing. One D1 round trip for the merge, whatever the number of rows that move.",
-  ...scope("admin"),
+  ...scope("admin", { audit: "batch" }),
   request: {
     body: jsonBody(z.object({ from: ContactRef, into: ContactRef, dryRun: z.boolean().optional() }).strict()),
   },
@@ -74,5 +74,5 @@ const route = createRoute({
 export const adminContactMergeRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 adminContactMergeRoutes.openapi(route, async (c) =>
-  c.json(await mergeContacts(c.var.deps.merge, c.req.valid("json")), 200),
+  c.json(await mergeContacts(c.var.deps.merge, { ...c.req.valid("json"), audit: c.var.audit }), 200),
 );

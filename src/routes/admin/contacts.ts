@@ -121,7 +121,7 @@ const putPreferencesRoute = createRoute({
   summary: "Unsubscribe or suppress a contact, set its topics (or undo it)",
   description:
     "Unsubscribed or suppressed contacts are never emailed and never enter journeys. `unsubscribed: true` also suppresses the address (reason `unsubscribed`), so no other contact with it is emailed; `unsubscribed: false` lifts both, never a bounce or complaint suppression (`suppressed: false` does). Every change is recorded in `changes`.",
-  ...scope("admin"),
+  ...scope("admin", { audit: "batch" }),
   request: {
     params: ContactParams,
     body: jsonBody(
@@ -176,6 +176,7 @@ adminContactRoutes.openapi(putPreferencesRoute, async (c) => {
     c.var.deps.preferences,
     c.req.valid("param").idOrExternalId,
     c.req.valid("json"),
+    { audit: c.var.audit },
   );
   return c.json(serialize(preferences), 200);
 });

@@ -135,7 +135,7 @@ const resendRoute = createRoute({
   summary: "Resend a failed, bounced or skipped email",
   description:
     "Re-renders the email from its template and stored props as a new email linked to the original (`resentFromId`) and sends it through the email-send queue. Suppression and unsubscribes still apply when it is sent. 409 for any other status or without a templateKey.",
-  ...scope("operate"),
+  ...scope("operate", { audit: "batch" }),
   request: { params: EmailParams },
   responses: {
     202: {
@@ -156,7 +156,7 @@ const bulkResendRoute = createRoute({
   summary: "Retry the failed recipients: resend every matching failed/bounced/skipped email",
   description:
     "Oldest first, up to `limit` (default 100, max 1000). Skips, with a reason per email: `unsubscribed` (the contact, or a `skipped` email's topic: `topic_unsubscribed`), `suppressed` (the address it would go to now), `already_resent` (so running it twice doesn't send twice). `from`/`to` bound the original's creation time. `dryRun` answers without sending.",
-  ...scope("operate"),
+  ...scope("operate", { audit: "batch" }),
   request: {
     body: jsonBody(
       z
@@ -205,7 +205,7 @@ const bulkResendRoute = createRoute({
 });
 
 adminEmailRoutes.openapi(resendRoute, async (c) =>
-  c.json(await resendEmail(c.var.deps.emailResends, c.req.valid("param").emailId), 202),
+  c.json(await resendEmail(c.var.deps.emailResends, c.req.valid("param").emailId, { audit: c.var.audit }), 202),
 );
 
 adminEmailRoutes.openapi(bulkResendRoute, async (c) => {
@@ -214,6 +214,7 @@ adminEmailRoutes.openapi(bulkResendRoute, async (c) => {
     filter: { ...filter, from: toDate(filter.from), to: toDate(filter.to) },
     limit,
     dryRun,
+    audit: c.var.audit,
   });
   return c.json(result, 200);
 });

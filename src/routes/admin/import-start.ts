@@ -40,7 +40,7 @@ const startRoute = createRoute({
     "Bigger files: a multipart upload (`POST /v1/admin/contacts/import/uploads`), or the `hogsend` CLI, which picks the form by size.",
     "Processing is asynchronous: poll `GET /v1/admin/contacts/import/{jobId}`.",
   ].join("\n\n"),
-  ...scope("operate"),
+  ...scope("operate", { audit: "batch" }),
   request: importFileRequest({
     envelope: "ImportEnvelope",
     optionQuery: ImportOptionQuery,
@@ -61,6 +61,7 @@ adminImportStartRoutes.openapi(startRoute, async (c) => {
   const job = await createImportJob(c.var.deps.imports, {
     ...file,
     options: importOptions({ ...file.envelopeOptions, ...rawOptions }),
+    audit: c.var.audit,
   });
   return c.json(job, 202);
 });

@@ -58,7 +58,7 @@ const createUploadRoute = createRoute({
     "For files too big for one request. Send the file in parts (`PUT …/parts/{partNumber}`, numbered from 1), then `POST …/complete` with every part's etag: the file becomes one import job, processed like any other.",
     "R2's rules: every part except the last must be the same size, at least 5 MiB (`minPartBytes`); the last may be smaller. A part is at most 100 MB (`maxPartBytes`); up to 10,000 parts. An upload not completed within 24 hours is aborted.",
   ].join("\n\n"),
-  ...scope("operate"),
+  ...scope("operate", { audit: "batch" }),
   request: {
     body: jsonBody(
       z
@@ -122,7 +122,7 @@ const completeRoute = createRoute({
   summary: "Complete a multipart upload: it becomes one import job",
   description:
     "Lists every part with the etag its upload answered. The job takes the upload's id; poll `GET /v1/admin/contacts/import/{jobId}`. A refused completion (a missing part, a wrong etag, parts of the wrong size) answers 400 and leaves the upload open; completing twice answers 409.",
-  ...scope("operate"),
+  ...scope("operate", { audit: "batch" }),
   request: {
     params: UploadParams,
     body: jsonBody(z.object({ parts: z.array(UploadedPart).min(1).max(MAX_PARTS) })),
@@ -149,7 +149,7 @@ const abortRoute = createRoute({
   operationId: "abortImportUpload",
   tags: TAGS,
   summary: "Abort a multipart upload and discard its parts",
-  ...scope("operate"),
+  ...scope("operate", { audit: "batch" }),
   request: { params: UploadParams },
   responses: {
     200: { description: "The aborted upload", content: { "application/json": { schema: UploadSchema } } },
@@ -163,7 +163,12 @@ export const adminImportUploadRoutes = new OpenAPIHono<AppEnv>({ defaultHook: va
 
 adminImportUploadRoutes.openapi(createUploadRoute, async (c) => {
   const { format, fileName, ...options } = c.req.valid("json");
-  const upload = await createUpload(c.var.deps.imports, { format, fileName, options: importOptions(options) });
+  const upload = await createUpload(c.var.deps.imports, {
+    format,
+    fileName,
+    options: importOptions(options),
+    audit: c.var.audit,
+  });
   return c.json(serialize(upload), 201);
 });
 
@@ -179,11 +184,11 @@ adminImportUploadRoutes.openapi(completeRoute, async (c) => {
   const { parts } = c.req.valid("json");
   const numbers = parts.map((p) => p.partNumber);
   if (new Set(numbers).size !== numbers.length) throw new AppError("VALIDATION_ERROR", "parts: a part number repeats");
-  return c.json(await completeUpload(c.var.deps.imports, { uploadId, parts }), 202);
+  return c.json(await completeUpload(c.var.deps.imports, { uploadId, parts, audit: c.var.audit }), 202);
 });
 
 adminImportUploadRoutes.openapi(abortRoute, async (c) => {
-  return c.json(serialize(await abortUpload(c.var.deps.imports, c.req.valid("param").uploadId)), 200);
+  return c.json(serialize(await abortUpload(c.var.deps.imports, c.req.valid("param").uploadId, c.var.audit)), 200);
 });
 
 /** A part is streamed straight into R2, which needs its length up front. */

@@ -111,7 +111,7 @@ const cancelRoute = createRoute({
   summary: "Cancel a pending or processing import",
   description:
     "The job stops at once: a chunk in flight is discarded, rows already written stay written, and the counts say how far it got. 409 when the job already ended.",
-  ...scope("operate"),
+  ...scope("operate", { audit: "batch" }),
   request: { params: JobIdParams },
   responses: {
     200: { description: "The cancelled job", content: { "application/json": { schema: ImportJobDetailSchema } } },
@@ -149,7 +149,7 @@ adminImportRoutes.openapi(getRoute, async (c) => {
 });
 
 adminImportRoutes.openapi(cancelRoute, async (c) => {
-  return c.json(serialize(await cancelImportJob(c.get("db"), c.req.valid("param").jobId)), 200);
+  return c.json(serialize(await cancelImportJob(c.get("db"), c.req.valid("param").jobId, c.var.audit)), 200);
 });
 
 adminImportRoutes.openapi(errorsCsvRoute, async (c) => {

@@ -24,7 +24,7 @@ const batchEnrollRoute = createRoute({
   summary: "Enroll up to 500 users into a journey",
   description:
     "Upserts each user as a contact and applies every entry guard (trigger conditions against the given properties, unsubscribed or suppressed, entry limit, already active; no address given nor on file is `no_email`), decided atomically; `enrolled: true` means an enrollment row exists. A user listed twice enrolls once. Workflows start through the journey-start queue. `dryRun` answers the same without writing.",
-  ...scope("operate"),
+  ...scope("operate", { audit: "batch" }),
   request: {
     params: KeyParam,
     body: jsonBody(
@@ -80,5 +80,8 @@ export const adminJourneyEnrollmentRoutes = new OpenAPIHono<AppEnv>({ defaultHoo
 
 adminJourneyEnrollmentRoutes.openapi(batchEnrollRoute, async (c) => {
   const { users, dryRun } = c.req.valid("json");
-  return c.json(await batchEnroll(c.var.deps.batchEnroll, c.req.valid("param").key, users, { dryRun }), 200);
+  return c.json(
+    await batchEnroll(c.var.deps.batchEnroll, c.req.valid("param").key, users, { dryRun, audit: c.var.audit }),
+    200,
+  );
 });

@@ -103,7 +103,7 @@ const patchRoute = createRoute({
   summary: "Enable or disable a journey (admin override)",
   description:
     "`enabled: false` stops new entries (reason `journey_disabled`); running enrollments continue. `enabled: null` removes the override.",
-  ...scope("admin"),
+  ...scope("admin", { audit: "batch" }),
   request: {
     params: KeyParam,
     body: jsonBody(z.object({ enabled: z.boolean().nullable() }).strict()),
@@ -153,7 +153,7 @@ const exitRoute = createRoute({
   summary: "Exit a user from a journey by hand",
   description:
     "Marks the enrollment `exited` (reason `manual`) and stops its workflow; no further email is sent. 409 when it already finished.",
-  ...scope("operate"),
+  ...scope("operate", { audit: "batch" }),
   request: { params: KeyParam.extend({ enrollmentId: z.string().min(1).max(64) }) },
   responses: {
     200: { description: "The exited enrollment", content: { "application/json": { schema: EnrollmentSchema } } },
@@ -172,7 +172,8 @@ adminJourneyRoutes.openapi(getRoute, async (c) =>
 );
 
 adminJourneyRoutes.openapi(patchRoute, async (c) => {
-  const journey = await setJourneyEnabled(c.get("db"), c.req.valid("param").key, c.req.valid("json").enabled);
+  const { key } = c.req.valid("param");
+  const journey = await setJourneyEnabled(c.get("db"), key, c.req.valid("json").enabled, { audit: c.var.audit });
   return c.json(journey, 200);
 });
 
@@ -186,6 +187,6 @@ adminJourneyRoutes.openapi(enrollmentsRoute, async (c) => {
 adminJourneyRoutes.openapi(exitRoute, async (c) => {
   const { key, enrollmentId } = c.req.valid("param");
   getJourney(key);
-  const enrollment = await exitEnrollmentManually(c.var.deps.routing, key, enrollmentId);
+  const enrollment = await exitEnrollmentManually(c.var.deps.routing, key, enrollmentId, { audit: c.var.audit });
   return c.json(serialize(enrollment), 200);
 });

@@ -85,7 +85,7 @@ const route = createRoute({
   summary: "Replay stored events through journey routing",
   description:
     "Each event goes through exits, waiting journeys and entries again, every entry guard included. The stored row is reused (no duplicate, original occurrence time), counted as replayed; contacts are not rewritten. Filter replays go oldest occurrence first; a window that starts before EVENT_RETENTION_DAYS (or has no `from`) also reads the R2 archive, whose events keep their ids but no replay count.",
-  ...scope("operate"),
+  ...scope("operate", { audit: "batch" }),
   request: { body: jsonBody(ReplayRequestSchema) },
   responses: {
     200: {
@@ -108,6 +108,6 @@ adminReplayRoutes.openapi(route, async (c) => {
       : { filter: { ...body.filter, from: toDate(body.filter.from), to: toDate(body.filter.to) }, limit };
   const deps = c.var.deps.replay;
   return dryRun
-    ? c.json(await replayEvents(deps, { ...input, dryRun: true }), 200)
-    : c.json(await replayEvents(deps, { ...input, dryRun: false }), 200);
+    ? c.json(await replayEvents(deps, { ...input, dryRun: true, audit: c.var.audit }), 200)
+    : c.json(await replayEvents(deps, { ...input, dryRun: false, audit: c.var.audit }), 200);
 });

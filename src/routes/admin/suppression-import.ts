@@ -67,7 +67,7 @@ const startRoute = createRoute({
     "The same two forms as a contact import: a JSON envelope (up to 10 MB) or the raw file (up to 100 MB; bigger through `POST /v1/admin/suppressions/import/uploads`). Options `preset`, `mapping`, `reason`, `source`, `dryRun` as envelope fields, query parameters or the `X-Import-Options` header.",
     "Poll `GET /v1/admin/suppressions/import/{jobId}`: counts suppressed, already suppressed and invalid, with row errors.",
   ].join("\n\n"),
-  ...scope("operate"),
+  ...scope("operate", { audit: "batch" }),
   request: importFileRequest({
     envelope: "SuppressionImportEnvelope",
     optionQuery: SuppressionOptionQuery,
@@ -86,7 +86,7 @@ const createUploadRoute = createRoute({
   summary: "Start a multipart upload of a suppression list (files over 100 MB)",
   description:
     "Like `POST /v1/admin/contacts/import/uploads`, with the suppression import's options: send the parts and complete it at `/v1/admin/contacts/import/uploads/{uploadId}/…`; the job it becomes is a suppression import (poll `GET /v1/admin/suppressions/import/{jobId}`).",
-  ...scope("operate"),
+  ...scope("operate", { audit: "batch" }),
   request: {
     body: jsonBody(
       z.object({ format: z.enum(IMPORT_FORMATS), fileName: FileName.optional(), ...SuppressionOptionFields }).strict(),
@@ -142,7 +142,7 @@ const cancelRoute = createRoute({
   tags: TAGS,
   summary: "Cancel a pending or processing suppression import",
   description: "Addresses already suppressed stay suppressed. 409 when the job already ended.",
-  ...scope("operate"),
+  ...scope("operate", { audit: "batch" }),
   request: { params: JobIdParams },
   responses: {
     200: {
@@ -180,7 +180,7 @@ adminSuppressionImportRoutes.openapi(startRoute, async (c) => {
   const rawOptions = mergeRawOptions(c.req.valid("query"), c.req.header(IMPORT_OPTIONS_HEADER));
   const file = await receiveImportFile(c, SuppressionImportEnvelopeSchema, `${BASE}/uploads`);
   const options = suppressionImportOptions({ ...file.envelopeOptions, ...rawOptions });
-  return c.json(await createSuppressionImport(c.var.deps.imports, { ...file, options }), 202);
+  return c.json(await createSuppressionImport(c.var.deps.imports, { ...file, options, audit: c.var.audit }), 202);
 });
 
 adminSuppressionImportRoutes.openapi(createUploadRoute, async (c) => {
@@ -189,6 +189,7 @@ adminSuppressionImportRoutes.openapi(createUploadRoute, async (c) => {
     format,
     fileName,
     options: { ...suppressionImportOptions(options), kind: "suppressions" },
+    audit: c.var.audit,
   });
   return c.json(serialize(upload), 201);
 });
@@ -202,7 +203,7 @@ adminSuppressionImportRoutes.openapi(getRoute, async (c) => {
 });
 
 adminSuppressionImportRoutes.openapi(cancelRoute, async (c) => {
-  return c.json(serialize(await cancelSuppressionImport(c.get("db"), c.req.valid("param").jobId)), 200);
+  return c.json(serialize(await cancelSuppressionImport(c.get("db"), c.req.valid("param").jobId, c.var.audit)), 200);
 });
 
 adminSuppressionImportRoutes.openapi(errorsCsvRoute, async (c) => {

@@ -110,7 +110,7 @@ const bulkRoute = createRoute({
   summary: "Suppress up to 1,000 addresses",
   description:
     "One D1 round trip. An address already suppressed (in clear, or an erased person's hash) keeps its entry; invalid addresses are listed by index and skipped, the others are suppressed.",
-  ...scope("operate"),
+  ...scope("operate", { audit: "batch" }),
   request: {
     body: jsonBody(
       z
@@ -148,7 +148,7 @@ const liftRoute = createRoute({
   summary: "Lift an address's suppression",
   description:
     "Lifts it in clear and hashed. A complaint needs `force=true` (409 without). The lift is recorded (who, when, the entry), and each contact with the address gets a `suppressed` change (its preferences' `changes`).",
-  ...scope("admin"),
+  ...scope("admin", { audit: "batch" }),
   request: {
     params: z.object({ address: pathParam("address", MAX_EMAIL_LENGTH) }),
     query: z.object({
@@ -193,7 +193,7 @@ adminSuppressionRoutes.openapi(exportRoute, async (c) => {
 });
 
 adminSuppressionRoutes.openapi(bulkRoute, async (c) => {
-  return c.json(await bulkSuppress(c.var.deps.preferences, c.req.valid("json")), 200);
+  return c.json(await bulkSuppress(c.var.deps.preferences, { ...c.req.valid("json"), audit: c.var.audit }), 200);
 });
 
 adminSuppressionRoutes.openapi(liftRoute, async (c) => {
@@ -201,6 +201,7 @@ adminSuppressionRoutes.openapi(liftRoute, async (c) => {
     address: c.req.valid("param").address,
     force: c.req.valid("query").force === "true",
     by: callerName(c),
+    audit: c.var.audit,
   });
   return c.json(serialize(lifted), 200);
 });

@@ -1,7 +1,8 @@
 import { and, desc, eq, isNull, lt, or } from "drizzle-orm";
-import type { Database } from "../../db/client";
+import { type Database, runBatch } from "../../db/client";
 import { type ApiKeyRow, type ApiKeyScope, apiKeys } from "../../db/schema";
 import { newId } from "../../lib/ids";
+import { type AuditDraft, auditStatements } from "../audit-log";
 
 export const KEY_PREFIX = "hsk_";
 /** `hsk_` + 32 random bytes as base64url (43 characters). */
@@ -36,17 +37,18 @@ const view = ({ keyHash: _hash, ...row }: ApiKeyRow): ApiKeyView => row;
 
 export type NewApiKey = { name: string; scopes: ApiKeyScope[]; expiresAt?: Date };
 
-/** The key itself is in the answer only: D1 keeps its SHA-256. */
+/** The key itself is in the answer only: D1 keeps its SHA-256. Audited in the insert's own batch. */
 export async function createApiKey(
   db: Database,
-  input: NewApiKey,
+  input: NewApiKey & { audit?: AuditDraft },
   now = new Date(),
 ): Promise<ApiKeyView & { key: string }> {
   const key = randomKey();
-  const [row] = await db
+  const id = newId();
+  const insert = db
     .insert(apiKeys)
     .values({
-      id: newId(),
+      id,
       keyHash: await hashKey(key),
       name: input.name,
       scopes: [...new Set(input.scopes)],
@@ -54,6 +56,8 @@ export async function createApiKey(
       expiresAt: input.expiresAt ?? null,
     })
     .returning();
+  const results = await runBatch(db, [...auditStatements(db, input.audit, { targetIds: [id] }), insert]);
+  const [row] = results.at(-1) as ApiKeyRow[];
   return { ...view(row!), key };
 }
 
@@ -66,13 +70,24 @@ export async function listApiKeys(db: Database, options: { includeRevoked: boole
   return rows.map(view);
 }
 
-/** Null when there is no such key; a key already revoked keeps its first revocation time. */
-export async function revokeApiKey(db: Database, id: string, now = new Date()): Promise<ApiKeyView | null> {
-  await db
-    .update(apiKeys)
-    .set({ revokedAt: now })
-    .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)));
-  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, id));
+/**
+ * Null when there is no such key; a key already revoked keeps its first revocation time. One batch
+ * with its audit entry (a key that doesn't exist rolls the entry back: the request settles it as failed).
+ */
+export async function revokeApiKey(
+  db: Database,
+  id: string,
+  options: { audit?: AuditDraft; now?: Date } = {},
+): Promise<ApiKeyView | null> {
+  const results = await runBatch(db, [
+    ...auditStatements(db, options.audit),
+    db
+      .update(apiKeys)
+      .set({ revokedAt: options.now ?? new Date() })
+      .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt))),
+    db.select().from(apiKeys).where(eq(apiKeys.id, id)),
+  ]);
+  const [row] = results.at(-1) as ApiKeyRow[];
   return row ? view(row) : null;
 }
 

@@ -1,5 +1,6 @@
 import type { Database } from "../../db/client";
 import type { ApiKeyScope } from "../../db/schema";
+import { errorFields, log } from "../../lib/log";
 import { findApiKeyByHash, hashKey, isKeyShaped, touchLastUsed } from "./store";
 
 /** Who a request acts as: a stored key, or a bootstrap key from the environment. */
@@ -20,17 +21,23 @@ export const grants = (held: ApiKeyScope[], needed: ApiKeyScope) =>
   held.some((scope) => INCLUDES[scope].includes(needed));
 
 /**
- * Per isolate, by the presented token (D1 is asked by its hash): a verified key (or a refused one) is answered from memory for at most
- * 30 s, so a warm isolate costs ingest no D1 round trip and a revoked key is refused everywhere
- * within the 60 s the API promises (the revoking isolate forgets it at once).
+ * Per isolate, by the presented token (D1 is asked by its hash). A verification is fresh for 30 s;
+ * a verified key then keeps being answered from memory while one request re-checks it in D1 after
+ * its response, so a warm key never waits on D1, and never past KEY_CACHE_MAX_AGE_MS from its
+ * last check: a revoked key is refused everywhere within the 60 s the API promises (the revoking
+ * isolate forgets it at once). A refused token is remembered for 30 s.
  */
 export const KEY_CACHE_TTL_MS = 30_000;
+/** Past this a verification is no longer used at all: the request waits for D1. */
+export const KEY_CACHE_MAX_AGE_MS = 55_000;
 const KEY_CACHE_MAX_ENTRIES = 1000;
 /** last-used moves on at most this often per key. */
 export const LAST_USED_EVERY_MS = 60_000;
 
-type Cached = { principal: Principal | null; until: number };
+type Cached = { principal: Principal | null; fresh: number; until: number; refreshing?: boolean };
 const cache = new Map<string, Cached>();
+/** Lookups in flight, by token: a burst of first requests with one key costs one D1 query. */
+const inFlight = new Map<string, Promise<Principal | null>>();
 
 function remember(token: string, entry: Cached) {
   cache.delete(token);
@@ -41,7 +48,7 @@ function remember(token: string, entry: Cached) {
 
 export type VerifyDeps = {
   db: Database;
-  /** Runs work after the response (the last-used write); awaited inline when absent. */
+  /** Runs work after the response (a re-check, the last-used write); awaited inline when absent. */
   waitUntil?: (promise: Promise<unknown>) => void;
   /**
    * Runs before a D1 lookup (a key not in this isolate's memory) and throws to refuse it (a rate
@@ -50,19 +57,13 @@ export type VerifyDeps = {
   beforeLookup?: () => Promise<void>;
 };
 
-/** The stored key's principal, or null for anything that isn't a live stored key. */
-export async function verifyStoredKey(deps: VerifyDeps, token: string, now = Date.now()): Promise<Principal | null> {
-  if (!isKeyShaped(token)) return null;
-  // Keyed by the token itself: a warm request costs a Map lookup, not a SHA-256 digest.
-  const hit = cache.get(token);
-  if (hit && hit.until > now) return hit.principal;
-  const hash = await hashKey(token);
-  await deps.beforeLookup?.();
-  const row = await findApiKeyByHash(deps.db, hash);
+async function lookUp(deps: VerifyDeps, token: string, now: number): Promise<Principal | null> {
+  const row = await findApiKeyByHash(deps.db, await hashKey(token));
   const expiresAt = row?.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY;
   const live = row && row.revokedAt === null && expiresAt > now;
   const principal = live ? { id: row.id, name: row.name, scopes: row.scopes } : null;
-  remember(token, { principal, until: Math.min(now + KEY_CACHE_TTL_MS, expiresAt) });
+  const fresh = Math.min(now + KEY_CACHE_TTL_MS, expiresAt);
+  remember(token, { principal, fresh, until: principal ? Math.min(now + KEY_CACHE_MAX_AGE_MS, expiresAt) : fresh });
   if (live && (row.lastUsedAt === null || row.lastUsedAt.getTime() <= now - LAST_USED_EVERY_MS)) {
     const touch = touchLastUsed(deps.db, row.id, new Date(now), LAST_USED_EVERY_MS);
     if (deps.waitUntil) deps.waitUntil(touch);
@@ -71,7 +72,38 @@ export async function verifyStoredKey(deps: VerifyDeps, token: string, now = Dat
   return principal;
 }
 
-/** This isolate stops accepting the key at once (others within KEY_CACHE_TTL_MS). */
+function sharedLookUp(deps: VerifyDeps, token: string, now: number): Promise<Principal | null> {
+  let pending = inFlight.get(token);
+  if (!pending) {
+    pending = lookUp(deps, token, now).finally(() => inFlight.delete(token));
+    inFlight.set(token, pending);
+  }
+  return pending;
+}
+
+/** The stored key's principal, or null for anything that isn't a live stored key. */
+export async function verifyStoredKey(deps: VerifyDeps, token: string, now = Date.now()): Promise<Principal | null> {
+  // The warm path is this Map lookup and nothing else: no regex, no digest, no D1.
+  const hit = cache.get(token);
+  if (hit && hit.fresh > now) return hit.principal;
+  if (hit?.principal && hit.until > now && deps.waitUntil) {
+    if (!hit.refreshing) {
+      hit.refreshing = true;
+      const recheck = sharedLookUp(deps, token, now)
+        .catch((error: unknown) => log.warn("api key re-check failed; the next request retries", errorFields(error)))
+        .finally(() => {
+          hit.refreshing = false;
+        });
+      deps.waitUntil(recheck);
+    }
+    return hit.principal;
+  }
+  if (!isKeyShaped(token)) return null;
+  await deps.beforeLookup?.();
+  return sharedLookUp(deps, token, now);
+}
+
+/** This isolate stops accepting the key at once (others within KEY_CACHE_MAX_AGE_MS). */
 export function forgetKey(id: string) {
   for (const [token, entry] of cache) if (entry.principal?.id === id) cache.delete(token);
 }

@@ -1,11 +1,12 @@
 import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
-import type { Database } from "../../db/client";
+import { type Database, runBatch } from "../../db/client";
 import { type BackfillJob, backfillJobs, backfillTallies, type SegmentFilter } from "../../db/schema";
 import { AppError, notFound } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import type { KeyedHash } from "../../lib/keyed-hash";
 import type { BackfillPageMessage } from "../../lib/queues";
 import { keysetPage } from "../../lib/sql";
+import { type AuditDraft, auditStatements } from "../audit-log";
 import { SKIP_REASONS, type SkipReason } from "../entry-guards";
 
 export type BackfillDeps = { db: Database; hash: KeyedHash; queue: Queue<BackfillPageMessage> };
@@ -17,12 +18,14 @@ export type BackfillInput = {
   limit?: number;
   pageSize: number;
   dryRun: boolean;
+  /** Written with the job row. */
+  audit?: AuditDraft;
 };
 
 /** Records the job and queues its first page; a failed send leaves no job behind. */
 export async function createBackfillJob(deps: BackfillDeps, input: BackfillInput, now = new Date()) {
   const id = newId();
-  await deps.db.insert(backfillJobs).values({
+  const insert = deps.db.insert(backfillJobs).values({
     id,
     journeyKey: input.journeyKey,
     status: "pending",
@@ -33,6 +36,7 @@ export async function createBackfillJob(deps: BackfillDeps, input: BackfillInput
     createdAt: now,
     updatedAt: now,
   });
+  await runBatch(deps.db, [...auditStatements(deps.db, input.audit, { targetIds: [id], status: 202 }), insert]);
   try {
     await deps.queue.send({ jobId: id, cursor: "" });
   } catch (err) {
@@ -128,12 +132,16 @@ const RUNNING = ["pending", "processing"] as const;
  * Stops a pending or processing job now: a page in flight can no longer commit (its ledger row
  * requires the job to be processing), so enrollments already made stay and nothing more is enrolled.
  */
-export async function cancelBackfill(db: Database, jobId: string, now = new Date()) {
-  const [cancelled] = await db
+export async function cancelBackfill(db: Database, jobId: string, options: { audit?: AuditDraft; now?: Date } = {}) {
+  const now = options.now ?? new Date();
+  const cancel = db
     .update(backfillJobs)
     .set({ status: "cancelled", finishedAt: now, updatedAt: now })
     .where(and(eq(backfillJobs.id, jobId), inArray(backfillJobs.status, [...RUNNING])))
     .returning({ id: backfillJobs.id });
+  const [cancelled] = (await runBatch(db, [...auditStatements(db, options.audit), cancel])).at(-1) as Array<{
+    id: string;
+  }>;
   if (!cancelled) {
     const job = await loadBackfill(db, jobId);
     if (!job) throw notFound("Backfill job");

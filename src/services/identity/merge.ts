@@ -3,12 +3,13 @@ import { type Database, runBatch } from "../../db/client";
 import type { Contact } from "../../db/schema";
 import { AppError, notFound } from "../../lib/errors";
 import { newId } from "../../lib/ids";
+import { type AuditDraft, auditStatements } from "../audit-log";
 import { stopInstances, type WorkflowDeps } from "../workflow-instances";
 import { findByAnyId } from "./aliases";
 import { mergeStatements, movedCounts } from "./merge-statements";
 
 export type MergeDeps = { db: Database; workflow: WorkflowDeps["workflow"] };
-export type MergeInput = { from: string; into: string; dryRun?: boolean };
+export type MergeInput = { from: string; into: string; dryRun?: boolean; audit?: AuditDraft };
 
 type Moved = { events: number; emails: number; enrollments: number; aliases: number; changes: number };
 
@@ -70,10 +71,8 @@ export async function mergeContacts(deps: MergeDeps, input: MergeInput, now = ne
     moveAddress: true,
     now,
   };
-  const [recorded, ended] = (await runBatch(db, mergeStatements(db, spec))) as [
-    Array<{ moved: string }>,
-    Array<{ id: string }>,
-  ];
+  const statements = [...mergeStatements(db, spec), ...auditStatements(db, input.audit, { targetIds: [mergeId] })];
+  const [recorded, ended] = (await runBatch(db, statements)) as [Array<{ moved: string }>, Array<{ id: string }>];
   if (recorded.length === 0) throw new AppError("CONFLICT", "One of the contacts changed while merging; try again");
   await stopInstances(
     deps.workflow,

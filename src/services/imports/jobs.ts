@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
-import type { Database } from "../../db/client";
+import { type Database, runBatch } from "../../db/client";
 import {
   type ImportFormat,
   type ImportJob,
@@ -15,6 +15,7 @@ import type { KeyedHash } from "../../lib/keyed-hash";
 import { errorFields, log } from "../../lib/log";
 import type { ImportChunkMessage } from "../../lib/queues";
 import { keysetPage } from "../../lib/sql";
+import { type AuditDraft, auditStatements } from "../audit-log";
 
 export type ImportDeps = {
   db: Database;
@@ -37,6 +38,8 @@ export type CreateImportInput = {
   /** The file: a string (JSON envelope form) or the request body stream of exactly `byteLength` bytes. */
   body: string | ReadableStream<Uint8Array>;
   byteLength: number;
+  /** Written with the job row (the request's failure, if any, is recorded after: the row goes). */
+  audit?: AuditDraft;
 };
 
 /**
@@ -54,7 +57,10 @@ export async function createImportJob(deps: ImportDeps, input: CreateImportInput
   // reads it before the queue message, which goes once both are there.
   const stored = await Promise.allSettled([
     putUpload(deps.bucket, key, input.body, input.byteLength),
-    deps.db.insert(importJobs).values(pendingJob({ ...input, jobId, sourceBytes: input.byteLength }, now)),
+    runBatch(deps.db, [
+      ...auditStatements(deps.db, input.audit, { targetIds: [jobId] }),
+      deps.db.insert(importJobs).values(pendingJob({ ...input, jobId, sourceBytes: input.byteLength }, now)),
+    ]),
   ]);
   const failed = stored.find((result) => result.status === "rejected");
   if (failed) {
@@ -189,12 +195,14 @@ export const listJobRows = (db: Database, query: { limit: number; cursor?: strin
  * Stops a pending or processing job now: a chunk still in flight can no longer commit (its batch
  * requires the job to be processing), so rows already written stay and nothing more is written.
  */
-export async function cancelJob(db: Database, jobId: string, kind: ImportKind, now = new Date()) {
-  const [cancelled] = await db
+/** The cancel commits with its audit entry; the seen ids go after (bounded slices, no change anyone reads). */
+export async function cancelJob(db: Database, jobId: string, kind: ImportKind, audit?: AuditDraft, now = new Date()) {
+  const cancel = db
     .update(importJobs)
     .set({ status: "cancelled", finishedAt: now, updatedAt: now })
     .where(and(eq(importJobs.id, jobId), ofKind(kind), inArray(importJobs.status, ["pending", "processing"])))
     .returning({ id: importJobs.id });
+  const [cancelled] = (await runBatch(db, [...auditStatements(db, audit), cancel])).at(-1) as Array<{ id: string }>;
   if (!cancelled) {
     const [job] = await db
       .select({ status: importJobs.status })
@@ -206,8 +214,8 @@ export async function cancelJob(db: Database, jobId: string, kind: ImportKind, n
   await forgetSeenIds(db, jobId);
 }
 
-export async function cancelImportJob(db: Database, jobId: string, now = new Date()) {
-  await cancelJob(db, jobId, "contacts", now);
+export async function cancelImportJob(db: Database, jobId: string, audit?: AuditDraft) {
+  await cancelJob(db, jobId, "contacts", audit);
   return getImportJob(db, jobId);
 }
 

@@ -11,6 +11,7 @@ import {
 import { AppError, notFound } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { errorFields, log } from "../../lib/log";
+import { type AuditDraft, auditStatements } from "../audit-log";
 import { type ImportDeps, pendingJob, uploadKey } from "./jobs";
 
 /** R2's multipart rules: every part but the last at least 5 MiB, all of them the same size; up to 10,000 parts. */
@@ -40,12 +41,13 @@ export function uploadView(upload: ImportUpload) {
 /** Starts an R2 multipart upload at the key the import job will read, and records it. */
 export async function createUpload(
   deps: ImportDeps,
-  input: { format: ImportFormat; fileName?: string; options?: ImportOptions },
+  input: { format: ImportFormat; fileName?: string; options?: ImportOptions; audit?: AuditDraft },
   now = new Date(),
 ) {
   const id = newId();
   const multipart = await deps.bucket.createMultipartUpload(uploadKey(id));
-  const [upload] = await deps.db
+  const counts = { minPartBytes: MIN_PART_BYTES, maxPartBytes: MAX_PART_BYTES, maxParts: MAX_PARTS };
+  const insert = deps.db
     .insert(importUploads)
     .values({
       id,
@@ -59,6 +61,11 @@ export async function createUpload(
       updatedAt: now,
     })
     .returning();
+  const results = await runBatch(deps.db, [
+    ...auditStatements(deps.db, input.audit, { targetIds: [id], counts }),
+    insert,
+  ]);
+  const [upload] = results.at(-1) as ImportUpload[];
   return uploadView(upload!);
 }
 
@@ -86,7 +93,7 @@ export async function uploadPart(deps: ImportDeps, input: PartInput) {
  */
 export async function completeUpload(
   deps: ImportDeps,
-  input: { uploadId: string; parts: R2UploadedPart[] },
+  input: { uploadId: string; parts: R2UploadedPart[]; audit?: AuditDraft },
   now = new Date(),
 ) {
   const upload = await claim(deps, input.uploadId, "open", "completing", now);
@@ -101,7 +108,7 @@ export async function completeUpload(
       `R2 refused to complete the upload (${(err as Error).message}). List every part sent, with the etag its upload returned; every part except the last must be the same size and at least 5 MiB, and the last no bigger than the others.`,
     );
   }
-  await recordJob(deps, upload, object, now);
+  await recordJob(deps, upload, object, now, input.audit);
   try {
     await deps.queue.send({ jobId: upload.id, offset: 0 });
   } catch (err) {
@@ -112,9 +119,10 @@ export async function completeUpload(
 }
 
 /** The job row and the upload's new status in one batch; if that fails the assembled object goes too. */
-async function recordJob(deps: ImportDeps, upload: ImportUpload, object: R2Object, now: Date) {
+async function recordJob(deps: ImportDeps, upload: ImportUpload, object: R2Object, now: Date, audit?: AuditDraft) {
   try {
     await runBatch(deps.db, [
+      ...auditStatements(deps.db, audit, { targetIds: [upload.id], counts: { bytesTotal: object.size } }),
       deps.db.insert(importJobs).values(pendingJob({ ...upload, jobId: upload.id, sourceBytes: object.size }, now)),
       deps.db.update(importUploads).set({ status: "completed", updatedAt: now }).where(eq(importUploads.id, upload.id)),
     ]);
@@ -126,8 +134,8 @@ async function recordJob(deps: ImportDeps, upload: ImportUpload, object: R2Objec
 }
 
 /** Discards an open upload and its parts. */
-export async function abortUpload(deps: ImportDeps, uploadId: string, now = new Date()) {
-  const upload = await claim(deps, uploadId, "open", "aborted", now);
+export async function abortUpload(deps: ImportDeps, uploadId: string, audit?: AuditDraft, now = new Date()) {
+  const upload = await claim(deps, uploadId, "open", "aborted", now, audit);
   await abortInR2(deps, upload);
   return uploadView({ ...upload, status: "aborted" });
 }
@@ -181,12 +189,20 @@ async function openUpload(deps: ImportDeps, uploadId: string): Promise<ImportUpl
 }
 
 /** Moves the upload from one status to the next, atomically: one caller wins, the others get 409. */
-async function claim(deps: ImportDeps, uploadId: string, from: ImportUploadStatus, to: ImportUploadStatus, now: Date) {
-  const [claimed] = await deps.db
+async function claim(
+  deps: ImportDeps,
+  uploadId: string,
+  from: ImportUploadStatus,
+  to: ImportUploadStatus,
+  now: Date,
+  audit?: AuditDraft,
+) {
+  const update = deps.db
     .update(importUploads)
     .set({ status: to, updatedAt: now })
     .where(and(eq(importUploads.id, uploadId), eq(importUploads.status, from)))
     .returning();
+  const [claimed] = (await runBatch(deps.db, [...auditStatements(deps.db, audit), update])).at(-1) as ImportUpload[];
   if (claimed) return claimed;
   await openUpload(deps, uploadId); // throws 404 or 409
   throw new AppError("CONFLICT", "Upload changed status meanwhile");

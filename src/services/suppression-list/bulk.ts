@@ -2,12 +2,18 @@ import type { Database } from "../../db/client";
 import { runBatch } from "../../db/client";
 import type { SuppressionReason } from "../../db/schema";
 import type { KeyedHash } from "../../lib/keyed-hash";
+import { type AuditDraft, auditStatements } from "../audit-log";
 import { addressProblem, type SuppressionEntry } from "./rows";
 import { insertSuppressions, packEntries } from "./writes";
 
 export const MAX_BULK_ADDRESSES = 1000;
 
-export type BulkSuppressInput = { addresses: string[]; reason: SuppressionReason; source?: string };
+export type BulkSuppressInput = {
+  addresses: string[];
+  reason: SuppressionReason;
+  source?: string;
+  audit?: AuditDraft;
+};
 
 /**
  * Suppresses up to 1,000 addresses in one D1 round trip (one batch of json_each inserts, each
@@ -29,10 +35,11 @@ export async function bulkSuppress(
   });
   const kinds = { keyed: true, legacy: true };
   const chunks = await packEntries(deps.hash, entries, kinds);
-  const results = (await runBatch(
-    deps.db,
-    chunks.map(({ json }) => insertSuppressions(deps.db, json, kinds, { returning: true })),
-  )) as Array<Array<{ email: string }>>;
+  const inserts = chunks.map(({ json }) => insertSuppressions(deps.db, json, kinds, { returning: true }));
+  const results = (await runBatch(deps.db, [...inserts, ...auditStatements(deps.db, input.audit)])).slice(
+    0,
+    inserts.length,
+  ) as Array<Array<{ email: string }>>;
   const suppressed = results.reduce((n, rows) => n + rows.length, 0);
   return { suppressed, alreadySuppressed: entries.length - suppressed, invalid };
 }

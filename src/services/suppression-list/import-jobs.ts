@@ -1,6 +1,7 @@
 import type { Database } from "../../db/client";
 import type { ImportJob, ImportOptions } from "../../db/schema";
 import { keysetPage } from "../../lib/sql";
+import type { AuditDraft } from "../audit-log";
 import {
   type CreateImportInput,
   cancelJob,
@@ -42,7 +43,7 @@ export async function listSuppressionImports(db: Database, query: { limit: numbe
   return { imports: page.map(suppressionJobView), nextCursor };
 }
 
-export async function cancelSuppressionImport(db: Database, jobId: string) {
-  await cancelJob(db, jobId, "suppressions");
+export async function cancelSuppressionImport(db: Database, jobId: string, audit?: AuditDraft) {
+  await cancelJob(db, jobId, "suppressions", audit);
   return getSuppressionImport(db, jobId);
 }

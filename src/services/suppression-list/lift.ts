@@ -2,9 +2,10 @@ import { type SQL, sql } from "drizzle-orm";
 import { type Database, runBatch } from "../../db/client";
 import { AppError, notFound } from "../../lib/errors";
 import type { KeyedHash } from "../../lib/keyed-hash";
+import { type AuditDraft, auditStatements } from "../audit-log";
 import { hashedForms, hashedList } from "../suppressions";
 
-export type LiftInput = { address: string; force: boolean; by: string };
+export type LiftInput = { address: string; force: boolean; by: string; audit?: AuditDraft };
 
 /**
  * Lifts the suppression of an address (in clear, and any hashed form of it) in one batch: the
@@ -32,6 +33,7 @@ export async function liftSuppression(deps: { db: Database; hash: KeyedHash }, i
         RETURNING email, reason, source, created_at`,
     ),
     db.all<{ reason: string }>(sql`SELECT reason FROM suppressions WHERE ${matches(sql`email`)}`),
+    ...auditStatements(db, input.audit),
   ])) as [
     unknown,
     unknown,
