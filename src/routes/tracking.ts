@@ -9,7 +9,7 @@ import { recordEngagement } from "../pipeline/engagement";
 import { errorResponses, notFoundResponse, publicSecurity } from "./schemas";
 
 /** The transparent 1×1 GIF (43 bytes). */
-const PIXEL = Uint8Array.from(atob("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"), (ch) =>
+const PIXEL = Uint8Array.from(atob("R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw=="), (ch) =>
   ch.charCodeAt(0),
 );
 const NO_STORE = { "cache-control": "no-store, max-age=0" };
@@ -69,9 +69,12 @@ async function track(c: Context<AppEnv>, kind: TrackingKind) {
     ip: c.req.header("cf-connecting-ip") ?? null,
     at: new Date(),
   };
-  const recording = recordEngagement({ ...deps.routing, waitUntil: deps.ingest.waitUntil }, hit).catch((error) =>
-    log.error("engagement not recorded", { emailId: hit.emailId, kind: hit.kind, ...errorFields(error) }),
-  );
+  // Started once the answer is out (a macrotask later): the redirect never waits on D1.
+  const recording = new Promise((resolve) => setTimeout(resolve, 0))
+    .then(() => recordEngagement({ ...deps.routing, waitUntil: deps.ingest.waitUntil }, hit))
+    .catch((error) =>
+      log.error("engagement not recorded", { emailId: hit.emailId, kind: hit.kind, ...errorFields(error) }),
+    );
   c.executionCtx.waitUntil(recording);
   return link;
 }
