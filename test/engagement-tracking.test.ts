@@ -6,6 +6,7 @@ import { signTrackingToken } from "../src/lib/tracking-tokens";
 import { recordEngagement } from "../src/pipeline/engagement";
 import { resendProvider } from "../src/providers/email/resend-api";
 import { type DeliveryDeps, deliverEmail } from "../src/services/emails";
+import { firstEventSince } from "../src/services/journey-reads";
 import { adminGet, call, expectErrorShape, ingestAuth, testHash, unique } from "./helpers";
 
 const BASE = "https://mail.example.com";
@@ -255,5 +256,11 @@ describe("opens and clicks become events of the contact", () => {
       ]),
     );
     expect(rows).toHaveLength(3); // the scanner's open is the machine open already recorded
+
+    // What a journey's hasDoneEvent / waitForEvent reads: the person's open, never a machine's click.
+    const userId = rows[0]!.user_id;
+    const since = new Date(Date.now() - 3_600_000);
+    expect(await firstEventSince(db, { userId, event: "email:clicked", since })).toBeUndefined();
+    expect((await firstEventSince(db, { userId, event: "email:opened", since }))?.anonymous).toBe(false);
   });
 });

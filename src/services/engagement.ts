@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import type { Properties } from "../db/schema";
+import { events, type Properties } from "../db/schema";
 import { sha256 } from "../lib/sha256";
 import { BURST_WINDOW_MS, classifyHit, type Verdict } from "./engagement-machine";
 
@@ -22,6 +22,10 @@ export const ENGAGEMENT_EVENTS = { open: "email:opened", click: "email:clicked" 
  * the reader's open); the events' unique index decides, in the insert itself.
  */
 export const ENGAGEMENT_KEY_PREFIX = "engagement:";
+
+/** A machine's open or click (stored `anonymous`, under the reserved key prefix), as SQL on `events`. */
+export const machineEngagement = sql`(${events.anonymous} = 1 AND coalesce(${events.idempotencyKey}, '') >= ${ENGAGEMENT_KEY_PREFIX}
+  AND coalesce(${events.idempotencyKey}, '') < ${`${ENGAGEMENT_KEY_PREFIX}\uffff`})`;
 
 async function engagementKey(hit: EngagementHit, machine: boolean) {
   const who = machine ? "m" : "h";
