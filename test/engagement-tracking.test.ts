@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../src/db/client";
 import { addTracking } from "../src/emails/tracking";
-import { signTrackingToken } from "../src/lib/tracking-tokens";
+import { signTrackingToken, verifyTrackingToken } from "../src/lib/tracking-tokens";
 import { recordEngagement } from "../src/pipeline/engagement";
 import { resendProvider } from "../src/providers/email/resend-api";
 import { type DeliveryDeps, deliverEmail } from "../src/services/emails";
@@ -151,7 +151,8 @@ describe("tracked links in a sent email", () => {
   });
 
   it("leaves mailto:, tel: and anchors alone, and tracks nothing when both switches are off", async () => {
-    const html = '<a href="mailto:a@b.c">m</a><a href="tel:1">t</a><a href="#x">a</a><a href="http://e.com/">e</a>';
+    const html =
+      '<a href="mailto:a@b.c">m</a><a href="tel:1">t</a><a href="#x">a</a><a href="http://e.com/">e</a><a href="https://e.com/ü">u</a>';
     const options = { emailId: "e1", baseUrl: BASE, secret: "s", keep: () => false };
     const tracked = await addTracking(html, { ...options, opens: true, clicks: true });
     expect(tracked).toContain('href="mailto:a@b.c"');
@@ -159,6 +160,9 @@ describe("tracked links in a sent email", () => {
     expect(tracked).toContain('href="#x"');
     expect(tracked).not.toContain('href="http://e.com/"');
     expect(await addTracking(html, { ...options, opens: false, clicks: false })).toBe(html);
+    // A non-ASCII target is signed percent-encoded: a Location header holds only ASCII.
+    const token = /href="[^"]+\/v1\/t\/c\/([^"]+)">u</.exec(tracked)![1]!;
+    expect((await verifyTrackingToken(["s"], "c", token))?.url).toBe("https://e.com/%C3%BC");
   });
 });
 

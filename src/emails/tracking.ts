@@ -43,7 +43,10 @@ export async function addTracking(html: string, options: TrackingOptions): Promi
       const url = unescapeAttr(raw!);
       if (targets.has(raw!) || !/^https?:\/\//i.test(url) || url.length > MAX_TRACKED_URL || options.keep(url))
         continue;
-      const token = await signTrackingToken(options.secret, "c", { emailId: options.emailId, url });
+      if (!URL.canParse(url)) continue;
+      // Normalized (non-ASCII percent-encoded): the target goes out in a Location header.
+      const target = new URL(url).href;
+      const token = await signTrackingToken(options.secret, "c", { emailId: options.emailId, url: target });
       targets.set(raw!, `${base}/v1/t/c/${token}`);
     }
     out = out.replace(ANCHOR_HREF, (whole, open: string, raw: string, close: string) => {

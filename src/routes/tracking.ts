@@ -69,7 +69,7 @@ async function track(c: Context<AppEnv>, kind: TrackingKind) {
     ip: c.req.header("cf-connecting-ip") ?? null,
     at: new Date(),
   };
-  // Started once the answer is out (a macrotask later): the redirect never waits on D1.
+  // Started a macrotask later, once the response is built: the redirect never waits on D1.
   const recording = new Promise((resolve) => setTimeout(resolve, 0))
     .then(() => recordEngagement({ ...deps.routing, waitUntil: deps.ingest.waitUntil }, hit))
     .catch((error) =>
