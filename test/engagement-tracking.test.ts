@@ -242,6 +242,15 @@ describe("opens and clicks become events of the contact", () => {
     expect(JSON.parse(contact!.properties)).toEqual({}); // the event's properties are not the contact's
   });
 
+  it("reserves the engagement: key prefix: ingest can't pre-empt an open or click", async () => {
+    const res = await call("/v1/ingest", {
+      method: "POST",
+      headers: ingestAuth(),
+      json: { event: "email:opened", userId: unique("forger"), idempotencyKey: "engagement:x:open:h" },
+    });
+    await expectErrorShape(res, 400, "VALIDATION_ERROR");
+  });
+
   it("records machine traffic apart: Apple MPP, scanners, clicks at delivery; a person's open still counts", async () => {
     const { id, html } = await sent("product-update", { headline: "h", body: "b", url: "https://example.com/m" });
     await hit(trackedLinks(html)[0]!); // seconds after the send
