@@ -145,6 +145,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/t/c/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A tracked link in an email: records the click, redirects to its target
+         * @description The target is the one the token was signed with (TOKEN_SIGNING_SECRET, or the previous secret while rotating): a changed token is a 404, never a redirect. Answers without waiting for D1; the `email:clicked` event is recorded after the answer (docs/engagement-tracking.md).
+         */
+        get: operations["trackClick"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/t/o/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The open pixel of an email: records the open, answers a 1×1 GIF
+         * @description Answers a 43-byte transparent GIF, never cached; the `email:opened` event is recorded after the answer.
+         */
+        get: operations["trackOpen"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/contacts/import": {
         parameters: {
             query?: never;
@@ -769,6 +809,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/metrics/engagement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Delivered, opened and clicked (by people) per journey and template
+         * @description The emails sent in the last `days` (default 30), grouped by journey and template, busiest first. Opens and clicks are counted once per email, machine traffic left out (docs/engagement-tracking.md).
+         */
+        get: operations["getEngagementMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/metrics/overview": {
         parameters: {
             query?: never;
@@ -1252,7 +1312,7 @@ export interface components {
                 [key: string]: unknown;
             };
             /**
-             * @description 1–255 characters, not starting with `posthog:` (PostHog events' own namespace)
+             * @description 1–255 characters, not starting with `posthog:` (PostHog events' own namespace) or `engagement:` (opens and clicks)
              * @example signup_user_abc123_2025-01-15
              */
             idempotencyKey?: string;
@@ -1330,7 +1390,7 @@ export interface components {
             /** @description Send despite unsubscribes and topic opt-outs (never despite suppressions); templates can declare it themselves */
             transactional?: boolean;
             /**
-             * @description 1–255 characters, not starting with `posthog:` (PostHog events' own namespace)
+             * @description 1–255 characters, not starting with `posthog:` (PostHog events' own namespace) or `engagement:` (opens and clicks)
              * @example reset_user_abc123_0001
              */
             idempotencyKey?: string;
@@ -2037,6 +2097,27 @@ export interface components {
             /** @description true: sent unless the contact said no (opt-out topic); false: only after an explicit yes */
             defaultOptIn: boolean;
         };
+        EngagementMetrics: {
+            days: number;
+            /** @description Emails sent since this time are counted */
+            since: string;
+            rows: {
+                /** @description null: sent through POST /v1/emails */
+                journey: string | null;
+                template: string | null;
+                sent: number;
+                /** @description Sent and not bounced or failed since */
+                delivered: number;
+                /** @description Opened by a person (machine opens left out) */
+                opened: number;
+                /** @description With a link clicked by a person */
+                clicked: number;
+                /** @description Opened ÷ delivered; 0 when nothing was delivered */
+                openRate: number;
+                /** @description Clicked ÷ delivered */
+                clickRate: number;
+            }[];
+        };
         MetricsOverview: {
             totalContacts: number;
             /** @description Enrollments active or waiting */
@@ -2046,6 +2127,16 @@ export interface components {
             emailsSent30d: number;
             /** @description Bounced ÷ sent over 30 days, a fraction; 0 when nothing was sent */
             bounceRate30d: number;
+            /** @description Emails sent in 30 days and not bounced or failed since */
+            emailsDelivered30d: number;
+            /** @description Of those, opened by a person (machine opens left out: docs/engagement-tracking.md) */
+            emailsOpened30d: number;
+            /** @description Of those, with a link clicked by a person */
+            emailsClicked30d: number;
+            /** @description Opened ÷ delivered, a fraction; 0 when nothing was delivered */
+            openRate30d: number;
+            /** @description Clicked ÷ delivered, a fraction */
+            clickRate30d: number;
             /** @description Unsubscribed ÷ all contacts, a fraction */
             unsubscribeRate: number;
             journeys: {
@@ -2289,7 +2380,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1–255 characters, not starting with `posthog:` (PostHog events' own namespace) */
+                /** @description 1–255 characters, not starting with `posthog:` (PostHog events' own namespace) or `engagement:` (opens and clicks) */
                 "idempotency-key"?: string;
                 /** @description `respond-async` (RFC 7240): acknowledge after a queue send */
                 prefer?: string;
@@ -2477,7 +2568,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1–255 characters, not starting with `posthog:` (PostHog events' own namespace) */
+                /** @description 1–255 characters, not starting with `posthog:` (PostHog events' own namespace) or `engagement:` (opens and clicks) */
                 "idempotency-key"?: string;
             };
             path?: never;
@@ -2840,6 +2931,86 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    trackClick: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The signed token the email's link carries */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Redirect to the link's target (`Location`) */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    trackOpen: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The signed token the email's link carries */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A 1×1 transparent GIF */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/gif": string;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -6119,6 +6290,83 @@ export interface operations {
                     "application/json": {
                         topics: components["schemas"]["Topic"][];
                     };
+                };
+            };
+            /** @description Malformed JSON or a field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this operation's `security` names */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: retry after the `Retry-After` header's seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getEngagementMetrics: {
+        parameters: {
+            query?: {
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Engagement per journey and template */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EngagementMetrics"];
                 };
             };
             /** @description Malformed JSON or a field failed validation */

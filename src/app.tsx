@@ -43,6 +43,7 @@ import { healthRoutes } from "./routes/health";
 import { ingestRoutes } from "./routes/ingest";
 import { ROUTER_PARAM_PATTERNS } from "./routes/path-params";
 import { forbiddenResponse, rateLimitedResponse, SECURITY_SCHEMES } from "./routes/schemas";
+import { trackingRoutes } from "./routes/tracking";
 import { unsubscribeRoutes } from "./routes/unsubscribe";
 import { postHogWebhookRoutes } from "./routes/webhooks/posthog";
 import { resendWebhookRoutes } from "./routes/webhooks/resend-webhooks";
@@ -64,6 +65,7 @@ export const ROUTE_GROUPS = [
   postHogWebhookRoutes,
   resendWebhookRoutes,
   unsubscribeRoutes,
+  trackingRoutes,
   adminImportStartRoutes,
   adminImportUploadRoutes,
   adminImportRoutes,

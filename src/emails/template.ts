@@ -18,6 +18,8 @@ export type EmailTemplate<P extends Record<string, unknown> = Record<string, unk
   subject: (props: P) => string;
   html: (props: P, ctx: TemplateContext) => Child;
   text: (props: P, ctx: TemplateContext) => string;
+  /** Open pixel and click rewriting (docs/engagement-tracking.md): both on unless set to false. */
+  tracking?: { opens?: boolean; clicks?: boolean };
 } & Topicality;
 
 export function defineTemplate<const K extends string, P extends Record<string, unknown>>(

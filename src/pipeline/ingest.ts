@@ -196,7 +196,7 @@ export async function processStoredEvents(
  * batch) would cost more than the buffered path's occasional no-op write of a repeated key.
  */
 export async function ingestEvents(
-  deps: IngestDeps,
+  deps: EventProcessingDeps & Pick<IngestDeps, "waitUntil">,
   items: IngestItem[],
   source: IngestSource,
 ): Promise<IngestResult[]> {

@@ -77,7 +77,11 @@ export const ApiIdempotencyKey = z
   .max(255)
   // A refinement, not a `pattern`: a lookahead in the document would trip schema-driven generators.
   .refine((key) => !key.startsWith("posthog:"), "the posthog: prefix is reserved for PostHog events' keys")
-  .openapi({ description: "1–255 characters, not starting with `posthog:` (PostHog events' own namespace)" });
+  .refine((key) => !key.startsWith("engagement:"), "the engagement: prefix is reserved for opens and clicks")
+  .openapi({
+    description:
+      "1–255 characters, not starting with `posthog:` (PostHog events' own namespace) or `engagement:` (opens and clicks)",
+  });
 
 export const IsoDateTime = z.iso.datetime({ offset: true }).openapi({ example: "2025-01-15T09:30:00Z" });
 

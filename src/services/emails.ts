@@ -2,8 +2,9 @@ import { and, eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { personKey } from "../db/person-key";
 import { type Contact, contacts, type Email, emails, type Properties } from "../db/schema";
-import { renderTemplate, sendRules, TOPIC_UNSUBSCRIBED } from "../emails/registry";
+import { getTemplate, renderTemplate, sendRules, TOPIC_UNSUBSCRIBED } from "../emails/registry";
 import type { RenderedEmail } from "../emails/template";
+import { addTracking, trackingOf } from "../emails/tracking";
 import { notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
 import type { KeyedHash } from "../lib/keyed-hash";
@@ -107,6 +108,19 @@ async function personOf(db: Database, userId: string) {
   return contact;
 }
 
+/** The template rendered, its links and open pixel tracked per the template's switches (no D1 round trip). */
+async function renderTracked(deps: DeliveryDeps, email: Email, unsubscribeUrl: string | null) {
+  const rendered = await renderTemplate(email.templateKey!, email.props, { unsubscribeUrl });
+  rendered.html = await addTracking(rendered.html, {
+    emailId: email.id,
+    baseUrl: deps.publicBaseUrl,
+    secret: deps.tokenSecret,
+    ...trackingOf(getTemplate(email.templateKey!)),
+    keep: (url) => url.startsWith(`${deps.publicBaseUrl}/v1/email/unsubscribe`),
+  });
+  return rendered;
+}
+
 type Recipient = { contact: Contact; to: string; rules: ReturnType<typeof sendRules>; now: Date };
 
 /**
@@ -156,7 +170,7 @@ export async function deliverEmail(deps: DeliveryDeps, emailId: string): Promise
   const unsubscribeUrl = await preferenceUrl(deps, contact.id, rules);
   let rendered: RenderedEmail;
   try {
-    rendered = await renderTemplate(email.templateKey!, email.props, { unsubscribeUrl });
+    rendered = await renderTracked(deps, email, unsubscribeUrl);
   } catch (error) {
     return setStatus(db, email.id, {
       status: "failed",

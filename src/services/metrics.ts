@@ -3,6 +3,7 @@ import { type Database, runBatch } from "../db/client";
 import { contacts, emails, importJobs } from "../db/schema";
 import { journeys } from "../journeys/registry";
 import { runningBackfillsStatement } from "./backfills/jobs";
+import { engagementColumns, withRates } from "./engagement-metrics";
 import { countByJourneyStatusStatement, countsByJourney, noEnrollments } from "./enrollments";
 import { perTopic, type TopicCountRows, topicCountsStatement } from "./topic-metrics";
 
@@ -26,6 +27,38 @@ function journeyCounts(rows: Parameters<typeof countsByJourney>[0]) {
   });
 }
 
+const emailStatsStatement = (db: Database, now: number) =>
+  db
+    .select({
+      sent24h: sql<number>`coalesce(sum(${emails.sentAt} >= ${now - DAY}), 0)`.as("sent24h"),
+      sent7d: sql<number>`coalesce(sum(${emails.sentAt} >= ${now - 7 * DAY}), 0)`.as("sent7d"),
+      sent30d: sql<number>`coalesce(sum(${emails.sentAt} >= ${now - 30 * DAY}), 0)`.as("sent30d"),
+      bounced30d: sql<number>`coalesce(sum(${emails.bouncedAt} >= ${now - 30 * DAY}), 0)`.as("bounced30d"),
+      delivered30d: sql<number>`coalesce(sum(${engagementColumns.delivered}), 0)`.as("delivered30d"),
+      opened30d: sql<number>`coalesce(sum(${engagementColumns.opened}), 0)`.as("opened30d"),
+      clicked30d: sql<number>`coalesce(sum(${engagementColumns.clicked}), 0)`.as("clicked30d"),
+    })
+    // Aliased: D1 returns rows keyed by column name, and unaliased twins would collide.
+    .from(emails)
+    .where(sql`${emails.sentAt} >= ${now - 30 * DAY}`);
+
+/** Human opens and clicks of the emails sent in the last 30 days, over those delivered. */
+function engagement30d(stats: { sent30d: number; delivered30d: number; opened30d: number; clicked30d: number }) {
+  const counts = withRates({
+    sent: stats.sent30d,
+    delivered: stats.delivered30d,
+    opened: stats.opened30d,
+    clicked: stats.clicked30d,
+  });
+  return {
+    emailsDelivered30d: counts.delivered,
+    emailsOpened30d: counts.opened,
+    emailsClicked30d: counts.clicked,
+    openRate30d: counts.openRate,
+    clickRate30d: counts.clickRate,
+  };
+}
+
 /** The numbers a team checks after a migration or an incident, in one D1 round trip. "Today" is since 00:00 UTC. */
 export async function metricsOverview(db: Database, now = Date.now()) {
   const startOfDay = new Date(now).setUTCHours(0, 0, 0, 0);
@@ -36,16 +69,7 @@ export async function metricsOverview(db: Database, now = Date.now()) {
         unsubscribed: sql<number>`coalesce(sum(${contacts.unsubscribedAt} IS NOT NULL), 0)`.as("unsubscribed"),
       })
       .from(contacts),
-    db
-      .select({
-        sent24h: sql<number>`coalesce(sum(${emails.sentAt} >= ${now - DAY}), 0)`.as("sent24h"),
-        sent7d: sql<number>`coalesce(sum(${emails.sentAt} >= ${now - 7 * DAY}), 0)`.as("sent7d"),
-        sent30d: sql<number>`coalesce(sum(${emails.sentAt} >= ${now - 30 * DAY}), 0)`.as("sent30d"),
-        bounced30d: sql<number>`coalesce(sum(${emails.bouncedAt} >= ${now - 30 * DAY}), 0)`.as("bounced30d"),
-      })
-      // Aliased: D1 returns rows keyed by column name, and unaliased twins would collide.
-      .from(emails)
-      .where(sql`${emails.sentAt} >= ${now - 30 * DAY}`),
+    emailStatsStatement(db, now),
     countByJourneyStatusStatement(db),
     db
       .select({
@@ -64,7 +88,15 @@ export async function metricsOverview(db: Database, now = Date.now()) {
     topicCountsStatement(db),
   ])) as [
     Array<{ total: number; unsubscribed: number }>,
-    Array<{ sent24h: number; sent7d: number; sent30d: number; bounced30d: number }>,
+    Array<{
+      sent24h: number;
+      sent7d: number;
+      sent30d: number;
+      bounced30d: number;
+      delivered30d: number;
+      opened30d: number;
+      clicked30d: number;
+    }>,
     Parameters<typeof countsByJourney>[0],
     Array<{ running: number; completedToday: number; failedRowsToday: number }>,
     Array<{ running: number; matched: number }>,
@@ -81,6 +113,7 @@ export async function metricsOverview(db: Database, now = Date.now()) {
     emailsSent7d: emailStats.sent7d,
     emailsSent30d: emailStats.sent30d,
     bounceRate30d: rate(emailStats.bounced30d, emailStats.sent30d),
+    ...engagement30d(emailStats),
     unsubscribeRate: rate(contactStats.unsubscribed, contactStats.total),
     journeys: perJourney,
     topics: perTopic(topicRows),

@@ -5,6 +5,8 @@ import { Layout, textFooter } from "./layout";
 export const passwordReset = defineTemplate({
   key: "password-reset",
   transactional: true,
+  // The reset URL holds a secret: it must not be copied into a tracking token and a click event.
+  tracking: { clicks: false },
   props: z.object({
     resetUrl: z.url({ protocol: /^https?$/ }).max(2048),
     expiresInMinutes: z.number().int().positive().default(30),
