@@ -76,6 +76,11 @@ export async function revokeApiKey(db: Database, id: string, now = new Date()): 
   return row ? view(row) : null;
 }
 
+export async function findApiKeyRow(db: Database, id: string): Promise<ApiKeyRow | undefined> {
+  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, id));
+  return row;
+}
+
 export async function findApiKeyByHash(db: Database, keyHash: string): Promise<ApiKeyRow | undefined> {
   const [row] = await db.select().from(apiKeys).where(eq(apiKeys.keyHash, keyHash));
   return row;
