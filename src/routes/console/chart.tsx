@@ -3,15 +3,15 @@
  * code), readable without JavaScript, with the numbers in a table for screen readers.
  */
 export function BarChart({ title, labels, values }: { title: string; labels: string[]; values: number[] }) {
-  const width = 640;
-  const height = 180;
+  const width = 400;
+  const height = 140;
   const max = Math.max(1, ...values);
   const step = width / Math.max(1, values.length);
-  const bar = Math.max(2, step * 0.7);
+  const bar = Math.min(48, Math.max(2, step * 0.7));
   return (
     <figure class="chart">
       <figcaption>{title}</figcaption>
-      <svg viewBox={`0 0 ${width} ${height + 20}`} role="img" aria-label={`${title}: max ${max}`}>
+      <svg viewBox={`0 0 ${width} ${height + 22}`} role="img" aria-label={`${title}: max ${max}`}>
         {values.map((value, i) => {
           const h = Math.round((value / max) * height);
           return (
@@ -26,10 +26,10 @@ export function BarChart({ title, labels, values }: { title: string; labels: str
             </rect>
           );
         })}
-        <text x="0" y={height + 16} class="axis">
+        <text x="0" y={height + 18} class="axis">
           {labels[0] ?? ""}
         </text>
-        <text x={width} y={height + 16} class="axis end">
+        <text x={width} y={height + 18} class="axis end">
           {labels.at(-1) ?? ""}
         </text>
       </svg>

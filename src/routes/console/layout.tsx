@@ -49,6 +49,7 @@ export const Document = ({ title, csrf, children }: { title: string; csrf?: stri
       <meta name="viewport" content="width=device-width, initial-scale=1" />
       {csrf ? <meta name="csrf-token" content={csrf} /> : null}
       <title>{`${title} · Hogsend console`}</title>
+      <link rel="icon" href="/console/assets/favicon.svg" type="image/svg+xml" />
       <link rel="stylesheet" href="/console/assets/console.css" />
       <script type="module" src="/console/assets/console.js" />
     </head>

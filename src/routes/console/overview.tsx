@@ -11,7 +11,7 @@ type Overview = {
   activeEnrollments: number;
   emailsSent24h: number;
   emailsSent7d: number;
-  bounceRate: number;
+  bounceRate30d: number;
   unsubscribeRate: number;
   journeys: Array<{ key: string; active: number; completed: number; exited: number; failed: number }>;
   imports: { running: number; completedToday: number; failedRowsToday: number };
@@ -44,7 +44,7 @@ export function overviewRoutes() {
             <strong>{o.emailsSent24h}</strong> emails sent (24 h), {o.emailsSent7d} (7 d)
           </li>
           <li>
-            <strong>{percent(o.bounceRate)}</strong> bounced (30 d), {percent(o.unsubscribeRate)} unsubscribed
+            <strong>{percent(o.bounceRate30d)}</strong> bounced (30 d), {percent(o.unsubscribeRate)} unsubscribed
           </li>
           <li>
             <strong>{o.imports.running}</strong> imports running, {o.backfills.running} backfills running
