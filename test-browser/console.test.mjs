@@ -162,6 +162,7 @@ test("sign in, import a CSV, open a person, replay an event, cancel an import, s
     await page.getByRole("navigation", { name: "Console" }).getByRole("link", { name: link }).click();
     await page.getByRole("heading", { name: link, exact: true }).waitFor();
     await shot(page, name);
+    step(name);
   }
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${baseUrl}/console`);
@@ -172,10 +173,13 @@ test("sign in, import a CSV, open a person, replay an event, cancel an import, s
   );
   await shot(page, "overview-390");
   await page.setViewportSize({ width: 1280, height: 900 });
+  step("390");
 
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("heading", { name: "Sign in to the Hogsend console" }).waitFor();
+  step("signed out");
   await page.goto(`${baseUrl}/console/people`);
   assert.match(page.url(), /\/console\/sign-in$/);
   assert.deepEqual(problems, []);
+  step("end");
 });
