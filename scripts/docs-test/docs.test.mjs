@@ -25,6 +25,7 @@ const DOCUMENTS = [
   "docs/identity.md",
   "docs/keys-and-audit.md",
   "docs/design.md",
+  "docs/console.md",
 ];
 const DOCUMENTED_PORT = "localhost:3002";
 const PORT = Number(process.env.DOCS_TEST_PORT ?? 3112);
