@@ -68,11 +68,11 @@ async function measure(page, url) {
       new PerformanceObserver((list) => resolve(list.getEntries()[0])).observe({ type: "paint", buffered: true });
       setTimeout(() => resolve(undefined), 3000);
     });
-    const nav = performance.getEntriesByType("navigation")[0];
-    const resources = performance.getEntriesByType("resource");
+    const nav = /** @type {PerformanceNavigationTiming} */ (performance.getEntriesByType("navigation")[0]);
+    const resources = /** @type {PerformanceResourceTiming[]} */ (performance.getEntriesByType("resource"));
     const sum = (key) => nav[key] + resources.reduce((total, r) => total + r[key], 0);
     return {
-      firstRenderMs: Math.round(paint?.startTime ?? Number.NaN),
+      firstRenderMs: Math.round(/** @type {PerformanceEntry | undefined} */ (paint)?.startTime ?? Number.NaN),
       serverMs: Math.round(nav.responseStart - nav.requestStart),
       htmlBytes: nav.decodedBodySize,
       transferBytes: sum("transferSize"),

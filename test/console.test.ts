@@ -221,7 +221,7 @@ describe("console actions go through the admin routes", () => {
       "/console",
       "/console/people",
       "/console/imports",
-      "/console/imports/new",
+      "/console/new-import",
       "/console/events",
       "/console/emails",
       "/console/journeys",

@@ -63,7 +63,7 @@ async function getImports(c: Ctx) {
   const body = page.ok ? (
     <>
       <p>
-        <a class="button primary" href="/console/imports/new">
+        <a class="button primary" href="/console/new-import">
           New import
         </a>
       </p>
@@ -174,7 +174,7 @@ async function postImportsIdCancel(c: Ctx) {
 export function importRoutes() {
   const routes = new Hono<ConsoleEnv>();
   routes.get("/imports", getImports);
-  routes.get("/imports/new", getImportsNew);
+  routes.get("/new-import", getImportsNew);
   routes.get("/imports/:id", getImportsId);
   routes.post("/imports/:id/cancel", postImportsIdCancel);
 
