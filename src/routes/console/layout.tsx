@@ -59,7 +59,7 @@ export const Document = ({ title, csrf, children }: { title: string; csrf?: stri
 
 /** A signed-in page: skip link, navigation landmark, main, the session's key and sign-out. */
 export function render(c: Context<ConsoleEnv>, title: string, body: Child, status: 200 | 400 | 403 | 404 = 200) {
-  const path = c.req.path;
+  const path = c.req.path === "/console/new-import" ? "/console/imports/new" : c.req.path;
   const current = NAV.filter(([href]) => path === href || (href !== "/console" && path.startsWith(`${href}/`)));
   const page = (
     <Document title={title} csrf={c.var.csrf}>
