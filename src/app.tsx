@@ -37,6 +37,7 @@ import { adminMetricsRoutes } from "./routes/admin/metrics";
 import { adminReplayRoutes } from "./routes/admin/replay";
 import { adminSuppressionImportRoutes } from "./routes/admin/suppression-import";
 import { adminSuppressionRoutes } from "./routes/admin/suppressions";
+import { consoleRoutes } from "./routes/console";
 import { ApiReference, registerDocumentPaths } from "./routes/docs";
 import { emailRoutes } from "./routes/emails";
 import { healthRoutes } from "./routes/health";
@@ -137,6 +138,11 @@ export function createApp(routeGroups: ReadonlyArray<OpenAPIHono<AppEnv>> = ROUT
   app.use("/v1/admin/*", (c, next) => (ownLimit(c.req.path) ? next() : adminBodyLimit(c, next)));
 
   for (const routes of routeGroups) app.route("/", routes);
+  // The console (not in the OpenAPI document): pages that call these same routes as the signed-in key.
+  app.route(
+    "/console",
+    consoleRoutes(async (request, env, ctx) => app.fetch(request, env, ctx)),
+  );
   declareAuthResponses(app, { 403: forbiddenResponse, 429: rateLimitedResponse[429] });
 
   for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) {

@@ -26,6 +26,7 @@ const DOCUMENTS = [
   "docs/keys-and-audit.md",
   "docs/engagement-tracking.md",
   "docs/design.md",
+  "docs/console.md",
 ];
 const DOCUMENTED_PORT = "localhost:3002";
 const PORT = Number(process.env.DOCS_TEST_PORT ?? 3112);

@@ -3,6 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { AppError } from "../lib/errors";
 import { type Principal, verifyStoredKey } from "../services/api-keys/verify";
 import type { AppEnv } from "./app-env";
+import { internalPrincipal } from "./internal-principal";
 import { clientIp, type LimiterName, limitOrThrow } from "./rate-limit";
 
 const encoder = new TextEncoder();
@@ -57,6 +58,8 @@ async function chargeUnverified(c: Context<AppEnv>, limiter: LimiterName) {
 
 /** The principal behind the bearer token (`c.var.principal`), or 401. */
 export async function principalOf(c: Context<AppEnv>, limiter: LimiterName): Promise<Principal> {
+  const internal = internalPrincipal(c.req.raw);
+  if (internal) return internal;
   let charged = false;
   const charge = async () => {
     if (charged) return;

@@ -233,3 +233,13 @@ async function markExitedByHand(db: Database, journeyKey: string, id: string, au
   if (existing.journeyKey !== journeyKey) throw notFound("Enrollment");
   throw new AppError("CONFLICT", `Enrollment is already ${existing.status}`);
 }
+
+/** A person's latest enrollments, newest first (the console's person page). */
+export function enrollmentsOfUser(db: Database, userId: string, limit = 20) {
+  return db
+    .select()
+    .from(enrollments)
+    .where(eq(enrollments.userId, userId))
+    .orderBy(desc(enrollments.enrolledAt))
+    .limit(limit);
+}

@@ -91,6 +91,11 @@ export async function revokeApiKey(
   return row ? view(row) : null;
 }
 
+export async function findApiKeyRow(db: Database, id: string): Promise<ApiKeyRow | undefined> {
+  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, id));
+  return row;
+}
+
 export async function findApiKeyByHash(db: Database, keyHash: string): Promise<ApiKeyRow | undefined> {
   const [row] = await db.select().from(apiKeys).where(eq(apiKeys.keyHash, keyHash));
   return row;

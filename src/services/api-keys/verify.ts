@@ -1,7 +1,7 @@
 import type { Database } from "../../db/client";
 import type { ApiKeyScope } from "../../db/schema";
 import { errorFields, log } from "../../lib/log";
-import { findApiKeyByHash, hashKey, isKeyShaped, touchLastUsed } from "./store";
+import { findApiKeyByHash, findApiKeyRow, hashKey, isKeyShaped, touchLastUsed } from "./store";
 
 /** Who a request acts as: a stored key, or a bootstrap key from the environment. */
 export type Principal = { id: string; name: string; scopes: ApiKeyScope[] };
@@ -106,4 +106,14 @@ export async function verifyStoredKey(deps: VerifyDeps, token: string, now = Dat
 /** This isolate stops accepting the key at once (others within KEY_CACHE_MAX_AGE_MS). */
 export function forgetKey(id: string) {
   for (const [token, entry] of cache) if (entry.principal?.id === id) cache.delete(token);
+}
+
+/**
+ * The stored key's principal by its id while it is live (not revoked, not expired), else null: how
+ * a console session, which holds the key id and never the key, re-checks its key.
+ */
+export async function liveKeyById(db: Database, id: string, now = Date.now()): Promise<Principal | null> {
+  const row = await findApiKeyRow(db, id);
+  const live = row && row.revokedAt === null && (row.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY) > now;
+  return live ? { id: row.id, name: row.name, scopes: row.scopes } : null;
 }

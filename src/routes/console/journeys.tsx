@@ -1,0 +1,103 @@
+import { type Context, Hono } from "hono";
+import type { ConsoleEnv } from "../../http/console-session";
+import { apiGet, apiJson, query } from "./api";
+import { BarChart } from "./chart";
+import { ActionForm, flash, render } from "./layout";
+import { Badge, ErrorNote, NextPage, param, Table, when } from "./ui";
+
+type Counts = { active: number; waiting: number; completed: number; exited: number; failed: number };
+type Journey = { key: string; name: string; description: string; enabled: boolean; enrollments: Counts };
+type Enrollment = { id: string; userId: string; status: string; waitingFor: string | null; enrolledAt: string };
+
+const STATUS_ORDER = ["active", "waiting", "completed", "exited", "failed"] as const;
+
+type Ctx = Context<ConsoleEnv>;
+
+async function getJourneys(c: Ctx) {
+  const list = await apiGet<{ journeys: Journey[] }>(c, "/v1/admin/journeys");
+  if (!list.ok) return render(c, "Journeys", <ErrorNote error={list.error} />, 400);
+  const rows = list.data.journeys.map((j) => [
+    <a href={`/console/journeys/${j.key}`}>{j.name}</a>,
+    <Badge text={j.enabled ? "enabled" : "disabled"} />,
+    String(j.enrollments.active + j.enrollments.waiting),
+    String(j.enrollments.completed),
+    <ActionForm c={c} action={`/console/journeys/${j.key}/enabled`}>
+      <input type="hidden" name="enabled" value={j.enabled ? "false" : "true"} />
+      <button type="submit">{j.enabled ? `Disable ${j.key}` : `Enable ${j.key}`}</button>
+    </ActionForm>,
+  ]);
+  return render(
+    c,
+    "Journeys",
+    <Table caption="Journeys" head={["Journey", "State", "Running", "Completed", "Action"]} rows={rows} />,
+  );
+}
+
+async function getJourneysKey(c: Ctx) {
+  const key = encodeURIComponent(param(c, "key"));
+  const status = c.req.query("status");
+  const [journey, page] = await Promise.all([
+    apiGet<Journey>(c, `/v1/admin/journeys/${key}`),
+    apiGet<{ enrollments: Enrollment[]; nextCursor: string | null }>(
+      c,
+      `/v1/admin/journeys/${key}/enrollments${query({ status, cursor: c.req.query("cursor"), limit: 50 })}`,
+    ),
+  ]);
+  if (!journey.ok) return render(c, "Journey", <ErrorNote error={journey.error} />, journey.status === 404 ? 404 : 400);
+  const j = journey.data;
+  const waiting = new Map<string, number>();
+  for (const e of page.ok ? page.data.enrollments : []) {
+    if (e.waitingFor) waiting.set(e.waitingFor, (waiting.get(e.waitingFor) ?? 0) + 1);
+  }
+  const body = (
+    <>
+      <p>{j.description}</p>
+      <BarChart
+        title="Enrollments by status"
+        labels={[...STATUS_ORDER]}
+        values={STATUS_ORDER.map((s) => j.enrollments[s])}
+      />
+      <BarChart title="Waiting, by step (this page)" labels={[...waiting.keys()]} values={[...waiting.values()]} />
+      {page.ok ? (
+        <>
+          <Table
+            caption="Enrollments, newest first"
+            head={["User", "Status", "Waiting for", "Enrolled"]}
+            rows={page.data.enrollments.map((e) => [
+              <a href={`/console/people/${encodeURIComponent(e.userId)}`}>{e.userId}</a>,
+              <Badge text={e.status} />,
+              e.waitingFor ?? "—",
+              when(e.enrolledAt),
+            ])}
+          />
+          <NextPage
+            href={
+              page.data.nextCursor ? `/console/journeys/${key}${query({ status, cursor: page.data.nextCursor })}` : null
+            }
+          />
+        </>
+      ) : (
+        <ErrorNote error={page.error} />
+      )}
+    </>
+  );
+  return render(c, `Journey ${j.name}`, body);
+}
+
+async function postJourneysKeyEnabled(c: Ctx) {
+  const key = param(c, "key");
+  const form = await c.req.parseBody();
+  const enabled = form.enabled === "true";
+  const result = await apiJson<Journey>(c, "PATCH", `/v1/admin/journeys/${encodeURIComponent(key)}`, { enabled });
+  flash(c, result.ok ? "ok" : "error", result.ok ? `${key} is ${enabled ? "enabled" : "disabled"}.` : result.error);
+  return c.redirect("/console/journeys", 303);
+}
+
+export function journeyRoutes() {
+  const routes = new Hono<ConsoleEnv>();
+  routes.get("/journeys", getJourneys);
+  routes.get("/journeys/:key", getJourneysKey);
+  routes.post("/journeys/:key/enabled", postJourneysKeyEnabled);
+
+  return routes;
+}
