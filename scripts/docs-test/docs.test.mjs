@@ -24,6 +24,7 @@ const DOCUMENTS = [
   "docs/errors.md",
   "docs/identity.md",
   "docs/keys-and-audit.md",
+  "docs/broadcasts.md",
   "docs/design.md",
 ];
 const DOCUMENTED_PORT = "localhost:3002";
