@@ -1,4 +1,4 @@
-import { plan, writes } from "../db/batch-plan";
+import { plan } from "../db/batch-plan";
 import type { Broadcast } from "../db/schema";
 import { chunk } from "../lib/chunk";
 import { insertPageEmails, outcomeOfWhy, pageQueuedEmailIds, previewFates } from "../services/broadcasts/fates";
@@ -17,14 +17,20 @@ const SEND_BATCH_MAX = 100;
  * `rows / rate` minutes with per-message delays, and the next page waits as long: the one chain of
  * page messages releases emails at the rate however many consumers send them.
  */
-export function broadcastAction(deps: BackfillPageDeps, broadcast: Broadcast): PageAction<void> {
+export function broadcastAction(deps: BackfillPageDeps, broadcast: Broadcast): PageAction<string[]> {
   const { db, hash } = deps;
   const rate = broadcast.ratePerMinute;
   return {
     notBefore: broadcast.sendAt,
     async decide(job, page, now) {
       const input = { broadcast, rows: page.rows, max: deps.sending.maxPerAddressPerDay, now };
-      if (!job.dryRun) return writes([(await insertPageEmails(db, hash, input)).statement]);
+      if (!job.dryRun) {
+        // The rows this commit queued come back from the insert: no read after the commit.
+        const { statement } = await insertPageEmails(db, hash, input);
+        return plan([statement], ([rows]) =>
+          (rows as Array<{ id: string; status: string }>).flatMap((r) => (r.status === "queued" ? [r.id] : [])),
+        );
+      }
       const fates = await previewFates(db, hash, input);
       return plan(
         tallyStatements(
@@ -32,12 +38,12 @@ export function broadcastAction(deps: BackfillPageDeps, broadcast: Broadcast): P
           job.id,
           fates.map((f) => outcomeOfWhy(f.why)),
         ),
-        () => undefined,
+        () => [],
       );
     },
-    async handOut(job, span) {
+    async handOut(job, span, decided) {
       if (job.dryRun) return;
-      const ids = await pageQueuedEmailIds(db, broadcast.id, span);
+      const ids = decided ?? (await pageQueuedEmailIds(db, broadcast.id, span));
       const spacing = rate ? 60 / rate : 0;
       for (const [n, slice] of chunk(ids, SEND_BATCH_MAX).entries()) {
         await deps.emailSends.sendBatch(

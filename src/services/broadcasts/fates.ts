@@ -82,14 +82,15 @@ export async function insertPageEmails(
   const ctes = fateCtes(await recipientsSql(hash, page.rows), sql`k.h1, k.h2`, rulesOf(broadcast, now, page.max));
   // Wrapped: a builder returned from an async function would be awaited (run) right here.
   return {
-    statement: db.run(sql`WITH ${ctes}
+    statement: db.all<{ id: string; status: string }>(sql`WITH ${ctes}
     INSERT INTO emails (id, user_id, to_address, template_key, props, status, error, topic_key, transactional,
       broadcast_id, contact_id, suppressed_at, created_at, updated_at)
     SELECT f.eid, f.uid, CASE WHEN f.why IS NOT NULL THEN f.addr END, ${broadcast.templateKey},
       ${JSON.stringify(broadcast.data)}, ${fateStatusSql}, f.why, ${broadcast.topicKey}, 0, ${broadcast.id}, f.cid,
       CASE WHEN f.why LIKE 'suppressed:%' OR f.why = 'unsubscribed' THEN ${at} END, ${at}, ${at}
     FROM f WHERE true
-    ON CONFLICT DO NOTHING`),
+    ON CONFLICT DO NOTHING
+    RETURNING id, status`),
   };
 }
 
