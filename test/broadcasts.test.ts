@@ -6,6 +6,7 @@ import { processBackfillPage } from "../src/pipeline/backfill-page";
 import { resendProvider } from "../src/providers/email/resend-api";
 import { healStalledBackfills } from "../src/scheduled/heal-backfills";
 import { createBroadcast } from "../src/services/broadcasts/jobs";
+import { deliverWhenDue } from "../src/services/due-sends";
 import { deliverEmail } from "../src/services/emails";
 import { importCsv } from "./backfill-helpers";
 import { adminAuth, adminGet, adminPost, call, unique } from "./helpers";
@@ -135,6 +136,20 @@ describe("POST /v1/admin/broadcasts", () => {
       .first<{ n: number }>();
     expect(made!.n).toBe(0);
   });
+
+  it("dry run over a large audience: a dry-run job counts it page by page and keeps the samples; nothing is queued", async () => {
+    const { importJobId } = await seedAudience(1001);
+    const res = await adminPost("/v1/admin/broadcasts", request(importJobId, { dryRun: true }));
+    expect(res.status).toBe(202);
+    const { broadcastId } = (await res.json()) as { broadcastId: string };
+    const { deps, sends } = recordedDeps();
+    await drain(deps, broadcastId);
+    const done = await getBroadcast(broadcastId);
+    expect(done).toMatchObject({ status: "completed", targeted: 1005, queued: 1001, sent: 0, skipped: SKIPS });
+    expect(done.samples).toHaveLength(3);
+    expect(await emailRows(broadcastId)).toHaveLength(0);
+    expect(sends.sent).toHaveLength(0);
+  }, 30_000);
 
   it("sends each contact one email under redelivery and a crash after the commit; skips by reason", async () => {
     const { importJobId } = await seedAudience(25);
@@ -276,7 +291,7 @@ describe("POST /v1/admin/broadcasts", () => {
     expect(pages.sent.at(-1)!.delaySeconds).toBe(60);
   });
 
-  it("a provider 429 is retried with backoff, not failed", async () => {
+  it("a provider 429 is waited out (its Retry-After) on the email-send queue, never failed", async () => {
     const { importJobId } = await seedAudience(1);
     const { deps, sends } = recordedDeps();
     const { id } = await createBroadcast(deps, {
@@ -286,10 +301,16 @@ describe("POST /v1/admin/broadcasts", () => {
     } as never);
     await drain(deps, id);
     const emailId = (sends.sent[0]!.body as EmailSendMessage).emailId;
-    const limited = async () => new Response(JSON.stringify({ name: "rate_limit_exceeded" }), { status: 429 });
+    const limited = async () =>
+      new Response(JSON.stringify({ name: "rate_limit_exceeded" }), { status: 429, headers: { "retry-after": "7" } });
     const delivery = { ...buildDeps(env).delivery, provider: resendProvider("re_test", limited) };
-    await expect(deliverEmail(delivery, emailId)).rejects.toThrow("Resend 429");
-    expect(await getBroadcast(id)).toMatchObject({ queued: 1, failed: 0 });
+    const later = recordingQueue();
+    const email = await deliverWhenDue(delivery, later.queue as unknown as Queue<EmailSendMessage>, emailId);
+    expect(email).toMatchObject({ status: "queued", sentAt: null });
+    expect(later.sent).toEqual([{ body: { emailId }, delaySeconds: 7 }]);
+    expect(await getBroadcast(id)).toMatchObject({ queued: 1, sent: 0, failed: 0 });
+    // Once the limit has passed, the re-sent message sends it.
+    expect((await deliverWhenDue(buildDeps(env).delivery, later.queue as never, emailId)).status).toBe("sent");
   });
 
   it("lists broadcasts newest first, keyset paged; refuses a transactional template", async () => {
