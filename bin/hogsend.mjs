@@ -214,6 +214,7 @@ program
     collectWhere,
   )
   .option("--search <text>", "contacts whose email or externalId contains this")
+  .option("--import <jobId>", "contacts last written by this import")
   .option("--data <json>", "the template's data, a JSON object", parseData)
   .option("--name <name>", "a name to find it by")
   .option("--dry-run", "count and render three samples; send nothing")
@@ -224,7 +225,11 @@ program
     `\nExample:\n  hogsend broadcast --template product-update --topic product-updates --where plan=pro --data '{"headline":"We moved","body":"New home"}' --dry-run`,
   )
   .action(async (opts) => {
-    const filter = { ...(opts.where ? { where: opts.where } : {}), ...(opts.search ? { search: opts.search } : {}) };
+    const filter = {
+      ...(opts.where ? { where: opts.where } : {}),
+      ...(opts.search ? { search: opts.search } : {}),
+      ...(opts.import ? { importJobId: opts.import } : {}),
+    };
     const body = {
       template: opts.template,
       topic: opts.topic,
