@@ -11,6 +11,7 @@ import {
   SUPPRESSION_REASONS,
 } from "hogsend-workers/client";
 import { ApiError, createClient, DEFAULT_URL } from "./lib/api.mjs";
+import { broadcastCommand, collectWhere, parseData } from "./lib/broadcast.mjs";
 import { exitCleanlyOnSignals, removeOnExit } from "./lib/cleanup.mjs";
 import { writeExport } from "./lib/export.mjs";
 import { importCommand, printSummary } from "./lib/import.mjs";
@@ -68,7 +69,8 @@ Examples:
   hogsend keys create --name ci --scope operate
   hogsend audit --since 1d
   hogsend suppressions import bounces.csv --preset postmark --dry-run
-  hogsend suppressions export --out list.csv`,
+  hogsend suppressions export --out list.csv
+  hogsend broadcast --template product-update --topic product-updates --where plan=pro --dry-run`,
   );
 
 /** @param {string} value */
@@ -199,6 +201,46 @@ program
     printSummary(
       await api.call(api.api.POST("/v1/admin/contacts/import/{jobId}/cancel", { params: { path: { jobId: job } } })),
     );
+  });
+
+program
+  .command("broadcast")
+  .description("Send one email to a segment of contacts (preview it with --dry-run), with progress until it ends")
+  .requiredOption("--template <key>", "the email template")
+  .requiredOption("--topic <key>", "the topic it is sent under (opt-outs of it are skipped)")
+  .option(
+    "--where <condition>",
+    "plan=pro, seats>=10, plan!=free, name~acme, trial?, !trial (repeatable)",
+    collectWhere,
+  )
+  .option("--search <text>", "contacts whose email or externalId contains this")
+  .option("--import <jobId>", "contacts last written by this import")
+  .option("--data <json>", "the template's data, a JSON object", parseData)
+  .option("--name <name>", "a name to find it by")
+  .option("--dry-run", "count and render three samples; send nothing")
+  .option("--send-at <time>", "start at this ISO time (cancellable before)")
+  .option("--rate <perMinute>", "at most this many emails a minute", (v) => Number.parseInt(v, 10))
+  .addHelpText(
+    "after",
+    `\nExample:\n  hogsend broadcast --template product-update --topic product-updates --where plan=pro --data '{"headline":"We moved","body":"New home"}' --dry-run`,
+  )
+  .action(async (opts) => {
+    const filter = {
+      ...(opts.where ? { where: opts.where } : {}),
+      ...(opts.search ? { search: opts.search } : {}),
+      ...(opts.import ? { importJobId: opts.import } : {}),
+    };
+    const body = {
+      template: opts.template,
+      topic: opts.topic,
+      filter,
+      ...(opts.data ? { data: opts.data } : {}),
+      ...(opts.name ? { name: opts.name } : {}),
+      ...(opts.dryRun ? { dryRun: true } : {}),
+      ...(opts.sendAt ? { sendAt: new Date(opts.sendAt).toISOString() } : {}),
+      ...(opts.rate ? { ratePerMinute: opts.rate } : {}),
+    };
+    process.exitCode = await broadcastCommand(client(), { body, tty });
   });
 
 addKeyCommands(program, client);

@@ -603,6 +603,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/broadcasts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List broadcasts, newest first */
+        get: operations["listBroadcasts"];
+        put?: never;
+        /**
+         * Send one email to a segment of contacts, as a job
+         * @description Walks the contacts matching `filter` in pages (the backfill walk) and makes one email row per contact, decided like `POST /v1/emails` (suppressions, unsubscribes, topic opt-outs, no address, the per-address daily cap); the queued ones are sent by the email-send queue, which checks every rule again. One email per contact per broadcast, whatever is redelivered or retried; the same `Idempotency-Key` answers the first broadcast. `sendAt` starts it later (cancellable before); `ratePerMinute` spaces the sends. `dryRun` sends nothing: answered at once (200) with the counts and three sample renders when the segment is small (up to 1000 contacts among the first 10,000), else as a dry-run job (202).
+         */
+        post: operations["startBroadcast"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/broadcasts/{broadcastId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A broadcast and its progress */
+        get: operations["getBroadcast"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/broadcasts/{broadcastId}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a broadcast
+         * @description Stops the walk and every email not yet handed to the provider (they become `skipped`, counted as `cancelled`); an email the send step already claimed goes out. A scheduled broadcast sends nothing. 409 when nothing is left to stop.
+         */
+        post: operations["cancelBroadcast"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/journeys": {
         parameters: {
             query?: never;
@@ -1911,6 +1969,94 @@ export interface components {
             /** @description Contacts last written by this import */
             importJobId?: string;
         };
+        BroadcastPreview: {
+            /** @enum {boolean} */
+            dryRun: true;
+            targeted: number;
+            queued: number;
+            skipped: components["schemas"]["BroadcastSkipped"];
+            samples: components["schemas"]["BroadcastSample"][];
+        };
+        /** @description Recipients not sent to, by reason: decided when the page was committed, or by the send step, which checks every rule again */
+        BroadcastSkipped: {
+            suppressed: number;
+            unsubscribed: number;
+            topic_opt_out: number;
+            no_address: number;
+            rate_limited: number;
+        };
+        BroadcastSample: {
+            contactId: string;
+            to: string;
+            subject: string;
+            text: string;
+            html: string;
+        };
+        BroadcastAccepted: {
+            broadcastId: string;
+            /** @enum {string} */
+            status: "scheduled" | "pending" | "sending" | "completed" | "cancelled" | "failed";
+        };
+        BroadcastRequest: {
+            /** @example product-update */
+            template: string;
+            /**
+             * @description The template's data (checked against its schema)
+             * @example {
+             *       "plan": "pro"
+             *     }
+             */
+            data?: {
+                [key: string]: unknown;
+            };
+            /** @example product-updates */
+            topic: string;
+            filter: components["schemas"]["SegmentFilter"];
+            name?: string;
+            /**
+             * Format: date-time
+             * @description Start the walk at this time (within a minute)
+             * @example 2025-01-15T09:30:00Z
+             */
+            sendAt?: string;
+            ratePerMinute?: number;
+            /** @default false */
+            dryRun: boolean;
+        };
+        Broadcast: {
+            id: string;
+            name: string | null;
+            template: string;
+            topic: string | null;
+            data: {
+                [key: string]: unknown;
+            };
+            filter: {
+                [key: string]: unknown;
+            };
+            /** @enum {string} */
+            status: "scheduled" | "pending" | "sending" | "completed" | "cancelled" | "failed";
+            dryRun: boolean;
+            sendAt: string | null;
+            ratePerMinute: number | null;
+            /** @description Contacts of the segment walked so far */
+            targeted: number;
+            /** @description Waiting to be sent (a dry run: would be sent) */
+            queued: number;
+            /** @description Handed to the provider (sent, delivered, bounced or complained) */
+            sent: number;
+            failed: number;
+            /** @description Queued emails the cancel stopped */
+            cancelled: number;
+            skipped: components["schemas"]["BroadcastSkipped"];
+            pages: number;
+            /** @description A dry run's sample renders */
+            samples: components["schemas"]["BroadcastSample"][] | null;
+            error: string | null;
+            createdAt: string;
+            startedAt: string | null;
+            finishedAt: string | null;
+        };
         Journey: {
             key: string;
             name: string;
@@ -2036,6 +2182,10 @@ export interface components {
             idempotencyKey: string | null;
             /** @description POST /v1/emails: not sent before this time */
             sendAt: string | null;
+            /** @description The broadcast that made it (one per contact per broadcast) */
+            broadcastId: string | null;
+            /** @description A broadcast's email: the contact it was made for */
+            contactId: string | null;
             updatedAt: string;
             deliveredAt: string | null;
             bouncedAt: string | null;
@@ -5198,6 +5348,378 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["BackfillJob"];
+                };
+            };
+            /** @description Malformed JSON or a field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this operation's `security` names */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the resource's state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: retry after the `Retry-After` header's seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listBroadcasts: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Opaque cursor: the `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of broadcasts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        broadcasts: components["schemas"]["Broadcast"][];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Malformed JSON or a field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this operation's `security` names */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: retry after the `Retry-After` header's seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    startBroadcast: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–255 characters, not starting with `posthog:` (PostHog events' own namespace) or `engagement:` (opens and clicks) */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BroadcastRequest"];
+            };
+        };
+        responses: {
+            /** @description Dry run over a small segment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BroadcastPreview"];
+                };
+            };
+            /** @description The broadcast, queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BroadcastAccepted"];
+                };
+            };
+            /** @description Malformed JSON or a field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this operation's `security` names */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported Content-Type: send application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: retry after the `Retry-After` header's seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getBroadcast: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                broadcastId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The broadcast */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Broadcast"];
+                };
+            };
+            /** @description Malformed JSON or a field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this operation's `security` names */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: retry after the `Retry-After` header's seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    cancelBroadcast: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                broadcastId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The cancelled broadcast */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Broadcast"];
                 };
             };
             /** @description Malformed JSON or a field failed validation */

@@ -20,6 +20,7 @@ import { errorFields, log } from "./lib/log";
 import { adminApiKeyRoutes } from "./routes/admin/api-keys";
 import { adminAuditLogRoutes } from "./routes/admin/audit-log";
 import { adminBackfillRoutes } from "./routes/admin/backfills";
+import { adminBroadcastRoutes } from "./routes/admin/broadcasts";
 import { adminCatalogRoutes } from "./routes/admin/catalog";
 import { adminContactErasureRoutes } from "./routes/admin/contact-erasure";
 import { adminContactMergeRoutes } from "./routes/admin/contact-merge";
@@ -77,6 +78,7 @@ export const ROUTE_GROUPS = [
   adminReplayRoutes,
   adminEventRoutes,
   adminBackfillRoutes,
+  adminBroadcastRoutes,
   adminJourneyRoutes,
   adminJourneyEnrollmentRoutes,
   adminEmailRoutes,

@@ -1,5 +1,5 @@
 import { createDb, type Database } from "./db/client";
-import { keyedHash } from "./lib/keyed-hash";
+import { type KeyedHash, keyedHash } from "./lib/keyed-hash";
 import type { BackfillPageDeps } from "./pipeline/backfill-page";
 import type { BatchEnrollDeps } from "./pipeline/batch-enroll";
 import type { EventProcessingDeps, PostHogEmailPolicy } from "./pipeline/ingest";
@@ -40,6 +40,21 @@ function postHogSettings(env: Env): PostHogSettings {
   };
 }
 
+/** Backfill pages: a journey's enrollments, or a broadcast's emails (decided and rendered as any email). */
+function backfillDeps(
+  env: Env,
+  base: { db: Database; hash: KeyedHash },
+  maxPerAddressPerDay: number,
+): BackfillPageDeps {
+  return {
+    ...base,
+    queue: env.BACKFILLS_QUEUE,
+    journeyStarts: env.JOURNEY_STARTS_QUEUE,
+    emailSends: env.EMAIL_SENDS_QUEUE,
+    sending: { publicBaseUrl: env.PUBLIC_BASE_URL, tokenSecret: env.TOKEN_SIGNING_SECRET, maxPerAddressPerDay },
+  };
+}
+
 export type DepsOptions = {
   /** A request passes its round-trip-counted database; everyone else gets one on the binding. */
   db?: Database;
@@ -65,9 +80,10 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
   };
   const batchEnroll: BatchEnrollDeps = { db, hash, journeyStarts: env.JOURNEY_STARTS_QUEUE };
   const imports: ImportDeps = { db, bucket: env.IMPORT_UPLOADS, queue: env.IMPORT_CHUNKS_QUEUE, hash };
-  const backfills: BackfillPageDeps = { db, hash, queue: env.BACKFILLS_QUEUE, journeyStarts: env.JOURNEY_STARTS_QUEUE };
   const emailResends: EmailResendDeps = { db, emailSends: env.EMAIL_SENDS_QUEUE };
   const maxPerAddressPerDay = positiveInt(env.EMAIL_MAX_PER_ADDRESS_PER_DAY, DEFAULT_MAX_PER_ADDRESS_PER_DAY);
+  const backfills = backfillDeps(env, { db, hash }, maxPerAddressPerDay);
+
   const transactional: TransactionalDeps = { db, hash, emailSends: env.EMAIL_SENDS_QUEUE, maxPerAddressPerDay };
   const erasure: ErasureDeps = {
     db,

@@ -25,6 +25,7 @@ const DOCUMENTS = [
   "docs/identity.md",
   "docs/keys-and-audit.md",
   "docs/engagement-tracking.md",
+  "docs/broadcasts.md",
   "docs/design.md",
   "docs/console.md",
 ];

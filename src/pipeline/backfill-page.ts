@@ -1,28 +1,31 @@
-import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
-import { type BatchPlan, plan, runPlans, writes } from "../db/batch-plan";
+import { and, eq, sql } from "drizzle-orm";
+import { type BatchPlan, runPlans, writes } from "../db/batch-plan";
 import type { Database } from "../db/client";
-import { type BackfillJob, backfillJobs, backfillPages, backfillTallies, contacts, enrollments } from "../db/schema";
-import type { JourneyDefinition } from "../journeys/define";
+import { type BackfillJob, backfillJobs, backfillPages } from "../db/schema";
 import { findJourney } from "../journeys/registry";
-import type { BackfillPageMessage, JourneyStartMessage } from "../lib/queues";
-import { type BackfillDeps, failBackfill, loadBackfill, markBackfillProcessing } from "../services/backfills/jobs";
-import { type EntryDecision, enterPlan, previewEntriesPlan } from "../services/entry-guards";
-import { type SegmentPage, segmentPage, segmentWhere } from "../services/segments";
-import { hashedAddresses } from "../services/suppressions";
-import { enqueueStarts } from "../services/workflow-instances";
+import type { BackfillPageMessage } from "../lib/queues";
+import { failBackfill, loadBackfill, markBackfillProcessing } from "../services/backfills/jobs";
+import { BROADCAST_JOURNEY_KEY, loadBroadcast } from "../services/broadcasts/jobs";
+import { type SegmentPage, segmentPage } from "../services/segments";
+import { journeyAction } from "./backfill-journey";
+import { broadcastAction } from "./broadcast-page";
+import type { BackfillPageDeps, PageAction, PageSpan } from "./page-action";
 
-export type BackfillPageDeps = BackfillDeps & { journeyStarts: Queue<JourneyStartMessage> };
+export type { BackfillPageDeps };
 
-export type PageOutcome = "continued" | "completed" | "stale" | "ended" | "missing" | "failed";
+export type PageOutcome = "continued" | "completed" | "stale" | "ended" | "missing" | "failed" | "scheduled";
 
 /** A page looks at up to this many contacts per contact it may take, so sparse filters stay bounded. */
 export const SCAN_PER_PAGE_ROW = 10;
 
+/** A queue message waits at most 12 hours; a later start is waited out in several hops. */
+const MAX_DELAY_SECONDS = 12 * 3600;
+
 /**
- * Processes the page of a backfill that starts at the job's cursor: reads the next matching
- * contacts, decides every entry guard for them and enrolls who passes, and commits the enrollments,
- * the outcome tallies and the moved cursor in one batch. A message whose cursor is not the job's is
- * a duplicate of a page already committed and enrolls nothing.
+ * Processes the page of a backfill job (a journey's, or a broadcast's) that starts at the job's
+ * cursor: reads the next matching contacts, decides them (enrollments, or email rows), and commits
+ * that, the page's ledger row and the moved cursor in one batch. A message whose cursor is not the
+ * job's is a duplicate of a page already committed and writes nothing.
  */
 export async function processBackfillPage(
   deps: BackfillPageDeps,
@@ -31,67 +34,68 @@ export async function processBackfillPage(
 ): Promise<PageOutcome> {
   let job = await loadBackfill(deps.db, message.jobId);
   if (!job) return "missing";
-  if (job.status === "pending") job = await markBackfillProcessing(deps.db, job.id, now);
-  if (job?.status !== "processing" || message.cursor !== job.cursor) {
-    if (job) await finishLostPage(deps, job, message.cursor);
-    return job?.status === "processing" ? "stale" : "ended";
-  }
-  const journey = findJourney(job.journeyKey);
-  if (!journey) {
+  const action = await actionFor(deps, job);
+  if (!action) {
     await failBackfill(deps.db, job.id, `Journey "${job.journeyKey}" is no longer defined`, now);
     return "failed";
+  }
+  if (job.status === "pending" && action.notBefore && action.notBefore > now) {
+    const wait = Math.ceil((action.notBefore.getTime() - now.getTime()) / 1000);
+    await deps.queue.send(message, { delaySeconds: Math.min(wait, MAX_DELAY_SECONDS) });
+    return "scheduled";
+  }
+  if (job.status === "pending") job = await markBackfillProcessing(deps.db, job.id, now);
+  if (job?.status !== "processing" || message.cursor !== job.cursor) {
+    if (job) await finishLostPage(deps, job, action, message.cursor);
+    return job?.status === "processing" ? "stale" : "ended";
   }
   const take = job.maxContacts === null ? job.pageSize : Math.min(job.pageSize, job.maxContacts - job.matched);
   const page = await segmentPage(deps.db, {
     filter: job.filter,
-    trigger: journey.trigger.where,
+    trigger: action.trigger,
     after: job.cursor,
     take,
     scan: job.pageSize * SCAN_PER_PAGE_ROW,
   });
   const done = page.exhausted || (job.maxContacts !== null && job.matched + page.rows.length >= job.maxContacts);
-  const decisions = await commitPage(deps, { job, journey, page, done }, now);
-  if (!decisions) return "stale";
-  await afterCommit(deps, job, { start: job.cursor, end: page.end, done }, enrolledIds(decisions));
+  const work = { job, page, done };
+  const decided = await commitPage(deps.db, work, await action.decide(job, page, now), now);
+  if (decided === null) return "stale";
+  const span = { start: job.cursor, end: page.end, done, committedAt: now };
+  await afterCommit(deps, job, action, span, { decided: decided.value, rows: page.rows.length });
   return done ? "completed" : "continued";
 }
 
-type PageWork = { job: BackfillJob; journey: JourneyDefinition; page: SegmentPage; done: boolean };
+async function actionFor(deps: BackfillPageDeps, job: BackfillJob): Promise<PageAction<unknown> | null> {
+  if (job.journeyKey === BROADCAST_JOURNEY_KEY) {
+    const broadcast = await loadBroadcast(deps.db, job.id);
+    return broadcast ? (broadcastAction(deps, broadcast) as PageAction<unknown>) : null;
+  }
+  const journey = findJourney(job.journeyKey);
+  return journey ? (journeyAction(deps, journey) as PageAction<unknown>) : null;
+}
 
-const enrolledIds = (decisions: EntryDecision[]) => decisions.flatMap((d) => (d.enrolled ? [d.enrollmentId] : []));
+type PageWork = { job: BackfillJob; page: SegmentPage; done: boolean };
 
 /**
  * One batch: ledger row (first, so a stale or repeated commit writes nothing), the page's
- * decisions with their tallies, and the moved cursor. Null when another delivery got there first.
+ * decisions, and the moved cursor. Null when another delivery (or a cancel) got there first.
  */
-async function commitPage({ db, hash }: BackfillPageDeps, work: PageWork, now: Date): Promise<EntryDecision[] | null> {
-  const { job, journey, page } = work;
-  const hashes = await hashedAddresses(
-    hash,
-    page.rows.map((row) => row.email),
-  );
-  const candidates = page.rows.map((row, i) => ({
-    userId: row.externalId,
-    triggerEventId: null,
-    triggerMatched: row.triggerMatched === 1,
-    givenEmail: false, // the contact must have an address in D1
-    emailHash: hashes[i],
-  }));
+async function commitPage<T>(
+  db: Database,
+  work: PageWork,
+  decide: BatchPlan<T>,
+  now: Date,
+): Promise<{ value: T } | null> {
+  const { job } = work;
   try {
-    let decide: BatchPlan<EntryDecision[]>;
-    if (job.dryRun) {
-      const preview = await runPlans(db, previewEntriesPlan(db, journey, candidates, now));
-      decide = plan(tallyStatements(db, job.id, preview[0]), () => preview[0]);
-    } else {
-      decide = enterPlan(db, journey, candidates, { source: "batch", now, afterChunk: tallyAfterChunk(job.id) });
-    }
-    const [, decisions] = await runPlans(
+    const [, value] = await runPlans(
       db,
       writes([ledgerStatement(db, work, now)]),
       decide,
       writes([cursorStatement(db, work, now)]),
     );
-    return decisions;
+    return { value };
   } catch (err) {
     const current = await loadBackfill(db, job.id);
     if (!current || current.cursor !== job.cursor || current.status !== "processing") return null;
@@ -126,43 +130,19 @@ function cursorStatement(db: Database, { job, page, done }: PageWork, now: Date)
     );
 }
 
-/**
- * Counts a chunk's outcomes in SQL after its insert: `enrolled` when the enrollment row exists,
- * else the guard's reason. The counts are what D1 holds, committed with the enrollments.
- */
-const tallyAfterChunk =
-  (jobId: string) =>
-  (decided: SQL): SQL =>
-    sql`${decided}
-    INSERT INTO ${backfillTallies} (job_id, outcome, n)
-    SELECT ${jobId}, CASE WHEN EXISTS (SELECT 1 FROM ${enrollments} e WHERE e.id = decided.enrollment_id) THEN 'enrolled' ELSE coalesce(decided.reason, 'already_active') END AS outcome, count(*)
-    FROM decided GROUP BY outcome
-    ON CONFLICT (job_id, outcome) DO UPDATE SET n = n + excluded.n`;
-
-/** A dry run's outcomes, decided before the batch (nothing is enrolled), added in it. */
-function tallyStatements(db: Database, jobId: string, decisions: EntryDecision[]) {
-  const counts = new Map<string, number>();
-  for (const d of decisions) {
-    const outcome = d.enrolled ? "enrolled" : d.reason;
-    counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
+/** Hands out the page's work and queues the next page, then marks the ledger row as done. */
+async function afterCommit(
+  deps: BackfillPageDeps,
+  job: BackfillJob,
+  action: PageAction<unknown>,
+  span: PageSpan,
+  page: { decided: unknown; rows: number },
+) {
+  await action.handOut(job, span, page.decided);
+  if (!span.done) {
+    const delaySeconds = action.nextPageDelay?.(page.rows) ?? 0;
+    await deps.queue.send({ jobId: job.id, cursor: span.end }, delaySeconds > 0 ? { delaySeconds } : undefined);
   }
-  return [...counts].map(([outcome, n]) =>
-    db
-      .insert(backfillTallies)
-      .values({ jobId, outcome, n })
-      .onConflictDoUpdate({
-        target: [backfillTallies.jobId, backfillTallies.outcome],
-        set: { n: sql`${backfillTallies.n} + excluded.n` },
-      }),
-  );
-}
-
-type PageSpan = { start: string; end: string; done: boolean };
-
-/** Starts the page's workflows and queues the next page, then marks the ledger row as done. */
-async function afterCommit(deps: BackfillPageDeps, job: BackfillJob, span: PageSpan, enrollmentIds: string[]) {
-  await enqueueStarts(deps.journeyStarts, enrollmentIds);
-  if (!span.done) await deps.queue.send({ jobId: job.id, cursor: span.end });
   await deps.db
     .update(backfillPages)
     .set({ followUpSent: true })
@@ -170,40 +150,15 @@ async function afterCommit(deps: BackfillPageDeps, job: BackfillJob, span: PageS
 }
 
 /**
- * A retried message for the page just committed whose invocation died before starting its
- * workflows or queueing the next page: finds the page's enrollments (same journey, same commit
- * time, contacts in the page's id range) and does both now.
+ * A retried message for the page just committed whose invocation died before handing out its work
+ * or queueing the next page: the action finds the page's work again in D1 and both happen now.
  */
-async function finishLostPage(deps: BackfillPageDeps, job: BackfillJob, start: string) {
+async function finishLostPage(deps: BackfillPageDeps, job: BackfillJob, action: PageAction<unknown>, start: string) {
   const [page] = await deps.db
     .select()
     .from(backfillPages)
     .where(and(eq(backfillPages.jobId, job.id), eq(backfillPages.startCursor, start)));
   if (!page || page.followUpSent || page.endCursor !== job.cursor) return;
-  const ids = job.dryRun ? [] : await pageEnrollmentIds(deps.db, job, page);
-  await afterCommit(deps, job, { start, end: page.endCursor, done: job.status !== "processing" }, ids);
-}
-
-async function pageEnrollmentIds(db: Database, job: BackfillJob, page: typeof backfillPages.$inferSelect) {
-  const users = db
-    .select({ id: contacts.externalId })
-    .from(contacts)
-    .where(
-      and(
-        sql`${contacts.id} > ${page.startCursor}`,
-        sql`${contacts.id} <= ${page.endCursor}`,
-        segmentWhere(job.filter),
-      ),
-    );
-  const rows = await db
-    .select({ id: enrollments.id })
-    .from(enrollments)
-    .where(
-      and(
-        eq(enrollments.journeyKey, job.journeyKey),
-        eq(enrollments.enrolledAt, page.committedAt),
-        inArray(enrollments.userId, users),
-      ),
-    );
-  return rows.map((r) => r.id);
+  const span = { start, end: page.endCursor, done: job.status !== "processing", committedAt: page.committedAt };
+  await afterCommit(deps, job, action, span, { decided: null, rows: page.matched });
 }

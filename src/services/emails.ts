@@ -79,7 +79,11 @@ function unsubscribeHeaders(url: string): Record<string, string> {
 }
 
 /** The preference centre link, naming the email's topic; none in a transactional email of no topic. */
-async function preferenceUrl(deps: DeliveryDeps, contactId: string, rules: ReturnType<typeof sendRules>) {
+export async function preferenceUrl(
+  deps: Pick<DeliveryDeps, "publicBaseUrl" | "tokenSecret">,
+  contactId: string,
+  rules: ReturnType<typeof sendRules>,
+) {
   if (rules.transactional && !rules.topicKey) return null;
   const token = await signUnsubscribeToken(deps.tokenSecret, contactId, Date.now(), rules.topicKey ?? undefined);
   return `${deps.publicBaseUrl}/v1/email/unsubscribe?token=${token}`;

@@ -1,6 +1,6 @@
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { type BackfillJob, backfillJobs, type ImportJob, importJobs } from "../db/schema";
+import { type BackfillJob, backfillJobs, broadcasts, type ImportJob, importJobs } from "../db/schema";
 
 /** How many stalled jobs one healing run looks at. */
 const STALLED_SCAN = 100;
@@ -27,12 +27,22 @@ export async function claimImportRecovery(db: Database, job: ImportJob, now: Dat
   return Boolean(claimed);
 }
 
-/** Backfill jobs still running whose progress stopped before `stalledBefore`. */
+/**
+ * Backfill jobs still running whose progress stopped before `stalledBefore`; a scheduled broadcast
+ * waiting for its sendAt (its page message waits in the queue) has not stalled.
+ */
 export function stalledBackfills(db: Database, stalledBefore: Date): Promise<BackfillJob[]> {
+  const waiting = sql`EXISTS (SELECT 1 FROM ${broadcasts} b WHERE b.id = ${backfillJobs.id} AND b.send_at > ${stalledBefore.getTime()})`;
   return db
     .select()
     .from(backfillJobs)
-    .where(and(inArray(backfillJobs.status, ["pending", "processing"]), lt(backfillJobs.updatedAt, stalledBefore)))
+    .where(
+      and(
+        inArray(backfillJobs.status, ["pending", "processing"]),
+        lt(backfillJobs.updatedAt, stalledBefore),
+        sql`NOT (${backfillJobs.status} = 'pending' AND ${waiting})`,
+      ),
+    )
     .limit(STALLED_SCAN);
 }
 

@@ -65,26 +65,42 @@ function recipient(input: SendEmailInput): SQL {
     FROM contacts c WHERE c.id = ${id} OR c.external_id = ${personKey(id)} ORDER BY c.id = ${id} DESC LIMIT 1`;
 }
 
+/** What decides a recipient's fate: the email's topic and class, the time, the per-address daily cap. */
+export type FateRules = { topicKey: string | null; transactional: boolean; now: number; max: number };
+
 /**
- * The email's fate, decided in SQL on what D1 holds now: suppressions always block (the
- * `unsubscribed` reason is an opt-out, not a suppression); unsubscribes and topic opt-outs block
- * unless transactional; the per-address daily cap counts transactional and other sends apart.
+ * Each recipient's fate, decided in SQL on what D1 holds now, as the CTEs `d, f`: `recipients` are
+ * rows `k(uid, cid, unsub, addr, …)`, `hashed` the list of k's hashed address forms (an erased
+ * person's suppression). Suppressions always block (the `unsubscribed` reason is an opt-out, not a
+ * suppression); unsubscribes and topic opt-outs block unless transactional; the per-address daily
+ * cap counts transactional and other sends apart. `f.why` is null when the email may be queued.
+ * POST /v1/emails and broadcasts both decide here.
  */
-function decision(input: SendEmailInput, topicKey: string | null, transactional: boolean, hashed: SQL, now: number) {
+export function fateCtes(recipients: SQL, hashed: SQL, { topicKey, transactional, now, max }: FateRules): SQL {
   const tx = transactional ? 1 : 0;
   const topicOut = topicKey && !transactional ? topicOptedOutSql(sql`k.cid`, topicKey) : sql`0`;
   const statuses = sql.join(
     SENDING_STATUSES.map((s) => sql`${s}`),
     sql`, `,
   );
-  return sql`SELECT k.*,
+  return sql`d AS (SELECT k.*,
       (SELECT s.reason FROM suppressions s WHERE s.email IN (lower(trim(k.addr)), ${hashed})
         ORDER BY s.reason = 'unsubscribed' LIMIT 1) AS sup,
       ${topicOut} AS topic_out,
       (SELECT count(*) FROM emails o WHERE lower(o.to_address) = lower(trim(k.addr)) AND o.sent_at > ${now - DAY_MS}
         AND o.transactional = ${tx} AND o.status IN (${statuses})) AS sent_today
-    FROM (${recipient(input)}) AS k`;
+    FROM (${recipients}) AS k),
+    f AS (SELECT d.*, CASE
+        WHEN d.addr IS NULL THEN 'no_address'
+        WHEN d.sup IS NOT NULL AND d.sup <> 'unsubscribed' THEN 'suppressed: ' || d.sup
+        WHEN ${1 - tx} AND (d.unsub IS NOT NULL OR d.sup = 'unsubscribed') THEN 'unsubscribed'
+        WHEN d.topic_out THEN 'topic_unsubscribed'
+        WHEN d.sent_today >= ${max} THEN 'rate_limited: ' || ${max} || ' emails already went to this address in the last 24 h'
+      END AS why FROM d)`;
 }
+
+/** The row status a fate gives: queued, or suppressed/skipped with `why` as its error. */
+export const fateStatusSql = sql`CASE WHEN f.why IS NULL THEN 'queued' WHEN f.why LIKE 'suppressed:%' OR f.why = 'unsubscribed' THEN 'suppressed' ELSE 'skipped' END`;
 
 /**
  * Accepts one email in one D1 round trip: makes the recipient's contact when `to` names an address
@@ -116,19 +132,12 @@ export async function sendEmail(deps: TransactionalDeps, input: SendEmailInput):
           ON CONFLICT (external_id) DO NOTHING`),
       ]
     : [];
-  const insert = db.run(sql`WITH d AS (${decision(input, topicKey, transactional, hashed, now)}),
-    f AS (SELECT d.*, CASE
-        WHEN d.addr IS NULL THEN 'no_address'
-        WHEN d.sup IS NOT NULL AND d.sup <> 'unsubscribed' THEN 'suppressed: ' || d.sup
-        WHEN ${transactional ? 0 : 1} AND (d.unsub IS NOT NULL OR d.sup = 'unsubscribed') THEN 'unsubscribed'
-        WHEN d.topic_out THEN 'topic_unsubscribed'
-        WHEN d.sent_today >= ${max} THEN 'rate_limited: ' || ${max} || ' emails already went to this address in the last 24 h'
-      END AS why FROM d)
+  const rules = { topicKey, transactional, now, max };
+  const insert = db.run(sql`WITH ${fateCtes(recipient(input), hashed, rules)}
     INSERT INTO emails (id, user_id, to_address, template_key, props, status, error, topic_key, transactional,
       idempotency_key, send_at, suppressed_at, created_at, updated_at)
     SELECT ${id}, f.uid, CASE WHEN ${input.to ?? null} IS NOT NULL OR f.why IS NOT NULL THEN f.addr END,
-      ${input.template}, ${JSON.stringify(data)},
-      CASE WHEN f.why IS NULL THEN 'queued' WHEN f.why LIKE 'suppressed:%' OR f.why = 'unsubscribed' THEN 'suppressed' ELSE 'skipped' END,
+      ${input.template}, ${JSON.stringify(data)}, ${fateStatusSql},
       f.why, ${topicKey}, ${transactional ? 1 : 0}, ${input.idempotencyKey ?? null}, ${input.sendAt?.getTime() ?? null},
       CASE WHEN f.why LIKE 'suppressed:%' OR f.why = 'unsubscribed' THEN ${now} END, ${now}, ${now}
     FROM f WHERE true

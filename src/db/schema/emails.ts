@@ -44,6 +44,9 @@ export const emails = sqliteTable(
     idempotencyKey: text("idempotency_key"),
     /** POST /v1/emails: not sent before this time. */
     sendAt: integer("send_at", { mode: "timestamp_ms" }),
+    /** The broadcast that made the email, and the contact it went to (one email per contact per broadcast). */
+    broadcastId: text("broadcast_id"),
+    contactId: text("contact_id"),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
     sentAt: integer("sent_at", { mode: "timestamp_ms" }),
@@ -67,6 +70,8 @@ export const emails = sqliteTable(
     index("emails_to_address_sent_idx").on(sql`lower(${t.toAddress})`, t.sentAt),
     // POST /v1/emails: one email per idempotency key, decided by D1 under concurrent retries.
     uniqueIndex("emails_idempotency_key_unique").on(t.idempotencyKey),
+    // A broadcast emails a contact once, however often a page is redelivered; its counts group by it.
+    uniqueIndex("emails_broadcast_contact_unique").on(t.broadcastId, t.contactId),
     // Erasure deletes a person's emails by user id.
     index("emails_user_idx").on(t.userId),
     // Retention finds old emails that still hold a rendered body.

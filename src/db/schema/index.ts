@@ -1,5 +1,6 @@
 export * from "./api-keys";
 export * from "./backfills";
+export * from "./broadcasts";
 export * from "./contacts";
 export * from "./dead-letters";
 export * from "./emails";

@@ -31,7 +31,13 @@ export function resendProvider(apiKey: string, fetcher: typeof fetch = fetch): E
       const body = (await response.json().catch(() => ({}))) as { id?: string; message?: string; name?: string };
       if (response.ok && body.id) return { messageId: body.id, keepsRenderedCopy: false };
       const message = `Resend ${response.status}: ${body.message ?? body.name ?? response.statusText}`;
-      throw new ProviderError(message, response.status === 429 || response.status >= 500, response.status);
+      const retryAfter = Number(response.headers.get("retry-after"));
+      throw new ProviderError(
+        message,
+        response.status === 429 || response.status >= 500,
+        response.status,
+        Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
+      );
     },
   };
 }

@@ -22,6 +22,8 @@ export class ProviderError extends Error {
     message: string,
     readonly retryable: boolean,
     readonly status?: number,
+    /** The provider's Retry-After (a 429), in seconds. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = "ProviderError";

@@ -56,6 +56,11 @@ const EmailSchema = EmailSummarySchema.extend({
   transactional: z.boolean().openapi({ description: "Sent despite opt-outs (never suppressions); capped apart" }),
   idempotencyKey: z.string().nullable().openapi({ description: "POST /v1/emails: the caller's idempotency key" }),
   sendAt: z.string().nullable().openapi({ description: "POST /v1/emails: not sent before this time" }),
+  broadcastId: z
+    .string()
+    .nullable()
+    .openapi({ description: "The broadcast that made it (one per contact per broadcast)" }),
+  contactId: z.string().nullable().openapi({ description: "A broadcast's email: the contact it was made for" }),
   updatedAt: z.string(),
   deliveredAt: z.string().nullable(),
   bouncedAt: z.string().nullable(),

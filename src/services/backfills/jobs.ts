@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, ne, sql } from "drizzle-orm";
 import { type Database, runBatch } from "../../db/client";
 import { type BackfillJob, backfillJobs, backfillTallies, type SegmentFilter } from "../../db/schema";
 import { AppError, notFound } from "../../lib/errors";
@@ -116,7 +116,8 @@ export async function listBackfills(db: Database, query: { journeyKey?: string; 
     .from(backfillJobs)
     .where(
       and(
-        query.journeyKey ? eq(backfillJobs.journeyKey, query.journeyKey) : undefined,
+        // A broadcast's walk (journey key "") is listed with broadcasts.
+        query.journeyKey ? eq(backfillJobs.journeyKey, query.journeyKey) : ne(backfillJobs.journeyKey, ""),
         query.cursor ? lt(backfillJobs.id, query.cursor) : undefined,
       ),
     )
@@ -190,5 +191,5 @@ export function runningBackfillsStatement(db: Database) {
       matched: sql<number>`coalesce(sum(${backfillJobs.matched}), 0)`.as("matched"),
     })
     .from(backfillJobs)
-    .where(inArray(backfillJobs.status, [...RUNNING]));
+    .where(and(inArray(backfillJobs.status, [...RUNNING]), ne(backfillJobs.journeyKey, "")));
 }
