@@ -215,6 +215,36 @@ describe("console actions go through the admin routes", () => {
     expect(await refused.json()).toMatchObject({ code: "FORBIDDEN" });
   });
 
+  it("Jobs lists broadcasts, and an operate key cancels a scheduled one there", async () => {
+    const name = unique("console_broadcast");
+    const created = await call("/v1/admin/broadcasts", {
+      method: "POST",
+      headers: adminAuth(),
+      json: {
+        name,
+        template: "product-update",
+        topic: "product-updates",
+        data: { headline: "Later", body: "Scheduled." },
+        filter: { where: [{ property: "cohort", op: "eq", value: name }] },
+        sendAt: new Date(Date.now() + 3600_000).toISOString(),
+      },
+    });
+    const { broadcastId } = (await created.json()) as { broadcastId: string };
+    const operator = await newKey(["operate"]);
+    const { browser } = await signIn(operator.key);
+    const jobs = await (await visit(browser, "/console/jobs")).text();
+    expect(jobs).toContain(name);
+    expect(jobs).toContain(`/console/jobs/broadcasts/${broadcastId}/cancel`);
+    const res = await visit(browser, `/console/jobs/broadcasts/${broadcastId}/cancel`, {
+      method: "POST",
+      form: { _csrf: browser.csrf },
+    });
+    expect(res.status).toBe(303);
+    expect(await (await visit(browser, "/console/jobs")).text()).toContain("Broadcast cancelled.");
+    const after = await call(`/v1/admin/broadcasts/${broadcastId}`, { headers: adminAuth() });
+    expect(await after.json()).toMatchObject({ status: "cancelled" });
+  });
+
   it("every page renders for an admin session", async () => {
     const { browser } = await signIn(env.ADMIN_API_KEY);
     for (const path of [

@@ -13,6 +13,19 @@ type Backfill = {
   enrolled: number;
   createdAt: string;
 };
+type Broadcast = {
+  id: string;
+  name: string | null;
+  template: string;
+  status: string;
+  dryRun: boolean;
+  targeted: number;
+  queued: number;
+  sent: number;
+  failed: number;
+  skipped: Record<string, number>;
+  createdAt: string;
+};
 type Enrolled = {
   enrolled: number;
   skipped: number;
@@ -29,6 +42,8 @@ type DeadLetter = {
 };
 
 const RUNNING = new Set(["pending", "processing"]);
+const BROADCAST_CANCELLABLE = new Set(["scheduled", "pending", "sending"]);
+const total = (counts: Record<string, number>) => Object.values(counts).reduce((sum, n) => sum + n, 0);
 
 /** One user id per line, or `userId,email` (the contact's address when it has none yet). */
 function pastedUsers(text: string) {
@@ -45,12 +60,55 @@ function pastedUsers(text: string) {
 type Ctx = Context<ConsoleEnv>;
 
 async function getJobs(c: Ctx) {
-  const page = await apiGet<{ backfills: Backfill[]; nextCursor: string | null }>(
-    c,
-    `/v1/admin/journeys/backfills${query({ cursor: c.req.query("cursor"), limit: 20 })}`,
-  );
+  const [page, broadcasts] = await Promise.all([
+    apiGet<{ backfills: Backfill[]; nextCursor: string | null }>(
+      c,
+      `/v1/admin/journeys/backfills${query({ cursor: c.req.query("cursor"), limit: 20 })}`,
+    ),
+    apiGet<{ broadcasts: Broadcast[] }>(c, "/v1/admin/broadcasts?limit=20"),
+  ]);
   const body = (
     <>
+      <section aria-labelledby="broadcasts">
+        <h2 id="broadcasts">Broadcasts</h2>
+        {broadcasts.ok ? (
+          <Table
+            caption="The 20 newest broadcasts"
+            head={[
+              "Name",
+              "Template",
+              "Status",
+              "Targeted",
+              "Queued",
+              "Sent",
+              "Skipped",
+              "Failed",
+              "Created",
+              "Action",
+            ]}
+            rows={broadcasts.data.broadcasts.map((b) => [
+              b.name ?? b.id,
+              b.template,
+              <Badge text={b.dryRun ? `${b.status} (dry run)` : b.status} />,
+              String(b.targeted),
+              String(b.queued),
+              String(b.sent),
+              String(total(b.skipped)),
+              String(b.failed),
+              when(b.createdAt),
+              BROADCAST_CANCELLABLE.has(b.status) && !b.dryRun ? (
+                <ActionForm c={c} action={`/console/jobs/broadcasts/${b.id}/cancel`}>
+                  <button type="submit">Cancel broadcast</button>
+                </ActionForm>
+              ) : (
+                "—"
+              ),
+            ])}
+          />
+        ) : (
+          <ErrorNote error={broadcasts.error} />
+        )}
+      </section>
       <section aria-labelledby="backfills">
         <h2 id="backfills">Backfills</h2>
         {page.ok ? (
@@ -101,6 +159,13 @@ async function postJobsBackfillsIdCancel(c: Ctx) {
   const id = encodeURIComponent(param(c, "id"));
   const result = await apiJson<Backfill>(c, "POST", `/v1/admin/journeys/backfills/${id}/cancel`);
   flash(c, result.ok ? "ok" : "error", result.ok ? `Backfill ${result.data.status}.` : result.error);
+  return c.redirect("/console/jobs", 303);
+}
+
+async function postJobsBroadcastCancel(c: Ctx) {
+  const id = encodeURIComponent(param(c, "id"));
+  const result = await apiJson<Broadcast>(c, "POST", `/v1/admin/broadcasts/${id}/cancel`);
+  flash(c, result.ok ? "ok" : "error", result.ok ? `Broadcast ${result.data.status}.` : result.error);
   return c.redirect("/console/jobs", 303);
 }
 
@@ -163,10 +228,9 @@ export function jobRoutes() {
   const routes = new Hono<ConsoleEnv>();
   routes.get("/jobs", getJobs);
   routes.post("/jobs/backfills/:id/cancel", postJobsBackfillsIdCancel);
+  routes.post("/jobs/broadcasts/:id/cancel", postJobsBroadcastCancel);
   routes.post("/jobs/enroll", postJobsEnroll);
   routes.get("/dead-letters", getDeadLetters);
-
-  // Broadcasts (issue 27) get their own section here once their routes exist: same list + cancel shape.
 
   return routes;
 }
