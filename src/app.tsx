@@ -37,6 +37,8 @@ import { adminMetricsRoutes } from "./routes/admin/metrics";
 import { adminReplayRoutes } from "./routes/admin/replay";
 import { adminSuppressionImportRoutes } from "./routes/admin/suppression-import";
 import { adminSuppressionRoutes } from "./routes/admin/suppressions";
+import { adminWebhookDeliveryRoutes } from "./routes/admin/webhook-deliveries";
+import { adminWebhookRoutes } from "./routes/admin/webhooks";
 import { ApiReference, registerDocumentPaths } from "./routes/docs";
 import { emailRoutes } from "./routes/emails";
 import { healthRoutes } from "./routes/health";
@@ -84,6 +86,8 @@ export const ROUTE_GROUPS = [
   adminAuditLogRoutes,
   adminSuppressionImportRoutes,
   adminSuppressionRoutes,
+  adminWebhookRoutes,
+  adminWebhookDeliveryRoutes,
 ];
 
 export function createApp(routeGroups: ReadonlyArray<OpenAPIHono<AppEnv>> = ROUTE_GROUPS) {
