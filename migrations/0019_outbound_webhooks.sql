@@ -27,6 +27,7 @@ CREATE TABLE `webhook_messages` (
 	`endpoint_id` text NOT NULL,
 	`event_id` text NOT NULL,
 	`type` text NOT NULL,
+	`user_id` text,
 	`payload` text NOT NULL,
 	`created_at` integer NOT NULL,
 	`status` text NOT NULL,
@@ -37,4 +38,5 @@ CREATE TABLE `webhook_messages` (
 	PRIMARY KEY(`endpoint_id`, `event_id`)
 );
 --> statement-breakpoint
-CREATE INDEX `webhook_messages_due_idx` ON `webhook_messages` (`status`,`next_attempt_at`);
+CREATE INDEX `webhook_messages_due_idx` ON `webhook_messages` (`status`,`next_attempt_at`);--> statement-breakpoint
+CREATE INDEX `webhook_messages_user_idx` ON `webhook_messages` (`user_id`);

@@ -67,6 +67,17 @@ function webhookDeps(env: Env, db: Database) {
   return { webhooks, webhookPolicy, webhookDelivery };
 }
 
+function deliveryDeps(env: Env, shared: Pick<DeliveryDeps, "db" | "hash" | "maxPerAddressPerDay">): DeliveryDeps {
+  return {
+    ...shared,
+    provider: providerFromEnv(env),
+    from: env.EMAIL_FROM,
+    publicBaseUrl: env.PUBLIC_BASE_URL,
+    tokenSecret: env.TOKEN_SIGNING_SECRET,
+    webhookQueue: env.WEBHOOK_DELIVERIES_QUEUE,
+  };
+}
+
 export type DepsOptions = {
   /** A request passes its round-trip-counted database; everyone else gets one on the binding. */
   db?: Database;
@@ -138,15 +149,7 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
     ...webhookDeps(env, db),
     /** Built on first use: a misconfigured provider fails email delivery, not every request. */
     get delivery(): DeliveryDeps {
-      return {
-        db,
-        hash,
-        provider: providerFromEnv(env),
-        from: env.EMAIL_FROM,
-        publicBaseUrl: env.PUBLIC_BASE_URL,
-        tokenSecret: env.TOKEN_SIGNING_SECRET,
-        maxPerAddressPerDay,
-      };
+      return deliveryDeps(env, { db, hash, maxPerAddressPerDay });
     },
   };
 }

@@ -9,6 +9,8 @@ import { type BackfillDeps, failBackfill, loadBackfill, markBackfillProcessing }
 import { type EntryDecision, enterPlan, previewEntriesPlan } from "../services/entry-guards";
 import { type SegmentPage, segmentPage, segmentWhere } from "../services/segments";
 import { hashedAddresses } from "../services/suppressions";
+import { backfillCompletedEvent } from "../services/webhooks/events";
+import { webhookOutboxStatement } from "../services/webhooks/outbox";
 import { enqueueStarts } from "../services/workflow-instances";
 
 export type BackfillPageDeps = BackfillDeps & { journeyStarts: Queue<JourneyStartMessage> };
@@ -89,7 +91,7 @@ async function commitPage({ db, hash }: BackfillPageDeps, work: PageWork, now: D
       db,
       writes([ledgerStatement(db, work, now)]),
       decide,
-      writes([cursorStatement(db, work, now)]),
+      writes([cursorStatement(db, work, now), ...completedStatements(db, work, now)]),
     );
     return decisions;
   } catch (err) {
@@ -107,6 +109,11 @@ function ledgerStatement(db: Database, { job, page }: PageWork, now: Date) {
     matched: page.rows.length,
     committedAt: now,
   });
+}
+
+function completedStatements(db: Database, { job, done }: PageWork, now: Date) {
+  const completed = backfillCompletedEvent(job, now);
+  return done ? [webhookOutboxStatement(db, completed.event, completed.when)] : [];
 }
 
 function cursorStatement(db: Database, { job, page, done }: PageWork, now: Date) {

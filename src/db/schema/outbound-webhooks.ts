@@ -46,6 +46,8 @@ export const webhookMessages = sqliteTable(
     endpointId: text("endpoint_id").notNull(),
     eventId: text("event_id").notNull(),
     type: text("type").$type<WebhookEventType>().notNull(),
+    /** The person the event is about (your user id), when there is one: erasure deletes their rows by it. */
+    userId: text("user_id"),
     /** The event's `data` as JSON text (ids and statuses only). */
     payload: text("payload").notNull(),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
@@ -61,6 +63,8 @@ export const webhookMessages = sqliteTable(
     primaryKey({ columns: [t.endpointId, t.eventId] }),
     // The cron's sweep of pending rows whose queue message was lost.
     index("webhook_messages_due_idx").on(t.status, t.nextAttemptAt),
+    // Erasure's delete of a person's deliveries.
+    index("webhook_messages_user_idx").on(t.userId),
   ],
 );
 
