@@ -84,7 +84,7 @@ export async function applyProviderEvent(
   const extra: WebhookEventData = event.type === "bounced" ? { bounceType: event.bounce } : {};
   const outbox = webhookOutboxStatement(
     db,
-    { type: `email.${event.type}`, data: emailEventData(email, patch.status!, extra) },
+    { type: `email.${event.type}`, data: emailEventData(email, patch.status!, extra), userId: email.userId },
     changed,
   );
   const [recorded, updatedRows, made] = (await runBatch(db, [record, update, outbox])) as [unknown[], Email[], unknown];

@@ -77,7 +77,7 @@ async function markSent(deps: DeliveryDeps, email: Email, patch: Partial<Email>)
       .set({ ...patch, status: "sent", updatedAt: new Date() })
       .where(eq(emails.id, email.id))
       .returning(),
-    webhookOutboxStatement(db, { type: "email.sent", data: emailEventData(email, "sent") }),
+    webhookOutboxStatement(db, { type: "email.sent", data: emailEventData(email, "sent"), userId: email.userId }),
   ])) as [Email[], unknown];
   await enqueueWebhookDeliveries(deps.webhookQueue, [outbox]);
   return rows[0]!;

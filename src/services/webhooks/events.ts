@@ -4,7 +4,8 @@ import type { WebhookEventData } from "./outbox";
 
 /**
  * The `data` of every `email.*` event: the email's ids and status, never its address, subject or
- * props. `userId` is your own user id (the contact's externalId), so a receiver can join on it.
+ * props. `userId` is your own user id (the contact's externalId), so a receiver can join on it;
+ * null for a contact keyed by its address (`POST /v1/emails` with `to`), whose id is that address.
  */
 export const emailEventData = (
   email: Pick<Email, "id" | "userId" | "templateKey" | "journeyKey" | "enrollmentId">,
@@ -12,7 +13,7 @@ export const emailEventData = (
   extra: WebhookEventData = {},
 ): WebhookEventData => ({
   emailId: email.id,
-  userId: email.userId,
+  userId: email.userId.includes("@") ? null : email.userId,
   status,
   templateKey: email.templateKey,
   journeyKey: email.journeyKey,
