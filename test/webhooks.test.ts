@@ -4,7 +4,10 @@ import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { buildDeps } from "../src/composition";
 import { consumeWebhookDeliveries } from "../src/queues/webhook-deliveries";
+import { createBackfillJob } from "../src/services/backfills/jobs";
 import { DEFAULT_RETRY_SCHEDULE, deliverWebhook } from "../src/services/webhooks/deliver";
+import { sweepWebhookDeliveries } from "../src/services/webhooks/deliveries";
+import { drainBackfill, idleDeps, importCsv } from "./backfill-helpers";
 import { adminAuth, adminGet, adminPost, call, expectErrorShape, queuedEmail, unique } from "./helpers";
 import { drainImport, startImport } from "./imports-helpers";
 
@@ -279,5 +282,28 @@ describe("events written with the change they report", () => {
         expect.objectContaining({ type: "import.failed", jobId: bad, status: "failed" }),
       ]),
     );
+  });
+});
+
+describe("backfills and the sweep", () => {
+  it("backfill.completed is written with the completing page; the cron's sweep queues rows nobody queued", async () => {
+    const endpoint = await createEndpoint(["backfill.completed"]);
+    const t = unique("bfw");
+    const importJobId = await importCsv(`externalId,email\n${t}_1,${t}_1@example.com\n`);
+    const job = await createBackfillJob(idleDeps(), {
+      journeyKey: "activation-welcome",
+      filter: { importJobId },
+      pageSize: 20,
+      dryRun: true,
+    });
+    await drainBackfill(job.id);
+    const [row] = await outbox(endpoint.id);
+    expect(row).toMatchObject({ type: "backfill.completed", status: "pending" });
+    expect(JSON.parse(row!.payload)).toMatchObject({ jobId: job.id, status: "completed", dryRun: true });
+
+    await env.DB.prepare("UPDATE webhook_messages SET next_attempt_at = ? WHERE endpoint_id = ?")
+      .bind(Date.now() - 120_000, endpoint.id)
+      .run();
+    expect(await sweepWebhookDeliveries(buildDeps(env).webhooks)).toBeGreaterThanOrEqual(1);
   });
 });
