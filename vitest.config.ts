@@ -33,7 +33,12 @@ export default defineConfig({
       miniflare: {
         compatibilityFlags: ["nodejs_compat", "service_binding_extra_handlers"],
         // A real queue nobody consumes: tests that drive import chunks themselves send follow-ups here.
-        queueProducers: { TEST_IDLE_QUEUE: { queueName: "hogsend-test-idle" } },
+        // Webhook deliveries too: test/webhooks.test.ts drives their consumer with a fake fetch, so
+        // nothing is sent for real (and no auto-consumer races it).
+        queueProducers: {
+          TEST_IDLE_QUEUE: { queueName: "hogsend-test-idle" },
+          WEBHOOK_DELIVERIES_QUEUE: { queueName: "hogsend-test-idle" },
+        },
         // The 10-second limiters at wrangler.toml's 1000 would make test/rate-limits.test.ts race
         // the clock on a busy machine; same bindings, smaller limits (the 60 s public one is as configured).
         ratelimits: {

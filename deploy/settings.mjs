@@ -24,6 +24,10 @@ export const SETTING_DEFAULTS = Object.freeze({
   // A fresh deploy must be usable: ADMIN_API_KEY and INGEST_API_KEY work until stored keys replace them.
   BOOTSTRAP_KEYS: "on",
   AUDIT_RETENTION_DAYS: "400",
+  // Outbound webhooks go to public https hosts only; "true" is for `npm run dev` and is refused here.
+  WEBHOOKS_ALLOW_LOCALHOST: "false",
+  // Empty: the default retry schedule (about 27 h, docs/webhooks.md).
+  WEBHOOK_RETRY_SCHEDULE: "",
 });
 
 // Settings that no longer exist, and what replaced them.
@@ -103,6 +107,9 @@ export function checkSettings(
   for (const name of vars) {
     if (settings[name] === undefined && !(name in SETTING_DEFAULTS))
       problems.push(`setting ${name} is missing (wrangler.toml only has its development value)`);
+  }
+  if (settings.WEBHOOKS_ALLOW_LOCALHOST === "true") {
+    problems.push("WEBHOOKS_ALLOW_LOCALHOST=true lets webhooks reach http:// and loopback targets: development only");
   }
   if (settings.PUBLIC_BASE_URL !== undefined) {
     const problem = publicBaseUrlProblem(settings.PUBLIC_BASE_URL);

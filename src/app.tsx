@@ -38,6 +38,8 @@ import { adminMetricsRoutes } from "./routes/admin/metrics";
 import { adminReplayRoutes } from "./routes/admin/replay";
 import { adminSuppressionImportRoutes } from "./routes/admin/suppression-import";
 import { adminSuppressionRoutes } from "./routes/admin/suppressions";
+import { adminWebhookDeliveryRoutes } from "./routes/admin/webhook-deliveries";
+import { adminWebhookRoutes } from "./routes/admin/webhooks";
 import { consoleRoutes } from "./routes/console";
 import { ApiReference, registerDocumentPaths } from "./routes/docs";
 import { emailRoutes } from "./routes/emails";
@@ -89,6 +91,8 @@ export const ROUTE_GROUPS = [
   adminAuditLogRoutes,
   adminSuppressionImportRoutes,
   adminSuppressionRoutes,
+  adminWebhookRoutes,
+  adminWebhookDeliveryRoutes,
 ];
 
 export function createApp(routeGroups: ReadonlyArray<OpenAPIHono<AppEnv>> = ROUTE_GROUPS) {

@@ -15,6 +15,8 @@ import type { PostHogSettings } from "./services/posthog/map";
 import type { PreferenceDeps } from "./services/preferences";
 import type { RetentionDeps } from "./services/retention";
 import type { TransactionalDeps } from "./services/transactional-emails";
+import { DEFAULT_RETRY_SCHEDULE, DEFAULT_TIMEOUT_MS, type WebhookDeliveryDeps } from "./services/webhooks/deliver";
+import type { WebhookEmitDeps } from "./services/webhooks/outbox";
 import type { WorkflowDeps } from "./services/workflow-instances";
 
 const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;
@@ -52,6 +54,42 @@ function backfillDeps(
     journeyStarts: env.JOURNEY_STARTS_QUEUE,
     emailSends: env.EMAIL_SENDS_QUEUE,
     sending: { publicBaseUrl: env.PUBLIC_BASE_URL, tokenSecret: env.TOKEN_SIGNING_SECRET, maxPerAddressPerDay },
+  };
+}
+
+/** WEBHOOK_RETRY_SCHEDULE: comma-separated seconds; empty or invalid is the default schedule. */
+function retrySchedule(value: string | undefined): number[] {
+  const parsed = (value ?? "")
+    .split(",")
+    .filter((s) => s.trim() !== "")
+    .map(Number);
+  return parsed.length > 0 && parsed.every((n) => Number.isInteger(n) && n >= 0 && n <= 43_200)
+    ? parsed
+    : DEFAULT_RETRY_SCHEDULE;
+}
+
+/** Outbound webhooks: where events are written (the outbox) and how the consumer sends them. */
+function webhookDeps(env: Env, db: Database) {
+  const webhooks: WebhookEmitDeps = { db, webhookQueue: env.WEBHOOK_DELIVERIES_QUEUE };
+  const webhookPolicy = { allowLocalhost: env.WEBHOOKS_ALLOW_LOCALHOST === "true" };
+  const webhookDelivery: WebhookDeliveryDeps = {
+    db,
+    fetch: (input, init) => fetch(input, init),
+    policy: webhookPolicy,
+    retrySchedule: retrySchedule(env.WEBHOOK_RETRY_SCHEDULE),
+    timeoutMs: DEFAULT_TIMEOUT_MS,
+  };
+  return { webhooks, webhookPolicy, webhookDelivery };
+}
+
+function deliveryDeps(env: Env, shared: Pick<DeliveryDeps, "db" | "hash" | "maxPerAddressPerDay">): DeliveryDeps {
+  return {
+    ...shared,
+    provider: providerFromEnv(env),
+    from: env.EMAIL_FROM,
+    publicBaseUrl: env.PUBLIC_BASE_URL,
+    tokenSecret: env.TOKEN_SIGNING_SECRET,
+    webhookQueue: env.WEBHOOK_DELIVERIES_QUEUE,
   };
 }
 
@@ -124,17 +162,10 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
     retention,
     replay,
     merge: { db, workflow: env.JOURNEY_WORKFLOW } satisfies MergeDeps,
+    ...webhookDeps(env, db),
     /** Built on first use: a misconfigured provider fails email delivery, not every request. */
     get delivery(): DeliveryDeps {
-      return {
-        db,
-        hash,
-        provider: providerFromEnv(env),
-        from: env.EMAIL_FROM,
-        publicBaseUrl: env.PUBLIC_BASE_URL,
-        tokenSecret: env.TOKEN_SIGNING_SECRET,
-        maxPerAddressPerDay,
-      };
+      return deliveryDeps(env, { db, hash, maxPerAddressPerDay });
     },
   };
 }

@@ -32,6 +32,7 @@ const deps = (fetcher: typeof fetch): DeliveryDeps => ({
   publicBaseUrl: "https://mail.example.com",
   tokenSecret: env.TOKEN_SIGNING_SECRET,
   maxPerAddressPerDay: 10,
+  webhookQueue: env.WEBHOOK_DELIVERIES_QUEUE,
 });
 
 describe("delivery through Resend", () => {

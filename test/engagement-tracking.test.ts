@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { buildDeps } from "../src/composition";
 import { createDb } from "../src/db/client";
 import { addTracking } from "../src/emails/tracking";
 import { signTrackingToken, verifyTrackingToken } from "../src/lib/tracking-tokens";
@@ -7,7 +8,7 @@ import { recordEngagement } from "../src/pipeline/engagement";
 import { resendProvider } from "../src/providers/email/resend-api";
 import { type DeliveryDeps, deliverEmail } from "../src/services/emails";
 import { firstEventSince } from "../src/services/journey-reads";
-import { adminGet, call, expectErrorShape, ingestAuth, testHash, unique } from "./helpers";
+import { adminGet, adminPost, call, expectErrorShape, ingestAuth, testHash, unique } from "./helpers";
 
 const BASE = "https://mail.example.com";
 const CHROME =
@@ -29,6 +30,7 @@ function fakeResend() {
     publicBaseUrl: BASE,
     tokenSecret: env.TOKEN_SIGNING_SECRET,
     maxPerAddressPerDay: 10,
+    webhookQueue: env.WEBHOOK_DELIVERIES_QUEUE,
   };
   return { sent, deps };
 }
@@ -213,6 +215,12 @@ describe("the redirect and the pixel", () => {
 
 describe("opens and clicks become events of the contact", () => {
   it("stores email:opened and email:clicked with the email, journey, template and link; repeats are duplicates", async () => {
+    const endpoint = await adminPost("/v1/admin/webhooks", {
+      url: `https://hooks.example.com/${unique("engagement")}`,
+      events: ["email.opened", "email.clicked"],
+    });
+    expect(endpoint.status).toBe(201);
+    const { id: endpointId } = (await endpoint.json()) as { id: string };
     const url = "https://example.com/a";
     const { id, userId, html } = await sent("product-update", { headline: "h", body: "b", url }, "activation-welcome");
     await ageEmail(id);
@@ -229,13 +237,36 @@ describe("opens and clicks become events of the contact", () => {
       ]),
     );
 
-    const deps = { db, hash: testHash, workflow: env.JOURNEY_WORKFLOW, journeyStarts: env.JOURNEY_STARTS_QUEUE };
+    const deps = {
+      db,
+      hash: testHash,
+      workflow: env.JOURNEY_WORKFLOW,
+      journeyStarts: env.JOURNEY_STARTS_QUEUE,
+      webhooks: buildDeps(env).webhooks,
+    };
     const again = (kind: "open" | "click", link: string | null) =>
       recordEngagement(deps, { kind, emailId: id, url: link, userAgent: CHROME, ip: null, at: new Date() });
     expect(await again("open", null)).toMatchObject({ duplicate: true, eventId: null });
     expect(await again("click", url)).toMatchObject({ duplicate: true, eventId: null });
     expect(await again("click", "https://example.com/other")).toMatchObject({ duplicate: false });
     expect(await eventsOf(id)).toHaveLength(3);
+    // A webhook event per human event the index took as new: the open and the first link's click
+    // (the other link, clicked within seconds, is a scanner's walk: stored, but no webhook).
+    const { results: outbox } = await env.DB.prepare(
+      "SELECT type, payload FROM webhook_messages WHERE endpoint_id = ? AND json_extract(payload, '$.emailId') = ?",
+    )
+      .bind(endpointId, id)
+      .all<{ type: string; payload: string }>();
+    expect(outbox.map((row) => [row.type, JSON.parse(row.payload)])).toEqual(
+      expect.arrayContaining([
+        [
+          "email.opened",
+          { emailId: id, userId, status: "opened", templateKey: "product-update", journeyKey: "activation-welcome" },
+        ],
+        ["email.clicked", expect.objectContaining({ emailId: id, status: "clicked", url })],
+      ]),
+    );
+    expect(outbox).toHaveLength(2);
     const contact = await env.DB.prepare("SELECT properties FROM contacts WHERE external_id = ?")
       .bind(userId)
       .first<{ properties: string }>();

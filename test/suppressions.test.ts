@@ -244,6 +244,7 @@ describe("imported suppressions hold at once", () => {
         publicBaseUrl: "https://mail.example.com",
         tokenSecret: env.TOKEN_SIGNING_SECRET,
         maxPerAddressPerDay: 10,
+        webhookQueue: env.WEBHOOK_DELIVERIES_QUEUE,
       },
       id,
     );

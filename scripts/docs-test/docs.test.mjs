@@ -26,6 +26,7 @@ const DOCUMENTS = [
   "docs/keys-and-audit.md",
   "docs/engagement-tracking.md",
   "docs/broadcasts.md",
+  "docs/webhooks.md",
   "docs/design.md",
   "docs/console.md",
 ];
@@ -64,7 +65,8 @@ before(async () => {
     testScheduled: true,
     rateLimits: true,
     // Links in emails (unsubscribe) point at this server, as they point at `npm run dev` in the docs.
-    vars: { PUBLIC_BASE_URL: `http://127.0.0.1:${PORT}` },
+    // Webhooks to the docs' loopback receiver, as `npm run dev` allows them.
+    vars: { PUBLIC_BASE_URL: `http://127.0.0.1:${PORT}`, WEBHOOKS_ALLOW_LOCALHOST: "true" },
   });
 });
 

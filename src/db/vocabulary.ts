@@ -11,6 +11,7 @@ export type {
   ImportOptions,
   SuppressionPreset,
   SuppressionReason,
+  WebhookEventType,
 } from "./schema";
 export {
   ALIAS_KINDS,
@@ -28,4 +29,6 @@ export {
   IMPORT_UPLOAD_STATUSES,
   SUPPRESSION_PRESETS,
   SUPPRESSION_REASONS,
+  WEBHOOK_DELIVERY_STATUSES,
+  WEBHOOK_EVENT_TYPES,
 } from "./schema";

@@ -63,6 +63,16 @@ export const QUEUES = {
     schema: z.object({ source: z.enum(["api", "batch", "posthog"]), events: z.array(bufferedEvent).min(1) }),
     maxRetries: 5,
   },
+  /**
+   * One outbound webhook delivery (a webhook_messages row). Its retries follow the webhook schedule
+   * (hours apart, recorded in D1), not the one backoff; the platform's limit is only a backstop.
+   */
+  webhookDeliveries: {
+    name: "hogsend-webhook-deliveries",
+    binding: "WEBHOOK_DELIVERIES_QUEUE",
+    schema: z.object({ endpointId: id, eventId: id }),
+    maxRetries: 20,
+  },
 } as const satisfies Record<string, QueueSpec>;
 
 export type QueueKey = keyof typeof QUEUES;
@@ -73,6 +83,7 @@ export type JourneyStartMessage = MessageOf<"journeyStarts">;
 export type EmailSendMessage = MessageOf<"emailSends">;
 export type BackfillPageMessage = MessageOf<"backfills">;
 export type IngestEventsMessage = MessageOf<"ingestEvents">;
+export type WebhookDeliveryMessage = MessageOf<"webhookDeliveries">;
 export type BufferedEvent = z.infer<typeof bufferedEvent>;
 
 /** Every queue has a dead-letter queue by this name, consumed by the dead-letter consumer. */

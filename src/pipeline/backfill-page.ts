@@ -7,6 +7,8 @@ import type { BackfillPageMessage } from "../lib/queues";
 import { failBackfill, loadBackfill, markBackfillProcessing } from "../services/backfills/jobs";
 import { BROADCAST_JOURNEY_KEY, loadBroadcast } from "../services/broadcasts/jobs";
 import { type SegmentPage, segmentPage } from "../services/segments";
+import { backfillCompletedEvent } from "../services/webhooks/events";
+import { webhookOutboxStatement } from "../services/webhooks/outbox";
 import { journeyAction } from "./backfill-journey";
 import { broadcastAction } from "./broadcast-page";
 import type { BackfillPageDeps, PageAction, PageSpan } from "./page-action";
@@ -93,7 +95,7 @@ async function commitPage<T>(
       db,
       writes([ledgerStatement(db, work, now)]),
       decide,
-      writes([cursorStatement(db, work, now)]),
+      writes([cursorStatement(db, work, now), ...completedStatements(db, work, now)]),
     );
     return { value };
   } catch (err) {
@@ -111,6 +113,13 @@ function ledgerStatement(db: Database, { job, page }: PageWork, now: Date) {
     matched: page.rows.length,
     committedAt: now,
   });
+}
+
+function completedStatements(db: Database, { job, done }: PageWork, now: Date) {
+  const completed = backfillCompletedEvent(job, now);
+  // A broadcast walks as a backfill job, but its end is no backfill.completed.
+  const isBackfill = job.journeyKey !== BROADCAST_JOURNEY_KEY;
+  return done && isBackfill ? [webhookOutboxStatement(db, completed.event, completed.when)] : [];
 }
 
 function cursorStatement(db: Database, { job, page, done }: PageWork, now: Date) {

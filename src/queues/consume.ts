@@ -8,7 +8,8 @@ export type Consumer = (batch: MessageBatch<unknown>, deps: Deps) => Promise<voi
 
 /** A well-formed message: its body as its queue's schema parsed it. */
 export type Delivery<Body> = { message: Message<unknown>; body: Body };
-export type Failure<Body> = { delivery: Delivery<Body>; error: unknown };
+/** `delaySeconds`: when to retry, for a consumer with its own schedule (else the one backoff). */
+export type Failure<Body> = { delivery: Delivery<Body>; error: unknown; delaySeconds?: number };
 
 export type ConsumerSpec<Body> = {
   /** The queue's name, message schema and `max_retries` (src/lib/queues.ts). */
@@ -72,7 +73,11 @@ async function runGuarded<Body>(spec: ConsumerSpec<Body>, deps: Deps, deliveries
   }
 }
 
-async function settleFailure<Body>(spec: ConsumerSpec<Body>, deps: Deps, { delivery, error }: Failure<Body>) {
+async function settleFailure<Body>(
+  spec: ConsumerSpec<Body>,
+  deps: Deps,
+  { delivery, error, delaySeconds }: Failure<Body>,
+) {
   const { message, body } = delivery;
   const fields = { queue: spec.queue.name, messageId: message.id, attempt: message.attempts, ...spec.describe?.(body) };
   log.warn("queue message failed", { ...fields, ...errorFields(error) });
@@ -85,7 +90,7 @@ async function settleFailure<Body>(spec: ConsumerSpec<Body>, deps: Deps, { deliv
       log.error("queue message could not be settled", { ...fields, ...errorFields(settleError) });
     }
   }
-  message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+  message.retry({ delaySeconds: delaySeconds ?? retryDelaySeconds(message.attempts) });
 }
 
 /**

@@ -2,6 +2,7 @@ import type { z } from "zod";
 import type { Deps } from "../composition";
 import { DEAD_LETTER_MAX_RETRIES, deadLetterQueue, type MessageOf, QUEUES, type QueueKey } from "../lib/queues";
 import {
+  exhausted,
   recordDeadLetter,
   type Settled,
   settleDeadBackfillPage,
@@ -10,6 +11,7 @@ import {
   settleDeadIngestEvents,
   settleDeadJourneyStart,
 } from "../services/dead-letters";
+import { settleDeadWebhookDelivery } from "../services/webhooks/deliveries";
 import { type Consumer, eachMessage, queueConsumer } from "./consume";
 
 type Settle<K extends QueueKey> = (deps: Deps, body: MessageOf<K>, attempts: number) => Promise<Settled>;
@@ -22,6 +24,10 @@ const settlers: { [K in QueueKey]: Settle<K> } = {
   emailSends: (deps, body, attempts) => settleDeadEmailSend(deps.db, body.emailId, attempts),
   backfills: (deps, body, attempts) => settleDeadBackfillPage(deps.db, body.jobId, attempts),
   ingestEvents: (deps, body) => settleDeadIngestEvents(deps, body),
+  webhookDeliveries: async (deps, body, attempts) => {
+    await settleDeadWebhookDelivery(deps.db, body);
+    return { subject: `webhook:${body.endpointId}:${body.eventId}`, error: exhausted(attempts) };
+  },
 };
 
 /**

@@ -16,12 +16,14 @@ import { eachMessage, queueConsumer } from "./consume";
 export const consumeImportChunks = queueConsumer({
   queue: QUEUES.importChunks,
   run: eachMessage(async (deps, body) => {
-    const outcome = await processImportChunk(deps.imports, body, {
+    const imports = { ...deps.imports, webhookQueue: deps.webhooks.webhookQueue };
+    const outcome = await processImportChunk(imports, body, {
       chunks: DEFAULT_CHUNKS_PER_INVOCATION,
       firstChunkRows: FIRST_CHUNK_ROWS,
     });
     log.info("import chunk", { queue: QUEUES.importChunks.name, ...body, outcome });
   }),
-  onLastAttempt: (deps, body, attempts, error) => failJobAfterRetries(deps.imports.db, body.jobId, attempts, error),
+  onLastAttempt: (deps, body, attempts, error) =>
+    failJobAfterRetries(deps.imports.db, body.jobId, attempts, error, deps.webhooks.webhookQueue),
   describe: (body) => ({ jobId: body.jobId, offset: body.offset }),
 });

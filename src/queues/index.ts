@@ -10,6 +10,7 @@ import { consumeEmailSends } from "./email-sends";
 import { consumeImportChunks } from "./import-chunks";
 import { consumeIngestEvents } from "./ingest-events";
 import { consumeJourneyStarts } from "./journey-starts";
+import { consumeWebhookDeliveries } from "./webhook-deliveries";
 
 /** Every queue in src/lib/queues.ts has its consumer (the type says so). */
 const consumerOf: Record<QueueKey, Consumer> = {
@@ -18,6 +19,7 @@ const consumerOf: Record<QueueKey, Consumer> = {
   emailSends: consumeEmailSends,
   backfills: consumeBackfills,
   ingestEvents: consumeIngestEvents,
+  webhookDeliveries: consumeWebhookDeliveries,
 };
 
 /** A consumer per queue name (wrangler.toml); every dead-letter queue has its own. */

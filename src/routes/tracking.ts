@@ -71,7 +71,7 @@ async function track(c: Context<AppEnv>, kind: TrackingKind) {
   };
   // Started a macrotask later, once the response is built: the redirect never waits on D1.
   const recording = new Promise((resolve) => setTimeout(resolve, 0))
-    .then(() => recordEngagement({ ...deps.routing, waitUntil: deps.ingest.waitUntil }, hit))
+    .then(() => recordEngagement({ ...deps.routing, waitUntil: deps.ingest.waitUntil, webhooks: deps.webhooks }, hit))
     .catch((error) =>
       log.error("engagement not recorded", { emailId: hit.emailId, kind: hit.kind, ...errorFields(error) }),
     );

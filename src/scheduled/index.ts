@@ -5,6 +5,7 @@ import { archiveOldAuditEntries } from "../services/audit-archive";
 import { pruneWebhookDeliveries } from "../services/email-events";
 import { deleteFinishedImportFiles } from "../services/imports/finished-files";
 import { archiveOldEvents, dropOldEmailBodies } from "../services/retention";
+import { sweepWebhookDeliveries } from "../services/webhooks/deliveries";
 import { expireImportUploads } from "./expire-uploads";
 import { healStalledBackfills } from "./heal-backfills";
 import { healUnprocessedEvents } from "./heal-events";
@@ -40,6 +41,7 @@ export async function runScheduled(env: Env): Promise<Report> {
     }),
     auditLog: async () => ({ ...(await archiveOldAuditEntries(deps.retention)) }),
     webhookDeliveries: async () => ({ prunedWebhookDeliveries: await pruneWebhookDeliveries(deps.retention.db) }),
+    outboundWebhooks: async () => ({ requeuedWebhooks: await sweepWebhookDeliveries(deps.webhooks) }),
     // After retention: a pass that starts in this run sees everything this run archived.
     archiveScrub: async () => ({ ...(await scrubArchive(deps.retention)) }),
   };

@@ -2,6 +2,13 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import { type Database, runBatch } from "../db/client";
 import { type Email, type EmailStatus, emails, webhookDeliveries } from "../db/schema";
 import { SOFT_BOUNCES_BEFORE_SUPPRESSION, softBounceCount, suppressStatement } from "./suppressions";
+import { emailEventData } from "./webhooks/events";
+import {
+  enqueueWebhookDeliveries,
+  type WebhookEmitDeps,
+  type WebhookEventData,
+  webhookOutboxStatement,
+} from "./webhooks/outbox";
 
 export type ProviderEvent =
   | { type: "delivered"; messageId: string; at: Date }
@@ -36,10 +43,11 @@ const DUPLICATE: AppliedEvent = { duplicate: true, emailId: null, status: null, 
  * 5 minutes) changes nothing and answers `duplicate`, however close the two arrive.
  */
 export async function applyProviderEvent(
-  db: Database,
+  deps: WebhookEmitDeps,
   event: ProviderEvent,
   delivery: Delivery,
 ): Promise<AppliedEvent> {
+  const { db } = deps;
   const claim = crypto.randomUUID();
   const record = db
     .insert(webhookDeliveries)
@@ -70,7 +78,17 @@ export async function applyProviderEvent(
     .set(patch)
     .where(and(eq(emails.id, email.id), inArray(emails.status, ALLOWED_FROM[event.type]), ownsDelivery))
     .returning();
-  const [recorded, updatedRows] = (await runBatch(db, [record, update])) as [unknown[], Email[]];
+  // email.<type> only when this update happened: this delivery's claim, the new status, this time.
+  const changed = sql`${ownsDelivery} AND EXISTS (SELECT 1 FROM ${emails} WHERE ${emails.id} = ${email.id}
+    AND ${emails.status} = ${patch.status} AND ${emails.updatedAt} = ${patch.updatedAt!.getTime()})`;
+  const extra: WebhookEventData = event.type === "bounced" ? { bounceType: event.bounce } : {};
+  const outbox = webhookOutboxStatement(
+    db,
+    { type: `email.${event.type}`, data: emailEventData(email, patch.status!, extra), userId: email.userId },
+    changed,
+  );
+  const [recorded, updatedRows, made] = (await runBatch(db, [record, update, outbox])) as [unknown[], Email[], unknown];
+  await enqueueWebhookDeliveries(deps.webhookQueue, [made]);
   if (recorded.length === 0) return DUPLICATE;
   const [updated] = updatedRows;
   const current = updated ?? email;

@@ -1,5 +1,5 @@
 import { and, eq, sql } from "drizzle-orm";
-import type { Database } from "../db/client";
+import { type Database, runBatch } from "../db/client";
 import { personKey } from "../db/person-key";
 import { type Contact, contacts, type Email, emails, type Properties } from "../db/schema";
 import { getTemplate, renderTemplate, sendRules, TOPIC_UNSUBSCRIBED } from "../emails/registry";
@@ -8,6 +8,7 @@ import { addTracking, trackingOf } from "../emails/tracking";
 import { notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
 import type { KeyedHash } from "../lib/keyed-hash";
+import type { WebhookDeliveryMessage } from "../lib/queues";
 import { signUnsubscribeToken } from "../lib/tokens";
 import { type EmailProvider, ProviderError } from "../providers/email";
 import { isRunning } from "./enrollments";
@@ -15,6 +16,8 @@ import { UNSUBSCRIBED_REASON } from "./preferences";
 import { claimSendSlot } from "./send-cap";
 import { suppressionOf } from "./suppressions";
 import { subscribedTo } from "./topic-preferences";
+import { emailEventData } from "./webhooks/events";
+import { enqueueWebhookDeliveries, webhookOutboxStatement } from "./webhooks/outbox";
 
 export type DeliveryDeps = {
   db: Database;
@@ -25,6 +28,8 @@ export type DeliveryDeps = {
   tokenSecret: string;
   /** EMAIL_MAX_PER_ADDRESS_PER_DAY: emails handed to the provider for one address per rolling 24 h. */
   maxPerAddressPerDay: number;
+  /** `email.sent` goes to the webhook outbox in the batch that marks the email sent. */
+  webhookQueue: Queue<WebhookDeliveryMessage>;
 };
 
 export async function getEmail(db: Database, id: string): Promise<Email> {
@@ -62,6 +67,21 @@ export async function journeyEmailRow(db: Database, input: JourneyEmailInput): P
     .where(and(eq(emails.enrollmentId, input.enrollmentId), eq(emails.stepKey, input.stepKey)))
     .limit(1);
   return row ?? null;
+}
+
+/** The sent mark and its `email.sent` outbox rows: one batch, so one D1 round trip as before. */
+async function markSent(deps: DeliveryDeps, email: Email, patch: Partial<Email>): Promise<Email> {
+  const { db } = deps;
+  const [rows, outbox] = (await runBatch(db, [
+    db
+      .update(emails)
+      .set({ ...patch, status: "sent", updatedAt: new Date() })
+      .where(eq(emails.id, email.id))
+      .returning(),
+    webhookOutboxStatement(db, { type: "email.sent", data: emailEventData(email, "sent"), userId: email.userId }),
+  ])) as [Email[], unknown];
+  await enqueueWebhookDeliveries(deps.webhookQueue, [outbox]);
+  return rows[0]!;
 }
 
 async function setStatus(db: Database, id: string, patch: Partial<Email>): Promise<Email> {
@@ -195,8 +215,7 @@ export async function deliverEmail(deps: DeliveryDeps, emailId: string): Promise
       text: rendered.text,
       headers: rules.transactional || !unsubscribeUrl ? {} : unsubscribeHeaders(unsubscribeUrl),
     });
-    return setStatus(db, email.id, {
-      status: "sent",
+    return markSent(deps, email, {
       sentAt: new Date(),
       toAddress: to,
       subject: rendered.subject,

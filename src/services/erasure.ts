@@ -22,6 +22,8 @@ import {
 import { forgetKeys } from "./idempotency";
 import { aliasesOf } from "./identity/aliases";
 import { hashedAddress } from "./suppressions";
+import { erasedDeliveries, erasedEvent } from "./webhooks/events";
+import { webhookOutboxStatement } from "./webhooks/outbox";
 import { deleteInstances, type JourneyParams } from "./workflow-instances";
 
 export type ErasureDeps = {
@@ -92,7 +94,10 @@ export async function eraseContact(
     (await deleteInSlices(db, progress, "contact_aliases", sql`contact_id = ${contact.id}`));
   if (complete) {
     // A contact has at most one choice per topic: bounded, so they go with the contact itself.
+    const erased = erasedEvent(contact.id, userId);
     await runBatch(db, [
+      webhookOutboxStatement(db, erased.event, erased.when),
+      db.run(erasedDeliveries(userId)),
       db.delete(topicPreferences).where(eq(topicPreferences.contactId, contact.id)),
       db.delete(contacts).where(eq(contacts.id, contact.id)),
     ]);

@@ -16,6 +16,8 @@ import {
   unsuppressStatement,
 } from "./suppressions";
 import { setTopicStatements, type TopicState, topicStates } from "./topic-preferences";
+import { unsubscribedEvent } from "./webhooks/events";
+import { webhookOutboxStatement } from "./webhooks/outbox";
 
 export type PreferenceDeps = { db: Database; hash: KeyedHash };
 
@@ -53,7 +55,9 @@ export async function getPreferences({ db, hash }: PreferenceDeps, idOrExternalI
  * no other contact id with that address is mailed either; the change is recorded when it is one.
  */
 function unsubscribePlan(db: Database, contactId: string, source: ContactChangeSource, now: Date) {
+  const unsubscribed = unsubscribedEvent(contactId, source);
   const recordAndSuppress = [
+    webhookOutboxStatement(db, unsubscribed.event, unsubscribed.when),
     recordChangeStatement(db, {
       contactId,
       field: "unsubscribed",

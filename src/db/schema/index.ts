@@ -10,4 +10,5 @@ export * from "./identity";
 export * from "./import-uploads";
 export * from "./imports";
 export * from "./journeys";
+export * from "./outbound-webhooks";
 export * from "./webhooks";

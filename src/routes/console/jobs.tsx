@@ -1,6 +1,6 @@
 import { type Context, Hono } from "hono";
 import type { ConsoleEnv } from "../../http/console-session";
-import { apiGet, apiJson, query } from "./api";
+import { type ApiResult, apiGet, apiJson, query } from "./api";
 import { ActionForm, flash, render } from "./layout";
 import { Badge, ErrorNote, Json, NextPage, param, Table, when } from "./ui";
 
@@ -59,6 +59,40 @@ function pastedUsers(text: string) {
 
 type Ctx = Context<ConsoleEnv>;
 
+function BroadcastsSection({ c, broadcasts }: { c: Ctx; broadcasts: ApiResult<{ broadcasts: Broadcast[] }> }) {
+  return (
+    <section aria-labelledby="broadcasts">
+      <h2 id="broadcasts">Broadcasts</h2>
+      {broadcasts.ok ? (
+        <Table
+          caption="The 20 newest broadcasts"
+          head={["Name", "Template", "Status", "Targeted", "Queued", "Sent", "Skipped", "Failed", "Created", "Action"]}
+          rows={broadcasts.data.broadcasts.map((b) => [
+            b.name ?? b.id,
+            b.template,
+            <Badge text={b.dryRun ? `${b.status} (dry run)` : b.status} />,
+            String(b.targeted),
+            String(b.queued),
+            String(b.sent),
+            String(total(b.skipped)),
+            String(b.failed),
+            when(b.createdAt),
+            BROADCAST_CANCELLABLE.has(b.status) && !b.dryRun ? (
+              <ActionForm c={c} action={`/console/jobs/broadcasts/${b.id}/cancel`}>
+                <button type="submit">Cancel broadcast</button>
+              </ActionForm>
+            ) : (
+              "—"
+            ),
+          ])}
+        />
+      ) : (
+        <ErrorNote error={broadcasts.error} />
+      )}
+    </section>
+  );
+}
+
 async function getJobs(c: Ctx) {
   const [page, broadcasts] = await Promise.all([
     apiGet<{ backfills: Backfill[]; nextCursor: string | null }>(
@@ -69,46 +103,7 @@ async function getJobs(c: Ctx) {
   ]);
   const body = (
     <>
-      <section aria-labelledby="broadcasts">
-        <h2 id="broadcasts">Broadcasts</h2>
-        {broadcasts.ok ? (
-          <Table
-            caption="The 20 newest broadcasts"
-            head={[
-              "Name",
-              "Template",
-              "Status",
-              "Targeted",
-              "Queued",
-              "Sent",
-              "Skipped",
-              "Failed",
-              "Created",
-              "Action",
-            ]}
-            rows={broadcasts.data.broadcasts.map((b) => [
-              b.name ?? b.id,
-              b.template,
-              <Badge text={b.dryRun ? `${b.status} (dry run)` : b.status} />,
-              String(b.targeted),
-              String(b.queued),
-              String(b.sent),
-              String(total(b.skipped)),
-              String(b.failed),
-              when(b.createdAt),
-              BROADCAST_CANCELLABLE.has(b.status) && !b.dryRun ? (
-                <ActionForm c={c} action={`/console/jobs/broadcasts/${b.id}/cancel`}>
-                  <button type="submit">Cancel broadcast</button>
-                </ActionForm>
-              ) : (
-                "—"
-              ),
-            ])}
-          />
-        ) : (
-          <ErrorNote error={broadcasts.error} />
-        )}
-      </section>
+      <BroadcastsSection c={c} broadcasts={broadcasts} />
       <section aria-labelledby="backfills">
         <h2 id="backfills">Backfills</h2>
         {page.ok ? (

@@ -97,6 +97,6 @@ resendWebhookRoutes.post(route.path, bodyLimit({ maxSize: 256 * 1024 }), async (
   const event = toProviderEvent(parsed.data);
   if (!event) return c.json({ handled: false, duplicate: false, emailId: null, status: null, suppressed: false }, 200);
   const delivery = { source: "resend" as const, id: c.req.header("svix-id") ?? "" };
-  const applied = await applyProviderEvent(c.get("db"), event, delivery);
+  const applied = await applyProviderEvent(c.var.deps.webhooks, event, delivery);
   return c.json({ handled: applied.emailId !== null, ...applied }, 200);
 });

@@ -75,7 +75,8 @@ export async function processImportChunk(
     }
     const step = "error" in read ? read : await settle(handler.commit(job, read.value, clock()));
     if ("error" in step) {
-      if (step.error instanceof UnreadableFileError) return failJob(deps.db, job, step.error.message, clock());
+      if (step.error instanceof UnreadableFileError)
+        return failJob(deps.db, job, step.error.message, clock(), deps.webhookQueue);
       if (done === 0) throw step.error;
       log.warn("import chunk failed; its follow-up message retries it", { jobId: job.id, ...errorFields(step.error) });
       break;
@@ -130,7 +131,14 @@ async function commitRead(deps: ImportDeps, job: ImportJob, read: ChunkRead, run
   let rows = await partitionRows(deps.db, job, read.rows, run);
   for (let attempt = 0; ; attempt++) {
     const chunk = { read, ...rows };
-    const committed = await commitChunk(deps.db, job, chunk, now, contactWrites(deps.db, job, rows.valid, now));
+    const committed = await commitChunk(
+      deps.db,
+      job,
+      chunk,
+      now,
+      contactWrites(deps.db, job, rows.valid, now),
+      deps.webhookQueue,
+    );
     if (committed === "over_caps" && attempt < CAPS_RETRIES) {
       rows = await withoutRowsOverCaps(deps.db, rows);
       continue;
@@ -161,6 +169,6 @@ async function claimCheckpoint(
   if (job.format !== "json" || job.sourceKey !== uploadKey(job.id)) return job;
   const converted = await convertJsonArray(deps, job, now);
   if (!converted) return "stale";
-  if ("error" in converted) return failJob(deps.db, job, converted.error, now);
+  if ("error" in converted) return failJob(deps.db, job, converted.error, now, deps.webhookQueue);
   return converted.job;
 }

@@ -1,8 +1,11 @@
 import { and, eq, sql } from "drizzle-orm";
 import { type BatchStatement, type Database, runBatch } from "../../db/client";
 import { type ImportJob, importChunks, importErrors, importJobs } from "../../db/schema";
+import type { WebhookDeliveryMessage } from "../../lib/queues";
 import { isContactCapsRefusal } from "../contact-properties";
 import { claimStatements } from "../identity/claims";
+import { importEvent } from "../webhooks/events";
+import { enqueueWebhookDeliveries, webhookOutboxStatement } from "../webhooks/outbox";
 import type { ChunkRead } from "./chunk-reader";
 import { dryRunStatements } from "./dry-run";
 import { type InvalidRow, jsonParamChunks, type ValidRow } from "./duplicates";
@@ -61,14 +64,18 @@ export async function commitChunk(
   chunk: ChunkResult<unknown>,
   now: Date,
   writes: BatchStatement[],
+  webhookQueue?: Queue<WebhookDeliveryMessage>,
 ): Promise<boolean | "over_caps"> {
+  const completed = chunk.read.eof ? importEvent(advanceJob(job, chunk, now), "completed", now) : null;
   try {
-    await runBatch(db, [
+    const results = await runBatch(db, [
       ledgerStatement(db, job, chunk.read, now),
       checkpointStatement(db, job, chunk, now),
       ...errorStatements(db, job, chunk.invalid),
       ...writes,
+      ...(completed ? [webhookOutboxStatement(db, completed.event, completed.when)] : []),
     ]);
+    if (completed) await enqueueWebhookDeliveries(webhookQueue, results.slice(-1));
     return true;
   } catch (err) {
     if (isContactCapsRefusal(err)) return "over_caps";

@@ -1,7 +1,10 @@
 import { and, eq, exists, gte, inArray, sql } from "drizzle-orm";
 import { plan, runPlans } from "../../db/batch-plan";
-import type { Database } from "../../db/client";
+import { type Database, runBatch } from "../../db/client";
 import { type ImportJob, importChunks, importJobs } from "../../db/schema";
+import type { WebhookDeliveryMessage } from "../../lib/queues";
+import { importEvent } from "../webhooks/events";
+import { enqueueWebhookDeliveries, webhookOutboxStatement } from "../webhooks/outbox";
 import { forgetSeenIds, type ImportDeps } from "./jobs";
 
 export async function loadJob(db: Database, jobId: string) {
@@ -24,23 +27,42 @@ export async function startOrLoadJob(db: Database, jobId: string, now: Date): Pr
 }
 
 /** A job-level failure (unreadable file, bad header, malformed JSON): the job stops with the message. */
-export async function failJob(db: Database, job: ImportJob, error: string, now = new Date()): Promise<"failed"> {
-  await db
-    .update(importJobs)
-    .set({ status: "failed", error, finishedAt: now, updatedAt: now })
-    .where(and(eq(importJobs.id, job.id), inArray(importJobs.status, ["pending", "processing"])));
+export async function failJob(
+  db: Database,
+  job: ImportJob,
+  error: string,
+  now = new Date(),
+  webhookQueue?: Queue<WebhookDeliveryMessage>,
+): Promise<"failed"> {
+  const failed = importEvent(job, "failed", now);
+  const [, made] = await runBatch(db, [
+    db
+      .update(importJobs)
+      .set({ status: "failed", error, finishedAt: now, updatedAt: now })
+      .where(and(eq(importJobs.id, job.id), inArray(importJobs.status, ["pending", "processing"]))),
+    webhookOutboxStatement(db, failed.event, failed.when),
+  ]);
+  await enqueueWebhookDeliveries(webhookQueue, [made]);
   await forgetSeenIds(db, job.id);
   return "failed";
 }
 
 /** The last delivery of a chunk failed too: the job stops where it is, with the chunk's error. */
-export async function failJobAfterRetries(db: Database, jobId: string, attempts: number, error: unknown) {
+export async function failJobAfterRetries(
+  db: Database,
+  jobId: string,
+  attempts: number,
+  error: unknown,
+  webhookQueue?: Queue<WebhookDeliveryMessage>,
+) {
   const job = await loadJob(db, jobId);
   if (!job) return;
   await failJob(
     db,
     job,
     `Import stopped after ${attempts} failed attempts at data row ${job.checkpointRow}: ${String(error)}`,
+    new Date(),
+    webhookQueue,
   );
 }
 

@@ -13,7 +13,7 @@ import { AppError, notFound } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import type { KeyedHash } from "../../lib/keyed-hash";
 import { errorFields, log } from "../../lib/log";
-import type { ImportChunkMessage } from "../../lib/queues";
+import type { ImportChunkMessage, WebhookDeliveryMessage } from "../../lib/queues";
 import { keysetPage } from "../../lib/sql";
 import { type AuditDraft, auditStatements } from "../audit-log";
 
@@ -23,6 +23,8 @@ export type ImportDeps = {
   queue: Queue<ImportChunkMessage>;
   /** Suppression imports check erased people's hashed entries. */
   hash: KeyedHash;
+  /** Queues `import.completed`/`import.failed` at once; without it the cron's sweep sends them. */
+  webhookQueue?: Queue<WebhookDeliveryMessage>;
 };
 
 /** Errors kept per job (the status body and errors.csv); `failedRows` counts them all. */
