@@ -7,6 +7,7 @@ import { consumeWebhookDeliveries } from "../src/queues/webhook-deliveries";
 import { createBackfillJob } from "../src/services/backfills/jobs";
 import { DEFAULT_RETRY_SCHEDULE, deliverWebhook } from "../src/services/webhooks/deliver";
 import { sweepWebhookDeliveries } from "../src/services/webhooks/deliveries";
+import { pruneSettledWebhookDeliveries } from "../src/services/webhooks/prune";
 import { drainBackfill, idleDeps, importCsv } from "./backfill-helpers";
 import { adminAuth, adminGet, adminPost, call, expectErrorShape, queuedEmail, unique } from "./helpers";
 import { drainImport, startImport } from "./imports-helpers";
@@ -305,5 +306,37 @@ describe("backfills and the sweep", () => {
       .bind(Date.now() - 120_000, endpoint.id)
       .run();
     expect(await sweepWebhookDeliveries(buildDeps(env).webhooks)).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("retention of deliveries", () => {
+  it("prunes settled deliveries past 30 days with their attempts; pending and recent ones stay", async () => {
+    const endpoint = await createEndpoint(["email.sent"]);
+    const old = Date.now() - 31 * 86_400_000;
+    const rows: Array<[string, string, number]> = [
+      ["old-delivered", "delivered", old],
+      ["old-dead", "dead", old],
+      ["old-pending", "pending", old],
+      ["recent-delivered", "delivered", Date.now() - 86_400_000],
+    ];
+    await env.DB.batch(
+      rows.flatMap(([eventId, status, at]) => [
+        env.DB.prepare(
+          `INSERT INTO webhook_messages (endpoint_id, event_id, type, payload, created_at, status, attempts, next_attempt_at)
+           VALUES (?, ?, 'email.sent', '{}', ?, ?, 1, ?)`,
+        ).bind(endpoint.id, eventId, at, status, at),
+        env.DB.prepare(
+          "INSERT INTO webhook_attempts (id, endpoint_id, event_id, attempt, at, duration_ms) VALUES (?, ?, ?, 1, ?, 5)",
+        ).bind(crypto.randomUUID(), endpoint.id, eventId, at),
+      ]),
+    );
+    expect(await pruneSettledWebhookDeliveries(buildDeps(env).db)).toBe(2);
+    expect((await outbox(endpoint.id)).map((row) => row.event_id)).toEqual(["old-pending", "recent-delivered"]);
+    const attempts = await env.DB.prepare(
+      "SELECT event_id FROM webhook_attempts WHERE endpoint_id = ? ORDER BY event_id",
+    )
+      .bind(endpoint.id)
+      .all<{ event_id: string }>();
+    expect(attempts.results.map((row) => row.event_id)).toEqual(["old-pending", "recent-delivered"]);
   });
 });

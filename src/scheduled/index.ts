@@ -6,6 +6,7 @@ import { pruneWebhookDeliveries } from "../services/email-events";
 import { deleteFinishedImportFiles } from "../services/imports/finished-files";
 import { archiveOldEvents, dropOldEmailBodies } from "../services/retention";
 import { sweepWebhookDeliveries } from "../services/webhooks/deliveries";
+import { pruneSettledWebhookDeliveries } from "../services/webhooks/prune";
 import { expireImportUploads } from "./expire-uploads";
 import { healStalledBackfills } from "./heal-backfills";
 import { healUnprocessedEvents } from "./heal-events";
@@ -41,7 +42,10 @@ export async function runScheduled(env: Env): Promise<Report> {
     }),
     auditLog: async () => ({ ...(await archiveOldAuditEntries(deps.retention)) }),
     webhookDeliveries: async () => ({ prunedWebhookDeliveries: await pruneWebhookDeliveries(deps.retention.db) }),
-    outboundWebhooks: async () => ({ requeuedWebhooks: await sweepWebhookDeliveries(deps.webhooks) }),
+    outboundWebhooks: async () => ({
+      requeuedWebhooks: await sweepWebhookDeliveries(deps.webhooks),
+      prunedWebhookMessages: await pruneSettledWebhookDeliveries(deps.db),
+    }),
     // After retention: a pass that starts in this run sees everything this run archived.
     archiveScrub: async () => ({ ...(await scrubArchive(deps.retention)) }),
   };
