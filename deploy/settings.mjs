@@ -28,6 +28,8 @@ export const SETTING_DEFAULTS = Object.freeze({
   WEBHOOKS_ALLOW_LOCALHOST: "false",
   // Empty: the default retry schedule (about 27 h, docs/webhooks.md).
   WEBHOOK_RETRY_SCHEDULE: "",
+  // No scanner ranges beyond the built-in rules (docs/engagement-tracking.md).
+  TRACKING_SCANNER_RANGES: "",
 });
 
 // Settings that no longer exist, and what replaced them.

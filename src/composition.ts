@@ -8,6 +8,7 @@ import type { ReplayDeps } from "./pipeline/replay";
 import { providerFromEnv } from "./providers/email";
 import type { EmailResendDeps } from "./services/email-resends";
 import type { DeliveryDeps } from "./services/emails";
+import { parseScannerRanges } from "./services/engagement-machine";
 import type { ErasureDeps } from "./services/erasure";
 import type { MergeDeps } from "./services/identity/merge";
 import type { ImportDeps } from "./services/imports/jobs";
@@ -162,6 +163,8 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
     retention,
     replay,
     merge: { db, workflow: env.JOURNEY_WORKFLOW } satisfies MergeDeps,
+    /** Open and click tracking: the operator's scanner networks (TRACKING_SCANNER_RANGES). */
+    tracking: { scannerRanges: parseScannerRanges(env.TRACKING_SCANNER_RANGES) },
     ...webhookDeps(env, db),
     /** Built on first use: a misconfigured provider fails email delivery, not every request. */
     get delivery(): DeliveryDeps {

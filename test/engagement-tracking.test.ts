@@ -7,6 +7,7 @@ import { signTrackingToken, verifyTrackingToken } from "../src/lib/tracking-toke
 import { recordEngagement } from "../src/pipeline/engagement";
 import { resendProvider } from "../src/providers/email/resend-api";
 import { type DeliveryDeps, deliverEmail } from "../src/services/emails";
+import { parseScannerRanges } from "../src/services/engagement-machine";
 import { firstEventSince } from "../src/services/journey-reads";
 import { adminGet, adminPost, call, expectErrorShape, ingestAuth, testHash, unique } from "./helpers";
 
@@ -306,5 +307,25 @@ describe("opens and clicks become events of the contact", () => {
     const since = new Date(Date.now() - 3_600_000);
     expect(await firstEventSince(db, { userId, event: "email:clicked", since })).toBeUndefined();
     expect((await firstEventSince(db, { userId, event: "email:opened", since }))?.anonymous).toBe(false);
+  });
+
+  it("counts opens and clicks from the operator's TRACKING_SCANNER_RANGES as machine traffic", async () => {
+    const ranges = parseScannerRanges(" 198.51.100.0/24, not-a-range, 10.0.0.0/33,203.0.113.7/32");
+    expect(ranges).toEqual(["198.51.100.0/24", "203.0.113.7/32"]);
+    const { id } = await sent("welcome", { name: "Ada" });
+    await ageEmail(id);
+    const deps = { ...buildDeps(env).routing, webhooks: buildDeps(env).webhooks };
+    const open = (ip: string) =>
+      recordEngagement(deps, {
+        kind: "open",
+        emailId: id,
+        url: null,
+        userAgent: CHROME,
+        ip,
+        at: new Date(),
+        scannerRanges: ranges,
+      });
+    expect((await open("198.51.100.23"))?.verdict).toEqual({ machine: true, reason: "known_scanner_range" });
+    expect((await open("192.0.2.1"))?.verdict).toEqual({ machine: false });
   });
 });

@@ -67,6 +67,7 @@ async function track(c: Context<AppEnv>, kind: TrackingKind) {
     url: link.url,
     userAgent: c.req.header("user-agent") ?? null,
     ip: c.req.header("cf-connecting-ip") ?? null,
+    scannerRanges: deps.tracking.scannerRanges,
     at: new Date(),
   };
   // Started a macrotask later, once the response is built: the redirect never waits on D1.

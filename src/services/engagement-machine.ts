@@ -18,8 +18,13 @@ export const BURST_WINDOW_MS = 3_000;
 
 /** Apple's own network: Mail Privacy Protection fetches every image from it at delivery. */
 const APPLE_RANGES = ["17.0.0.0/8"];
-/** Security gateways that fetch links from their own published ranges (extend as you learn them). */
-export const KNOWN_SCANNER_RANGES: readonly string[] = [];
+/** TRACKING_SCANNER_RANGES ("a.b.c.d/n, …"): only well-formed IPv4 CIDRs are kept. */
+export function parseScannerRanges(value: string | undefined): string[] {
+  return (value ?? "")
+    .split(",")
+    .map((range) => range.trim())
+    .filter((range) => /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(range) && Number(range.split("/")[1]) <= 32);
+}
 
 const SCANNER_AGENTS =
   /\bbot\b|bot\/|crawler|spider|preview|scanner|python-requests|go-http-client|java\/|okhttp|curl\/|wget|libwww|headlesschrome|phantomjs|barracuda|proofpoint|mimecast|safelinks|urldefense|forcepoint|trendmicro|symantec|sophos/i;
@@ -47,6 +52,8 @@ export type HitFacts = {
   kind: "open" | "click";
   userAgent: string | null;
   ip: string | null;
+  /** Security gateways that fetch links from their own networks (the operator lists them). */
+  scannerRanges: readonly string[];
   at: Date;
   /** When the provider took (or delivered) the email; null if never sent. */
   deliveredAt: number | null;
@@ -60,7 +67,7 @@ export function classifyHit(hit: HitFacts): Verdict {
     return { machine: true, reason: "apple_mpp" };
   if (!ua) return { machine: true, reason: "no_user_agent" };
   if (SCANNER_AGENTS.test(ua)) return { machine: true, reason: "known_scanner_user_agent" };
-  if (inRanges(hit.ip, KNOWN_SCANNER_RANGES)) return { machine: true, reason: "known_scanner_range" };
+  if (inRanges(hit.ip, hit.scannerRanges)) return { machine: true, reason: "known_scanner_range" };
   if (hit.kind === "click") {
     if (hit.deliveredAt !== null && hit.at.getTime() - hit.deliveredAt < SCANNER_WINDOW_MS)
       return { machine: true, reason: "clicked_soon_after_delivery" };

@@ -12,6 +12,8 @@ export type EngagementHit = {
   userAgent: string | null;
   ip: string | null;
   at: Date;
+  /** TRACKING_SCANNER_RANGES: the operator's list of scanner networks. */
+  scannerRanges?: readonly string[];
 };
 
 export const ENGAGEMENT_EVENTS = { open: "email:opened", click: "email:clicked" } as const;
@@ -75,6 +77,7 @@ export async function engagementEvent(db: Database, hit: EngagementHit): Promise
     kind: hit.kind,
     userAgent: hit.userAgent,
     ip: hit.ip,
+    scannerRanges: hit.scannerRanges ?? [],
     at: hit.at,
     deliveredAt: email.delivered_at,
     recentOtherClicks: email.recent_clicks,
