@@ -129,5 +129,5 @@ export function inventory(state) {
   };
 }
 
-// Generous: a deploy is ~10 wrangler processes, and CI machines are shared. Normally ~10 s each.
-export const DEPLOY_TIMEOUT = { timeout: 300_000 };
+// Generous: a deploy is ~10 wrangler processes, the files run side by side, and CI machines are shared.
+export const DEPLOY_TIMEOUT = { timeout: 450_000 };
