@@ -9,7 +9,7 @@ import { resendProvider } from "../src/providers/email/resend-api";
 import { type DeliveryDeps, deliverEmail } from "../src/services/emails";
 import { parseScannerRanges } from "../src/services/engagement-machine";
 import { firstEventSince } from "../src/services/journey-reads";
-import { adminGet, adminPost, call, expectErrorShape, ingestAuth, testHash, unique } from "./helpers";
+import { adminGet, adminPost, call, expectErrorShape, ingestAuth, queuedEmail, testHash, unique } from "./helpers";
 
 const BASE = "https://mail.example.com";
 const CHROME =
@@ -36,26 +36,9 @@ function fakeResend() {
   return { sent, deps };
 }
 
-/** A contact and a queued email of `template` for it; `journey` names the journey it belongs to. */
-async function queued(template: string, props: Record<string, unknown>, journey: string | null = null) {
-  const userId = unique("eng");
-  await call("/v1/ingest", {
-    method: "POST",
-    headers: ingestAuth(),
-    json: { event: "profile", userId, userEmail: `${userId}@example.com` },
-  });
-  const id = crypto.randomUUID();
-  await env.DB.prepare(
-    "INSERT INTO emails (id, user_id, template_key, journey_key, props, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
-  )
-    .bind(id, userId, template, journey, JSON.stringify(props), Date.now(), Date.now())
-    .run();
-  return { id, userId };
-}
-
 /** Sends it through the fake provider and returns the HTML the provider got. */
 async function sent(template: string, props: Record<string, unknown>, journey: string | null = null) {
-  const email = await queued(template, props, journey);
+  const email = await queuedEmail(template, props, journey);
   const resend = fakeResend();
   await deliverEmail(resend.deps, email.id);
   return { ...email, html: resend.sent[0]!.html };

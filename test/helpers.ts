@@ -70,8 +70,15 @@ export async function waitForProcessedEvent(idempotencyKey: string): Promise<str
 /** The Worker's keyed hash under the test secret (what erasure leaves behind). */
 export const testHash = keyedHash(env.ERASURE_HASH_SECRET);
 
-/** A contact (created through ingest, with an address) and a queued email for it, ready to deliver. */
-export async function queuedEmail(template = "welcome") {
+/**
+ * A contact (created through ingest, with an address) and a queued email of `template` for it,
+ * ready to deliver; `journey` names the journey it belongs to.
+ */
+export async function queuedEmail(
+  template = "welcome",
+  props: Record<string, unknown> = { name: "Grace" },
+  journey: string | null = null,
+) {
   const userId = unique("deliv");
   await call("/v1/ingest", {
     method: "POST",
@@ -80,9 +87,9 @@ export async function queuedEmail(template = "welcome") {
   });
   const id = crypto.randomUUID();
   await env.DB.prepare(
-    "INSERT INTO emails (id, user_id, template_key, props, status, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+    "INSERT INTO emails (id, user_id, template_key, journey_key, props, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
   )
-    .bind(id, userId, template, JSON.stringify({ name: "Grace" }), Date.now(), Date.now())
+    .bind(id, userId, template, journey, JSON.stringify(props), Date.now(), Date.now())
     .run();
   return { id, userId };
 }
