@@ -1,4 +1,4 @@
-import type { BroadcastSample, Properties, SegmentFilter } from "../db/schema";
+import type { BroadcastSample, Properties } from "../db/schema";
 import { getTemplate, parseTemplateData, renderTemplate, templates } from "../emails/registry";
 import { getTopic } from "../emails/topics";
 import { AppError, notFound } from "../lib/errors";
@@ -10,17 +10,8 @@ import { segmentPage } from "../services/segments";
 import { DRY_RUN_SYNC_MAX, DRY_RUN_SYNC_SCAN } from "./backfill";
 import type { BackfillPageDeps } from "./backfill-page";
 
-export type BroadcastRequest = {
-  template: string;
-  data?: Properties;
-  topic: string;
-  filter: SegmentFilter;
-  name?: string;
-  sendAt?: Date;
-  ratePerMinute?: number;
-  dryRun: boolean;
-  idempotencyKey?: string;
-};
+/** What a caller asks for: the stored broadcast's input, with `data` optional and no samples yet. */
+export type BroadcastRequest = Omit<BroadcastInput, "data" | "samples"> & { data?: Properties };
 
 export type BroadcastPreview = {
   dryRun: true;
