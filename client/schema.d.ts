@@ -924,6 +924,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/dead-letters/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Put what a dead letter was about back to work, once
+         * @description Fix the cause first. Then: a failed email is resent as a new email (suppression and topics checked when it goes); a failed import or backfill/broadcast resumes from its checkpoint; enrollments whose workflow never started start (unless the person is in the journey again); buffered events go back to ingest (stored ones are skipped); a dead webhook delivery starts over; an event self-healing gave up on is routed by the next cron run. 409 when it was already retried or there is nothing left to retry (the job is no longer failed, the email or job is gone); a body that doesn't match its queue's schema can't be retried.
+         */
+        post: operations["retryDeadLetter"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/api-keys": {
         parameters: {
             query?: never;
@@ -2440,6 +2460,24 @@ export interface components {
             subject: string | null;
             error: string;
             createdAt: string;
+            /** @description When it was retried (POST /v1/admin/dead-letters/{id}/retry); null until then */
+            retriedAt: string | null;
+        };
+        DeadLetterRequeued: {
+            /** @description The new email sent in place of the failed one */
+            emailId?: string;
+            resentFromId?: string;
+            /** @description The import resumed from its checkpoint */
+            importJobId?: string;
+            /** @description The backfill or broadcast resumed from its cursor */
+            backfillJobId?: string;
+            /** @description Enrollments whose workflows start again */
+            enrollmentIds?: string[];
+            /** @description Buffered events sent to ingest again */
+            eventIds?: string[];
+            endpointId?: string;
+            /** @description The webhook event delivered again, or the event self-healing routes again */
+            eventId?: string;
         };
         CreatedApiKey: {
             id: string;
@@ -7240,6 +7278,107 @@ export interface operations {
             };
             /** @description The key lacks the scope this operation's `security` names */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: retry after the `Retry-After` header's seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    retryDeadLetter: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Retried: what was put back to work */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        queue: string;
+                        subject: string | null;
+                        retriedAt: string;
+                        requeued: components["schemas"]["DeadLetterRequeued"];
+                    };
+                };
+            };
+            /** @description Malformed JSON or a field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this operation's `security` names */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the resource's state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,6 +6,7 @@ import type { EventProcessingDeps, PostHogEmailPolicy } from "./pipeline/ingest"
 import type { BufferDeps } from "./pipeline/ingest-buffer";
 import type { ReplayDeps } from "./pipeline/replay";
 import { providerFromEnv } from "./providers/email";
+import type { DeadLetterRetryDeps, RetryQueues } from "./services/dead-letter-retry";
 import type { EmailResendDeps } from "./services/email-resends";
 import type { DeliveryDeps } from "./services/emails";
 import { parseScannerRanges } from "./services/engagement-machine";
@@ -163,6 +164,7 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
     retention,
     replay,
     merge: { db, workflow: env.JOURNEY_WORKFLOW } satisfies MergeDeps,
+    deadLetterRetry: { db, bucket: imports.bucket, queues: retryQueues(env) } satisfies DeadLetterRetryDeps,
     /** Open and click tracking: the operator's scanner networks (TRACKING_SCANNER_RANGES). */
     tracking: { scannerRanges: parseScannerRanges(env.TRACKING_SCANNER_RANGES) },
     ...webhookDeps(env, db),
@@ -174,3 +176,15 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
 }
 
 export type Deps = ReturnType<typeof buildDeps>;
+
+/** Every queue's producer, by its key in src/lib/queues.ts (a dead letter's retry sends to its own queue). */
+function retryQueues(env: Env): RetryQueues {
+  return {
+    importChunks: env.IMPORT_CHUNKS_QUEUE,
+    journeyStarts: env.JOURNEY_STARTS_QUEUE,
+    emailSends: env.EMAIL_SENDS_QUEUE,
+    backfills: env.BACKFILLS_QUEUE,
+    ingestEvents: env.INGEST_EVENTS_QUEUE,
+    webhookDeliveries: env.WEBHOOK_DELIVERIES_QUEUE,
+  };
+}

@@ -2,8 +2,10 @@
 // admin routes, and the pages people read. The real browser run is test-browser/console.test.mjs.
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { deadLetterQueue, QUEUES } from "../src/lib/queues";
 import { signSession, verifySession } from "../src/lib/session-token";
-import { adminAuth, call, ingestAuth, unique } from "./helpers";
+import { adminAuth, call, ingestAuth, queuedEmail, unique } from "./helpers";
+import { deliver } from "./queues";
 
 type Browser = { cookies: Map<string, string>; csrf: string };
 
@@ -243,6 +245,32 @@ describe("console actions go through the admin routes", () => {
     expect(await (await visit(browser, "/console/jobs")).text()).toContain("Broadcast cancelled.");
     const after = await call(`/v1/admin/broadcasts/${broadcastId}`, { headers: adminAuth() });
     expect(await after.json()).toMatchObject({ status: "cancelled" });
+  });
+
+  it("Dead letters: an operate key retries one there, once; the page then shows it retried", async () => {
+    const { id: emailId } = await queuedEmail();
+    const messageId = crypto.randomUUID();
+    await deliver(deadLetterQueue(QUEUES.emailSends.name), [{ id: messageId, attempts: 6, body: { emailId } }]);
+    const { id } = (await env.DB.prepare("SELECT id FROM dead_letters WHERE message_id = ?")
+      .bind(messageId)
+      .first<{ id: string }>())!;
+    const operator = await newKey(["operate"]);
+    const { browser } = await signIn(operator.key);
+    const retryPath = `/console/dead-letters/${id}/retry`;
+    expect(await (await visit(browser, "/console/dead-letters")).text()).toContain(retryPath);
+
+    const res = await visit(browser, retryPath, { method: "POST", form: { _csrf: browser.csrf } });
+    expect(res.status).toBe(303);
+    const page = await (await visit(browser, "/console/dead-letters")).text();
+    expect(page).toContain(`Retried: emailId `);
+    expect(page).not.toContain(retryPath);
+    const again = await visit(browser, retryPath, { method: "POST", form: { _csrf: browser.csrf } });
+    expect(again.status).toBe(303);
+    expect(await (await visit(browser, "/console/dead-letters")).text()).toContain(
+      `Dead letter ${id} was already retried`,
+    );
+    const entries = await auditEntries("retryDeadLetter", operator.id);
+    expect(entries.map((e) => e.status).sort()).toEqual([202, 409]);
   });
 
   it("every page renders for an admin session", async () => {

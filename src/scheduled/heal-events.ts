@@ -3,15 +3,13 @@ import { chunk } from "../lib/chunk";
 import { errorFields, log } from "../lib/log";
 import { processStoredEvents } from "../pipeline/ingest";
 import type { JourneyRoutingDeps } from "../pipeline/journey-routing";
-import { recordDeadLetter } from "../services/dead-letters";
+import { HEAL_DEAD_LETTER_QUEUE, recordDeadLetter } from "../services/dead-letters";
 import { countHealAttempt, unprocessedEvents } from "../services/unprocessed-events";
 
 /** How long an event may sit unprocessed before healing assumes its request died. */
 export const UNPROCESSED_GRACE_MS = 2 * 60_000;
 /** Runs that may try one event; the last failure dead-letters it (GET /v1/admin/dead-letters). */
 export const HEAL_MAX_ATTEMPTS = 3;
-/** Where healing's dead letters are listed (`?queue=` on the admin list). */
-export const HEAL_DEAD_LETTER_QUEUE = "self-healing";
 const HEAL_SCAN = 100;
 /** Small groups: a failing event costs its group one extra round trip per member, never the run. */
 const HEAL_GROUP = 10;

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNotNull, lt, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { backfillJobs, deadLetters, emails, events, importJobs } from "../db/schema";
 import { newId } from "../lib/ids";
@@ -16,6 +16,9 @@ import type { JourneyParams } from "./workflow-instances";
  */
 export type Settled = { subject: string | null; error: string; eventErasureKeys?: string[] };
 
+/** Where self-healing's dead letters are listed (`?queue=` on the admin list): events it could not route. */
+export const HEAL_DEAD_LETTER_QUEUE = "self-healing";
+
 export const exhausted = (attempts: number) => `Retries exhausted after ${attempts} attempts`;
 
 /** A send that never got through: the email is `failed` (when still queued), with its last error. */
@@ -28,6 +31,9 @@ export async function settleDeadEmailSend(db: Database, emailId: string, attempt
     .returning();
   return { subject: `email:${emailId}`, error: `${exhausted(attempts)}${email?.error ? `: ${email.error}` : ""}` };
 }
+
+/** How an enrollment failed by a dead journey start begins its error (a retry finds them by it). */
+export const DEAD_JOURNEY_START_ERROR = "Workflow could not be started";
 
 /** Workflows that never started: their enrollments end `failed` (started ones keep running). */
 export async function settleDeadJourneyStart(
@@ -43,7 +49,7 @@ export async function settleDeadJourneyStart(
       notStarted.push(id); // no instance: the enrollment never started
     }
   }
-  const error = `Workflow could not be started (${exhausted(attempts)})`;
+  const error = `${DEAD_JOURNEY_START_ERROR} (${exhausted(attempts)})`;
   await Promise.all(notStarted.map((id) => finishEnrollment(deps.db, id, { status: "failed", error })));
   return { subject: `enrollments:${enrollmentIds.join(",")}`, error };
 }
@@ -119,7 +125,13 @@ export async function recordDeadLetter(db: Database, message: DeadMessage, settl
       error: settled.error,
       createdAt: new Date(),
     })
-    .onConflictDoNothing();
+    // A redelivered dead letter is recorded once; one that was retried and died again (self-healing
+    // names its letters by event id) is shown again, not retried, with its new error.
+    .onConflictDoUpdate({
+      target: [deadLetters.queue, deadLetters.messageId],
+      set: { retriedAt: null, error: settled.error, attempts: message.attempts, createdAt: new Date() },
+      setWhere: isNotNull(deadLetters.retriedAt),
+    });
 }
 
 /**

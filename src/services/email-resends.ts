@@ -14,7 +14,7 @@ export type EmailResendDeps = { db: Database; emailSends: Queue<EmailSendMessage
 /** `skipped` is an email held back by the per-address daily cap: resending it is the way to send it later. */
 export const RESENDABLE = ["failed", "bounced", "skipped"] as const;
 
-function assertResendable(email: Email): void {
+export function assertResendable(email: Email): void {
   if (!(RESENDABLE as readonly string[]).includes(email.status)) {
     throw new AppError("CONFLICT", `Only failed, bounced or skipped emails can be resent; this one is ${email.status}`);
   }
@@ -22,7 +22,7 @@ function assertResendable(email: Email): void {
 }
 
 /** A new queued email re-rendered from the original's template and props, linked to it. */
-function resendRow(original: Email, now: Date): typeof emails.$inferInsert {
+export function resendRow(original: Email, now: Date): typeof emails.$inferInsert {
   return {
     id: newId(),
     userId: original.userId,

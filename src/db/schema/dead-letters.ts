@@ -14,6 +14,8 @@ export const deadLetters = sqliteTable(
     subject: text("subject"),
     error: text("error").notNull(),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+    /** When an admin retried it (POST /v1/admin/dead-letters/{id}/retry); null until then. */
+    retriedAt: integer("retried_at", { mode: "timestamp_ms" }),
   },
   (t) => [
     // A redelivered dead letter is recorded once.

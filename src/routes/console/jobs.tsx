@@ -31,15 +31,6 @@ type Enrolled = {
   skipped: number;
   results: Array<{ userId: string; enrolled: boolean; reason?: string }>;
 };
-type DeadLetter = {
-  id: string;
-  queue: string;
-  subject: string | null;
-  attempts: number;
-  error: string;
-  createdAt: string;
-  body: unknown;
-};
 
 const RUNNING = new Set(["pending", "processing"]);
 const BROADCAST_CANCELLABLE = new Set(["scheduled", "pending", "sending"]);
@@ -186,46 +177,12 @@ async function postJobsEnroll(c: Ctx) {
   );
 }
 
-async function getDeadLetters(c: Ctx) {
-  const queue = c.req.query("queue") ?? "";
-  const page = await apiGet<{ deadLetters: DeadLetter[]; nextCursor: string | null }>(
-    c,
-    `/v1/admin/dead-letters${query({ queue, cursor: c.req.query("cursor"), limit: 50 })}`,
-  );
-  if (!page.ok) return render(c, "Dead letters", <ErrorNote error={page.error} />, 400);
-  const body = (
-    <>
-      <p class="hint">
-        Retrying: the cron's self-healing resumes what a dead letter was about (imports, events, sends); see
-        docs/recovery.md.
-      </p>
-      <Table
-        caption="Dead letters, newest first"
-        head={["Queue", "Subject", "Attempts", "Error", "At", "Message"]}
-        rows={page.data.deadLetters.map((d) => [
-          d.queue,
-          d.subject ?? "—",
-          String(d.attempts),
-          d.error,
-          when(d.createdAt),
-          <Json value={d.body} label={`Message ${d.id}`} />,
-        ])}
-      />
-      <NextPage
-        href={page.data.nextCursor ? `/console/dead-letters${query({ queue, cursor: page.data.nextCursor })}` : null}
-      />
-    </>
-  );
-  return render(c, "Dead letters", body);
-}
-
 export function jobRoutes() {
   const routes = new Hono<ConsoleEnv>();
   routes.get("/jobs", getJobs);
   routes.post("/jobs/backfills/:id/cancel", postJobsBackfillsIdCancel);
   routes.post("/jobs/broadcasts/:id/cancel", postJobsBroadcastCancel);
   routes.post("/jobs/enroll", postJobsEnroll);
-  routes.get("/dead-letters", getDeadLetters);
 
   return routes;
 }

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import type { ConsoleEnv } from "../../http/console-session";
+import { deadLetterRoutes } from "./dead-letters";
 import { emailRoutes } from "./emails";
 import { jobRoutes } from "./jobs";
 import { journeyRoutes } from "./journeys";
@@ -10,5 +11,6 @@ export function moreRoutes() {
   routes.route("/", emailRoutes());
   routes.route("/", journeyRoutes());
   routes.route("/", jobRoutes());
+  routes.route("/", deadLetterRoutes());
   return routes;
 }

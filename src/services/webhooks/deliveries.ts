@@ -92,17 +92,24 @@ export async function listWebhookDeliveries(db: Database, endpointId: string, qu
  * Sends a delivery again now, whatever its state: it is pending again with a fresh schedule
  * (attempt numbers start again at 1; the earlier attempts stay in the log), same `webhook-id`.
  */
+/** A delivery made pending again from its first attempt: the statement, for a caller's batch. */
+export const reopenWebhookDelivery = (
+  db: Database,
+  { endpointId, eventId }: WebhookDeliveryMessage,
+  now = new Date(),
+) =>
+  db
+    .update(webhookMessages)
+    .set({ status: "pending", attempts: 0, nextAttemptAt: now, leaseUntil: null, deliveredAt: null })
+    .where(and(eq(webhookMessages.endpointId, endpointId), eq(webhookMessages.eventId, eventId)))
+    .returning();
+
 export async function resendWebhookDelivery(
   deps: { db: Database; webhookQueue: Queue<WebhookDeliveryMessage> },
   endpointId: string,
   eventId: string,
 ) {
-  const now = new Date();
-  const [row] = await deps.db
-    .update(webhookMessages)
-    .set({ status: "pending", attempts: 0, nextAttemptAt: now, leaseUntil: null, deliveredAt: null })
-    .where(and(eq(webhookMessages.endpointId, endpointId), eq(webhookMessages.eventId, eventId)))
-    .returning();
+  const [row] = await reopenWebhookDelivery(deps.db, { endpointId, eventId });
   if (!row) throw notFound("Webhook delivery");
   await deps.webhookQueue.send({ endpointId, eventId });
   return view(row, []);
