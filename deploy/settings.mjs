@@ -30,6 +30,8 @@ export const SETTING_DEFAULTS = Object.freeze({
   WEBHOOK_RETRY_SCHEDULE: "",
   // No scanner ranges beyond the built-in rules (docs/engagement-tracking.md).
   TRACKING_SCANNER_RANGES: "",
+  // Twenty 10,000-row chunks per import queue invocation (src/services/imports/chunk.ts).
+  IMPORT_CHUNKS_PER_INVOCATION: "20",
 });
 
 // Settings that no longer exist, and what replaced them.

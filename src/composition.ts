@@ -12,6 +12,7 @@ import type { DeliveryDeps } from "./services/emails";
 import { parseScannerRanges } from "./services/engagement-machine";
 import type { ErasureDeps } from "./services/erasure";
 import type { MergeDeps } from "./services/identity/merge";
+import { DEFAULT_CHUNKS_PER_INVOCATION } from "./services/imports/chunk";
 import type { ImportDeps } from "./services/imports/jobs";
 import type { PostHogSettings } from "./services/posthog/map";
 import type { PreferenceDeps } from "./services/preferences";
@@ -119,7 +120,13 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
     ingestQueue: env.INGEST_EVENTS_QUEUE,
   };
   const batchEnroll: BatchEnrollDeps = { db, hash, journeyStarts: env.JOURNEY_STARTS_QUEUE };
-  const imports: ImportDeps = { db, bucket: env.IMPORT_UPLOADS, queue: env.IMPORT_CHUNKS_QUEUE, hash };
+  const imports: ImportDeps = {
+    db,
+    bucket: env.IMPORT_UPLOADS,
+    queue: env.IMPORT_CHUNKS_QUEUE,
+    hash,
+    chunksPerInvocation: positiveInt(env.IMPORT_CHUNKS_PER_INVOCATION, DEFAULT_CHUNKS_PER_INVOCATION),
+  };
   const emailResends: EmailResendDeps = { db, emailSends: env.EMAIL_SENDS_QUEUE };
   const maxPerAddressPerDay = positiveInt(env.EMAIL_MAX_PER_ADDRESS_PER_DAY, DEFAULT_MAX_PER_ADDRESS_PER_DAY);
   const backfills = backfillDeps(env, { db, hash }, maxPerAddressPerDay);

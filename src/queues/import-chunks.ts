@@ -18,7 +18,7 @@ export const consumeImportChunks = queueConsumer({
   run: eachMessage(async (deps, body) => {
     const imports = { ...deps.imports, webhookQueue: deps.webhooks.webhookQueue };
     const outcome = await processImportChunk(imports, body, {
-      chunks: DEFAULT_CHUNKS_PER_INVOCATION,
+      chunks: deps.imports.chunksPerInvocation ?? DEFAULT_CHUNKS_PER_INVOCATION,
       firstChunkRows: FIRST_CHUNK_ROWS,
     });
     log.info("import chunk", { queue: QUEUES.importChunks.name, ...body, outcome });

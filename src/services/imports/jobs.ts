@@ -25,6 +25,8 @@ export type ImportDeps = {
   hash: KeyedHash;
   /** Queues `import.completed`/`import.failed` at once; without it the cron's sweep sends them. */
   webhookQueue?: Queue<WebhookDeliveryMessage>;
+  /** IMPORT_CHUNKS_PER_INVOCATION: chunks one queue invocation commits (DEFAULT_CHUNKS_PER_INVOCATION). */
+  chunksPerInvocation?: number;
 };
 
 /** Errors kept per job (the status body and errors.csv); `failedRows` counts them all. */
