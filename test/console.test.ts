@@ -283,6 +283,7 @@ describe("console actions go through the admin routes", () => {
       "/console/events",
       "/console/emails",
       "/console/journeys",
+      "/console/journeys/activation-welcome",
       "/console/jobs",
       "/console/dead-letters",
     ]) {
@@ -291,5 +292,8 @@ describe("console actions go through the admin routes", () => {
       expect(await res.text(), path).toContain('<main id="main"');
     }
     expect(await (await visit(browser, "/console")).text()).toContain("Events per day (UTC)");
+    const journey = await (await visit(browser, "/console/journeys/activation-welcome")).text();
+    expect(journey).toContain("Funnel: enrolled, then each email step");
+    expect(journey).toContain("Running now, by what they wait for");
   });
 });

@@ -1,9 +1,10 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { ENROLLMENT_STATUSES } from "../../db/vocabulary";
+import { EMAIL_STATUSES, ENROLLMENT_STATUSES } from "../../db/vocabulary";
 import type { AppEnv } from "../../http/app-env";
 import { validationHook } from "../../http/validation";
 import { getJourney } from "../../journeys/registry";
 import { exitEnrollmentManually, listEnrollments } from "../../services/enrollments";
+import { journeyFunnel } from "../../services/journey-funnel";
 import { describeJourney, listJourneys, setJourneyEnabled } from "../../services/journeys";
 import { pathParam } from "../path-params";
 import {
@@ -145,6 +146,51 @@ const enrollmentsRoute = createRoute({
   },
 });
 
+const funnelRoute = createRoute({
+  method: "get",
+  path: "/v1/admin/journeys/{key}/funnel",
+  operationId: "getJourneyFunnel",
+  tags: ["Journeys"],
+  summary: "A journey's funnel: enrollments by status, by email step, and where the running ones wait",
+  description:
+    "Over all the journey's enrollments. `emailSteps` are the journey's `sendEmail` steps in the order its code reaches them (`{n}:sendEmail:{template}`), each with the enrollments that reached it and its emails by status; `running` groups running enrollments by the event they wait for (null: a timer, or a step under way).",
+  ...scope("read"),
+  request: { params: KeyParam },
+  responses: {
+    200: {
+      description: "The funnel",
+      content: {
+        "application/json": {
+          schema: z
+            .object({
+              journeyKey: z.string(),
+              enrolled: z.number().int(),
+              byStatus: CountsSchema,
+              emailSteps: z.array(
+                z.object({
+                  step: z.string().openapi({ example: "1:sendEmail:welcome" }),
+                  template: z.string().nullable(),
+                  enrollments: z.number().int(),
+                  byStatus: z.partialRecord(z.enum(EMAIL_STATUSES), z.number().int()),
+                }),
+              ),
+              running: z.array(
+                z.object({
+                  waitingFor: z.string().nullable(),
+                  status: z.enum(["active", "waiting"]),
+                  enrollments: z.number().int(),
+                }),
+              ),
+            })
+            .openapi("JourneyFunnel"),
+        },
+      },
+    },
+    ...notFoundResponse,
+    ...errorResponses,
+  },
+});
+
 const exitRoute = createRoute({
   method: "delete",
   path: "/v1/admin/journeys/{key}/enrollments/{enrollmentId}",
@@ -190,3 +236,7 @@ adminJourneyRoutes.openapi(exitRoute, async (c) => {
   const enrollment = await exitEnrollmentManually(c.var.deps.routing, key, enrollmentId, { audit: c.var.audit });
   return c.json(serialize(enrollment), 200);
 });
+
+adminJourneyRoutes.openapi(funnelRoute, async (c) =>
+  c.json(await journeyFunnel(c.get("db"), c.req.valid("param").key), 200),
+);

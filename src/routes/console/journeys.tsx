@@ -7,6 +7,11 @@ import { Badge, ErrorNote, NextPage, param, Table, when } from "./ui";
 
 type Counts = { active: number; waiting: number; completed: number; exited: number; failed: number };
 type Journey = { key: string; name: string; description: string; enabled: boolean; enrollments: Counts };
+type Funnel = {
+  enrolled: number;
+  emailSteps: Array<{ step: string; template: string | null; enrollments: number; byStatus: Record<string, number> }>;
+  running: Array<{ waitingFor: string | null; status: string; enrollments: number }>;
+};
 type Enrollment = { id: string; userId: string; status: string; waitingFor: string | null; enrolledAt: string };
 
 const STATUS_ORDER = ["active", "waiting", "completed", "exited", "failed"] as const;
@@ -36,8 +41,9 @@ async function getJourneys(c: Ctx) {
 async function getJourneysKey(c: Ctx) {
   const key = encodeURIComponent(param(c, "key"));
   const status = c.req.query("status");
-  const [journey, page] = await Promise.all([
+  const [journey, funnel, page] = await Promise.all([
     apiGet<Journey>(c, `/v1/admin/journeys/${key}`),
+    apiGet<Funnel>(c, `/v1/admin/journeys/${key}/funnel`),
     apiGet<{ enrollments: Enrollment[]; nextCursor: string | null }>(
       c,
       `/v1/admin/journeys/${key}/enrollments${query({ status, cursor: c.req.query("cursor"), limit: 50 })}`,
@@ -45,10 +51,8 @@ async function getJourneysKey(c: Ctx) {
   ]);
   if (!journey.ok) return render(c, "Journey", <ErrorNote error={journey.error} />, journey.status === 404 ? 404 : 400);
   const j = journey.data;
-  const waiting = new Map<string, number>();
-  for (const e of page.ok ? page.data.enrollments : []) {
-    if (e.waitingFor) waiting.set(e.waitingFor, (waiting.get(e.waitingFor) ?? 0) + 1);
-  }
+  const steps = funnel.ok ? funnel.data.emailSteps : [];
+  const running = funnel.ok ? funnel.data.running : [];
   const body = (
     <>
       <p>{j.description}</p>
@@ -57,7 +61,33 @@ async function getJourneysKey(c: Ctx) {
         labels={[...STATUS_ORDER]}
         values={STATUS_ORDER.map((s) => j.enrollments[s])}
       />
-      <BarChart title="Waiting, by step (this page)" labels={[...waiting.keys()]} values={[...waiting.values()]} />
+      {funnel.ok ? (
+        <>
+          <BarChart
+            title={`Funnel: enrolled, then each email step (of ${funnel.data.enrolled} enrollments)`}
+            labels={["enrolled", ...steps.map((s) => s.step)]}
+            values={[funnel.data.enrolled, ...steps.map((s) => s.enrollments)]}
+          />
+          <Table
+            caption="Email steps: what became of each step's emails"
+            head={["Step", "Reached", "Emails by status"]}
+            rows={steps.map((s) => [
+              s.step,
+              String(s.enrollments),
+              Object.entries(s.byStatus)
+                .map(([status, n]) => `${status} ${n}`)
+                .join(", "),
+            ])}
+          />
+          <BarChart
+            title="Running now, by what they wait for"
+            labels={running.map((r) => (r.waitingFor ? `event ${r.waitingFor}` : `${r.status}: a timer or a step`))}
+            values={running.map((r) => r.enrollments)}
+          />
+        </>
+      ) : (
+        <ErrorNote error={funnel.error} />
+      )}
       {page.ok ? (
         <>
           <Table
