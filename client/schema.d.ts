@@ -52,7 +52,7 @@ export interface paths {
         put?: never;
         /**
          * Ingest up to 500 events
-         * @description Each item is validated and deduplicated on its own; one bad item doesn't reject the others. All items are written in one D1 round trip; with `Prefer: respond-async` they are queued instead and each valid item answers `accepted`.
+         * @description Each item is validated and deduplicated on its own; one bad item doesn't reject the others. All items are written in one D1 round trip; with `Prefer: respond-async` they are queued instead and each valid item answers `accepted`. A batch whose write would pass a request's D1 statement budget (900 of D1's 1,000 per invocation: e.g. hundreds of events of one person) is written up to the budget, in order, and the rest is queued: those items answer `accepted`.
          */
         post: operations["ingestEventBatch"];
         delete?: never;
@@ -731,6 +731,26 @@ export interface paths {
          * @description Marks the enrollment `exited` (reason `manual`) and stops its workflow; no further email is sent. 409 when it already finished.
          */
         delete: operations["exitJourneyEnrollment"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/journeys/{key}/funnel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A journey's funnel: enrollments by status, by email step, and where the running ones wait
+         * @description Over all the journey's enrollments. `emailSteps` are the journey's `sendEmail` steps in the order its code reaches them (`{n}:sendEmail:{template}`), each with the enrollments that reached it and its emails by status; `running` groups running enrollments by the event they wait for (null: a timer, or a step under way).
+         */
+        get: operations["getJourneyFunnel"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -2234,6 +2254,39 @@ export interface components {
             enrolledAt: string;
             updatedAt: string;
             finishedAt: string | null;
+        };
+        JourneyFunnel: {
+            journeyKey: string;
+            enrolled: number;
+            byStatus: {
+                active: number;
+                waiting: number;
+                completed: number;
+                exited: number;
+                failed: number;
+            };
+            emailSteps: {
+                /** @example 1:sendEmail:welcome */
+                step: string;
+                template: string | null;
+                enrollments: number;
+                byStatus: {
+                    queued?: number;
+                    sent?: number;
+                    delivered?: number;
+                    bounced?: number;
+                    complained?: number;
+                    failed?: number;
+                    suppressed?: number;
+                    skipped?: number;
+                };
+            }[];
+            running: {
+                waitingFor: string | null;
+                /** @enum {string} */
+                status: "active" | "waiting";
+                enrollments: number;
+            }[];
         };
         BatchEnrollResponse: {
             enrolled: number;
@@ -6427,6 +6480,93 @@ export interface operations {
             };
             /** @description Conflicts with the resource's state */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: retry after the `Retry-After` header's seconds */
+            429: {
+                headers: {
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getJourneyFunnel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Any value but `backfills` (those are other paths) */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The funnel */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JourneyFunnel"];
+                };
+            };
+            /** @description Malformed JSON or a field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this operation's `security` names */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

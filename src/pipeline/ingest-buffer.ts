@@ -1,11 +1,19 @@
-import type { StatementBudget } from "../db/batch-plan";
+import { type StatementBudget, StatementBudgetExceeded } from "../db/batch-plan";
 import type { StoredEvent } from "../db/schema";
 import { log } from "../lib/log";
 import { type BufferedEvent, type IngestEventsMessage, sendAll } from "../lib/queues";
 import { activeEnrollmentsTriggeredBy } from "../services/enrollments";
 import { findKnownKeys, rememberKeys } from "../services/idempotency";
 import { enqueueStarts } from "../services/workflow-instances";
-import { type IngestDeps, type IngestItem, type IngestSource, toEventRows, writeEvents } from "./ingest";
+import {
+  type IngestDeps,
+  type IngestItem,
+  type IngestResult,
+  type IngestSource,
+  ingestEvents,
+  toEventRows,
+  writeEvents,
+} from "./ingest";
 
 // The consumer spends its invocation's D1 statements through these.
 export { type StatementBudget, StatementBudgetExceeded } from "../db/batch-plan";
@@ -140,5 +148,38 @@ export async function writeBuffered(
   if (options.restartEntries) {
     const enrollmentIds = await activeEnrollmentsTriggeredBy(deps.db, rows);
     await enqueueStarts(deps.journeyStarts, enrollmentIds);
+  }
+}
+
+/**
+ * D1 counts each statement of a batch against its 1,000 queries per invocation (Workers Paid), and
+ * a request is one invocation: a synchronous batch's write spends at most this many.
+ */
+export const SYNC_STATEMENTS_PER_REQUEST = 900;
+
+/**
+ * `POST /v1/ingest/batch`, answered synchronously: the items are written in one D1 batch when it
+ * fits the request's statement budget (most batches: 500 sign-ups of different people take ~170).
+ * When it doesn't (hundreds of events of one person, hundreds of exits), the longest leading run
+ * that fits is written synchronously and the rest is buffered (queued) as with `Prefer:
+ * respond-async`, answering `accepted`: nothing is refused, nothing is lost.
+ */
+export async function ingestWithinBudget(
+  deps: BufferDeps,
+  items: IngestItem[],
+  source: IngestSource,
+): Promise<Array<IngestResult | BufferResult>> {
+  let take = items.length;
+  for (;;) {
+    try {
+      const budget = { remaining: SYNC_STATEMENTS_PER_REQUEST };
+      const written = await ingestEvents(deps, items.slice(0, take), source, { budget });
+      const buffered = take < items.length ? await bufferEvents(deps, items.slice(take), source) : [];
+      return [...written, ...buffered];
+    } catch (error) {
+      // Statements grow about linearly with events: scale the run down by what it overspent.
+      if (!(error instanceof StatementBudgetExceeded) || take <= 1) throw error;
+      take = Math.max(1, Math.min(take - 1, Math.floor((take * error.remaining) / error.needed)));
+    }
   }
 }

@@ -199,10 +199,15 @@ export async function ingestEvents(
   deps: EventProcessingDeps & Pick<IngestDeps, "waitUntil">,
   items: IngestItem[],
   source: IngestSource,
+  options: { budget?: StatementBudget } = {},
 ): Promise<IngestResult[]> {
   const receivedAt = new Date();
   const rows = toEventRows(items, source, receivedAt) as StoredEvent[];
-  const { storedIds, refusedMerges, outcomes } = await writeEvents(deps, rows, { insert: true, now: receivedAt });
+  const { storedIds, refusedMerges, outcomes } = await writeEvents(deps, rows, {
+    insert: true,
+    now: receivedAt,
+    budget: options.budget,
+  });
   return rows.map((row) => {
     if (!storedIds.has(row.id)) return DUPLICATE;
     const refused = refusedMerges.has(row.id) ? { contactUpdate: PROPERTIES_LIMIT_OUTCOME } : {};

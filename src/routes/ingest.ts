@@ -6,7 +6,7 @@ import { validationHook } from "../http/validation";
 import { AppError, describeZodError } from "../lib/errors";
 import { CONTACT_PROPERTIES_MAX_BYTES, CONTACT_PROPERTIES_MAX_KEYS } from "../lib/properties";
 import { ingestEvents } from "../pipeline/ingest";
-import { bufferEvents } from "../pipeline/ingest-buffer";
+import { bufferEvents, ingestWithinBudget } from "../pipeline/ingest-buffer";
 import { PROPERTIES_LIMIT_OUTCOME } from "../services/contact-properties";
 import { SKIP_REASONS } from "../services/entry-guards";
 import {
@@ -122,7 +122,7 @@ const batchRoute = createRoute({
   tags: ["Ingest"],
   summary: "Ingest up to 500 events",
   description:
-    "Each item is validated and deduplicated on its own; one bad item doesn't reject the others. All items are written in one D1 round trip; with `Prefer: respond-async` they are queued instead and each valid item answers `accepted`.",
+    "Each item is validated and deduplicated on its own; one bad item doesn't reject the others. All items are written in one D1 round trip; with `Prefer: respond-async` they are queued instead and each valid item answers `accepted`. A batch whose write would pass a request's D1 statement budget (900 of D1's 1,000 per invocation: e.g. hundreds of events of one person) is written up to the budget, in order, and the rest is queued: those items answer `accepted`.",
   security: ingestSecurity,
   request: {
     headers: z.object({ prefer: PreferHeader }),
@@ -185,7 +185,7 @@ ingestRoutes.openapi(batchRoute, async (c) => {
     );
     return c.json({ results }, 202, PREFERENCE_APPLIED);
   }
-  const outcomes = await ingestEvents(
+  const outcomes = await ingestWithinBudget(
     c.var.deps.ingest,
     valid.map((v) => v.item),
     "batch",
@@ -195,6 +195,8 @@ ingestRoutes.openapi(batchRoute, async (c) => {
   const results = parsed.map((result, index) => {
     if (!result.success) return { index, error: describeZodError(result.error) };
     const outcome = byIndex.get(index)!;
+    // Past the request's D1 statement budget: buffered, as with respond-async.
+    if ("accepted" in outcome) return { index, ...outcome };
     return outcome.stored
       ? {
           index,
