@@ -49,8 +49,11 @@ const conflict = (message: string) => new AppError("CONFLICT", message);
 
 /** A failed send is sent again as a new email (the resend path: suppression and topics are checked when it goes). */
 const retryEmailSend: Planner<"emailSends"> = async ({ db, queues }, body, now) => {
-  const original = await getEmail(db, body.emailId).catch(() => {
-    throw conflict(`Email ${body.emailId} no longer exists (erased or dropped by retention)`);
+  const original = await getEmail(db, body.emailId).catch((error) => {
+    if (error instanceof AppError && error.code === "NOT_FOUND") {
+      throw conflict(`Email ${body.emailId} no longer exists (erased, or its person was)`);
+    }
+    throw error;
   });
   assertResendable(original);
   const row = resendRow(original, now);
