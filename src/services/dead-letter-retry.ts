@@ -38,10 +38,7 @@ export type Requeued = {
  * A retry of one dead letter: the writes that reopen what it was about (committed in one batch with
  * the retry's mark and audit entry), then the message to send, given the batch's results.
  */
-type RetryPlan = {
-  writes: BatchStatement[];
-  send: (results: unknown[]) => Promise<Requeued>;
-};
+type RetryPlan = { writes: BatchStatement[]; send: (results: unknown[]) => Promise<Requeued> };
 
 type Planner<K extends QueueKey> = (deps: DeadLetterRetryDeps, body: MessageOf<K>, now: Date) => Promise<RetryPlan>;
 
