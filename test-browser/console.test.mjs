@@ -169,6 +169,11 @@ test("sign in, import a CSV, open a person, replay an event, cancel an import, s
     await shot(page, name);
     step(name);
   }
+  // A journey's own page: its funnel over every enrollment.
+  await page.goto(`${baseUrl}/console/journeys/activation-welcome`);
+  await page.getByText("Funnel: enrolled, then each email step").waitFor();
+  await shot(page, "journey");
+  step("journey");
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${baseUrl}/console`);
   assert.equal(

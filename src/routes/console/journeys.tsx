@@ -56,35 +56,39 @@ async function getJourneysKey(c: Ctx) {
   const body = (
     <>
       <p>{j.description}</p>
-      <BarChart
-        title="Enrollments by status"
-        labels={[...STATUS_ORDER]}
-        values={STATUS_ORDER.map((s) => j.enrollments[s])}
-      />
+      <div class="charts">
+        <BarChart
+          title="Enrollments by status"
+          labels={[...STATUS_ORDER]}
+          values={STATUS_ORDER.map((s) => j.enrollments[s])}
+        />
+        {funnel.ok && (
+          <>
+            <BarChart
+              title={`Funnel: enrolled, then each email step (of ${funnel.data.enrolled} enrollments)`}
+              labels={["enrolled", ...steps.map((s) => s.step)]}
+              values={[funnel.data.enrolled, ...steps.map((s) => s.enrollments)]}
+            />
+            <BarChart
+              title="Running now, by what they wait for"
+              labels={running.map((r) => (r.waitingFor ? `event ${r.waitingFor}` : `${r.status}: a timer or a step`))}
+              values={running.map((r) => r.enrollments)}
+            />
+          </>
+        )}
+      </div>
       {funnel.ok ? (
-        <>
-          <BarChart
-            title={`Funnel: enrolled, then each email step (of ${funnel.data.enrolled} enrollments)`}
-            labels={["enrolled", ...steps.map((s) => s.step)]}
-            values={[funnel.data.enrolled, ...steps.map((s) => s.enrollments)]}
-          />
-          <Table
-            caption="Email steps: what became of each step's emails"
-            head={["Step", "Reached", "Emails by status"]}
-            rows={steps.map((s) => [
-              s.step,
-              String(s.enrollments),
-              Object.entries(s.byStatus)
-                .map(([status, n]) => `${status} ${n}`)
-                .join(", "),
-            ])}
-          />
-          <BarChart
-            title="Running now, by what they wait for"
-            labels={running.map((r) => (r.waitingFor ? `event ${r.waitingFor}` : `${r.status}: a timer or a step`))}
-            values={running.map((r) => r.enrollments)}
-          />
-        </>
+        <Table
+          caption="Email steps: what became of each step's emails"
+          head={["Step", "Reached", "Emails by status"]}
+          rows={steps.map((s) => [
+            s.step,
+            String(s.enrollments),
+            Object.entries(s.byStatus)
+              .map(([status, n]) => `${status} ${n}`)
+              .join(", "),
+          ])}
+        />
       ) : (
         <ErrorNote error={funnel.error} />
       )}
