@@ -6,10 +6,10 @@ import { processBackfillPage } from "../src/pipeline/backfill-page";
 import { resendProvider } from "../src/providers/email/resend-api";
 import { healStalledBackfills } from "../src/scheduled/heal-backfills";
 import { createBroadcast } from "../src/services/broadcasts/jobs";
-import { deliverWhenDue } from "../src/services/due-sends";
+import { deliverWhenDue, RATE_LIMIT_GIVE_UP_MS } from "../src/services/due-sends";
 import { deliverEmail } from "../src/services/emails";
 import { importCsv } from "./backfill-helpers";
-import { adminAuth, adminGet, adminPost, call, unique } from "./helpers";
+import { adminAuth, adminGet, adminPost, call, queuedEmail, unique } from "./helpers";
 
 type Sent = { body: unknown; delaySeconds?: number };
 
@@ -311,6 +311,18 @@ describe("POST /v1/admin/broadcasts", () => {
     expect(await getBroadcast(id)).toMatchObject({ queued: 1, sent: 0, failed: 0 });
     // Once the limit has passed, the re-sent message sends it.
     expect((await deliverWhenDue(buildDeps(env).delivery, later.queue as never, emailId)).status).toBe("sent");
+  });
+
+  it("an email the provider still rate-limits 72 hours after it was due fails instead of waiting forever", async () => {
+    const { id: emailId } = await queuedEmail();
+    const due = Date.now() - RATE_LIMIT_GIVE_UP_MS - 60_000;
+    await env.DB.prepare("UPDATE emails SET created_at = ? WHERE id = ?").bind(due, emailId).run();
+    const limited = async () => new Response(JSON.stringify({ name: "rate_limit_exceeded" }), { status: 429 });
+    const delivery = { ...buildDeps(env).delivery, provider: resendProvider("re_test", limited) };
+    const later = recordingQueue();
+    const email = await deliverWhenDue(delivery, later.queue as unknown as Queue<EmailSendMessage>, emailId);
+    expect(email).toMatchObject({ status: "failed", error: expect.stringContaining("rate-limiting") });
+    expect(later.sent).toEqual([]);
   });
 
   it("lists broadcasts newest first, keyset paged; refuses a transactional template", async () => {
