@@ -115,7 +115,10 @@ const median = (values) => values.toSorted((a, b) => a - b)[Math.floor(values.le
 const BASELINE = "/console/sign-in";
 const COLUMNS = ["firstRenderMs", "serverMs", "htmlBytes", "requests", "transferBytes", "decodedBytes"];
 
-/** Medians of three loads of `path` (cache off). */
+/**
+ * Medians of three loads of `path` (cache off).
+ * @returns {Promise<Record<string, number>>}
+ */
 async function loads(page, baseUrl, path) {
   const runs = [];
   for (let i = 0; i < 3; i++) runs.push(await measure(page, `${baseUrl}${path}`));
@@ -124,6 +127,7 @@ async function loads(page, baseUrl, path) {
 
 const facts = await machineFacts();
 const server = await startDevServer("bench-console", { port: Number(process.env.BENCH_PORT) || undefined });
+/** @type {Array<{ path: string; firstRenderMs: number; serverMs: number; htmlBytes: number; requests: number; transferBytes: number; decodedBytes: number }>} */
 const results = [];
 let seedSeconds;
 let baseline;
@@ -149,7 +153,7 @@ try {
   ]);
   for (const path of PAGES) {
     const m = await loads(page, server.baseUrl, path);
-    results.push({ path, ...m });
+    results.push(/** @type {(typeof results)[number]} */ ({ path, ...m }));
     console.log(path, JSON.stringify(m));
   }
   // After the pages, warm: loaded first, a fresh browser's and Worker's start made it 2× slower.

@@ -2,7 +2,7 @@ import { type Context, Hono } from "hono";
 import type { ConsoleEnv } from "../../http/console-session";
 import { type ApiResult, apiGet, apiJson, query } from "./api";
 import { ActionForm, flash, render } from "./layout";
-import { Badge, ErrorNote, Json, NextPage, param, Table, when } from "./ui";
+import { Badge, ErrorNote, NextPage, param, Table, when } from "./ui";
 
 type Backfill = {
   id: string;

@@ -1,6 +1,6 @@
 import { type Context, Hono } from "hono";
 import type { ConsoleEnv } from "../../http/console-session";
-import { apiGet, apiJson, query } from "./api";
+import { type ApiResult, apiGet, apiJson, query } from "./api";
 import { BarChart } from "./chart";
 import { ActionForm, flash, render } from "./layout";
 import { Badge, ErrorNote, NextPage, param, Table, when } from "./ui";
@@ -38,29 +38,17 @@ async function getJourneys(c: Ctx) {
   );
 }
 
-async function getJourneysKey(c: Ctx) {
-  const key = encodeURIComponent(param(c, "key"));
-  const status = c.req.query("status");
-  const [journey, funnel, page] = await Promise.all([
-    apiGet<Journey>(c, `/v1/admin/journeys/${key}`),
-    apiGet<Funnel>(c, `/v1/admin/journeys/${key}/funnel`),
-    apiGet<{ enrollments: Enrollment[]; nextCursor: string | null }>(
-      c,
-      `/v1/admin/journeys/${key}/enrollments${query({ status, cursor: c.req.query("cursor"), limit: 50 })}`,
-    ),
-  ]);
-  if (!journey.ok) return render(c, "Journey", <ErrorNote error={journey.error} />, journey.status === 404 ? 404 : 400);
-  const j = journey.data;
+/** The journey's charts (by status, the funnel over email steps, where running ones wait) and its steps' fates. */
+function FunnelSection({ journey, funnel }: { journey: Journey; funnel: ApiResult<Funnel> }) {
   const steps = funnel.ok ? funnel.data.emailSteps : [];
   const running = funnel.ok ? funnel.data.running : [];
-  const body = (
+  return (
     <>
-      <p>{j.description}</p>
       <div class="charts">
         <BarChart
           title="Enrollments by status"
           labels={[...STATUS_ORDER]}
-          values={STATUS_ORDER.map((s) => j.enrollments[s])}
+          values={STATUS_ORDER.map((s) => journey.enrollments[s])}
         />
         {funnel.ok && (
           <>
@@ -92,6 +80,27 @@ async function getJourneysKey(c: Ctx) {
       ) : (
         <ErrorNote error={funnel.error} />
       )}
+    </>
+  );
+}
+
+async function getJourneysKey(c: Ctx) {
+  const key = encodeURIComponent(param(c, "key"));
+  const status = c.req.query("status");
+  const [journey, funnel, page] = await Promise.all([
+    apiGet<Journey>(c, `/v1/admin/journeys/${key}`),
+    apiGet<Funnel>(c, `/v1/admin/journeys/${key}/funnel`),
+    apiGet<{ enrollments: Enrollment[]; nextCursor: string | null }>(
+      c,
+      `/v1/admin/journeys/${key}/enrollments${query({ status, cursor: c.req.query("cursor"), limit: 50 })}`,
+    ),
+  ]);
+  if (!journey.ok) return render(c, "Journey", <ErrorNote error={journey.error} />, journey.status === 404 ? 404 : 400);
+  const j = journey.data;
+  const body = (
+    <>
+      <p>{j.description}</p>
+      <FunnelSection journey={j} funnel={funnel} />
       {page.ok ? (
         <>
           <Table
