@@ -2500,6 +2500,10 @@ export interface components {
                 /** @description Contacts those running jobs have decided so far */
                 matched: number;
             };
+            deadLetters: {
+                /** @description Dead letters not retried yet (GET /v1/admin/dead-letters; normally 0) */
+                notRetried: number;
+            };
         };
         DeadLetter: {
             id: string;

@@ -69,6 +69,18 @@ describe("POST /v1/admin/dead-letters/{id}/retry", () => {
     ]);
   });
 
+  it("metrics/overview counts the dead letters not retried yet", async () => {
+    const notRetried = async () =>
+      ((await (await adminGet("/v1/admin/metrics/overview")).json()) as { deadLetters: { notRetried: number } })
+        .deadLetters.notRetried;
+    const before = await notRetried();
+    const { id: emailId } = await queuedEmail();
+    const letter = await deadLetter(QUEUES.emailSends.name, { emailId });
+    expect(await notRetried()).toBe(before + 1);
+    await retried(letter.id);
+    expect(await notRetried()).toBe(before);
+  });
+
   it("lets only one of two concurrent retries through", async () => {
     const { id: emailId } = await queuedEmail();
     const letter = await deadLetter(QUEUES.emailSends.name, { emailId });

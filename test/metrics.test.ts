@@ -85,6 +85,7 @@ describe("GET /v1/admin/metrics/overview", () => {
       unsubscribeRate: 0,
       imports: { running: 0, completedToday: 0, failedRowsToday: 0 },
       backfills: { running: 0, matched: 0 },
+      deadLetters: { notRetried: 0 },
     });
   });
 
@@ -117,6 +118,7 @@ describe("GET /v1/admin/metrics/overview", () => {
       ],
       imports: { running: 2, completedToday: 1, failedRowsToday: 12 },
       backfills: { running: 2, matched: 1500 },
+      deadLetters: { notRetried: 0 },
     });
   });
 });

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { type Database, runBatch } from "../db/client";
-import { contacts, emails, importJobs } from "../db/schema";
+import { contacts, deadLetters, emails, importJobs } from "../db/schema";
 import { journeys } from "../journeys/registry";
 import { runningBackfillsStatement } from "./backfills/jobs";
 import { engagementColumns, withRates } from "./engagement-metrics";
@@ -59,34 +59,48 @@ function engagement30d(stats: { sent30d: number; delivered30d: number; opened30d
   };
 }
 
+/** Import jobs running, completed today, and the failed rows of today's jobs. */
+function importStatsStatement(db: Database, startOfDay: number) {
+  return db
+    .select({
+      running: sql<number>`coalesce(sum(${importJobs.status} IN ('pending', 'processing')), 0)`.as("running"),
+      completedToday:
+        sql<number>`coalesce(sum(${importJobs.status} = 'completed' AND ${importJobs.finishedAt} >= ${startOfDay}), 0)`.as(
+          "completed_today",
+        ),
+      failedRowsToday:
+        sql<number>`coalesce(sum(CASE WHEN ${importJobs.createdAt} >= ${startOfDay} THEN ${importJobs.failedRows} ELSE 0 END), 0)`.as(
+          "failed_rows_today",
+        ),
+    })
+    .from(importJobs);
+}
+
+const deadLettersStatement = (db: Database) =>
+  db
+    .select({ notRetried: sql<number>`coalesce(sum(${deadLetters.retriedAt} IS NULL), 0)`.as("not_retried") })
+    .from(deadLetters);
+
 /** The numbers a team checks after a migration or an incident, in one D1 round trip. "Today" is since 00:00 UTC. */
 export async function metricsOverview(db: Database, now = Date.now()) {
   const startOfDay = new Date(now).setUTCHours(0, 0, 0, 0);
-  const [contactRows, emailRows, enrollmentRows, importRows, backfillRows, topicRows] = (await runBatch(db, [
-    db
-      .select({
-        total: sql<number>`count(*)`.as("total"),
-        unsubscribed: sql<number>`coalesce(sum(${contacts.unsubscribedAt} IS NOT NULL), 0)`.as("unsubscribed"),
-      })
-      .from(contacts),
-    emailStatsStatement(db, now),
-    countByJourneyStatusStatement(db),
-    db
-      .select({
-        running: sql<number>`coalesce(sum(${importJobs.status} IN ('pending', 'processing')), 0)`.as("running"),
-        completedToday:
-          sql<number>`coalesce(sum(${importJobs.status} = 'completed' AND ${importJobs.finishedAt} >= ${startOfDay}), 0)`.as(
-            "completed_today",
-          ),
-        failedRowsToday:
-          sql<number>`coalesce(sum(CASE WHEN ${importJobs.createdAt} >= ${startOfDay} THEN ${importJobs.failedRows} ELSE 0 END), 0)`.as(
-            "failed_rows_today",
-          ),
-      })
-      .from(importJobs),
-    runningBackfillsStatement(db),
-    topicCountsStatement(db),
-  ])) as [
+  const [contactRows, emailRows, enrollmentRows, importRows, backfillRows, topicRows, deadLetterRows] = (await runBatch(
+    db,
+    [
+      db
+        .select({
+          total: sql<number>`count(*)`.as("total"),
+          unsubscribed: sql<number>`coalesce(sum(${contacts.unsubscribedAt} IS NOT NULL), 0)`.as("unsubscribed"),
+        })
+        .from(contacts),
+      emailStatsStatement(db, now),
+      countByJourneyStatusStatement(db),
+      importStatsStatement(db, startOfDay),
+      runningBackfillsStatement(db),
+      topicCountsStatement(db),
+      deadLettersStatement(db),
+    ],
+  )) as [
     Array<{ total: number; unsubscribed: number }>,
     Array<{
       sent24h: number;
@@ -101,6 +115,7 @@ export async function metricsOverview(db: Database, now = Date.now()) {
     Array<{ running: number; completedToday: number; failedRowsToday: number }>,
     Array<{ running: number; matched: number }>,
     TopicCountRows,
+    Array<{ notRetried: number }>,
   ];
 
   const contactStats = contactRows[0]!;
@@ -119,5 +134,6 @@ export async function metricsOverview(db: Database, now = Date.now()) {
     topics: perTopic(topicRows),
     imports: importRows[0]!,
     backfills: backfillRows[0]!,
+    deadLetters: deadLetterRows[0]!,
   };
 }

@@ -55,6 +55,12 @@ const MetricsSchema = z
       running: z.number().int().openapi({ description: "Backfill jobs pending or processing" }),
       matched: z.number().int().openapi({ description: "Contacts those running jobs have decided so far" }),
     }),
+    deadLetters: z.object({
+      notRetried: z
+        .number()
+        .int()
+        .openapi({ description: "Dead letters not retried yet (GET /v1/admin/dead-letters; normally 0)" }),
+    }),
   })
   .openapi("MetricsOverview");
 

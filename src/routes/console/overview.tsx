@@ -16,6 +16,7 @@ type Overview = {
   journeys: Array<{ key: string; active: number; completed: number; exited: number; failed: number }>;
   imports: { running: number; completedToday: number; failedRowsToday: number };
   backfills: { running: number };
+  deadLetters: { notRetried: number };
 };
 
 const percent = (fraction: number) => `${(fraction * 100).toFixed(1)}%`;
@@ -48,6 +49,9 @@ export function overviewRoutes() {
           </li>
           <li>
             <strong>{o.imports.running}</strong> imports running, {o.backfills.running} backfills running
+          </li>
+          <li>
+            <strong>{o.deadLetters.notRetried}</strong> <a href="/console/dead-letters">dead letters</a> not retried
           </li>
         </ul>
         <div class="charts">
