@@ -6,8 +6,8 @@ import type { JourneyDefinition } from "../journeys/define";
 import { journeys } from "../journeys/registry";
 import type { KeyedHash } from "../lib/keyed-hash";
 import {
-  exitStatement,
-  runningEnrollmentStatement,
+  exitStatements,
+  runningEnrollmentStatements,
   type WaitingEnrollment,
   waitingForStatements,
 } from "../services/enrollments";
@@ -115,32 +115,23 @@ export async function routeToJourneys(
 type ExitOutcome = JourneyExit & { eventId: string };
 type DecideOptions = { dryRun: boolean; onlyIfEventPending: boolean };
 
-/** The running enrollments each event ends (or, in a dry run, would end). */
+/** The running enrollments each event ends (or, in a dry run, would end): per journey, set-based. */
 function exitsPlan(db: Database, events: RoutableEvent[], options: DecideOptions): BatchPlan<ExitOutcome[]> {
-  const checks = events.flatMap((event) =>
-    journeys
-      .filter((journey) => journey.exitOn.some((matcher) => matchesEvent(matcher, event.event, event.properties)))
-      .map((journey) => ({
-        event,
-        statement: options.dryRun
-          ? runningEnrollmentStatement(db, journey.key, event.userId)
-          : exitStatement(db, journey.key, event.userId, {
-              reason: `event:${event.event}`,
-              eventId: event.id,
-              onlyIfEventPending: options.onlyIfEventPending,
-            }),
-      })),
-  );
-  return plan(
-    checks.map((check) => check.statement),
-    (results) =>
-      checks.flatMap((check, i) =>
-        (results[i] as Array<{ id: string; journeyKey: string }>).map((row) => ({
-          eventId: check.event.id,
-          journey: row.journeyKey,
-          enrollmentId: row.id,
-        })),
-      ),
+  const statements = journeys.flatMap((journey): BatchStatement[] => {
+    const exiting = events.filter((event) =>
+      journey.exitOn.some((matcher) => matchesEvent(matcher, event.event, event.properties)),
+    );
+    if (exiting.length === 0) return [];
+    return options.dryRun
+      ? runningEnrollmentStatements(db, journey.key, exiting)
+      : exitStatements(db, journey.key, exiting, { onlyIfEventPending: options.onlyIfEventPending });
+  });
+  return plan(statements, (results) =>
+    (results as Array<Array<{ id: string; journeyKey: string; eventId: string }>>).flat().map((row) => ({
+      eventId: row.eventId,
+      journey: row.journeyKey,
+      enrollmentId: row.id,
+    })),
   );
 }
 
