@@ -5,12 +5,8 @@ import { matchesEvent } from "../journeys/conditions";
 import type { JourneyDefinition } from "../journeys/define";
 import { journeys } from "../journeys/registry";
 import type { KeyedHash } from "../lib/keyed-hash";
-import {
-  exitStatements,
-  runningEnrollmentStatements,
-  type WaitingEnrollment,
-  waitingForStatements,
-} from "../services/enrollments";
+import { exitStatements, runningEnrollmentStatements } from "../services/enrollment-exits";
+import { type WaitingEnrollment, waitingForStatements } from "../services/enrollments";
 import { type EntryDecision, enterPlan, previewEntriesPlan, type SkipReason } from "../services/entry-guards";
 import { hashedAddresses } from "../services/suppressions";
 import {
