@@ -120,13 +120,7 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
     ingestQueue: env.INGEST_EVENTS_QUEUE,
   };
   const batchEnroll: BatchEnrollDeps = { db, hash, journeyStarts: env.JOURNEY_STARTS_QUEUE };
-  const imports: ImportDeps = {
-    db,
-    bucket: env.IMPORT_UPLOADS,
-    queue: env.IMPORT_CHUNKS_QUEUE,
-    hash,
-    chunksPerInvocation: positiveInt(env.IMPORT_CHUNKS_PER_INVOCATION, DEFAULT_CHUNKS_PER_INVOCATION),
-  };
+  const imports = importDeps(env, db, hash);
   const emailResends: EmailResendDeps = { db, emailSends: env.EMAIL_SENDS_QUEUE };
   const maxPerAddressPerDay = positiveInt(env.EMAIL_MAX_PER_ADDRESS_PER_DAY, DEFAULT_MAX_PER_ADDRESS_PER_DAY);
   const backfills = backfillDeps(env, { db, hash }, maxPerAddressPerDay);
@@ -172,6 +166,8 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
     replay,
     merge: { db, workflow: env.JOURNEY_WORKFLOW } satisfies MergeDeps,
     deadLetterRetry: { db, bucket: imports.bucket, queues: retryQueues(env) } satisfies DeadLetterRetryDeps,
+    /** The console's per-day counts of closed days (services/daily-metrics). */
+    dailyMetricsCache: caches.default,
     /** Open and click tracking: the operator's scanner networks (TRACKING_SCANNER_RANGES). */
     tracking: { scannerRanges: parseScannerRanges(env.TRACKING_SCANNER_RANGES) },
     ...webhookDeps(env, db),
@@ -183,6 +179,17 @@ export function buildDeps(env: Env, options: DepsOptions = {}) {
 }
 
 export type Deps = ReturnType<typeof buildDeps>;
+
+/** Imports: the upload bucket, the chunk queue and IMPORT_CHUNKS_PER_INVOCATION. */
+function importDeps(env: Env, db: Database, hash: KeyedHash): ImportDeps {
+  return {
+    db,
+    bucket: env.IMPORT_UPLOADS,
+    queue: env.IMPORT_CHUNKS_QUEUE,
+    hash,
+    chunksPerInvocation: positiveInt(env.IMPORT_CHUNKS_PER_INVOCATION, DEFAULT_CHUNKS_PER_INVOCATION),
+  };
+}
 
 /** Every queue's producer, by its key in src/lib/queues.ts (a dead letter's retry sends to its own queue). */
 function retryQueues(env: Env): RetryQueues {

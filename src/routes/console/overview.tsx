@@ -27,7 +27,7 @@ export function overviewRoutes() {
     // Charts are reads of the same tables the metrics route reads; only signed-in keys (read) get here.
     const [overview, daily] = await Promise.all([
       apiGet<Overview>(c, "/v1/admin/metrics/overview"),
-      dailyCounts(c.var.db, 14),
+      dailyCounts(c.var.db, { days: 14, cache: c.var.deps.dailyMetricsCache }),
     ]);
     if (!overview.ok) return render(c, "Overview", <ErrorNote error={overview.error} />, 400);
     const o = overview.data;
