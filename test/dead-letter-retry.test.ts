@@ -5,7 +5,7 @@ import { deadLetterQueue, QUEUES } from "../src/lib/queues";
 import { HEAL_DEAD_LETTER_QUEUE, recordDeadLetter } from "../src/services/dead-letters";
 import { adminGet, adminPost, expectErrorShape, queuedEmail, unique } from "./helpers";
 import { drainImport, jobRow, seedJob } from "./imports-helpers";
-import { deliver } from "./queues";
+import { bufferedEvent, deliver } from "./queues";
 
 type Letter = { id: string; queue: string; messageId: string; subject: string | null; retriedAt: string | null };
 type Retried = { id: string; queue: string; retriedAt: string; requeued: Record<string, unknown> };
@@ -148,16 +148,7 @@ describe("POST /v1/admin/dead-letters/{id}/retry", () => {
 
   it("sends buffered events that were never stored back to ingest", async () => {
     const userId = unique("dlr_ingest");
-    const event = {
-      id: crypto.randomUUID(),
-      event: "user:signed_up",
-      userId,
-      userEmail: null,
-      properties: {},
-      idempotencyKey: null,
-      occurredAt: Date.now(),
-      receivedAt: Date.now(),
-    };
+    const event = bufferedEvent(userId);
     const letter = await deadLetter(QUEUES.ingestEvents.name, { source: "api", events: [event] });
     expect((await retried(letter.id)).requeued).toEqual({ eventIds: [event.id] });
     // The real ingest queue's consumer stores it.

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { deadLetterQueue, QUEUES, retryDelaySeconds } from "../src/lib/queues";
 import { adminGet, unique } from "./helpers";
-import { deliver } from "./queues";
+import { bufferedEvent, deliver } from "./queues";
 
 type Listed = { messageId: string; queue: string; subject: string | null; error: string; body: unknown };
 
@@ -14,17 +14,6 @@ async function deadLettersOf(queue: string): Promise<Listed[]> {
 
 /** Bodies no queue's schema accepts: wrong shape, wrong types, not an object at all. */
 const MALFORMED: unknown[] = [{ nope: true }, "just text", null, { jobId: 7, offset: "0", emailId: 1, events: {} }];
-
-const event = (userId: string) => ({
-  id: crypto.randomUUID(),
-  event: "user:signed_up",
-  userId,
-  userEmail: null,
-  properties: {},
-  idempotencyKey: null,
-  occurredAt: Date.now(),
-  receivedAt: Date.now(),
-});
 
 const queueNames = Object.values(QUEUES).flatMap((q) => [q.name, deadLetterQueue(q.name)]);
 
@@ -49,8 +38,11 @@ describe("a malformed message body", () => {
   });
 
   it("doesn't hold back the well-formed messages of its batch (buffered ingest)", async () => {
-    const good = event(unique("good"));
-    const bad = { id: crypto.randomUUID(), body: { source: "api", events: [{ ...event("x"), occurredAt: "soon" }] } };
+    const good = bufferedEvent(unique("good"));
+    const bad = {
+      id: crypto.randomUUID(),
+      body: { source: "api", events: [{ ...bufferedEvent("x"), occurredAt: "soon" }] },
+    };
     const ok = { id: crypto.randomUUID(), body: { source: "api", events: [good] } };
     const result = await deliver(QUEUES.ingestEvents.name, [bad, ok]);
     expect(result.explicitAcks.sort()).toEqual([bad.id, ok.id].sort());
@@ -85,7 +77,7 @@ describe("retry backoff", () => {
         const failing = [
           [QUEUES.emailSends.name, { emailId: `missing-${crypto.randomUUID()}` }],
           [QUEUES.journeyStarts.name, { enrollmentIds: ["not:a:workflow:id"] }],
-          [QUEUES.ingestEvents.name, { source: "api", events: [event(faulty)] }],
+          [QUEUES.ingestEvents.name, { source: "api", events: [bufferedEvent(faulty)] }],
         ] as const;
         for (const [queue, body] of failing) {
           const id = crypto.randomUUID();

@@ -8,6 +8,18 @@ import {
 import { env } from "cloudflare:workers";
 import worker from "../src/index";
 
+/** A buffered ingest event of `userId`, as the ingest queue carries it (never stored yet). */
+export const bufferedEvent = (userId: string) => ({
+  id: crypto.randomUUID(),
+  event: "user:signed_up",
+  userId,
+  userEmail: null,
+  properties: {},
+  idempotencyKey: null,
+  occurredAt: Date.now(),
+  receivedAt: Date.now(),
+});
+
 export type DeliveredMessage = { body: unknown; id?: string; attempts?: number };
 
 /**
