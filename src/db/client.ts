@@ -53,3 +53,10 @@ export async function runBatch(db: Database, statements: BatchStatement[]): Prom
   );
   return results.map((result, i) => prepared[i]!.mapResult(result, true));
 }
+
+/**
+ * Whether a D1 failure (or drizzle's "Failed query" wrapping it, the cause) carries this SQLite
+ * message: how a guard that fails its statement on purpose (a NOT NULL it refuses) is told apart.
+ */
+export const failedWith = (err: unknown, message: string): boolean =>
+  err instanceof Error && `${err.message} ${String(err.cause ?? "")}`.includes(message);

@@ -1,5 +1,5 @@
 import { type SQL, sql } from "drizzle-orm";
-import type { Database } from "../db/client";
+import { type Database, failedWith } from "../db/client";
 import type { Properties } from "../db/schema";
 import { CONTACT_PROPERTIES_MAX_BYTES, CONTACT_PROPERTIES_MAX_KEYS } from "../lib/properties";
 
@@ -64,8 +64,7 @@ export const refusingMerge = (current: SQL, patch: SQL): SQL =>
 
 export const CONTACT_CAPS_REFUSAL = "NOT NULL constraint failed: contacts.properties";
 
-export const isContactCapsRefusal = (err: unknown): boolean =>
-  err instanceof Error && `${err.message} ${String(err.cause ?? "")}`.includes(CONTACT_CAPS_REFUSAL);
+export const isContactCapsRefusal = (err: unknown): boolean => failedWith(err, CONTACT_CAPS_REFUSAL);
 
 /**
  * Whether `current` lacks the key `f.key`: looked up by path (the contact's other keys are not

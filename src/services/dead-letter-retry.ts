@@ -1,6 +1,6 @@
 import { and, eq, inArray, isNull, like, notExists, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
-import { type BatchStatement, type Database, runBatch } from "../db/client";
+import { type BatchStatement, type Database, failedWith, runBatch } from "../db/client";
 import {
   backfillJobs,
   type DeadLetter,
@@ -237,10 +237,7 @@ export async function retryDeadLetter(
   try {
     results = await runBatch(deps.db, [markRetried(deps.db, id, now), ...audit, ...plan.writes]);
   } catch (error) {
-    if (String(error instanceof Error ? `${error.message} ${error.cause ?? ""}` : error).includes(ALREADY_RETRIED)) {
-      throw retried();
-    }
-    throw error;
+    throw failedWith(error, ALREADY_RETRIED) ? retried() : error;
   }
   const requeued = await plan.send(results);
   return { id, queue: letter.queue, subject: letter.subject, retriedAt: now, requeued };
