@@ -103,6 +103,20 @@ describe("POST /v1/admin/dead-letters/{id}/retry", () => {
     expect(done).toMatchObject({ status: "completed", processedRows: 5, failedRows: 0 });
   });
 
+  it("doesn't resume an import created before someone was erased: its file may hold them (409)", async () => {
+    const tag = unique("dlr_erased");
+    const jobId = await seedJob("csv", `externalId,email\n${tag},${tag}@example.com`);
+    const letter = await deadLetter(QUEUES.importChunks.name, { jobId, offset: 0 });
+    await env.DB.prepare("INSERT INTO erasure_markers (id, erased_at) VALUES (?, ?)")
+      .bind(unique("marker"), Date.now())
+      .run();
+    const res = await retry(letter.id);
+    await expectErrorShape(res.clone(), 409, "CONFLICT");
+    expect(((await res.json()) as { error: string }).error).toContain("import the file again");
+    expect(await jobRow(jobId)).toMatchObject({ status: "failed" });
+    expect((await letterOf(QUEUES.importChunks.name, letter.messageId)).retriedAt).toBeNull();
+  });
+
   it("refuses (409) when what it was about moved on: a job no longer failed, an erased email", async () => {
     const jobId = await seedJob("csv", `externalId\n${unique("x")}`);
     const letter = await deadLetter(QUEUES.importChunks.name, { jobId, offset: 0 });
